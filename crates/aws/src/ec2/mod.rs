@@ -1,0 +1,85 @@
+//! EC2 resource kinds, and what they share: tags, filters, batched reads.
+
+pub mod internet_gateway;
+pub mod security_group;
+pub mod subnet;
+pub mod vpc;
+
+use crate::error::from_sdk;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::Client;
+use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
+use deployctl_engine::{OpCtx, ProviderError};
+use std::collections::BTreeMap;
+
+/// The most values one EC2 filter takes.
+pub(crate) const FILTER_CHUNK: usize = 200;
+
+pub(crate) fn filter(name: &str, values: &[String]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.to_vec())).build()
+}
+
+/// The filter that finds everything this stack tagged.
+pub(crate) fn stack_filter(stack: &str) -> Filter {
+    filter(&format!("tag:{TAG_STACK}"), &[stack.to_string()])
+}
+
+pub(crate) fn tag_spec(rt: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build()
+}
+
+/// Tags as a map, AWS's own (`aws:`) left out.
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+/// The `deployctl:resource` tag.
+pub(crate) fn address_tag(tags: &BTreeMap<String, String>) -> Option<String> {
+    tags.get(TAG_RESOURCE).cloned()
+}
+
+/// Brings a resource's tags to `ctx.tags`: one CreateTags for what is new or
+/// changed, one DeleteTags for what is gone.
+pub(crate) async fn converge_tags(
+    client: &Client,
+    id: &str,
+    live: &BTreeMap<String, String>,
+    ctx: &OpCtx,
+) -> Result<(), ProviderError> {
+    let set: Vec<Tag> = ctx
+        .tags
+        .iter()
+        .filter(|(k, v)| live.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let unset: Vec<Tag> = live
+        .keys()
+        .filter(|k| !ctx.tags.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !set.is_empty() {
+        client.create_tags().resources(id).set_tags(Some(set)).send().await.map_err(from_sdk)?;
+    }
+    if !unset.is_empty() {
+        client.delete_tags().resources(id).set_tags(Some(unset)).send().await.map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+/// Treats "not found" as success (deletes of what is already gone).
+pub(crate) fn ignore_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match r {
+        Err(e) if crate::is_not_found(&e) => Ok(()),
+        other => other,
+    }
+}
+
+pub(crate) fn arn(region: &str, owner: Option<&str>, kind: &str, id: &str) -> String {
+    format!("arn:aws:ec2:{region}:{}:{kind}/{id}", owner.unwrap_or_default())
+}

@@ -1,0 +1,53 @@
+//! The API-call counter. The aws crate's SDK interceptor feeds it; the run
+//! summary reports it (`-v`, `--json`), and every speed goal is measured in
+//! these numbers.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallCount {
+    /// Operations invoked (each counted once, however many attempts).
+    pub calls: u64,
+    /// Extra attempts the SDK's retry made (throttling, transient errors).
+    pub retries: u64,
+}
+
+/// Counts per service and operation. Cheap to clone; clones share counts.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls(Arc<Mutex<BTreeMap<(String, String), CallCount>>>);
+
+impl ApiCalls {
+    pub fn new() -> ApiCalls {
+        ApiCalls::default()
+    }
+    fn bump(&self, service: &str, operation: &str, f: impl FnOnce(&mut CallCount)) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(m.entry((service.to_string(), operation.to_string())).or_default());
+    }
+    pub fn record_call(&self, service: &str, operation: &str) {
+        self.bump(service, operation, |c| c.calls += 1)
+    }
+    pub fn record_retry(&self, service: &str, operation: &str) {
+        self.bump(service, operation, |c| c.retries += 1)
+    }
+    pub fn snapshot(&self) -> BTreeMap<(String, String), CallCount> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn total(&self) -> CallCount {
+        self.snapshot().values().fold(CallCount::default(), |a, c| CallCount {
+            calls: a.calls + c.calls,
+            retries: a.retries + c.retries,
+        })
+    }
+    /// `{"EC2": {"DescribeVpcs": {"calls": 1, "retries": 0}}}`
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for ((svc, op), c) in self.snapshot() {
+            let entry = out.entry(svc).or_insert_with(|| serde_json::json!({}));
+            entry[op] = serde_json::json!({"calls": c.calls, "retries": c.retries});
+        }
+        serde_json::Value::Object(out)
+    }
+}

@@ -1,0 +1,214 @@
+//! Comparing what the spec asks for with what is live, field by field, with
+//! the semantics the schema gives each field: sets ignore order, documents
+//! compare as JSON values (key order, `"x"` versus `["x"]`, `1` versus `"1"`),
+//! nested objects fill in their defaults.
+
+use deployctl_spec::{KindSchema, Prop, Type, Update};
+use serde_json::{Map, Value};
+
+/// A differing field of a desired resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDiff {
+    pub field: String,
+    pub before: Option<Value>,
+    /// `None`: known only after apply.
+    pub after: Option<Value>,
+    pub update: Update,
+}
+
+/// What the spec asks of one property: a value, a value not yet known, or
+/// nothing (the property is not managed).
+pub enum Want {
+    Value(Value),
+    Unknown,
+    Unmanaged,
+}
+
+/// The default of a property, parsed.
+pub fn default_of(p: &Prop) -> Option<Value> {
+    p.default.and_then(|d| serde_json::from_str(d).ok())
+}
+
+/// Normalizes a value of the given type so that equal meanings compare
+/// equal: sets sorted, objects with their defaults filled and nulls dropped,
+/// documents canonicalized.
+pub fn normalize(ty: &Type, v: &Value) -> Value {
+    match (ty, v) {
+        (Type::Set(inner), Value::Array(items)) => {
+            let mut out: Vec<Value> = items.iter().map(|i| normalize(inner, i)).collect();
+            out.sort_by_key(|a| a.to_string());
+            out.dedup();
+            Value::Array(out)
+        }
+        (Type::List(inner), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| normalize(inner, i)).collect())
+        }
+        (Type::Map(inner), Value::Object(m)) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(inner, v))).collect())
+        }
+        (Type::Object(props), Value::Object(m)) => {
+            let mut out = Map::new();
+            for p in props.iter() {
+                let v = match m.get(p.name) {
+                    Some(Value::Null) | None => default_of(p),
+                    Some(v) => Some(normalize(&p.ty, v)),
+                };
+                if let Some(v) = v {
+                    out.insert(p.name.to_string(), v);
+                }
+            }
+            Value::Object(out)
+        }
+        (Type::Document, v) => canonical_document(v),
+        (Type::Int, Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| v.clone()),
+        (Type::Duration, Value::String(s)) => deployctl_spec::parse_duration(s)
+            .map(|d| Value::from(d.as_secs()))
+            .unwrap_or_else(|| v.clone()),
+        _ => v.clone(),
+    }
+}
+
+/// A policy document in canonical form: keys sorted (serde_json maps keep
+/// insertion order, so rebuild), one-element lists as their element, numbers
+/// and booleans as strings (IAM treats them alike), and lists of statements
+/// sorted.
+pub fn canonical_document(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical_document(&m[k]))).collect())
+        }
+        Value::Array(items) if items.len() == 1 => canonical_document(&items[0]),
+        Value::Array(items) => {
+            let mut out: Vec<Value> = items.iter().map(canonical_document).collect();
+            out.sort_by_key(|a| a.to_string());
+            Value::Array(out)
+        }
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        other => other.clone(),
+    }
+}
+
+/// Diffs the desired properties against the live ones. `want` says, per
+/// property, what the spec asks. Properties the spec does not set and that
+/// have no default are not managed and never differ.
+pub fn diff_properties(
+    schema: &KindSchema,
+    want: &dyn Fn(&Prop) -> Want,
+    live: &Map<String, Value>,
+) -> Vec<FieldDiff> {
+    let mut out = Vec::new();
+    for p in schema.properties {
+        let desired = match want(p) {
+            Want::Unmanaged => match default_of(p) {
+                Some(d) => Some(d),
+                None => continue,
+            },
+            Want::Value(v) if v.is_null() => match default_of(p) {
+                Some(d) => Some(d),
+                None => continue,
+            },
+            Want::Value(v) => Some(v),
+            Want::Unknown => None,
+        };
+        let before = live.get(p.name).filter(|v| !v.is_null()).cloned();
+        let same = match (&desired, &before) {
+            (Some(d), Some(b)) => normalize(&p.ty, d) == normalize(&p.ty, b),
+            (Some(d), None) => is_empty_value(d),
+            (None, _) => false,
+        };
+        if !same {
+            out.push(FieldDiff { field: p.name.to_string(), before, after: desired, update: p.update });
+        }
+    }
+    out
+}
+
+/// An empty list or map asks for nothing, and so matches an absent value.
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deployctl_spec::{Attr, KindSchema};
+    use serde_json::json;
+
+    static RULE: [Prop; 3] = [
+        Prop::new("protocol", Type::String, "").default("\"tcp\""),
+        Prop::new("port", Type::Int, ""),
+        Prop::new("cidr_blocks", Type::Set(&Type::String), ""),
+    ];
+    static KIND: KindSchema = KindSchema {
+        type_name: "test.kind",
+        doc: "",
+        properties: &[
+            Prop::new("cidr", Type::String, "").replace(),
+            Prop::new("dns", Type::Bool, "").default("false"),
+            Prop::new("rules", Type::Set(&Type::Object(&RULE)), ""),
+            Prop::new("policy", Type::Document, ""),
+            Prop::new("unmanaged", Type::String, ""),
+        ],
+        attributes: &[Attr { name: "id", doc: "" }],
+        taggable: true,
+        example: "",
+    };
+
+    fn diff(desired: Value, live: Value) -> Vec<FieldDiff> {
+        let d = desired.as_object().unwrap().clone();
+        diff_properties(
+            &KIND,
+            &|p: &Prop| match d.get(p.name) {
+                Some(v) => Want::Value(v.clone()),
+                None => Want::Unmanaged,
+            },
+            live.as_object().unwrap(),
+        )
+    }
+
+    #[test]
+    fn set_order_and_nested_defaults_do_not_make_a_diff() {
+        let d = diff(
+            json!({"cidr": "10.0.0.0/16", "rules": [{"port": 443, "cidr_blocks": ["b", "a"]}, {"port": 80}]}),
+            json!({"cidr": "10.0.0.0/16", "dns": false, "rules": [{"protocol": "tcp", "port": 80}, {"protocol": "tcp", "port": 443, "cidr_blocks": ["a", "b"]}], "unmanaged": "x"}),
+        );
+        assert_eq!(d, vec![]);
+    }
+
+    #[test]
+    fn policy_documents_compare_semantically() {
+        let d = diff(
+            json!({"policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}),
+            json!({"dns": false, "policy": {"Statement": {"Resource": ["*"], "Action": ["s3:GetObject"], "Effect": "Allow"}, "Version": "2012-10-17"}}),
+        );
+        assert_eq!(d, vec![]);
+    }
+
+    #[test]
+    fn default_applies_when_unset_and_detects_drift() {
+        let d = diff(json!({}), json!({"dns": true}));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].field, "dns");
+        assert_eq!(d[0].after, Some(json!(false)));
+    }
+
+    #[test]
+    fn immutable_field_change_is_marked_replace() {
+        let d = diff(json!({"cidr": "10.1.0.0/16"}), json!({"cidr": "10.0.0.0/16", "dns": false}));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].update, Update::Replace);
+        assert_eq!(d[0].before, Some(json!("10.0.0.0/16")));
+    }
+
+    #[test]
+    fn empty_list_matches_absent_value() {
+        assert_eq!(diff(json!({"rules": []}), json!({"dns": false})), vec![]);
+    }
+}

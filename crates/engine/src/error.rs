@@ -1,0 +1,38 @@
+//! Engine errors. Each names what failed, on which resource, with the AWS
+//! error code, and what to do next.
+
+use crate::events::StepAction;
+use crate::kind::ProviderError;
+use deployctl_state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("reading {type_name}: {source}{}", hint(&source.hint))]
+    Read { type_name: String, source: ProviderError },
+    #[error("{} {display}: {source}{}", action.verb_ing(), hint(&source.hint))]
+    Step { display: String, action: StepAction, source: ProviderError },
+    #[error("{} {display}: {message}", action.verb_ing())]
+    Resolve { display: String, action: StepAction, message: String },
+    #[error("{} {display}: {message}\n  hint: {hint}", action.verb_ing())]
+    Wait { display: String, action: StepAction, message: String, hint: String },
+    #[error("unknown resource type '{type_name}' for {address} in state\n  hint: this deployctl does not know that kind; use the version that created it")]
+    UnknownKind { type_name: String, address: String },
+    #[error("recording state: {0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    PlanMismatch(String),
+}
+
+fn hint(h: &Option<String>) -> String {
+    h.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default()
+}
+
+impl EngineError {
+    /// The AWS error code, when the failure came from AWS.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            EngineError::Read { source, .. } | EngineError::Step { source, .. } => source.code.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The step executor: walks the plan in dependency order, running
+//! independent steps concurrently (bounded by `parallelism`), deletes in
+//! reverse dependency order. Before each mutating call it records the intent
+//! in state; after it, the result. When a step fails, what is in flight
+//! finishes, nothing that depends on the failed step starts, and state is
+//! recorded.
+
+use crate::error::EngineError;
+use crate::events::{Event, EventSink, StepAction};
+use crate::kind::{Kinds, Observed, OpCtx, Props, WaitError};
+use crate::plan::{Action, Plan, ResourcePlan};
+use crate::planner::display;
+use crate::resolve::Known;
+use crate::secrets::client_token;
+use crate::writer::StateWriter;
+use deployctl_state::{Pending, PendingOp, ResourceState, State};
+use futures::stream::{FuturesUnordered, StreamExt};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How the run went.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub completed: Vec<(String, StepAction)>,
+    pub failed: Vec<EngineError>,
+    /// Not started: a dependency failed, or the run was interrupted.
+    pub skipped: Vec<(String, StepAction)>,
+    pub interrupted: bool,
+    pub outputs: BTreeMap<String, Value>,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted && self.skipped.is_empty()
+    }
+}
+
+pub struct Executor {
+    pub kinds: Kinds,
+    pub events: EventSink,
+    pub parallelism: usize,
+    pub cancel: CancellationToken,
+    /// Used when the spec gives no timeout.
+    pub default_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Step {
+    index: usize,
+    action: StepAction,
+}
+
+struct Shared {
+    kinds: Kinds,
+    events: EventSink,
+    cancel: CancellationToken,
+    writer: StateWriter,
+    lineage: String,
+    stack: String,
+    region: String,
+    known: Mutex<Known>,
+    generations: BTreeMap<String, u64>,
+    default_timeout: Duration,
+}
+
+impl Executor {
+    /// Applies `plan` exactly. `state` is the state the plan was made
+    /// against; the writer persists every change to it.
+    pub async fn apply(&self, plan: &Plan, state: &State, writer: StateWriter) -> ApplyReport {
+        let mut report = ApplyReport::default();
+
+        // First, what the plan learned by reading: adopted ids, fresh
+        // attributes, forgotten entries. One write.
+        let mut known = Known { attributes: BTreeMap::new(), keys: plan.for_each_keys.clone() };
+        let refresh: Vec<(String, String, Observed)> = plan
+            .resources
+            .iter()
+            .filter_map(|r| {
+                r.prior.as_ref().map(|p| {
+                    (
+                        r.address.clone(),
+                        r.type_name.clone(),
+                        Observed {
+                            id: p.id.clone(),
+                            properties: p.properties.clone(),
+                            tags: p.tags.clone(),
+                            attributes: p.attributes.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        for (address, _, o) in &refresh {
+            known.attributes.insert(address.clone(), o.attributes.clone());
+        }
+        let forget = plan.forget.clone();
+        let noops: BTreeSet<String> =
+            plan.resources.iter().filter(|r| r.action == Action::NoOp).map(|r| r.address.clone()).collect();
+        let deps: BTreeMap<String, Vec<String>> =
+            plan.resources.iter().map(|r| (r.address.clone(), r.dependencies.clone())).collect();
+        if let Err(e) = writer
+            .commit(move |s: &mut State| {
+                for a in &forget {
+                    s.resources.remove(a);
+                }
+                for (address, type_name, o) in refresh {
+                    let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
+                    e.id = Some(o.id);
+                    e.attributes = o.attributes;
+                    if noops.contains(&address) {
+                        e.pending = None;
+                        e.dependencies = deps.get(&address).cloned().unwrap_or_default();
+                    }
+                }
+            })
+            .await
+        {
+            report.failed.push(EngineError::PlanMismatch(format!("recording state before apply: {e}")));
+            return report;
+        }
+
+        let shared = Arc::new(Shared {
+            kinds: self.kinds.clone(),
+            events: self.events.clone(),
+            cancel: self.cancel.clone(),
+            writer: writer.clone(),
+            lineage: state.lineage.clone(),
+            stack: plan.stack.clone(),
+            region: plan.region.clone(),
+            known: Mutex::new(known),
+            generations: state.resources.iter().map(|(a, r)| (a.clone(), r.generation)).collect(),
+            default_timeout: self.default_timeout,
+        });
+
+        let (graph, nodes) = step_graph(plan);
+        let mut indeg: HashMap<NodeIndex, usize> = graph
+            .node_indices()
+            .map(|n| (n, graph.neighbors_directed(n, petgraph::Incoming).count()))
+            .collect();
+        let mut ready: VecDeque<NodeIndex> =
+            graph.node_indices().filter(|n| indeg[n] == 0).collect();
+        let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
+        let mut blocked: BTreeMap<NodeIndex, String> = BTreeMap::new();
+        let mut running = FuturesUnordered::new();
+
+        loop {
+            while running.len() < self.parallelism.max(1) {
+                let Some(n) = ready.pop_front() else { break };
+                if self.cancel.is_cancelled() {
+                    report.interrupted = true;
+                    break;
+                }
+                let step = graph[n];
+                let rp = plan.resources[step.index].clone();
+                let shared = shared.clone();
+                running.push(async move {
+                    let result = tokio::spawn(run_step(shared, rp, step.action)).await;
+                    (n, result)
+                });
+            }
+            let Some((n, result)) = running.next().await else { break };
+            done.insert(n);
+            let step = graph[n];
+            let rp = &plan.resources[step.index];
+            let outcome = result.unwrap_or_else(|join| {
+                Err(EngineError::PlanMismatch(format!(
+                    "{} {}: the step stopped unexpectedly: {join}",
+                    step.action.verb_ing(),
+                    display(&rp.type_name, &rp.address)
+                )))
+            });
+            match outcome {
+                Ok(()) => {
+                    report.completed.push((rp.address.clone(), step.action));
+                    for m in graph.neighbors_directed(n, petgraph::Outgoing) {
+                        if let Some(d) = indeg.get_mut(&m) {
+                            *d -= 1;
+                            if *d == 0 && !blocked.contains_key(&m) {
+                                ready.push_back(m);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    report.failed.push(e);
+                    let because = display(&rp.type_name, &rp.address);
+                    let mut stack = vec![n];
+                    while let Some(x) = stack.pop() {
+                        for m in graph.neighbors_directed(x, petgraph::Outgoing) {
+                            if blocked.insert(m, because.clone()).is_none() {
+                                stack.push(m);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if self.cancel.is_cancelled() {
+            report.interrupted = true;
+        }
+        for n in graph.node_indices() {
+            if done.contains(&n) {
+                continue;
+            }
+            let step = graph[n];
+            let rp = &plan.resources[step.index];
+            let because = blocked.get(&n).cloned().unwrap_or_else(|| "the run was interrupted".into());
+            self.events.send(Event::StepSkipped {
+                address: display(&rp.type_name, &rp.address),
+                action: step.action,
+                because: because.clone(),
+            });
+            report.skipped.push((rp.address.clone(), step.action));
+        }
+        let _ = nodes;
+
+        // Outputs, from what is now known.
+        let known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for (name, e) in &plan.outputs {
+            if let Some(v) = known.eval_recorded(e, &shared.lineage) {
+                report.outputs.insert(name.clone(), v);
+            }
+        }
+        let outputs = report.outputs.clone();
+        let complete = report.failed.is_empty() && !report.interrupted;
+        let destroy = plan.mode == crate::plan::Mode::Destroy;
+        let _ = writer
+            .commit(move |s: &mut State| {
+                if destroy && complete {
+                    s.outputs.clear();
+                } else {
+                    s.outputs = outputs;
+                }
+            })
+            .await;
+        report
+    }
+}
+
+/// Builds the step graph: a create/update after what it depends on, a
+/// delete before what it depended on, a replacement's delete before its
+/// create.
+fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction), NodeIndex>) {
+    let mut g = DiGraph::new();
+    let mut nodes: BTreeMap<(String, StepAction), NodeIndex> = BTreeMap::new();
+    for (index, r) in plan.resources.iter().enumerate() {
+        let actions: &[StepAction] = match r.action {
+            Action::NoOp => &[],
+            Action::Create => &[StepAction::Create],
+            Action::Update => &[StepAction::Update],
+            Action::Replace => &[StepAction::Delete, StepAction::Create],
+            Action::Delete => &[StepAction::Delete],
+        };
+        for &action in actions {
+            nodes.insert((r.address.clone(), action), g.add_node(Step { index, action }));
+        }
+    }
+    let find = |a: &str, act: StepAction| nodes.get(&(a.to_string(), act)).copied();
+    let mut edges = Vec::new();
+    for r in &plan.resources {
+        let me_c = find(&r.address, StepAction::Create).or_else(|| find(&r.address, StepAction::Update));
+        let me_d = find(&r.address, StepAction::Delete);
+        if let (Some(d), Some(c)) = (me_d, find(&r.address, StepAction::Create)) {
+            edges.push((d, c));
+        }
+        for dep in &r.dependencies {
+            let dep_c = find(dep, StepAction::Create).or_else(|| find(dep, StepAction::Update));
+            if let (Some(a), Some(b)) = (dep_c, me_c) {
+                edges.push((a, b));
+            }
+            // What depended on `dep` goes before `dep` is deleted; an update
+            // of a resource that used `dep` also goes first, as it may be
+            // what lets go of it.
+            if let Some(dd) = find(dep, StepAction::Delete) {
+                if let Some(mine) = me_d.or(me_c) {
+                    edges.push((mine, dd));
+                }
+            }
+        }
+    }
+    for (a, b) in edges {
+        if a != b && g.find_edge(a, b).is_none() {
+            g.add_edge(a, b, ());
+        }
+    }
+    (g, nodes)
+}
+
+fn timeout_for(shared: &Shared, rp: &ResourcePlan, action: StepAction) -> Duration {
+    let t = rp.timeouts.unwrap_or_default();
+    let secs = match action {
+        StepAction::Create => t.create_secs,
+        StepAction::Update => t.update_secs,
+        StepAction::Delete => t.delete_secs,
+    };
+    secs.map(Duration::from_secs).unwrap_or(shared.default_timeout)
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn run_step(shared: Arc<Shared>, rp: ResourcePlan, action: StepAction) -> Result<(), EngineError> {
+    let disp = display(&rp.type_name, &rp.address);
+    let started = Instant::now();
+    shared.events.send(Event::StepStarted { address: disp.clone(), action });
+    let result = step_body(&shared, &rp, action, &disp).await;
+    match &result {
+        Ok(id) => shared.events.send(Event::StepFinished {
+            address: disp.clone(),
+            action,
+            id: id.clone(),
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => shared.events.send(Event::StepFailed { address: disp.clone(), action, error: e.to_string() }),
+    }
+    result.map(|_| ())
+}
+
+async fn step_body(
+    shared: &Arc<Shared>,
+    rp: &ResourcePlan,
+    action: StepAction,
+    disp: &str,
+) -> Result<Option<String>, EngineError> {
+    let kind = shared
+        .kinds
+        .get(&rp.type_name)
+        .ok_or_else(|| EngineError::UnknownKind { type_name: rp.type_name.clone(), address: rp.address.clone() })?
+        .clone();
+    let schema = kind.schema();
+    let state_err = |e: String| EngineError::Resolve {
+        display: disp.to_string(),
+        action,
+        message: format!("could not record state: {e}"),
+    };
+    let generation = shared.generations.get(&rp.address).copied().unwrap_or(0)
+        + u64::from(rp.action == Action::Replace && action == StepAction::Create);
+    let address = rp.address.clone();
+    let writer = shared.writer.clone();
+    let on_id: Arc<dyn Fn(String) + Send + Sync> = {
+        let address = address.clone();
+        Arc::new(move |id: String| {
+            let address = address.clone();
+            writer.record(move |s: &mut State| {
+                if let Some(e) = s.resources.get_mut(&address) {
+                    e.id = Some(id);
+                }
+            })
+        })
+    };
+
+    // Resolve what to send (secrets in plaintext, for the call only) and
+    // what to record (secrets as fingerprints).
+    let (desired, recorded, tags) = if action == StepAction::Delete {
+        (Props::new(), Props::new(), BTreeMap::new())
+    } else {
+        let known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut desired = Props::new();
+        let mut recorded = Props::new();
+        for (name, e) in &rp.desired {
+            let (plain, rec) = known.eval_for_apply(e, &shared.lineage).map_err(|m| EngineError::Resolve {
+                display: disp.to_string(),
+                action,
+                message: format!("property {name}: {m}"),
+            })?;
+            desired.insert(name.clone(), plain);
+            recorded.insert(name.clone(), rec);
+        }
+        let mut tags = BTreeMap::new();
+        for (k, e) in &rp.tags {
+            let (v, _) = known.eval_for_apply(e, &shared.lineage).map_err(|m| EngineError::Resolve {
+                display: disp.to_string(),
+                action,
+                message: format!("tag {k}: {m}"),
+            })?;
+            tags.insert(k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        }
+        (desired, recorded, tags)
+    };
+
+    let ctx = OpCtx {
+        stack: shared.stack.clone(),
+        region: shared.region.clone(),
+        display: disp.to_string(),
+        address: rp.address.clone(),
+        action,
+        tags,
+        client_token: client_token(&shared.lineage, &rp.address, generation),
+        timeout: timeout_for(shared, rp, action),
+        events: shared.events.clone(),
+        cancel: shared.cancel.clone(),
+        on_id,
+    };
+
+    // The intent, durable before the call.
+    let op = match action {
+        StepAction::Create => PendingOp::Create,
+        StepAction::Update => PendingOp::Update,
+        StepAction::Delete => PendingOp::Delete,
+    };
+    let pending = Pending { op, started_at: now(), token: Some(ctx.client_token.clone()) };
+    let type_name = rp.type_name.clone();
+    let deps = rp.dependencies.clone();
+    shared
+        .writer
+        .commit(move |s: &mut State| {
+            let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
+            if op == PendingOp::Create {
+                // A fresh create (or the create half of a replacement): no id
+                // until the call returns one.
+                e.id = None;
+                e.generation = generation;
+                e.dependencies = deps;
+            }
+            e.pending = Some(pending);
+        })
+        .await
+        .map_err(state_err)?;
+
+    let prior = rp.prior.as_ref().map(|p| Observed {
+        id: p.id.clone(),
+        properties: p.properties.clone(),
+        tags: p.tags.clone(),
+        attributes: p.attributes.clone(),
+    });
+    let step_err = |source| EngineError::Step { display: disp.to_string(), action, source };
+    let address = rp.address.clone();
+    match action {
+        StepAction::Delete => {
+            let prior = prior.unwrap_or_default();
+            kind.delete(&ctx, &prior).await.map_err(step_err)?;
+            shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.remove(&address);
+            shared
+                .writer
+                .commit(move |s: &mut State| {
+                    s.resources.remove(&address);
+                })
+                .await
+                .map_err(state_err)?;
+            Ok(Some(prior.id))
+        }
+        StepAction::Create | StepAction::Update => {
+            let observed = if action == StepAction::Create {
+                kind.create(&ctx, &desired).await
+            } else {
+                let changed: Vec<String> = {
+                    let mut c: Vec<String> = rp
+                        .changes
+                        .iter()
+                        .map(|c| if c.field.starts_with("tags.") { "tags".to_string() } else { c.field.clone() })
+                        .collect();
+                    c.dedup();
+                    c
+                };
+                kind.update(&ctx, prior.as_ref().expect("an update has a prior"), &desired, &changed).await
+            }
+            .map_err(step_err)?;
+            let mut attributes = observed.attributes.clone();
+            attributes.entry("id".to_string()).or_insert_with(|| Value::String(observed.id.clone()));
+            shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.insert(address.clone(), attributes.clone());
+            let id = observed.id.clone();
+            let deps = rp.dependencies.clone();
+            let type_name = rp.type_name.clone();
+            let _ = schema;
+            shared
+                .writer
+                .commit(move |s: &mut State| {
+                    let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
+                    e.id = Some(id);
+                    e.properties = recorded;
+                    e.attributes = attributes;
+                    e.dependencies = deps;
+                    e.pending = None;
+                })
+                .await
+                .map_err(state_err)?;
+            Ok(Some(observed.id))
+        }
+    }
+}
+
+impl From<WaitError> for crate::kind::ProviderError {
+    fn from(e: WaitError) -> Self {
+        match e {
+            WaitError::Provider(p) => p,
+            WaitError::Timeout { .. } => crate::kind::ProviderError::new(Some("Timeout".into()), e.to_string())
+                .with_hint("raise the resource's timeouts (timeouts: {create: 20m}) or check its status in the AWS console; the next run resumes the wait"),
+            WaitError::Interrupted { .. } => crate::kind::ProviderError::new(Some("Interrupted".into()), e.to_string())
+                .with_hint("the next run resumes the wait; nothing will be created twice"),
+        }
+    }
+}

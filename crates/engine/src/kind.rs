@@ -1,0 +1,237 @@
+//! The one trait every resource kind implements, and what the engine hands
+//! to it. Kinds live in the aws crate, one module per kind; the engine knows
+//! nothing of AWS beyond this trait.
+
+use crate::events::{Event, EventSink, StepAction};
+use async_trait::async_trait;
+use deployctl_spec::KindSchema;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Properties or attributes as a JSON object.
+pub type Props = Map<String, Value>;
+
+/// A live resource as read from AWS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observed {
+    pub id: String,
+    /// The live values of the kind's properties, in the spec's shape, so that
+    /// they compare directly against what the spec asks for.
+    pub properties: Props,
+    /// The tags on the resource (`aws:` tags left out).
+    pub tags: BTreeMap<String, String>,
+    /// Attributes other resources can reference (`id`, `arn`, …).
+    pub attributes: Props,
+}
+
+/// What went wrong in a call to AWS, in AWS's terms.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", code.as_ref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct ProviderError {
+    /// The AWS error code (`InvalidVpcID.NotFound`), when AWS gave one.
+    pub code: Option<String>,
+    pub message: String,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+}
+
+impl ProviderError {
+    pub fn new(code: Option<String>, message: impl Into<String>) -> Self {
+        ProviderError { code, message: message.into(), hint: None }
+    }
+    pub fn msg(message: impl Into<String>) -> Self {
+        ProviderError { code: None, message: message.into(), hint: None }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn code_is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// The context of a read (plan time).
+#[derive(Clone)]
+pub struct ReadCtx {
+    pub stack: String,
+    pub region: String,
+}
+
+/// The context of one mutating step.
+#[derive(Clone)]
+pub struct OpCtx {
+    pub stack: String,
+    pub region: String,
+    /// `ec2.vpc.vpc`: how messages name the resource.
+    pub display: String,
+    pub address: String,
+    pub action: StepAction,
+    /// `deployctl:stack`, `deployctl:resource`, then the stack's and the
+    /// resource's own tags. Kinds set them in the create call where the API
+    /// allows it.
+    pub tags: BTreeMap<String, String>,
+    /// Deterministic: derived from the state lineage, the address and the
+    /// generation, so a retried create after a crash sends the same token.
+    pub client_token: String,
+    pub timeout: Duration,
+    pub(crate) events: EventSink,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) on_id: Arc<dyn Fn(String) + Send + Sync>,
+}
+
+/// What one poll of a wait found.
+pub enum Poll<T> {
+    Ready(T),
+    /// Not there yet; the string is the current status, for progress events.
+    Pending(String),
+}
+
+/// Why a wait ended without the resource becoming ready.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WaitError {
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("timed out after {}s waiting for {what} (last status: {last})", elapsed.as_secs())]
+    Timeout { what: String, elapsed: Duration, last: String },
+    #[error("interrupted while waiting for {what}")]
+    Interrupted { what: String },
+}
+
+impl OpCtx {
+    /// Records the id of a resource the moment the create call returned it,
+    /// before any wait, so that an interrupted wait resumes on the next run
+    /// instead of creating a second resource.
+    pub fn record_id(&self, id: &str) {
+        (self.on_id)(id.to_string())
+    }
+
+    /// Emits a progress line ("still creating … 30s").
+    pub fn progress(&self, message: impl Into<String>, elapsed: Duration) {
+        self.events.send(Event::StepProgress {
+            address: self.display.clone(),
+            action: self.action,
+            message: message.into(),
+            elapsed,
+        });
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The one waiter: polls `check` with backoff (1 s doubling to 10 s, so
+    /// AWS is not hammered) until it is ready, the step's timeout passes, or
+    /// the run is interrupted, emitting a progress event every poll.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T, WaitError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Poll<T>, ProviderError>>,
+    {
+        self.wait_with(what, Duration::from_secs(1), Duration::from_secs(10), &mut check).await
+    }
+
+    /// [`OpCtx::wait_for`] with explicit backoff bounds (tests use short ones).
+    pub async fn wait_with<T, F, Fut>(
+        &self,
+        what: &str,
+        first: Duration,
+        max: Duration,
+        check: &mut F,
+    ) -> Result<T, WaitError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Poll<T>, ProviderError>>,
+    {
+        let start = Instant::now();
+        let mut delay = first;
+        loop {
+            let last = match check().await? {
+                Poll::Ready(v) => return Ok(v),
+                Poll::Pending(status) => status,
+            };
+            let elapsed = start.elapsed();
+            if elapsed >= self.timeout {
+                return Err(WaitError::Timeout { what: what.to_string(), elapsed, last });
+            }
+            self.progress(format!("{what}: {last}"), elapsed);
+            let sleep = delay.min(self.timeout.saturating_sub(elapsed)).max(Duration::from_millis(1));
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.cancel.cancelled() => {
+                    return Err(WaitError::Interrupted { what: what.to_string() });
+                }
+            }
+            delay = (delay * 2).min(max);
+        }
+    }
+}
+
+/// The one trait every resource kind implements.
+///
+/// Reads are batched: the engine calls [`ResourceKind::read`] once per kind
+/// with every id it tracks, and [`ResourceKind::find_tagged`] once per kind
+/// when it needs to adopt. Mutations take an [`OpCtx`]. Implementations must
+/// be idempotent in the level-based sense: `delete` of something already gone
+/// is success, and `update` converges whatever the live state is.
+#[async_trait]
+pub trait ResourceKind: Send + Sync {
+    fn schema(&self) -> &'static KindSchema;
+
+    /// Reads the given ids in as few calls as the API allows. Ids that no
+    /// longer exist are simply absent from the result.
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError>;
+
+    /// Every resource of this kind tagged `deployctl:stack = ctx.stack`,
+    /// paired with its `deployctl:resource` tag. This is how a create that
+    /// was interrupted before its result was recorded is adopted, never
+    /// repeated. Kinds that cannot be tagged find by natural key instead.
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError>;
+
+    /// Creates the resource, converging every property, tags set in the
+    /// create call where the API allows it. Calls [`OpCtx::record_id`] as
+    /// soon as the id is known.
+    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError>;
+
+    /// Brings the live resource to `desired`. `changed` names the properties
+    /// (and `tags`) that differ.
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError>;
+
+    /// Deletes the resource. Already gone is success.
+    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError>;
+}
+
+/// The kinds a run can use, by type name.
+#[derive(Clone, Default)]
+pub struct Kinds {
+    kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+}
+
+impl Kinds {
+    pub fn new(list: Vec<Arc<dyn ResourceKind>>) -> Kinds {
+        Kinds { kinds: list.into_iter().map(|k| (k.schema().type_name, k)).collect() }
+    }
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn ResourceKind>> {
+        self.kinds.get(type_name)
+    }
+}
+
+/// `deployctl:stack` and `deployctl:resource`.
+pub const TAG_STACK: &str = "deployctl:stack";
+pub const TAG_RESOURCE: &str = "deployctl:resource";
+
+/// Fields of [`Observed::properties`] are compared to what the spec asks
+/// for; this is the value used for "not set".
+pub fn is_unset(v: Option<&Value>) -> bool {
+    matches!(v, None | Some(Value::Null))
+}

@@ -1,0 +1,26 @@
+//! deployctl-engine: the graph, the plan, the executor, the resource-kind
+//! trait and the events.
+//!
+//! The engine is independent of AWS: kinds implement [`ResourceKind`] in the
+//! aws crate. It never prints; it reports through [`events::Event`]s.
+
+pub mod calls;
+pub mod diff;
+mod error;
+pub mod events;
+pub mod executor;
+pub mod kind;
+pub mod plan;
+pub mod planner;
+pub mod resolve;
+pub mod secrets;
+pub mod writer;
+
+pub use calls::{ApiCalls, CallCount};
+pub use error::EngineError;
+pub use events::{Event, EventSink, StepAction};
+pub use executor::{ApplyReport, Executor};
+pub use kind::{Kinds, Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind, WaitError};
+pub use plan::{Action, Change, Mode, Plan, Planned, ResourcePlan, Summary};
+pub use planner::plan;
+pub use writer::{LockCheck, StateWriter, Written};

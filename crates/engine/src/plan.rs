@@ -1,0 +1,200 @@
+//! The plan is data: computed, printed, serialized, then applied exactly.
+//!
+//! For each resource it holds one [`Action`] and says why: the fields that
+//! change (old → new), the immutable field that forces a replacement, or the
+//! drift that made a no-op into a create.
+
+use deployctl_spec::Expr;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The version of the plan format (`deployctl diff -o plan.json`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `up`: make the world match the spec.
+    Apply,
+    /// `destroy`: remove everything the stack owns.
+    Destroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub mode: Mode,
+    pub stack: String,
+    pub region: String,
+    /// The state the plan was computed against; `up --plan` refuses to apply
+    /// it once state has moved on. `None`: there was no state yet.
+    pub state_lineage: Option<String>,
+    pub state_serial: Option<u64>,
+    /// In dependency order.
+    pub resources: Vec<ResourcePlan>,
+    /// State entries whose resource no longer exists and which nothing in the
+    /// spec wants: dropped from state, no API call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forget: Vec<String>,
+    /// The for_each keys of every resource name, in spec order (for `[*]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub for_each_keys: BTreeMap<String, Vec<String>>,
+    /// Outputs as written in the spec, evaluated after apply.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Expr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// Terraform-like symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourcePlan {
+    /// `vpc`, `nat[a]`.
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub action: Action,
+    /// The live id (none for a create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why, beyond the field changes: drift, adoption, a replaced dependency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Per field: before → after. For a create, every field set; for a
+    /// delete, none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// For a replace: the immutable fields that force it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_by: Vec<String>,
+    /// Addresses this resource depends on (spec for create/update, state for
+    /// delete): the executor orders steps by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// The properties to apply, as written (references unresolved until their
+    /// resources exist). Absent for delete and no-op.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub desired: BTreeMap<String, Expr>,
+    /// The tags to apply (all of them, deployctl's own included).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, Expr>,
+    /// The live resource at plan time (properties, tags, attributes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Prior>,
+    /// Step timeouts, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub create_secs: Option<u64>,
+    pub update_secs: Option<u64>,
+    pub delete_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Prior {
+    pub id: String,
+    #[serde(default)]
+    pub properties: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+/// One field's change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `cidr_block`, `tags.Name`.
+    pub field: String,
+    pub before: Option<Planned>,
+    pub after: Option<Planned>,
+    /// This field cannot change in place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
+/// A value as the plan may show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    Value(Value),
+    /// Depends on a resource not yet created.
+    KnownAfterApply,
+    /// A secret: only its fingerprint, never its value.
+    Sensitive { fingerprint: String },
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for r in &self.resources {
+            match r.action {
+                Action::NoOp => s.unchanged += 1,
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    /// True when applying would change anything in AWS.
+    pub fn has_changes(&self) -> bool {
+        self.resources.iter().any(|r| r.action != Action::NoOp)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        match v.get("format_version").and_then(Value::as_u64) {
+            Some(n) if n == PLAN_FORMAT_VERSION as u64 => {}
+            Some(n) => {
+                return Err(format!(
+                    "plan format version {n} is not supported (this deployctl writes {PLAN_FORMAT_VERSION})"
+                ))
+            }
+            None => return Err("not a deployctl plan: no format_version".into()),
+        }
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+}

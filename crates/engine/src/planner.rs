@@ -1,0 +1,464 @@
+//! The step generator: the spec against the live resources (found through
+//! state, or by tag when a create was interrupted) gives a [`Plan`].
+
+use crate::diff::{diff_properties, FieldDiff, Want};
+use crate::error::EngineError;
+use crate::events::{Event, EventSink};
+use crate::kind::{Kinds, Observed, ReadCtx, TAG_RESOURCE, TAG_STACK};
+use crate::plan::*;
+use crate::resolve::Known;
+use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
+use deployctl_state::State;
+use futures::future::join_all;
+use petgraph::graphmap::DiGraphMap;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the planner found live: by address.
+struct Live {
+    observed: BTreeMap<String, Observed>,
+    /// The kind of every observed resource.
+    types: BTreeMap<String, String>,
+    /// Addresses whose resource was found by tag rather than through state.
+    adopted: BTreeSet<String>,
+}
+
+/// The display name of a resource: `ec2.subnet.public[a]`.
+pub fn display(type_name: &str, address: &str) -> String {
+    format!("{type_name}.{address}")
+}
+
+/// The tags deployctl puts on a resource: its own two, the stack's, then the
+/// resource's.
+pub fn all_tags(stack: &Stack, address: &str, own: &BTreeMap<String, Expr>) -> BTreeMap<String, Expr> {
+    let mut tags: BTreeMap<String, Expr> = stack
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), Expr::Literal(Value::String(v.clone()))))
+        .collect();
+    tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    tags.insert(TAG_STACK.into(), Expr::Literal(Value::String(stack.name.clone())));
+    tags.insert(TAG_RESOURCE.into(), Expr::Literal(Value::String(address.to_string())));
+    tags
+}
+
+/// The for_each keys of every resource name in the stack.
+pub fn keys_of(stack: &Stack) -> BTreeMap<String, Vec<String>> {
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &stack.resources {
+        if let Some(k) = &r.key {
+            keys.entry(r.name.clone()).or_default().push(k.clone());
+        }
+    }
+    keys
+}
+
+/// Computes the plan. Reads are batched: one `read` per kind for every id
+/// state knows, and one `find_tagged` per kind that has something to adopt.
+pub async fn plan(
+    stack: &Stack,
+    state: Option<&State>,
+    kinds: &Kinds,
+    mode: Mode,
+    events: &EventSink,
+) -> Result<Plan, EngineError> {
+    let empty = State::new(&stack.name, &stack.region);
+    let st = state.unwrap_or(&empty);
+    let live = read_live(stack, st, kinds, mode, events).await?;
+
+    let mut plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        mode,
+        stack: stack.name.clone(),
+        region: stack.region.clone(),
+        state_lineage: state.map(|s| s.lineage.clone()),
+        state_serial: state.map(|s| s.serial),
+        resources: Vec::new(),
+        forget: Vec::new(),
+        for_each_keys: keys_of(stack),
+        outputs: stack.outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect(),
+    };
+
+    let mut known = Known { attributes: BTreeMap::new(), keys: keys_of(stack) };
+    let mut in_spec = BTreeSet::new();
+    if mode == Mode::Apply {
+        for r in topo_order(stack) {
+            in_spec.insert(r.address.clone());
+            let kind = kinds
+                .get(&r.type_name)
+                .ok_or_else(|| EngineError::UnknownKind { type_name: r.type_name.clone(), address: r.address.clone() })?;
+            let schema = kind.schema();
+            let prior = live.observed.get(&r.address);
+            let recorded = st.resources.get(&r.address);
+            let tags = if schema.taggable { all_tags(stack, &r.address, &r.tags) } else { BTreeMap::new() };
+            let deps: Vec<String> = dependencies(stack, r).into_iter().collect();
+
+            // Evaluate what the spec asks, with references to resources that
+            // are not created yet left unknown.
+            let lineage = st.lineage.as_str();
+            let mut wanted: BTreeMap<&str, Option<Value>> = BTreeMap::new();
+            for (name, e) in &r.properties {
+                wanted.insert(name.as_str(), known.eval_recorded(e, lineage));
+            }
+            let want = |p: &Prop| -> Want {
+                match wanted.get(p.name) {
+                    None => Want::Unmanaged,
+                    Some(None) => Want::Unknown,
+                    Some(Some(v)) => Want::Value(v.clone()),
+                }
+            };
+
+            let mut rp = ResourcePlan {
+                address: r.address.clone(),
+                type_name: r.type_name.clone(),
+                action: Action::NoOp,
+                id: prior.map(|p| p.id.clone()),
+                reasons: Vec::new(),
+                changes: Vec::new(),
+                forced_by: Vec::new(),
+                dependencies: deps,
+                desired: r.properties.clone(),
+                tags: tags.clone(),
+                prior: prior.map(to_prior),
+                timeouts: timeouts_of(r),
+            };
+
+            match prior {
+                None => {
+                    rp.action = Action::Create;
+                    if let Some(rec) = recorded {
+                        if rec.id.is_some() && rec.pending.is_none() {
+                            rp.reasons.push(format!(
+                                "{} was deleted outside deployctl",
+                                rec.id.as_deref().unwrap_or_default()
+                            ));
+                        }
+                    }
+                    for p in schema.properties {
+                        if let Some(v) = wanted.get(p.name) {
+                            rp.changes.push(Change {
+                                field: p.name.to_string(),
+                                before: None,
+                                after: Some(planned(p, v.clone())),
+                                forces_replacement: false,
+                            });
+                        }
+                    }
+                    for (k, e) in &tags {
+                        if k.starts_with("deployctl:") {
+                            continue;
+                        }
+                        rp.changes.push(Change {
+                            field: format!("tags.{k}"),
+                            before: None,
+                            after: Some(match known.eval_recorded(e, lineage) {
+                                Some(v) => Planned::Value(v),
+                                None => Planned::KnownAfterApply,
+                            }),
+                            forces_replacement: false,
+                        });
+                    }
+                }
+                Some(obs) => {
+                    if live.adopted.contains(&r.address) {
+                        rp.reasons.push(format!(
+                            "adopted {} (found by its tags after an interrupted create)",
+                            obs.id
+                        ));
+                    }
+                    // Write-only properties (secrets) cannot be read back: compare
+                    // against what state recorded.
+                    let mut live_props = obs.properties.clone();
+                    for p in schema.properties.iter().filter(|p| matches!(p.ty, Type::Secret)) {
+                        if let Some(v) = recorded.and_then(|rec| rec.properties.get(p.name)) {
+                            live_props.insert(p.name.to_string(), v.clone());
+                        }
+                    }
+                    let diffs = diff_properties(schema, &want, &live_props);
+                    for d in &diffs {
+                        rp.changes.push(field_change(schema.property(&d.field), d));
+                        if d.update == Update::Replace {
+                            rp.forced_by.push(d.field.clone());
+                        }
+                    }
+                    if schema.taggable {
+                        let desired_tags: BTreeMap<String, Option<Value>> =
+                            tags.iter().map(|(k, e)| (k.clone(), known.eval_recorded(e, lineage))).collect();
+                        for (k, after) in &desired_tags {
+                            let before = obs.tags.get(k).map(|s| Value::String(s.clone()));
+                            if before.as_ref() != after.as_ref() {
+                                rp.changes.push(Change {
+                                    field: format!("tags.{k}"),
+                                    before: before.map(Planned::Value),
+                                    after: Some(after.clone().map(Planned::Value).unwrap_or(Planned::KnownAfterApply)),
+                                    forces_replacement: false,
+                                });
+                            }
+                        }
+                        for (k, v) in &obs.tags {
+                            if !desired_tags.contains_key(k) {
+                                rp.changes.push(Change {
+                                    field: format!("tags.{k}"),
+                                    before: Some(Planned::Value(Value::String(v.clone()))),
+                                    after: None,
+                                    forces_replacement: false,
+                                });
+                            }
+                        }
+                    }
+                    rp.action = if !rp.forced_by.is_empty() {
+                        Action::Replace
+                    } else if !rp.changes.is_empty() {
+                        Action::Update
+                    } else {
+                        Action::NoOp
+                    };
+                }
+            }
+            if matches!(rp.action, Action::NoOp | Action::Update) {
+                if let Some(obs) = prior {
+                    known.attributes.insert(r.address.clone(), obs.attributes.clone());
+                }
+            }
+            plan.resources.push(rp);
+        }
+    }
+
+    // Whatever is live but not (or no longer) in the spec is deleted; state
+    // entries whose resource is gone are forgotten.
+    let mut deletes = Vec::new();
+    let addresses: BTreeSet<&String> = st.resources.keys().chain(live.observed.keys()).collect();
+    for address in addresses {
+        if in_spec.contains(address) {
+            continue;
+        }
+        let rec = st.resources.get(address);
+        match live.observed.get(address) {
+            Some(obs) => {
+                let type_name = live.types.get(address).cloned().unwrap_or_default();
+                let mut reasons = Vec::new();
+                if mode == Mode::Apply {
+                    reasons.push("no longer in the spec".to_string());
+                }
+                if live.adopted.contains(address) {
+                    reasons.push(format!("found by its tags ({})", obs.id));
+                }
+                deletes.push(ResourcePlan {
+                    address: address.clone(),
+                    type_name,
+                    action: Action::Delete,
+                    id: Some(obs.id.clone()),
+                    reasons,
+                    changes: Vec::new(),
+                    forced_by: Vec::new(),
+                    dependencies: rec
+                        .map(|r| r.dependencies.clone())
+                        .or_else(|| stack.resource(address).map(|r| dependencies(stack, r).into_iter().collect()))
+                        .unwrap_or_default(),
+                    desired: BTreeMap::new(),
+                    tags: BTreeMap::new(),
+                    prior: Some(to_prior(obs)),
+                    timeouts: stack.resource(address).and_then(timeouts_of),
+                });
+            }
+            None => plan.forget.push(address.clone()),
+        }
+    }
+    // Deletes in reverse dependency order, for reading; the executor orders
+    // them itself.
+    let depths: BTreeMap<String, usize> = deletes.iter().map(|d| (d.address.clone(), depth(&d.address, &deletes))).collect();
+    deletes.sort_by_key(|d| std::cmp::Reverse(depths[&d.address]));
+    plan.resources.extend(deletes);
+    Ok(plan)
+}
+
+fn depth(address: &str, all: &[ResourcePlan]) -> usize {
+    fn go(a: &str, all: &[ResourcePlan], seen: &mut BTreeSet<String>) -> usize {
+        if !seen.insert(a.to_string()) {
+            return 0;
+        }
+        all.iter()
+            .find(|r| r.address == a)
+            .map(|r| r.dependencies.iter().map(|d| 1 + go(d, all, seen)).max().unwrap_or(0))
+            .unwrap_or(0)
+    }
+    go(address, all, &mut BTreeSet::new())
+}
+
+fn timeouts_of(r: &deployctl_spec::Resource) -> Option<Timeouts> {
+    let t = r.timeouts;
+    if t == Default::default() {
+        return None;
+    }
+    Some(Timeouts {
+        create_secs: t.create.map(|d| d.as_secs()),
+        update_secs: t.update.map(|d| d.as_secs()),
+        delete_secs: t.delete.map(|d| d.as_secs()),
+    })
+}
+
+fn to_prior(o: &Observed) -> Prior {
+    Prior {
+        id: o.id.clone(),
+        properties: o.properties.clone(),
+        tags: o.tags.clone(),
+        attributes: o.attributes.clone(),
+    }
+}
+
+fn planned(p: &Prop, v: Option<Value>) -> Planned {
+    match v {
+        None => Planned::KnownAfterApply,
+        Some(Value::String(f)) if matches!(p.ty, Type::Secret) => Planned::Sensitive { fingerprint: f },
+        Some(v) => Planned::Value(v),
+    }
+}
+
+fn field_change(p: Option<&Prop>, d: &FieldDiff) -> Change {
+    let secret = p.is_some_and(|p| matches!(p.ty, Type::Secret));
+    let wrap = |v: Value| {
+        if secret {
+            Planned::Sensitive { fingerprint: v.as_str().unwrap_or("unknown").to_string() }
+        } else {
+            Planned::Value(v)
+        }
+    };
+    Change {
+        field: d.field.clone(),
+        before: d.before.clone().map(wrap),
+        after: Some(d.after.clone().map(wrap).unwrap_or(Planned::KnownAfterApply)),
+        forces_replacement: d.update == Update::Replace,
+    }
+}
+
+/// Spec resources in dependency order (file order among independents).
+fn topo_order(stack: &Stack) -> Vec<&deployctl_spec::Resource> {
+    let mut g: DiGraphMap<usize, ()> = DiGraphMap::new();
+    let index: BTreeMap<&str, usize> =
+        stack.resources.iter().enumerate().map(|(i, r)| (r.address.as_str(), i)).collect();
+    for (i, r) in stack.resources.iter().enumerate() {
+        g.add_node(i);
+        for d in dependencies(stack, r) {
+            if let Some(&j) = index.get(d.as_str()) {
+                g.add_edge(j, i, ());
+            }
+        }
+    }
+    // Kahn's algorithm, always taking the lowest index: stable output.
+    let mut indeg: BTreeMap<usize, usize> =
+        g.nodes().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
+    let mut ready: BTreeSet<usize> = indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    let mut out = Vec::new();
+    while let Some(n) = ready.pop_first() {
+        out.push(&stack.resources[n]);
+        for m in g.neighbors_directed(n, petgraph::Outgoing) {
+            if let Some(d) = indeg.get_mut(&m) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(m);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads every resource state knows, by kind, concurrently; then looks up by
+/// tag whatever has a create to resolve.
+async fn read_live(
+    stack: &Stack,
+    st: &State,
+    kinds: &Kinds,
+    mode: Mode,
+    events: &EventSink,
+) -> Result<Live, EngineError> {
+    let ctx = ReadCtx { stack: stack.name.clone(), region: stack.region.clone() };
+    let mut by_kind: BTreeMap<&str, Vec<(&String, String)>> = BTreeMap::new();
+    for (address, rec) in &st.resources {
+        if kinds.get(&rec.type_name).is_none() {
+            return Err(EngineError::UnknownKind { type_name: rec.type_name.clone(), address: address.clone() });
+        }
+        if let Some(id) = &rec.id {
+            by_kind.entry(rec.type_name.as_str()).or_default().push((address, id.clone()));
+        }
+    }
+    let reads = by_kind.iter().map(|(type_name, items)| {
+        let ctx = ctx.clone();
+        let ids: Vec<String> = items.iter().map(|(_, id)| id.clone()).collect();
+        events.send(Event::Reading { type_name: type_name.to_string(), count: ids.len() });
+        async move {
+            let kind = kinds.get(type_name).expect("checked above");
+            let found = kind
+                .read(&ctx, &ids)
+                .await
+                .map_err(|source| EngineError::Read { type_name: type_name.to_string(), source })?;
+            Ok::<_, EngineError>((*type_name, found))
+        }
+    });
+    let mut observed = BTreeMap::new();
+    let mut types = BTreeMap::new();
+    for res in join_all(reads).await {
+        let (type_name, found) = res?;
+        for (address, id) in &by_kind[type_name] {
+            if let Some(o) = found.iter().find(|o| &o.id == id) {
+                observed.insert((*address).clone(), o.clone());
+                types.insert((*address).clone(), type_name.to_string());
+            }
+        }
+    }
+
+    // Which kinds have something to adopt: a create that never recorded its
+    // result, or (apply) a spec resource with nothing live, or (destroy)
+    // anything of the kind at all, so that nothing tagged is left behind.
+    let mut adopt_kinds: BTreeSet<String> = BTreeSet::new();
+    for (address, rec) in &st.resources {
+        if rec.id.is_none() || (mode == Mode::Destroy && !observed.contains_key(address)) {
+            adopt_kinds.insert(rec.type_name.clone());
+        }
+    }
+    for r in &stack.resources {
+        if !observed.contains_key(&r.address) {
+            if let Some(k) = kinds.get(&r.type_name) {
+                if k.schema().taggable {
+                    adopt_kinds.insert(r.type_name.clone());
+                }
+            }
+        }
+    }
+    let finds = adopt_kinds.iter().map(|type_name| {
+        let ctx = ctx.clone();
+        async move {
+            let kind = kinds
+                .get(type_name)
+                .ok_or_else(|| EngineError::UnknownKind { type_name: type_name.clone(), address: String::new() })?;
+            let found = kind
+                .find_tagged(&ctx)
+                .await
+                .map_err(|source| EngineError::Read { type_name: type_name.clone(), source })?;
+            Ok::<_, EngineError>((type_name.clone(), found))
+        }
+    });
+    let mut adopted = BTreeSet::new();
+    for res in join_all(finds).await {
+        let (type_name, found) = res?;
+        for (address, o) in found {
+            let tracked_elsewhere = st
+                .resources
+                .get(&address)
+                .is_some_and(|rec| rec.id.as_deref().is_some_and(|id| id != o.id) && observed.contains_key(&address));
+            let type_matches = st
+                .resources
+                .get(&address)
+                .map(|rec| rec.type_name == type_name)
+                .or_else(|| stack.resource(&address).map(|r| r.type_name == type_name))
+                .unwrap_or(mode == Mode::Destroy);
+            if observed.contains_key(&address) || tracked_elsewhere || !type_matches {
+                continue;
+            }
+            observed.insert(address.clone(), o);
+            types.insert(address.clone(), type_name.clone());
+            adopted.insert(address);
+        }
+    }
+    Ok(Live { observed, types, adopted })
+}

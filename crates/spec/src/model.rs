@@ -1,0 +1,255 @@
+//! The validated stack: what the engine consumes. Everything here is already
+//! checked: types exist, properties are known and well typed, references
+//! point at real resources and attributes, and the graph has no cycle.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A 1-based position in the spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A loaded, validated stack, with `for_each` expanded into instances and
+/// variables substituted. References between resources remain as [`Expr::Ref`]
+/// and [`Part::Ref`]: they are resolved at apply time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
+    /// The file the stack came from, as given on the command line.
+    pub file: String,
+    pub name: String,
+    pub region: String,
+    pub backend: Option<BackendSpec>,
+    /// Final variable values (defaults merged with --var-file and --var).
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Stack-wide tags, applied to every taggable resource.
+    pub tags: BTreeMap<String, String>,
+    /// Resource instances in file order (for_each instances in key order).
+    pub resources: Vec<Resource>,
+    pub outputs: Vec<Output>,
+}
+
+impl Stack {
+    pub fn resource(&self, address: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.address == address)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendSpec {
+    /// `backend: {s3: {bucket, key, lock_table, region?}}`
+    S3 { bucket: String, key: String, lock_table: String, region: Option<String> },
+}
+
+/// One resource instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Unique in the stack: `vpc`, or `nat[a]` for a for_each instance.
+    pub address: String,
+    /// The name written in the spec (`nat` for `nat[a]`).
+    pub name: String,
+    /// The for_each key, when the resource has one.
+    pub key: Option<String>,
+    /// `ec2.vpc`
+    pub type_name: String,
+    pub properties: BTreeMap<String, Expr>,
+    /// The resource's own tags (stack tags are in [`Stack::tags`]).
+    pub tags: BTreeMap<String, Expr>,
+    /// Explicit `depends_on`, as addresses (a name with for_each means all its
+    /// instances and is expanded here).
+    pub depends_on: Vec<String>,
+    pub timeouts: Timeouts,
+    /// Where the resource is declared (its key under `resources:`).
+    pub pos: Pos,
+}
+
+impl Resource {
+    /// Every resource reference in the properties and tags, in order.
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        for e in self.properties.values().chain(self.tags.values()) {
+            e.collect_refs(&mut out);
+        }
+        out
+    }
+}
+
+/// Per-operation timeouts written as `timeouts: {create: 10m, delete: 10m}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub create: Option<Duration>,
+    pub update: Option<Duration>,
+    pub delete: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub value: Expr,
+    pub pos: Pos,
+}
+
+/// A property value as written, with variables substituted but resource
+/// references kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    /// A value with no reference in it.
+    Literal(serde_json::Value),
+    /// A string that is exactly one reference: `${vpc.id}`. Its value is the
+    /// attribute's value, whatever its JSON type (a list for a splat).
+    Ref(Reference),
+    /// A string with references inside text: `${vpc.id}-web`.
+    Template(Vec<Part>),
+    List(Vec<Expr>),
+    Map(BTreeMap<String, Expr>),
+    /// A secret read at apply time. Never a literal.
+    Secret(SecretSource),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Text(String),
+    Ref(Reference),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    Env(String),
+    File(String),
+}
+
+/// `${vpc.id}`, `${nat[a].id}` or `${nat[*].id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    /// The resource name as written (`nat`).
+    pub resource: String,
+    pub selector: Selector,
+    pub attribute: String,
+    /// Where the reference is written, for errors at apply time.
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selector {
+    /// A resource without for_each.
+    Single,
+    /// One instance of a for_each resource: `nat[a]`.
+    Key(String),
+    /// Every instance, as a list in key order: `nat[*]`.
+    All,
+}
+
+impl Reference {
+    /// The instance addresses this reference reads, given the keys of the
+    /// referenced resource (empty when it has no for_each).
+    pub fn addresses(&self, keys: &[String]) -> Vec<String> {
+        match &self.selector {
+            Selector::Single => vec![self.resource.clone()],
+            Selector::Key(k) => vec![format!("{}[{}]", self.resource, k)],
+            Selector::All => keys.iter().map(|k| format!("{}[{}]", self.resource, k)).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.selector {
+            Selector::Single => write!(f, "${{{}.{}}}", self.resource, self.attribute),
+            Selector::Key(k) => write!(f, "${{{}[{}].{}}}", self.resource, k, self.attribute),
+            Selector::All => write!(f, "${{{}[*].{}}}", self.resource, self.attribute),
+        }
+    }
+}
+
+impl Expr {
+    pub fn collect_refs<'a>(&'a self, out: &mut Vec<&'a Reference>) {
+        match self {
+            Expr::Literal(_) | Expr::Secret(_) => {}
+            Expr::Ref(r) => out.push(r),
+            Expr::Template(parts) => out.extend(parts.iter().filter_map(|p| match p {
+                Part::Ref(r) => Some(r),
+                Part::Text(_) => None,
+            })),
+            Expr::List(items) => items.iter().for_each(|e| e.collect_refs(out)),
+            Expr::Map(m) => m.values().for_each(|e| e.collect_refs(out)),
+        }
+    }
+
+    /// Evaluates the expression. `lookup` gives a reference's value, or `None`
+    /// while it is not known yet (the resource is still to be created); the
+    /// whole result is then `None` ("known after apply"). `secret` reads a
+    /// secret source (the engine decides how, and fingerprints it).
+    pub fn eval(
+        &self,
+        lookup: &mut dyn FnMut(&Reference) -> Option<serde_json::Value>,
+        secret: &mut dyn FnMut(&SecretSource) -> Option<serde_json::Value>,
+    ) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        Some(match self {
+            Expr::Literal(v) => v.clone(),
+            Expr::Ref(r) => lookup(r)?,
+            Expr::Template(parts) => {
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        Part::Text(t) => s.push_str(t),
+                        Part::Ref(r) => match lookup(r)? {
+                            Value::String(v) => s.push_str(&v),
+                            other => s.push_str(&other.to_string()),
+                        },
+                    }
+                }
+                Value::String(s)
+            }
+            Expr::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for e in items {
+                    out.push(e.eval(lookup, secret)?);
+                }
+                Value::Array(out)
+            }
+            Expr::Map(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, e) in m {
+                    out.insert(k.clone(), e.eval(lookup, secret)?);
+                }
+                Value::Object(out)
+            }
+            Expr::Secret(src) => secret(src)?,
+        })
+    }
+}
+
+/// Variable values given on the command line, in the order given: later ones
+/// win. `--var-file` files are read by [`crate::load`].
+#[derive(Debug, Clone, Default)]
+pub struct VarOverrides {
+    /// `--var-file` paths.
+    pub files: Vec<String>,
+    /// `--var k=v` pairs; the value is parsed as a YAML scalar or flow value
+    /// (`3` is a number, `[a, b]` a list, `v2` a string).
+    pub pairs: Vec<(String, String)>,
+}
+
+/// Addresses a resource depends on: its references (splats expanded) and
+/// its explicit depends_on.
+pub fn dependencies(stack: &Stack, resource: &Resource) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = resource.depends_on.iter().cloned().collect();
+    for r in resource.references() {
+        let keys: Vec<String> = stack
+            .resources
+            .iter()
+            .filter(|x| x.name == r.resource)
+            .filter_map(|x| x.key.clone())
+            .collect();
+        out.extend(r.addresses(&keys));
+    }
+    out
+}

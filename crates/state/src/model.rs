@@ -1,0 +1,108 @@
+//! The state model and its versioned file format.
+//!
+//! State is one JSON document per stack. It records, for each resource
+//! instance, how to find it again (its id), what was last applied, and any
+//! operation that was started but not confirmed (`pending`), so that a run
+//! killed at any moment can be resumed without duplicating or losing a
+//! resource.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of the file format this build writes. Older versions are
+/// migrated on read; newer ones are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// Random at the stack's first write and never changed after: it tells two
+    /// unrelated states with the same name apart, and seeds idempotency tokens.
+    pub lineage: String,
+    /// Increases by one on every write.
+    pub serial: u64,
+    pub stack: String,
+    pub region: String,
+    /// By resource address (`vpc`, `nat[a]`).
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, serde_json::Value>,
+}
+
+impl State {
+    /// A state for a stack that has never been written.
+    pub fn new(stack: &str, region: &str) -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            stack: stack.to_string(),
+            region: region.to_string(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceState {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The AWS identifier. `None` while a create has been started but its
+    /// result was never recorded: the next run looks the resource up by its
+    /// tags or natural key and adopts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The properties last applied, resolved (secrets as fingerprints).
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// The attributes last read (`id`, `arn`, …), which references resolve to.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Addresses this resource depended on when last applied, so that it can
+    /// be deleted in the right order once it is gone from the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// Bumped each time the resource is replaced; part of idempotency tokens.
+    #[serde(default)]
+    pub generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+impl ResourceState {
+    pub fn new(type_name: &str) -> ResourceState {
+        ResourceState {
+            type_name: type_name.to_string(),
+            id: None,
+            properties: Default::default(),
+            attributes: Default::default(),
+            dependencies: Vec::new(),
+            generation: 0,
+            pending: None,
+        }
+    }
+}
+
+/// An operation that was started and whose outcome is not yet recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    pub op: PendingOp,
+    /// RFC 3339.
+    pub started_at: String,
+    /// The idempotency token sent with the call, if the API takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingOp {
+    Create,
+    Update,
+    Delete,
+}
