@@ -20,9 +20,12 @@ impl Intercept for CountCalls {
         "deployctl::CountCalls"
     }
 
-    fn read_before_execution(
+    // Not read_before_execution: a client interceptor's runs before the
+    // operation's metadata is in the config bag.
+    fn read_before_serialization(
         &self,
         _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {

@@ -25,9 +25,10 @@ where
             format!("could not reach AWS: {}", DisplayErrorContext(&err)),
         )
         .with_hint("check the network, AWS_ENDPOINT_URL and the region"),
-        SdkError::TimeoutError(_) => {
-            ProviderError::new(Some("Timeout".into()), format!("AWS did not answer in time: {}", DisplayErrorContext(&err)))
-        }
+        SdkError::TimeoutError(_) => ProviderError::new(
+            Some("Timeout".into()),
+            format!("AWS did not answer in time: {}", DisplayErrorContext(&err)),
+        ),
         _ => ProviderError::new(None, DisplayErrorContext(&err).to_string()),
     }
 }
@@ -44,7 +45,10 @@ fn hint_for(code: &str) -> Option<String> {
             "DependencyViolation" => {
                 "something outside this stack still uses the resource; remove that first, then re-run"
             }
-            "VpcLimitExceeded" | "AddressLimitExceeded" | "NatGatewayLimitExceeded" | "RulesPerSecurityGroupLimitExceeded" => {
+            "VpcLimitExceeded"
+            | "AddressLimitExceeded"
+            | "NatGatewayLimitExceeded"
+            | "RulesPerSecurityGroupLimitExceeded" => {
                 "an account quota is reached; request an increase in Service Quotas or remove unused resources"
             }
             "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {

@@ -17,12 +17,7 @@ pub use aws_types::SdkConfig;
 
 /// Every kind's schema: what `validate` checks against, without AWS.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![
-        &ec2::vpc::SCHEMA,
-        &ec2::subnet::SCHEMA,
-        &ec2::internet_gateway::SCHEMA,
-        &ec2::security_group::SCHEMA,
-    ]
+    vec![&ec2::vpc::SCHEMA, &ec2::subnet::SCHEMA, &ec2::internet_gateway::SCHEMA, &ec2::security_group::SCHEMA]
 }
 
 /// The SDK configuration and clients for one run.

@@ -36,10 +36,9 @@ impl ApiCalls {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
     pub fn total(&self) -> CallCount {
-        self.snapshot().values().fold(CallCount::default(), |a, c| CallCount {
-            calls: a.calls + c.calls,
-            retries: a.retries + c.retries,
-        })
+        self.snapshot()
+            .values()
+            .fold(CallCount::default(), |a, c| CallCount { calls: a.calls + c.calls, retries: a.retries + c.retries })
     }
     /// `{"EC2": {"DescribeVpcs": {"calls": 1, "retries": 0}}}`
     pub fn to_json(&self) -> serde_json::Value {

@@ -40,9 +40,7 @@ pub fn normalize(ty: &Type, v: &Value) -> Value {
             out.dedup();
             Value::Array(out)
         }
-        (Type::List(inner), Value::Array(items)) => {
-            Value::Array(items.iter().map(|i| normalize(inner, i)).collect())
-        }
+        (Type::List(inner), Value::Array(items)) => Value::Array(items.iter().map(|i| normalize(inner, i)).collect()),
         (Type::Map(inner), Value::Object(m)) => {
             Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(inner, v))).collect())
         }
@@ -61,9 +59,9 @@ pub fn normalize(ty: &Type, v: &Value) -> Value {
         }
         (Type::Document, v) => canonical_document(v),
         (Type::Int, Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| v.clone()),
-        (Type::Duration, Value::String(s)) => deployctl_spec::parse_duration(s)
-            .map(|d| Value::from(d.as_secs()))
-            .unwrap_or_else(|| v.clone()),
+        (Type::Duration, Value::String(s)) => {
+            deployctl_spec::parse_duration(s).map(|d| Value::from(d.as_secs())).unwrap_or_else(|| v.clone())
+        }
         _ => v.clone(),
     }
 }
@@ -94,11 +92,7 @@ pub fn canonical_document(v: &Value) -> Value {
 /// Diffs the desired properties against the live ones. `want` says, per
 /// property, what the spec asks. Properties the spec does not set and that
 /// have no default are not managed and never differ.
-pub fn diff_properties(
-    schema: &KindSchema,
-    want: &dyn Fn(&Prop) -> Want,
-    live: &Map<String, Value>,
-) -> Vec<FieldDiff> {
+pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: &Map<String, Value>) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     for p in schema.properties {
         let desired = match want(p) {

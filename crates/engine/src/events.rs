@@ -37,16 +37,43 @@ impl StepAction {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Reading live resources, once per kind.
-    Reading { type_name: String, count: usize },
-    StepStarted { address: String, action: StepAction },
-    StepProgress { address: String, action: StepAction, message: String, elapsed: Duration },
-    StepFinished { address: String, action: StepAction, id: Option<String>, elapsed: Duration },
-    StepFailed { address: String, action: StepAction, error: String },
+    Reading {
+        type_name: String,
+        count: usize,
+    },
+    StepStarted {
+        address: String,
+        action: StepAction,
+    },
+    StepProgress {
+        address: String,
+        action: StepAction,
+        message: String,
+        elapsed: Duration,
+    },
+    StepFinished {
+        address: String,
+        action: StepAction,
+        id: Option<String>,
+        elapsed: Duration,
+    },
+    StepFailed {
+        address: String,
+        action: StepAction,
+        error: String,
+    },
     /// Not started because something it depends on failed.
-    StepSkipped { address: String, action: StepAction, because: String },
+    StepSkipped {
+        address: String,
+        action: StepAction,
+        because: String,
+    },
     /// State persisted; `steps` is how many step results this one write
     /// carried (coalescing).
-    StateWritten { serial: u64, mutations: usize },
+    StateWritten {
+        serial: u64,
+        mutations: usize,
+    },
 }
 
 /// Where events go. Cloning shares the channel; a sink with no receiver

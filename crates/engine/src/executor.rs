@@ -137,12 +137,9 @@ impl Executor {
         });
 
         let (graph, nodes) = step_graph(plan);
-        let mut indeg: HashMap<NodeIndex, usize> = graph
-            .node_indices()
-            .map(|n| (n, graph.neighbors_directed(n, petgraph::Incoming).count()))
-            .collect();
-        let mut ready: VecDeque<NodeIndex> =
-            graph.node_indices().filter(|n| indeg[n] == 0).collect();
+        let mut indeg: HashMap<NodeIndex, usize> =
+            graph.node_indices().map(|n| (n, graph.neighbors_directed(n, petgraph::Incoming).count())).collect();
+        let mut ready: VecDeque<NodeIndex> = graph.node_indices().filter(|n| indeg[n] == 0).collect();
         let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
         let mut blocked: BTreeMap<NodeIndex, String> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
@@ -301,9 +298,7 @@ fn timeout_for(shared: &Shared, rp: &ResourcePlan, action: StepAction) -> Durati
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 async fn run_step(shared: Arc<Shared>, rp: ResourcePlan, action: StepAction) -> Result<(), EngineError> {
@@ -464,7 +459,12 @@ async fn step_body(
             .map_err(step_err)?;
             let mut attributes = observed.attributes.clone();
             attributes.entry("id".to_string()).or_insert_with(|| Value::String(observed.id.clone()));
-            shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.insert(address.clone(), attributes.clone());
+            shared
+                .known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .attributes
+                .insert(address.clone(), attributes.clone());
             let id = observed.id.clone();
             let deps = rp.dependencies.clone();
             let type_name = rp.type_name.clone();

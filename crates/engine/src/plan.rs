@@ -145,7 +145,9 @@ pub enum Planned {
     /// Depends on a resource not yet created.
     KnownAfterApply,
     /// A secret: only its fingerprint, never its value.
-    Sensitive { fingerprint: String },
+    Sensitive {
+        fingerprint: String,
+    },
 }
 
 /// Counts for the summary line.

@@ -31,11 +31,8 @@ pub fn display(type_name: &str, address: &str) -> String {
 /// The tags deployctl puts on a resource: its own two, the stack's, then the
 /// resource's.
 pub fn all_tags(stack: &Stack, address: &str, own: &BTreeMap<String, Expr>) -> BTreeMap<String, Expr> {
-    let mut tags: BTreeMap<String, Expr> = stack
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), Expr::Literal(Value::String(v.clone()))))
-        .collect();
+    let mut tags: BTreeMap<String, Expr> =
+        stack.tags.iter().map(|(k, v)| (k.clone(), Expr::Literal(Value::String(v.clone())))).collect();
     tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     tags.insert(TAG_STACK.into(), Expr::Literal(Value::String(stack.name.clone())));
     tags.insert(TAG_RESOURCE.into(), Expr::Literal(Value::String(address.to_string())));
@@ -84,9 +81,10 @@ pub async fn plan(
     if mode == Mode::Apply {
         for r in topo_order(stack) {
             in_spec.insert(r.address.clone());
-            let kind = kinds
-                .get(&r.type_name)
-                .ok_or_else(|| EngineError::UnknownKind { type_name: r.type_name.clone(), address: r.address.clone() })?;
+            let kind = kinds.get(&r.type_name).ok_or_else(|| EngineError::UnknownKind {
+                type_name: r.type_name.clone(),
+                address: r.address.clone(),
+            })?;
             let schema = kind.schema();
             let prior = live.observed.get(&r.address);
             let recorded = st.resources.get(&r.address);
@@ -161,10 +159,7 @@ pub async fn plan(
                 }
                 Some(obs) => {
                     if live.adopted.contains(&r.address) {
-                        rp.reasons.push(format!(
-                            "adopted {} (found by its tags after an interrupted create)",
-                            obs.id
-                        ));
+                        rp.reasons.push(format!("adopted {} (found by its tags after an interrupted create)", obs.id));
                     }
                     // Write-only properties (secrets) cannot be read back: compare
                     // against what state recorded.
@@ -266,7 +261,8 @@ pub async fn plan(
     }
     // Deletes in reverse dependency order, for reading; the executor orders
     // them itself.
-    let depths: BTreeMap<String, usize> = deletes.iter().map(|d| (d.address.clone(), depth(&d.address, &deletes))).collect();
+    let depths: BTreeMap<String, usize> =
+        deletes.iter().map(|d| (d.address.clone(), depth(&d.address, &deletes))).collect();
     deletes.sort_by_key(|d| std::cmp::Reverse(depths[&d.address]));
     plan.resources.extend(deletes);
     Ok(plan)
@@ -298,12 +294,7 @@ fn timeouts_of(r: &deployctl_spec::Resource) -> Option<Timeouts> {
 }
 
 fn to_prior(o: &Observed) -> Prior {
-    Prior {
-        id: o.id.clone(),
-        properties: o.properties.clone(),
-        tags: o.tags.clone(),
-        attributes: o.attributes.clone(),
-    }
+    Prior { id: o.id.clone(), properties: o.properties.clone(), tags: o.tags.clone(), attributes: o.attributes.clone() }
 }
 
 fn planned(p: &Prop, v: Option<Value>) -> Planned {

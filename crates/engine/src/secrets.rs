@@ -8,9 +8,8 @@ use sha2::{Digest, Sha256};
 /// Reads a secret's value. The error never contains the value.
 pub fn read_secret(src: &SecretSource) -> Result<String, String> {
     match src {
-        SecretSource::Env(name) => std::env::var(name).map_err(|_| {
-            format!("environment variable {name} is not set (the spec reads a secret from env:{name})")
-        }),
+        SecretSource::Env(name) => std::env::var(name)
+            .map_err(|_| format!("environment variable {name} is not set (the spec reads a secret from env:{name})")),
         SecretSource::File(path) => std::fs::read_to_string(path)
             .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
             .map_err(|e| format!("cannot read secret file {path}: {e}")),

@@ -55,9 +55,7 @@ impl StateWriter {
     /// Applies `f` to state and waits until a write carrying it succeeded.
     pub async fn commit(&self, f: impl FnOnce(&mut State) + Send + 'static) -> Result<(), String> {
         let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Msg::Mutate(Box::new(f), Some(ack)))
-            .map_err(|_| "the state writer has stopped".to_string())?;
+        self.tx.send(Msg::Mutate(Box::new(f), Some(ack))).map_err(|_| "the state writer has stopped".to_string())?;
         done.await.map_err(|_| "the state writer has stopped".to_string())?
     }
 
@@ -86,12 +84,16 @@ async fn run(
         }
         let mut acks = Vec::new();
         let n = batch.len();
+        let before = state.clone();
         for Msg::Mutate(f, ack) in batch {
             f(&mut state);
             acks.extend(ack);
         }
         let result = if let Some(e) = &failed {
             Err(e.to_string())
+        } else if state == before && version.is_some() {
+            // Nothing changed: no write, no new serial.
+            Ok(())
         } else if let Some(id) = lock.as_ref().and_then(|l| (!(l.held)()).then(|| l.id.clone())) {
             let e = StateError::LockLost { id };
             let msg = e.to_string();

@@ -243,12 +243,8 @@ pub struct VarOverrides {
 pub fn dependencies(stack: &Stack, resource: &Resource) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = resource.depends_on.iter().cloned().collect();
     for r in resource.references() {
-        let keys: Vec<String> = stack
-            .resources
-            .iter()
-            .filter(|x| x.name == r.resource)
-            .filter_map(|x| x.key.clone())
-            .collect();
+        let keys: Vec<String> =
+            stack.resources.iter().filter(|x| x.name == r.resource).filter_map(|x| x.key.clone()).collect();
         out.extend(r.addresses(&keys));
     }
     out

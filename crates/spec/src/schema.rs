@@ -115,3 +115,34 @@ impl SchemaRegistry for [&'static KindSchema] {
         self.iter().map(|k| k.type_name).collect()
     }
 }
+
+/// A slice reference is a registry too, so that `&reg` with
+/// `let reg: &[&KindSchema] = &[&VPC, &SUBNET];` coerces to
+/// `&dyn SchemaRegistry` (a bare slice is unsized and cannot).
+impl SchemaRegistry for &[&'static KindSchema] {
+    fn kind(&self, type_name: &str) -> Option<&'static KindSchema> {
+        (**self).kind(type_name)
+    }
+    fn type_names(&self) -> Vec<&'static str> {
+        (**self).type_names()
+    }
+}
+
+/// An array of kinds is a registry: `&[&VPC, &SUBNET]` works directly.
+impl<const N: usize> SchemaRegistry for [&'static KindSchema; N] {
+    fn kind(&self, type_name: &str) -> Option<&'static KindSchema> {
+        self.as_slice().kind(type_name)
+    }
+    fn type_names(&self) -> Vec<&'static str> {
+        self.as_slice().type_names()
+    }
+}
+
+impl SchemaRegistry for Vec<&'static KindSchema> {
+    fn kind(&self, type_name: &str) -> Option<&'static KindSchema> {
+        self.as_slice().kind(type_name)
+    }
+    fn type_names(&self) -> Vec<&'static str> {
+        self.as_slice().type_names()
+    }
+}

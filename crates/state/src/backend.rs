@@ -46,25 +46,14 @@ pub enum StateError {
     TooNew { found: u32, supported: u32 },
     #[error("state in {location} is not valid: {message}\n  hint: restore it from the backup or the previous S3 object version")]
     Corrupt { location: String, message: String },
-    #[error("state in {location} belongs to stack '{found}', not '{expected}'\n  hint: check the backend key in the spec")]
-    WrongStack {
-        location: String,
-        expected: String,
-        found: String,
-    },
+    #[error(
+        "state in {location} belongs to stack '{found}', not '{expected}'\n  hint: check the backend key in the spec"
+    )]
+    WrongStack { location: String, expected: String, found: String },
     #[error("{operation} {location}: {message}")]
-    Io {
-        operation: String,
-        location: String,
-        message: String,
-    },
+    Io { operation: String, location: String, message: String },
     #[error("{operation} {location}: {code}: {message}{}", hint_suffix(.code))]
-    Aws {
-        operation: String,
-        location: String,
-        code: String,
-        message: String,
-    },
+    Aws { operation: String, location: String, code: String, message: String },
 }
 
 fn hint_suffix(code: &str) -> String {
@@ -92,10 +81,7 @@ pub trait Lock: Send + Sync {
 
 impl std::fmt::Debug for dyn Lock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lock")
-            .field("info", self.info())
-            .field("held", &self.is_held())
-            .finish()
+        f.debug_struct("Lock").field("info", self.info()).field("held", &self.is_held()).finish()
     }
 }
 

@@ -30,7 +30,11 @@ impl InternetGateway {
         InternetGateway { client }
     }
 
-    async fn describe(&self, region: &str, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Observed>, ProviderError> {
+    async fn describe(
+        &self,
+        region: &str,
+        filters: Vec<aws_sdk_ec2::types::Filter>,
+    ) -> Result<Vec<Observed>, ProviderError> {
         let mut pages = self.client.describe_internet_gateways().set_filters(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
@@ -50,9 +54,16 @@ impl InternetGateway {
     }
 
     async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        self.describe(region, vec![filter("internet-gateway-id", &[id.to_string()])]).await?.into_iter().next().ok_or_else(
-            || ProviderError::new(Some("InvalidInternetGatewayID.NotFound".into()), format!("internet gateway {id} disappeared")),
-        )
+        self.describe(region, vec![filter("internet-gateway-id", &[id.to_string()])])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ProviderError::new(
+                    Some("InvalidInternetGatewayID.NotFound".into()),
+                    format!("internet gateway {id} disappeared"),
+                )
+            })
     }
 
     async fn detach(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
@@ -104,7 +115,13 @@ impl ResourceKind for InternetGateway {
         self.read_one(&ctx.region, &id).await
     }
 
-    async fn update(&self, ctx: &OpCtx, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError> {
         let live = current.properties.get("vpc_id").and_then(Value::as_str);
         let want = desired.get("vpc_id").and_then(Value::as_str);
         if live != want {
@@ -132,7 +149,13 @@ impl ResourceKind for InternetGateway {
             self.detach(&current.id, vpc).await?;
         }
         ignore_not_found(
-            self.client.delete_internet_gateway().internet_gateway_id(&current.id).send().await.map(|_| ()).map_err(from_sdk),
+            self.client
+                .delete_internet_gateway()
+                .internet_gateway_id(&current.id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(from_sdk),
         )
     }
 }

@@ -58,11 +58,8 @@ pub(crate) async fn converge_tags(
         .filter(|(k, v)| live.get(*k) != Some(v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let unset: Vec<Tag> = live
-        .keys()
-        .filter(|k| !ctx.tags.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
+    let unset: Vec<Tag> =
+        live.keys().filter(|k| !ctx.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
     if !set.is_empty() {
         client.create_tags().resources(id).set_tags(Some(set)).send().await.map_err(from_sdk)?;
     }

@@ -1,8 +1,9 @@
 //! `ec2.security_group`: a security group and its ingress and egress rules,
 //! including rules that reference another group.
 //!
-//! Rules are read with DescribeSecurityGroupRules (one call for every group)
-//! and revoked by rule id, which works whatever the rule's description.
+//! Rules are read from DescribeSecurityGroups' IpPermissions (one call for
+//! every group), flattened to one rule per source, and revoked by the exact
+//! permission read, description included.
 
 use super::*;
 use crate::error::from_sdk;
@@ -12,7 +13,6 @@ use deployctl_engine::diff::normalize;
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 static RULE: [Prop; 8] = [
     Prop::new("ip_protocol", Type::String, "`tcp`, `udp`, `icmp`, or `-1` for all.").required(),
@@ -51,36 +51,36 @@ pub struct SecurityGroup {
     client: Client,
 }
 
-/// A live rule: its id, direction and spec-shaped value.
-struct LiveRule {
-    id: String,
-    egress: bool,
-    value: Value,
-}
-
-fn rule_value(r: &aws_sdk_ec2::types::SecurityGroupRule) -> Value {
-    let mut m = Map::new();
-    let proto = r.ip_protocol().unwrap_or("-1");
-    m.insert("ip_protocol".into(), json!(proto));
-    if proto != "-1" {
-        if let Some(p) = r.from_port() {
-            m.insert("from_port".into(), json!(p));
+/// Flattens an IpPermission into spec-shaped rules, one per source.
+fn rules_of(p: &IpPermission) -> Vec<Value> {
+    let proto = p.ip_protocol().unwrap_or("-1");
+    let base = || {
+        let mut m = Map::new();
+        m.insert("ip_protocol".into(), json!(proto));
+        if proto != "-1" {
+            if let Some(v) = p.from_port() {
+                m.insert("from_port".into(), json!(v));
+            }
+            if let Some(v) = p.to_port() {
+                m.insert("to_port".into(), json!(v));
+            }
         }
-        if let Some(p) = r.to_port() {
-            m.insert("to_port".into(), json!(p));
-        }
-    }
-    let mut put = |k: &str, v: Option<&str>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            m.insert(k.into(), json!(v));
-        }
+        m
     };
-    put("cidr_ipv4", r.cidr_ipv4());
-    put("cidr_ipv6", r.cidr_ipv6());
-    put("prefix_list_id", r.prefix_list_id());
-    put("referenced_group_id", r.referenced_group_info().and_then(|g| g.group_id()));
-    put("description", r.description());
-    Value::Object(m)
+    let with = |key: &str, v: Option<&str>, desc: Option<&str>| {
+        let mut m = base();
+        m.insert(key.into(), json!(v));
+        if let Some(d) = desc.filter(|d| !d.is_empty()) {
+            m.insert("description".into(), json!(d));
+        }
+        Value::Object(m)
+    };
+    let mut out = Vec::new();
+    out.extend(p.ip_ranges().iter().map(|r| with("cidr_ipv4", r.cidr_ip(), r.description())));
+    out.extend(p.ipv6_ranges().iter().map(|r| with("cidr_ipv6", r.cidr_ipv6(), r.description())));
+    out.extend(p.prefix_list_ids().iter().map(|r| with("prefix_list_id", r.prefix_list_id(), r.description())));
+    out.extend(p.user_id_group_pairs().iter().map(|r| with("referenced_group_id", r.group_id(), r.description())));
+    out
 }
 
 /// A spec rule as the IpPermission that creates it.
@@ -98,13 +98,16 @@ fn permission(rule: &Value, field: &str, index: usize) -> Result<IpPermission, P
         ))
         .with_hint("write one rule per source"));
     }
-    let mut p = IpPermission::builder().set_ip_protocol(s("ip_protocol")).set_from_port(i("from_port")).set_to_port(i("to_port"));
+    let mut p = IpPermission::builder()
+        .set_ip_protocol(s("ip_protocol"))
+        .set_from_port(i("from_port"))
+        .set_to_port(i("to_port"));
     p = match given[0] {
         "cidr_ipv4" => p.ip_ranges(IpRange::builder().set_cidr_ip(s("cidr_ipv4")).set_description(desc).build()),
         "cidr_ipv6" => p.ipv6_ranges(Ipv6Range::builder().set_cidr_ipv6(s("cidr_ipv6")).set_description(desc).build()),
-        "prefix_list_id" => {
-            p.prefix_list_ids(PrefixListId::builder().set_prefix_list_id(s("prefix_list_id")).set_description(desc).build())
-        }
+        "prefix_list_id" => p.prefix_list_ids(
+            PrefixListId::builder().set_prefix_list_id(s("prefix_list_id")).set_description(desc).build(),
+        ),
         _ => p.user_id_group_pairs(
             UserIdGroupPair::builder().set_group_id(s("referenced_group_id")).set_description(desc).build(),
         ),
@@ -117,55 +120,39 @@ impl SecurityGroup {
         SecurityGroup { client }
     }
 
-    async fn rules(&self, group_ids: &[String]) -> Result<BTreeMap<String, Vec<LiveRule>>, ProviderError> {
-        let mut out: BTreeMap<String, Vec<LiveRule>> = BTreeMap::new();
-        for chunk in group_ids.chunks(FILTER_CHUNK) {
-            let mut pages =
-                self.client.describe_security_group_rules().filters(filter("group-id", chunk)).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                for r in page.map_err(from_sdk)?.security_group_rules.unwrap_or_default() {
-                    out.entry(r.group_id().unwrap_or_default().to_string()).or_default().push(LiveRule {
-                        id: r.security_group_rule_id().unwrap_or_default().to_string(),
-                        egress: r.is_egress().unwrap_or(false),
-                        value: rule_value(&r),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn describe(&self, region: &str, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Observed>, ProviderError> {
+    async fn describe(
+        &self,
+        region: &str,
+        filters: Vec<aws_sdk_ec2::types::Filter>,
+    ) -> Result<Vec<Observed>, ProviderError> {
         let mut pages = self.client.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            groups.extend(page.map_err(from_sdk)?.security_groups.unwrap_or_default());
-        }
-        if groups.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = groups.iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
-        let mut rules = self.rules(&ids).await?;
         let mut out = Vec::new();
-        for g in groups {
-            let id = g.group_id().unwrap_or_default().to_string();
-            let mine = rules.remove(&id).unwrap_or_default();
-            let (egress, ingress): (Vec<_>, Vec<_>) = mine.into_iter().partition(|r| r.egress);
-            let mut properties = Props::new();
-            properties.insert("vpc_id".into(), json!(g.vpc_id()));
-            properties.insert("group_name".into(), json!(g.group_name()));
-            properties.insert("description".into(), json!(g.description()));
-            properties.insert("ingress".into(), Value::Array(ingress.into_iter().map(|r| r.value).collect()));
-            properties.insert("egress".into(), Value::Array(egress.into_iter().map(|r| r.value).collect()));
-            let mut attributes = Props::new();
-            attributes.insert("id".into(), json!(id));
-            attributes.insert(
-                "arn".into(),
-                json!(g.security_group_arn().map(str::to_string).unwrap_or_else(|| arn(region, g.owner_id(), "security-group", &id))),
-            );
-            attributes.insert("group_name".into(), json!(g.group_name()));
-            attributes.insert("vpc_id".into(), json!(g.vpc_id()));
-            out.push(Observed { id, properties, tags: tag_map(g.tags()), attributes });
+        while let Some(page) = pages.next().await {
+            for g in page.map_err(from_sdk)?.security_groups.unwrap_or_default() {
+                let id = g.group_id().unwrap_or_default().to_string();
+                let ingress: Vec<Value> = g.ip_permissions().iter().flat_map(rules_of).collect();
+                let egress: Vec<Value> = g.ip_permissions_egress().iter().flat_map(rules_of).collect();
+                let mut properties = Props::new();
+                properties.insert("vpc_id".into(), json!(g.vpc_id()));
+                properties.insert("group_name".into(), json!(g.group_name()));
+                properties.insert("description".into(), json!(g.description()));
+                properties.insert("ingress".into(), Value::Array(ingress));
+                properties.insert("egress".into(), Value::Array(egress));
+                let mut attributes = Props::new();
+                attributes.insert("id".into(), json!(id));
+                attributes.insert(
+                    "arn".into(),
+                    json!(g.security_group_arn().map(str::to_string).unwrap_or_else(|| arn(
+                        region,
+                        g.owner_id(),
+                        "security-group",
+                        &id
+                    ))),
+                );
+                attributes.insert("group_name".into(), json!(g.group_name()));
+                attributes.insert("vpc_id".into(), json!(g.vpc_id()));
+                out.push(Observed { id, properties, tags: tag_map(g.tags()), attributes });
+            }
         }
         Ok(out)
     }
@@ -177,54 +164,62 @@ impl SecurityGroup {
     }
 
     /// Brings the group's rules to what `desired` asks, for each direction
-    /// the spec manages: revoke what is not wanted (by rule id), then
-    /// authorize what is missing.
-    async fn converge_rules(&self, id: &str, desired: &Props) -> Result<(), ProviderError> {
-        let live = self.rules(&[id.to_string()]).await?.remove(id).unwrap_or_default();
+    /// the spec manages: revoke what is not wanted (the exact live
+    /// permission), then authorize what is missing.
+    async fn converge_rules(&self, region: &str, id: &str, desired: &Props) -> Result<(), ProviderError> {
+        let live = self.read_one(region, id).await?;
         for (field, egress) in [("ingress", false), ("egress", true)] {
             let Some(Value::Array(want)) = desired.get(field) else { continue };
+            let have: Vec<Value> = match live.properties.get(field) {
+                Some(Value::Array(v)) => v.clone(),
+                _ => Vec::new(),
+            };
             let want_norm: Vec<Value> = want.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
-            let live_here: Vec<&LiveRule> = live.iter().filter(|r| r.egress == egress).collect();
-            let revoke: Vec<String> = live_here
-                .iter()
-                .filter(|r| !want_norm.contains(&normalize(&RULE_TYPE, &r.value)))
-                .map(|r| r.id.clone())
-                .collect();
-            let live_norm: Vec<Value> = live_here.iter().map(|r| normalize(&RULE_TYPE, &r.value)).collect();
+            let have_norm: Vec<Value> = have.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
+            let mut revoke = Vec::new();
+            for (i, (raw, norm)) in have.iter().zip(&have_norm).enumerate() {
+                if !want_norm.contains(norm) {
+                    revoke.push(permission(raw, field, i)?);
+                }
+            }
             let mut add = Vec::new();
             for (i, (raw, norm)) in want.iter().zip(&want_norm).enumerate() {
-                if !live_norm.contains(norm) {
+                if !have_norm.contains(norm) {
                     add.push(permission(raw, field, i)?);
                 }
             }
             if !revoke.is_empty() {
-                if egress {
+                let r = if egress {
                     self.client
                         .revoke_security_group_egress()
                         .group_id(id)
-                        .set_security_group_rule_ids(Some(revoke))
+                        .set_ip_permissions(Some(revoke))
                         .send()
                         .await
-                        .map_err(from_sdk)?;
+                        .map(|_| ())
+                        .map_err(from_sdk)
                 } else {
                     self.client
                         .revoke_security_group_ingress()
                         .group_id(id)
-                        .set_security_group_rule_ids(Some(revoke))
+                        .set_ip_permissions(Some(revoke))
                         .send()
                         .await
-                        .map_err(from_sdk)?;
-                }
+                        .map(|_| ())
+                        .map_err(from_sdk)
+                };
+                r?;
             }
             if !add.is_empty() {
-                if egress {
+                let r = if egress {
                     self.client
                         .authorize_security_group_egress()
                         .group_id(id)
                         .set_ip_permissions(Some(add))
                         .send()
                         .await
-                        .map_err(from_sdk)?;
+                        .map(|_| ())
+                        .map_err(from_sdk)
                 } else {
                     self.client
                         .authorize_security_group_ingress()
@@ -232,8 +227,10 @@ impl SecurityGroup {
                         .set_ip_permissions(Some(add))
                         .send()
                         .await
-                        .map_err(from_sdk)?;
-                }
+                        .map(|_| ())
+                        .map_err(from_sdk)
+                };
+                r?;
             }
         }
         Ok(())
@@ -289,13 +286,19 @@ impl ResourceKind for SecurityGroup {
             .map_err(from_sdk)?;
         let id = out.group_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        self.converge_rules(&id, desired).await?;
+        self.converge_rules(&ctx.region, &id, desired).await?;
         self.read_one(&ctx.region, &id).await
     }
 
-    async fn update(&self, ctx: &OpCtx, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError> {
         if changed.iter().any(|c| c == "ingress" || c == "egress") {
-            self.converge_rules(&current.id, desired).await?;
+            self.converge_rules(&ctx.region, &current.id, desired).await?;
         }
         if changed.iter().any(|c| c == "tags") {
             converge_tags(&self.client, &current.id, &current.tags, ctx).await?;

@@ -49,7 +49,8 @@ impl Subnet {
                 properties.insert("vpc_id".into(), json!(s.vpc_id()));
                 properties.insert("cidr_block".into(), json!(s.cidr_block()));
                 properties.insert("availability_zone".into(), json!(s.availability_zone()));
-                properties.insert("map_public_ip_on_launch".into(), json!(s.map_public_ip_on_launch().unwrap_or(false)));
+                properties
+                    .insert("map_public_ip_on_launch".into(), json!(s.map_public_ip_on_launch().unwrap_or(false)));
                 let mut attributes = Props::new();
                 attributes.insert("id".into(), json!(id));
                 attributes.insert("arn".into(), json!(s.subnet_arn()));
@@ -123,7 +124,8 @@ impl ResourceKind for Subnet {
             let client = client.clone();
             let sid = sid.clone();
             async move {
-                let out = client.describe_subnets().filters(filter("subnet-id", &[sid])).send().await.map_err(from_sdk)?;
+                let out =
+                    client.describe_subnets().filters(filter("subnet-id", &[sid])).send().await.map_err(from_sdk)?;
                 Ok(match out.subnets().first().and_then(|s| s.state().cloned()) {
                     Some(SubnetState::Available) => Poll::Ready(()),
                     Some(st) => Poll::Pending(st.as_str().to_string()),
@@ -137,7 +139,13 @@ impl ResourceKind for Subnet {
         self.read_one(&id).await
     }
 
-    async fn update(&self, ctx: &OpCtx, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError> {
         self.set_public_ip(&current.id, desired, &current.properties).await?;
         if changed.iter().any(|c| c == "tags") {
             converge_tags(&self.client, &current.id, &current.tags, ctx).await?;

@@ -36,7 +36,11 @@ impl Vpc {
         Vpc { client }
     }
 
-    async fn describe(&self, region: &str, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Observed>, ProviderError> {
+    async fn describe(
+        &self,
+        region: &str,
+        filters: Vec<aws_sdk_ec2::types::Filter>,
+    ) -> Result<Vec<Observed>, ProviderError> {
         let mut out = Vec::new();
         let mut pages = self.client.describe_vpcs().set_filters(Some(filters)).into_paginator().send();
         let mut vpcs = Vec::new();
@@ -149,7 +153,13 @@ impl ResourceKind for Vpc {
         self.read_one(&ctx.region, &id).await
     }
 
-    async fn update(&self, ctx: &OpCtx, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError> {
         self.set_dns(&current.id, desired, &current.properties).await?;
         if changed.iter().any(|c| c == "tags") {
             converge_tags(&self.client, &current.id, &current.tags, ctx).await?;

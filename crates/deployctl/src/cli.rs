@@ -1,0 +1,93 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "deployctl", version, about = "Deploy AWS stacks from one YAML file, through the AWS API.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// AWS region; overrides the spec's `region`.
+    #[arg(long, global = true, env = "DEPLOYCTL_REGION")]
+    pub region: Option<String>,
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Set a variable: `--var image_tag=v2` (repeatable; the value is YAML).
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a YAML file (repeatable; later ones win).
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<String>,
+    /// How many steps run at once.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Where local state lives when the spec names no backend.
+    #[arg(long, global = true, env = "DEPLOYCTL_STATE_DIR", default_value = "state")]
+    pub state_dir: PathBuf,
+    /// How long to wait for another run's lock before giving up.
+    #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// More detail: API calls per operation, state writes, reads.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    deployctl_spec::parse_duration(s).ok_or_else(|| format!("'{s}' is not a duration (write 30s, 10m or 1h)"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update everything in the spec, in dependency order.
+    Up {
+        spec: PathBuf,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Apply exactly this plan (from `diff -o`); refused if state moved on.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Print the run summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what `up` would change, drift included.
+    Diff {
+        spec: PathBuf,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Save the plan for `up --plan`.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
+    /// Delete everything the stack owns, in reverse dependency order.
+    Destroy {
+        spec: PathBuf,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the spec without touching AWS.
+    Validate { spec: PathBuf },
+    /// Remove a stuck lock by its id (from the "state is locked" message).
+    ForceUnlock { spec: PathBuf, id: String },
+    /// Print the stack's outputs.
+    Output {
+        spec: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}

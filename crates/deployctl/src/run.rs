@@ -1,0 +1,413 @@
+//! The commands.
+
+use crate::cli::{Cli, Command, Global};
+use crate::render::{self, EventView};
+use anyhow::{anyhow, bail, Context, Result};
+use deployctl_aws::Aws;
+use deployctl_engine::writer::LockCheck;
+use deployctl_engine::{ApiCalls, EventSink, Executor, Mode, Plan, StateWriter};
+use deployctl_spec::{BackendSpec, Stack, VarOverrides};
+use deployctl_state::{Backend, LocalBackend, Lock, LockInfo, S3Backend, State};
+use is_terminal::IsTerminal;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub async fn main(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate { spec } => {
+            let stack = load(spec, g)?;
+            println!(
+                "{}: valid: stack {} ({}), {} resources, {} outputs",
+                spec.display(),
+                stack.name,
+                stack.region,
+                stack.resources.len(),
+                stack.outputs.len()
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Diff { spec, detailed_exitcode, json, out } => {
+            let stack = load(spec, g)?;
+            let ctx = Ctx::new(&stack, g).await;
+            let (state, _) = read_state(ctx.backend.as_ref()).await?;
+            let (sink, rx) = EventSink::new();
+            let view = spawn_view(rx, g.verbose);
+            let plan = deployctl_engine::plan(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink).await;
+            drop(sink);
+            let _ = view.await;
+            let plan = plan.map_err(|e| anyhow!("{e}"))?;
+            if let Some(path) = out {
+                std::fs::write(path, plan.to_json()).with_context(|| format!("writing {}", path.display()))?;
+            }
+            if *json {
+                print!("{}", plan.to_json());
+            } else {
+                print!("{}", render::plan_text(&plan));
+                if let Some(path) = out {
+                    println!(
+                        "\nSaved the plan to {}. Apply exactly it with: deployctl up {} --plan {}",
+                        path.display(),
+                        spec.display(),
+                        path.display()
+                    );
+                }
+            }
+            if g.verbose {
+                eprint!("{}", render::calls_table(&ctx.calls));
+            }
+            Ok(if *detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+        }
+        Command::Up { spec, yes, plan, json } => {
+            let stack = load(spec, g)?;
+            let saved = match plan {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).with_context(|| format!("reading plan {}", p.display()))?;
+                    Some(Plan::from_json(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)
+                }
+                None => None,
+            };
+            apply(&stack, g, Mode::Apply, *yes, *json, saved, "up").await
+        }
+        Command::Destroy { spec, yes, json } => {
+            let stack = load(spec, g)?;
+            apply(&stack, g, Mode::Destroy, *yes, *json, None, "destroy").await
+        }
+        Command::ForceUnlock { spec, id } => {
+            let stack = load(spec, g)?;
+            let ctx = Ctx::new(&stack, g).await;
+            ctx.backend.force_unlock(id).await.map_err(|e| anyhow!("{e}"))?;
+            println!("Lock {id} on {} removed.", ctx.backend.location());
+            Ok(EXIT_OK)
+        }
+        Command::Output { spec, json } => {
+            let stack = load(spec, g)?;
+            let ctx = Ctx::new(&stack, g).await;
+            let (state, _) = read_state(ctx.backend.as_ref()).await?;
+            let outputs = state.map(|s| s.outputs).unwrap_or_default();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&outputs)?);
+            } else if outputs.is_empty() {
+                println!("No outputs recorded for stack {} (run `deployctl up` first).", stack.name);
+            } else {
+                for (k, v) in outputs {
+                    println!("{k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                }
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// Loads and validates the spec: every problem, as file:line:column.
+fn load(spec: &Path, g: &Global) -> Result<Stack> {
+    let mut overrides = VarOverrides { files: g.var_files.clone(), pairs: Vec::new() };
+    for v in &g.vars {
+        let (k, val) = v
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--var {v}: expected NAME=VALUE\n  hint: for example --var image_tag=v2"))?;
+        overrides.pairs.push((k.to_string(), val.to_string()));
+    }
+    let schemas = deployctl_aws::schemas();
+    let mut stack = deployctl_spec::load(spec, &overrides, &schemas).map_err(|d| anyhow!("{d}"))?;
+    if let Some(r) = &g.region {
+        stack.region = r.clone();
+    }
+    Ok(stack)
+}
+
+/// What a command against AWS needs.
+struct Ctx {
+    calls: ApiCalls,
+    kinds: deployctl_engine::Kinds,
+    backend: Arc<dyn Backend>,
+}
+
+impl Ctx {
+    async fn new(stack: &Stack, g: &Global) -> Ctx {
+        let calls = ApiCalls::new();
+        let aws = Aws::connect(Some(&stack.region), g.profile.as_deref(), calls.clone()).await;
+        let backend: Arc<dyn Backend> = match &stack.backend {
+            Some(BackendSpec::S3 { bucket, key, lock_table, region }) => {
+                let aws = match region {
+                    Some(r) if r != &stack.region => Aws::connect(Some(r), g.profile.as_deref(), calls.clone()).await,
+                    _ => aws.clone(),
+                };
+                Arc::new(S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, lock_table))
+            }
+            None => Arc::new(LocalBackend::new(&g.state_dir, &stack.name)),
+        };
+        Ctx { calls, kinds: aws.kinds(), backend }
+    }
+}
+
+async fn read_state(backend: &dyn Backend) -> Result<(Option<State>, Option<String>)> {
+    match backend.read().await.map_err(|e| anyhow!("{e}"))? {
+        Some(v) => Ok((Some(v.state), Some(v.version))),
+        None => Ok((None, None)),
+    }
+}
+
+fn lock_info(operation: &str, lease: Duration) -> LockInfo {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into());
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    LockInfo {
+        id: uuid_like(),
+        who: format!("{user}@{host} (pid {})", std::process::id()),
+        operation: operation.to_string(),
+        created: now.format(fmt).unwrap_or_default(),
+        expires: (now + lease).format(fmt).unwrap_or_default(),
+    }
+}
+
+/// A random lock id (not a secret, just unique).
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:08x}-{:04x}-{:08x}", t.as_secs() as u32, std::process::id() as u16, t.subsec_nanos())
+}
+
+fn spawn_view(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<deployctl_engine::Event>,
+    verbose: bool,
+) -> tokio::task::JoinHandle<()> {
+    let live = std::io::stderr().is_terminal();
+    tokio::spawn(async move {
+        let mut view = EventView::new(live, verbose);
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => view.show(&e),
+                    None => break,
+                },
+                _ = tick.tick() => view.tick(),
+            }
+        }
+        view.finish();
+    })
+}
+
+/// Asks on a terminal; refuses without one.
+fn confirm(what: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to {what} without confirmation: stdin is not a terminal\n  hint: review the plan, then pass --yes");
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// `up` and `destroy`: lock, read, plan, show, confirm, apply, record.
+async fn apply(
+    stack: &Stack,
+    g: &Global,
+    mode: Mode,
+    yes: bool,
+    json: bool,
+    saved: Option<Plan>,
+    operation: &str,
+) -> Result<u8> {
+    let started = Instant::now();
+    let ctx = Ctx::new(stack, g).await;
+    let lock = ctx
+        .backend
+        .lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
+    let result = apply_locked(stack, g, mode, yes, json, saved, &ctx, lock.clone(), started).await;
+    let held = lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(l) = held {
+        if let Err(e) = l.release().await {
+            eprintln!("warning: releasing the state lock: {e}");
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    stack: &Stack,
+    g: &Global,
+    mode: Mode,
+    yes: bool,
+    json: bool,
+    saved: Option<Plan>,
+    ctx: &Ctx,
+    lock: Arc<Mutex<Option<Box<dyn Lock>>>>,
+    started: Instant,
+) -> Result<u8> {
+    let (state, version) = read_state(ctx.backend.as_ref()).await?;
+    let (sink, rx) = EventSink::new();
+    let view = spawn_view(rx, g.verbose);
+
+    let plan = match saved {
+        Some(p) => {
+            check_saved_plan(&p, stack, state.as_ref())?;
+            p
+        }
+        None => {
+            deployctl_engine::plan(stack, state.as_ref(), &ctx.kinds, mode, &sink).await.map_err(|e| anyhow!("{e}"))?
+        }
+    };
+    if !json {
+        print!("{}", render::plan_text(&plan));
+    }
+    let verb = if mode == Mode::Destroy { "destroy these resources" } else { "apply these changes" };
+    if plan.has_changes() && !yes && !confirm(verb)? {
+        println!("Cancelled; nothing was changed.");
+        return Ok(EXIT_OK);
+    }
+
+    let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
+    let lock_check = {
+        let lock = lock.clone();
+        let id = lock.lock().ok().and_then(|l| l.as_ref().map(|l| l.info().id.clone())).unwrap_or_default();
+        LockCheck {
+            id,
+            held: Arc::new(move || lock.lock().ok().and_then(|l| l.as_ref().map(|l| l.is_held())).unwrap_or(false)),
+        }
+    };
+    let (writer, handle) =
+        StateWriter::start(ctx.backend.clone(), Some(lock_check), state.clone(), version, sink.clone());
+    let cancel = CancellationToken::new();
+    let signals = spawn_signal_handler(cancel.clone());
+    let executor = Executor {
+        kinds: ctx.kinds.clone(),
+        events: sink.clone(),
+        parallelism: g.parallelism,
+        cancel: cancel.clone(),
+        default_timeout: Duration::from_secs(20 * 60),
+    };
+    let report = executor.apply(&plan, &state, writer).await;
+    signals.abort();
+    // The view ends when the last event sink is gone.
+    drop(executor);
+    drop(sink);
+    let written = handle.await.map_err(|e| anyhow!("the state writer stopped: {e}"))?;
+    let _ = view.await;
+
+    let s = plan.summary();
+    let total = ctx.calls.total();
+    if json {
+        let summary = serde_json::json!({
+            "stack": stack.name,
+            "mode": plan.mode,
+            "ok": report.ok(),
+            "interrupted": report.interrupted,
+            "plan": s,
+            "completed": report.completed.len(),
+            "failed": report.failed.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "skipped": report.skipped.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+            "outputs": report.outputs,
+            "state_writes": written.writes,
+            "api_calls": ctx.calls.to_json(),
+            "api_calls_total": total.calls,
+            "api_retries_total": total.retries,
+            "elapsed_secs": started.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        if report.ok() {
+            let what = if mode == Mode::Destroy { "Destroy" } else { "Apply" };
+            println!(
+                "{what} complete: {} created, {} updated, {} replaced, {} deleted, {} unchanged.",
+                s.create, s.update, s.replace, s.delete, s.unchanged
+            );
+            if mode == Mode::Apply && !report.outputs.is_empty() {
+                println!("\nOutputs:");
+                for (k, v) in &report.outputs {
+                    println!("  {k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                }
+            }
+        }
+        eprintln!(
+            "{} API calls ({} retries), {} state writes, {:.1}s",
+            total.calls,
+            total.retries,
+            written.writes,
+            started.elapsed().as_secs_f64()
+        );
+        if g.verbose {
+            eprint!("{}", render::calls_table(&ctx.calls));
+        }
+    }
+    for e in &report.failed {
+        eprintln!("error: {e}");
+    }
+    if let Some(e) = &written.error {
+        eprintln!("error: recording state: {e}");
+    }
+    if report.interrupted {
+        eprintln!("Interrupted: state is recorded and the lock released; run the same command again to resume.");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if !report.failed.is_empty() || written.error.is_some() {
+        if !report.skipped.is_empty() {
+            eprintln!("{} steps were not started because of the failure.", report.skipped.len());
+        }
+        return Ok(EXIT_ERROR);
+    }
+    Ok(EXIT_OK)
+}
+
+/// A saved plan applies only to the state it was made against.
+fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>) -> Result<()> {
+    if plan.stack != stack.name {
+        bail!("the plan is for stack '{}', not '{}'", plan.stack, stack.name);
+    }
+    if plan.mode != Mode::Apply {
+        bail!("the plan is a destroy plan; `up --plan` applies only plans from `deployctl diff -o`");
+    }
+    let now = (state.map(|s| s.lineage.clone()), state.map(|s| s.serial));
+    if (plan.state_lineage.clone(), plan.state_serial) != now {
+        bail!(
+            "state has moved on since the plan was made (plan: serial {}, now: serial {})\n  hint: run `deployctl diff -o` again and review the new plan",
+            plan.state_serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+            now.1.map(|s| s.to_string()).unwrap_or_else(|| "none".into())
+        );
+    }
+    Ok(())
+}
+
+fn spawn_signal_handler(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        eprintln!("\nInterrupt received: finishing the calls in flight, then recording state…");
+        cancel.cancel();
+    })
+}
