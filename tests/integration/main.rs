@@ -1,1 +1,10 @@
+//! Integration tests: the real deployctl binary, through the real AWS SDK,
+//! against moto's server over real HTTP. Each test starts its own server on
+//! a free loopback port, so tests run in parallel.
 
+mod harness;
+
+mod crash;
+mod network;
+mod s3_backend;
+mod spec_errors;

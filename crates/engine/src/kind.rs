@@ -103,6 +103,38 @@ pub enum WaitError {
 }
 
 impl OpCtx {
+    /// An OpCtx outside any run: for driving a kind directly (tests with
+    /// mocked clients, tools). Recorded ids are dropped; events go to the
+    /// returned receiver; cancel with the returned token.
+    #[allow(clippy::too_many_arguments)]
+    pub fn detached(
+        stack: &str,
+        region: &str,
+        address: &str,
+        type_name: &str,
+        action: StepAction,
+        tags: BTreeMap<String, String>,
+        client_token: &str,
+        timeout: Duration,
+    ) -> (OpCtx, CancellationToken, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let (events, rx) = EventSink::new();
+        let cancel = CancellationToken::new();
+        let ctx = OpCtx {
+            stack: stack.to_string(),
+            region: region.to_string(),
+            display: format!("{type_name}.{address}"),
+            address: address.to_string(),
+            action,
+            tags,
+            client_token: client_token.to_string(),
+            timeout,
+            events,
+            cancel: cancel.clone(),
+            on_id: Arc::new(|_| {}),
+        };
+        (ctx, cancel, rx)
+    }
+
     /// Records the id of a resource the moment the create call returned it,
     /// before any wait, so that an interrupted wait resumes on the next run
     /// instead of creating a second resource.

@@ -1,0 +1,103 @@
+//! The S3 backend through the binary: state in an encrypted object, and the
+//! DynamoDB lock that lets exactly one of two concurrent runs proceed.
+
+use crate::harness::*;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use std::time::{Duration, Instant};
+
+const SPEC: &str = r#"stack: shared
+region: us-east-1
+backend:
+  s3: {bucket: team-state, key: stacks/shared.json, lock_table: team-locks}
+vars:
+  azs: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6}
+resources:
+  vpc:
+    type: ec2.vpc
+    properties: {cidr_block: 10.1.0.0/16}
+  subnet:
+    type: ec2.subnet
+    for_each: ${var.azs}
+    properties:
+      vpc_id: ${vpc.id}
+      cidr_block: 10.1.${each.value}.0/24
+      availability_zone: us-east-1${each.key}
+"#;
+
+async fn backend_resources(moto: &Moto) {
+    let s3 = moto.s3().await;
+    s3.create_bucket().bucket("team-state").send().await.unwrap();
+    moto.dynamodb()
+        .await
+        .create_table()
+        .table_name("team-locks")
+        .key_schema(KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("LockID")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn state_lives_encrypted_in_s3_and_the_lock_is_released_after_the_run() {
+    let moto = Moto::start();
+    rt().block_on(backend_resources(&moto));
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC);
+    let spec = spec.display().to_string();
+    p.ok(&["up", &spec, "--yes"]);
+    assert!(!p.state_dir().join("shared.json").exists(), "state went to the local backend");
+    rt().block_on(async {
+        let head = moto.s3().await.head_object().bucket("team-state").key("stacks/shared.json").send().await.unwrap();
+        assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+        let items = moto.dynamodb().await.scan().table_name("team-locks").send().await.unwrap();
+        assert_eq!(items.count(), 0, "the lock was not released");
+    });
+    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn two_concurrent_ups_on_the_s3_backend_exactly_one_proceeds() {
+    let moto = Moto::start();
+    rt().block_on(backend_resources(&moto));
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC);
+    let spec = spec.display().to_string();
+
+    let first = p
+        .command(&["up", &spec, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start the second run once the first holds the lock.
+    let held = rt().block_on(async {
+        let ddb = moto.dynamodb().await;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if ddb.scan().table_name("team-locks").send().await.unwrap().count() > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
+    });
+    assert!(held, "the first run never took the lock");
+    let second = p.run(&["up", &spec, "--yes", "--lock-timeout", "0s"]);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "first run: {}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(second.stderr.contains("state is locked by"), "{second:?}");
+    assert!(second.stderr.contains("running 'up'"), "{second:?}");
+    assert!(second.stderr.contains("deployctl force-unlock"), "{second:?}");
+
+    let tagged = rt().block_on(async { tagged(&moto.ec2().await, "shared").await });
+    assert_eq!(tagged.len(), 7, "{tagged:?}");
+}
