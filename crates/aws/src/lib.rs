@@ -5,6 +5,7 @@
 mod calls;
 pub mod ec2;
 mod error;
+pub mod reference;
 
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};

@@ -1161,3 +1161,13 @@ fn crlf_line_endings() {
     let e = errs(&format!("{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr: a}}\n").replace('\n', "\r\n"));
     at(&e, "unknown property 'cidr' for ec2.vpc", 6, 18);
 }
+
+#[test]
+fn an_unquoted_reference_in_a_flow_mapping_gets_a_quoting_hint() {
+    let e = errs(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.0.0.0/16}}\n  sub:\n    type: ec2.subnet\n    properties: {{vpc_id: ${{vpc.id}}, cidr_block: 10.0.1.0/24}}\n"
+    ));
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert!(e.0[0].message.starts_with("invalid YAML"), "{e}");
+    assert!(hint(&e.0[0]).contains("quote a reference"), "{e}");
+}

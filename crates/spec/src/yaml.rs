@@ -178,11 +178,17 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, Problem> {
     }
     if let Err(e) = result {
         let m = e.marker();
-        return Err(Problem::new(
-            Pos { line: m.line().max(1), column: m.col() + 1 },
-            format!("invalid YAML: {}", e.info()),
-            None,
-        ));
+        let line = m.line().max(1);
+        // The `}` of an unquoted `${…}` inside `{…}` closes the flow mapping:
+        // the most common way to break a spec.
+        let flow_ref = text.lines().nth(line - 1).is_some_and(|l| l.contains("${") && l.contains('{'))
+            && e.info().contains("flow mapping");
+        let hint = if flow_ref {
+            Some("inside a {…} mapping, quote a reference: key: \"${res.attr}\"".to_string())
+        } else {
+            Some("fix the YAML syntax at this position; every other check runs once the file parses".to_string())
+        };
+        return Err(Problem::new(Pos { line, column: m.col() + 1 }, format!("invalid YAML: {}", e.info()), hint));
     }
     Ok(Parsed { root: builder.root, problems: builder.problems })
 }

@@ -44,7 +44,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC." },
     ],
     taggable: true,
-    example: "web_sg:\n  type: ec2.security_group\n  properties:\n    vpc_id: ${vpc.id}\n    description: web tier\n    ingress:\n      - {ip_protocol: tcp, from_port: 443, to_port: 443, cidr_ipv4: 0.0.0.0/0}\n      - {ip_protocol: tcp, from_port: 8080, to_port: 8080, referenced_group_id: ${alb_sg.id}}\n",
+    example: "web_sg:\n  type: ec2.security_group\n  properties:\n    vpc_id: ${vpc.id}\n    description: web tier\n    ingress:\n      - {ip_protocol: tcp, from_port: 443, to_port: 443, cidr_ipv4: 0.0.0.0/0}\n      - {ip_protocol: tcp, from_port: 8080, to_port: 8080, referenced_group_id: \"${alb_sg.id}\"}\n",
 };
 
 pub struct SecurityGroup {
