@@ -38,7 +38,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Command::Diff { spec, detailed_exitcode, json, out } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
-            let (state, _) = read_state(ctx.backend.as_ref()).await?;
+            let (state, _) = read_state(ctx.backend.as_ref(), &stack).await?;
             let (sink, rx) = EventSink::new();
             let view = spawn_view(rx, g.verbose);
             let plan = deployctl_engine::plan(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink).await;
@@ -91,7 +91,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Command::Output { spec, json } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
-            let (state, _) = read_state(ctx.backend.as_ref()).await?;
+            let (state, _) = read_state(ctx.backend.as_ref(), &stack).await?;
             let outputs = state.map(|s| s.outputs).unwrap_or_default();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&outputs)?);
@@ -149,8 +149,14 @@ impl Ctx {
     }
 }
 
-async fn read_state(backend: &dyn Backend) -> Result<(Option<State>, Option<String>)> {
+async fn read_state(backend: &dyn Backend, stack: &Stack) -> Result<(Option<State>, Option<String>)> {
     match backend.read().await.map_err(|e| anyhow!("{e}"))? {
+        Some(v) if v.state.stack != stack.name => bail!(
+            "state in {} belongs to stack '{}', not '{}'\n  hint: give each stack its own backend key",
+            backend.location(),
+            v.state.stack,
+            stack.name
+        ),
         Some(v) => Ok((Some(v.state), Some(v.version))),
         None => Ok((None, None)),
     }
@@ -252,7 +258,7 @@ async fn apply_locked(
     lock: Arc<Mutex<Option<Box<dyn Lock>>>>,
     started: Instant,
 ) -> Result<u8> {
-    let (state, version) = read_state(ctx.backend.as_ref()).await?;
+    let (state, version) = read_state(ctx.backend.as_ref(), stack).await?;
     let (sink, rx) = EventSink::new();
     let view = spawn_view(rx, g.verbose);
 

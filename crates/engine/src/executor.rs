@@ -397,9 +397,12 @@ async fn step_body(
     // The intent, durable before the call.
     let op = match action {
         StepAction::Create => PendingOp::Create,
+        // A resumed create stays a pending create until it is seen through.
+        StepAction::Update if rp.resume => PendingOp::Create,
         StepAction::Update => PendingOp::Update,
         StepAction::Delete => PendingOp::Delete,
     };
+    let fresh_create = action == StepAction::Create;
     let pending = Pending { op, started_at: now(), token: Some(ctx.client_token.clone()) };
     let type_name = rp.type_name.clone();
     let deps = rp.dependencies.clone();
@@ -407,7 +410,7 @@ async fn step_body(
         .writer
         .commit(move |s: &mut State| {
             let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
-            if op == PendingOp::Create {
+            if fresh_create {
                 // A fresh create (or the create half of a replacement): no id
                 // until the call returns one.
                 e.id = None;
@@ -445,6 +448,10 @@ async fn step_body(
             let observed = if action == StepAction::Create {
                 kind.create(&ctx, &desired).await
             } else {
+                let mut current = prior.clone().expect("an update has a prior");
+                if rp.resume {
+                    current = kind.resume(&ctx, &current).await.map_err(step_err)?;
+                }
                 let changed: Vec<String> = {
                     let mut c: Vec<String> = rp
                         .changes
@@ -454,7 +461,11 @@ async fn step_body(
                     c.dedup();
                     c
                 };
-                kind.update(&ctx, prior.as_ref().expect("an update has a prior"), &desired, &changed).await
+                if changed.is_empty() {
+                    Ok(current)
+                } else {
+                    kind.update(&ctx, &current, &desired, &changed).await
+                }
             }
             .map_err(step_err)?;
             let mut attributes = observed.attributes.clone();

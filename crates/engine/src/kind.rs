@@ -241,6 +241,14 @@ pub trait ResourceKind: Send + Sync {
 
     /// Deletes the resource. Already gone is success.
     async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError>;
+
+    /// Finishes a create that an earlier run started but did not see through
+    /// (it was killed or interrupted while waiting): waits for the resource
+    /// to become ready, as `create` would have. The default has nothing to
+    /// wait for.
+    async fn resume(&self, _ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
+        Ok(current.clone())
+    }
 }
 
 /// The kinds a run can use, by type name.

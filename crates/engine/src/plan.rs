@@ -102,6 +102,10 @@ pub struct ResourcePlan {
     /// The live resource at plan time (properties, tags, attributes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<Prior>,
+    /// An earlier run started creating this resource and did not finish
+    /// (its wait was interrupted): the update step first resumes the wait.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
     /// Step timeouts, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<Timeouts>,

@@ -8,7 +8,7 @@ use crate::kind::{Kinds, Observed, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::*;
 use crate::resolve::Known;
 use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
-use deployctl_state::State;
+use deployctl_state::{PendingOp, State};
 use futures::future::join_all;
 use petgraph::graphmap::DiGraphMap;
 use serde_json::Value;
@@ -118,6 +118,7 @@ pub async fn plan(
                 desired: r.properties.clone(),
                 tags: tags.clone(),
                 prior: prior.map(to_prior),
+                resume: false,
                 timeouts: timeouts_of(r),
             };
 
@@ -201,13 +202,19 @@ pub async fn plan(
                             }
                         }
                     }
+                    let interrupted_create =
+                        recorded.and_then(|rec| rec.pending.as_ref()).is_some_and(|p| p.op == PendingOp::Create);
                     rp.action = if !rp.forced_by.is_empty() {
                         Action::Replace
-                    } else if !rp.changes.is_empty() {
+                    } else if !rp.changes.is_empty() || interrupted_create {
                         Action::Update
                     } else {
                         Action::NoOp
                     };
+                    if interrupted_create && rp.action == Action::Update {
+                        rp.resume = true;
+                        rp.reasons.push(format!("resuming the interrupted create of {}", obs.id));
+                    }
                 }
             }
             if matches!(rp.action, Action::NoOp | Action::Update) {
@@ -253,6 +260,7 @@ pub async fn plan(
                     desired: BTreeMap::new(),
                     tags: BTreeMap::new(),
                     prior: Some(to_prior(obs)),
+                    resume: false,
                     timeouts: stack.resource(address).and_then(timeouts_of),
                 });
             }

@@ -1,0 +1,90 @@
+//! The API-call benchmark: what each command costs in AWS calls, retries and
+//! state writes, on the example stacks against the local endpoint. Speed
+//! goals are stated in these numbers (they do not depend on the machine),
+//! not in seconds. Run with `scripts/bench`; it prints a
+//! Markdown table (docs/benchmarks.md holds the latest figures).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Moto(Child, u16);
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn start_moto() -> Moto {
+    let bin = std::env::var("DEPLOYCTL_MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv/bin/moto_server"));
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bootstrap-moto)", bin.display()));
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Moto(child, port)
+}
+
+fn deployctl(moto: &Moto, state: &Path, args: &[&str]) -> serde_json::Value {
+    let bin = root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl");
+    let out = Command::new(&bin)
+        .args(args)
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", moto.1))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DEPLOYCTL_STATE_DIR", state)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo build first)", bin.display()));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON summary")
+}
+
+fn main() {
+    let stacks = ["stacks/network.yaml"];
+    println!("| stack | command | resources changed | API calls | retries | mutating calls | state writes |");
+    println!("|---|---|---|---|---|---|---|");
+    for stack in stacks {
+        let moto = start_moto();
+        let state = tempfile::tempdir().expect("tempdir");
+        for (label, args) in [
+            ("up (create)", vec!["up", stack, "--yes", "--json"]),
+            ("up (no changes)", vec!["up", stack, "--yes", "--json"]),
+            ("destroy", vec!["destroy", stack, "--yes", "--json"]),
+        ] {
+            let s = deployctl(&moto, state.path(), &args);
+            let p = &s["plan"];
+            let changed = ["create", "update", "replace", "delete"].iter().map(|k| p[k].as_u64().unwrap_or(0)).sum::<u64>();
+            let mut mutating = 0;
+            for ops in s["api_calls"].as_object().into_iter().flat_map(|m| m.values()) {
+                for (op, c) in ops.as_object().into_iter().flatten() {
+                    if !op.starts_with("Describe") && !op.starts_with("Get") && !op.starts_with("List") {
+                        mutating += c["calls"].as_u64().unwrap_or(0);
+                    }
+                }
+            }
+            println!(
+                "| {stack} | {label} | {changed} | {} | {} | {mutating} | {} |",
+                s["api_calls_total"], s["api_retries_total"], s["state_writes"]
+            );
+        }
+    }
+}

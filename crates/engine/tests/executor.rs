@@ -1,0 +1,807 @@
+//! The planner and the executor against an in-memory resource kind and an
+//! in-memory state backend: ordering, concurrency, failure, state writes,
+//! adoption, replacement, drift and cancellation.
+//!
+//! `Mem` is a resource kind for the engine's own tests, not a fake of AWS:
+//! its world is a map from id to [`Observed`], and it logs every mutating
+//! call with its start and end so ordering can be asserted.
+
+use async_trait::async_trait;
+use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
+use deployctl_engine::{
+    plan, Action, ApplyReport, Change, Event, EventSink, Executor, Kinds, Mode, Observed, OpCtx, Plan, Planned,
+    Props, ProviderError, ReadCtx, ResourceKind, StateWriter, StepAction, Written,
+};
+use deployctl_spec::{load_str, Attr, KindSchema, Prop, Stack, Type, VarOverrides};
+use deployctl_state::{
+    Backend, Lock, LockInfo, Pending, PendingOp, ResourceState, State, StateError, Versioned,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+// ---------------------------------------------------------------------------
+// The test kind
+// ---------------------------------------------------------------------------
+
+static SCHEMA: KindSchema = KindSchema {
+    type_name: "test.kind",
+    doc: "An in-memory resource for engine tests.",
+    properties: &[
+        Prop::new("name", Type::String, "Cannot change in place.").replace(),
+        Prop::new("size", Type::Int, "Changes in place."),
+        Prop::new("parent", Type::String, "Another resource's id, usually."),
+    ],
+    attributes: &[Attr { name: "id", doc: "The id." }],
+    taggable: true,
+    example: "",
+};
+
+static REGISTRY: [&KindSchema; 1] = [&SCHEMA];
+
+/// One mutating call the kind received.
+#[derive(Debug, Clone)]
+struct Call {
+    address: String,
+    action: StepAction,
+    start: Instant,
+    end: Instant,
+}
+
+type Hook = Arc<dyn Fn(&str, StepAction) + Send + Sync>;
+
+#[derive(Default)]
+struct Mem {
+    /// The live resources, by id.
+    world: Mutex<BTreeMap<String, Observed>>,
+    next_id: AtomicUsize,
+    /// Addresses whose every mutating call fails with this error.
+    fail: Mutex<BTreeMap<String, ProviderError>>,
+    /// How long each mutating call takes.
+    delay: Mutex<Duration>,
+    log: Mutex<Vec<Call>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    /// Called at the start of every mutating call.
+    hook: Mutex<Option<Hook>>,
+}
+
+impl Mem {
+    fn set_delay(&self, d: Duration) {
+        *self.delay.lock().unwrap() = d;
+    }
+    fn fail(&self, address: &str, e: ProviderError) {
+        self.fail.lock().unwrap().insert(address.to_string(), e);
+    }
+    fn on_call(&self, f: impl Fn(&str, StepAction) + Send + Sync + 'static) {
+        *self.hook.lock().unwrap() = Some(Arc::new(f));
+    }
+    fn log(&self) -> Vec<Call> {
+        self.log.lock().unwrap().clone()
+    }
+    /// The one logged call for `address` and `action`.
+    #[track_caller]
+    fn call(&self, address: &str, action: StepAction) -> Call {
+        let found: Vec<Call> =
+            self.log().into_iter().filter(|c| c.address == address && c.action == action).collect();
+        assert_eq!(found.len(), 1, "{action:?} calls for {address}: {:?}", self.log());
+        found.into_iter().next().unwrap()
+    }
+    fn world(&self) -> BTreeMap<String, Observed> {
+        self.world.lock().unwrap().clone()
+    }
+    /// The live resource tagged with `address`.
+    fn live(&self, address: &str) -> Option<Observed> {
+        self.world().into_values().find(|o| o.tags.get(TAG_RESOURCE).map(String::as_str) == Some(address))
+    }
+
+    /// Runs one mutating call: logs it, counts concurrency, waits the delay,
+    /// then fails or applies `f` to the world.
+    async fn mutate<T>(
+        &self,
+        ctx: &OpCtx,
+        f: impl FnOnce(&mut BTreeMap<String, Observed>) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let start = Instant::now();
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.max_running.fetch_max(now, SeqCst);
+        let hook = self.hook.lock().unwrap().clone();
+        if let Some(h) = hook {
+            h(&ctx.address, ctx.action);
+        }
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let failure = self.fail.lock().unwrap().get(&ctx.address).cloned();
+        let result = match failure {
+            Some(e) => Err(e),
+            None => f(&mut self.world.lock().unwrap()),
+        };
+        self.running.fetch_sub(1, SeqCst);
+        self.log.lock().unwrap().push(Call {
+            address: ctx.address.clone(),
+            action: ctx.action,
+            start,
+            end: Instant::now(),
+        });
+        result
+    }
+}
+
+fn set_props(desired: &Props) -> Props {
+    desired.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[async_trait]
+impl ResourceKind for Mem {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+        let world = self.world.lock().unwrap();
+        Ok(ids.iter().filter_map(|id| world.get(id).cloned()).collect())
+    }
+
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+        let world = self.world.lock().unwrap();
+        Ok(world
+            .values()
+            .filter(|o| o.tags.get(TAG_STACK) == Some(&ctx.stack))
+            .filter_map(|o| Some((o.tags.get(TAG_RESOURCE)?.clone(), o.clone())))
+            .collect())
+    }
+
+    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+        let id = format!("mem-{}", self.next_id.fetch_add(1, SeqCst) + 1);
+        let observed = Observed {
+            id: id.clone(),
+            properties: set_props(desired),
+            tags: ctx.tags.clone(),
+            attributes: [("id".to_string(), json!(id))].into_iter().collect(),
+        };
+        let o = observed.clone();
+        let created = self
+            .mutate(ctx, move |world| {
+                world.insert(o.id.clone(), o);
+                Ok(())
+            })
+            .await;
+        if created.is_ok() {
+            ctx.record_id(&id);
+        }
+        created.map(|()| observed)
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        _changed: &[String],
+    ) -> Result<Observed, ProviderError> {
+        let (id, props, tags) = (current.id.clone(), set_props(desired), ctx.tags.clone());
+        self.mutate(ctx, move |world| {
+            let o = world
+                .get_mut(&id)
+                .ok_or_else(|| ProviderError::new(Some("NotFound".into()), format!("{id} does not exist")))?;
+            o.properties = props;
+            o.tags = tags;
+            Ok(o.clone())
+        })
+        .await
+    }
+
+    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+        let id = current.id.clone();
+        self.mutate(ctx, move |world| {
+            world.remove(&id);
+            Ok(())
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The in-memory backend
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct MemBackend {
+    /// The stored state and its version.
+    stored: Mutex<Option<(State, u64)>>,
+    writes: AtomicUsize,
+    /// How long each write takes.
+    write_delay: Mutex<Duration>,
+}
+
+impl MemBackend {
+    fn state(&self) -> Option<State> {
+        self.stored.lock().unwrap().as_ref().map(|(s, _)| s.clone())
+    }
+    fn put(&self, state: State) {
+        *self.stored.lock().unwrap() = Some((state, 1));
+    }
+}
+
+struct NoLock(LockInfo);
+
+#[async_trait]
+impl Lock for NoLock {
+    fn info(&self) -> &LockInfo {
+        &self.0
+    }
+    fn is_held(&self) -> bool {
+        true
+    }
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for MemBackend {
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    async fn lock(&self, info: LockInfo, _timeout: Duration) -> Result<Box<dyn Lock>, StateError> {
+        Ok(Box::new(NoLock(info)))
+    }
+    async fn read(&self) -> Result<Option<Versioned>, StateError> {
+        Ok(self
+            .stored
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(state, v)| Versioned { state: state.clone(), version: v.to_string() }))
+    }
+    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+        let delay = *self.write_delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut stored = self.stored.lock().unwrap();
+        let current = stored.as_ref().map(|(_, v)| v.to_string());
+        if current.as_deref() != expected {
+            return Err(StateError::Conflict {
+                expected: expected.unwrap_or("none").into(),
+                found: current.unwrap_or_else(|| "none".into()),
+            });
+        }
+        let version = stored.as_ref().map_or(1, |(_, v)| v + 1);
+        *stored = Some((state.clone(), version));
+        self.writes.fetch_add(1, SeqCst);
+        Ok(version.to_string())
+    }
+    async fn force_unlock(&self, _id: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+struct Run {
+    report: ApplyReport,
+    written: Written,
+    events: Vec<Event>,
+}
+
+struct Harness {
+    kind: Arc<Mem>,
+    kinds: Kinds,
+    backend: Arc<MemBackend>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let kind = Arc::new(Mem::default());
+        let kinds = Kinds::new(vec![kind.clone() as Arc<dyn ResourceKind>]);
+        Harness { kind, kinds, backend: Arc::new(MemBackend::default()) }
+    }
+
+    async fn plan(&self, stack: &Stack, mode: Mode) -> Plan {
+        let state = self.backend.state();
+        match plan(stack, state.as_ref(), &self.kinds, mode, &EventSink::discard()).await {
+            Ok(p) => p,
+            Err(e) => panic!("planning failed: {e}"),
+        }
+    }
+
+    async fn apply(&self, plan: &Plan, parallelism: usize) -> Run {
+        self.apply_with(plan, parallelism, CancellationToken::new()).await
+    }
+
+    /// Applies `plan` against the backend's current state, as `up` does.
+    async fn apply_with(&self, plan: &Plan, parallelism: usize, cancel: CancellationToken) -> Run {
+        let (state, version) = match self.backend.read().await.unwrap() {
+            Some(v) => (v.state, Some(v.version)),
+            None => (State::new(&plan.stack, &plan.region), None),
+        };
+        let (events, mut rx) = EventSink::new();
+        let (writer, handle) = StateWriter::start(self.backend.clone(), None, state.clone(), version, events.clone());
+        let executor = Executor {
+            kinds: self.kinds.clone(),
+            events,
+            parallelism,
+            cancel,
+            default_timeout: Duration::from_secs(60),
+        };
+        let report = executor.apply(plan, &state, writer).await;
+        drop(executor);
+        let written = handle.await.expect("the state writer task");
+        let mut seen = Vec::new();
+        while let Some(e) = rx.recv().await {
+            seen.push(e);
+        }
+        Run { report, written, events: seen }
+    }
+
+    /// Plans and applies, asserting the run went through.
+    async fn up(&self, stack: &Stack) -> Run {
+        let p = self.plan(stack, Mode::Apply).await;
+        let run = self.apply(&p, 10).await;
+        assert!(run.report.ok(), "{:?}", run.report);
+        run
+    }
+}
+
+fn stack(yaml: &str) -> Stack {
+    let text = format!("stack: mem\nregion: local-1\nresources:\n{yaml}");
+    match load_str("test.yaml", &text, &VarOverrides::default(), &REGISTRY) {
+        Ok(s) => s,
+        Err(d) => panic!("invalid test spec:\n{d}\n{text}"),
+    }
+}
+
+/// `n` independent resources `r0` … `r{n-1}`.
+fn independent(n: usize) -> Stack {
+    let mut yaml = String::new();
+    for i in 0..n {
+        yaml.push_str(&format!("  r{i}:\n    type: test.kind\n    properties: {{name: r{i}}}\n"));
+    }
+    stack(&yaml)
+}
+
+/// a → b → c (each references the previous one's id), and d on its own.
+const CHAIN: &str = r#"
+  a:
+    type: test.kind
+    properties: {name: a}
+  b:
+    type: test.kind
+    properties: {name: b, parent: "${a.id}"}
+  c:
+    type: test.kind
+    properties: {name: c, parent: "${b.id}"}
+  d:
+    type: test.kind
+    properties: {name: d}
+"#;
+
+fn rp<'a>(plan: &'a Plan, address: &str) -> &'a deployctl_engine::ResourcePlan {
+    plan.resources.iter().find(|r| r.address == address).unwrap_or_else(|| panic!("{address} not in {plan:#?}"))
+}
+
+fn actions(plan: &Plan) -> BTreeMap<String, Action> {
+    plan.resources.iter().map(|r| (r.address.clone(), r.action)).collect()
+}
+
+#[track_caller]
+fn before(first: &Call, then: &Call) {
+    assert!(
+        first.end <= then.start,
+        "{} {:?} should end before {} {:?} starts: {first:?} / {then:?}",
+        first.address,
+        first.action,
+        then.address,
+        then.action
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn creates_run_after_their_dependencies_and_deletes_before_them() {
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(30));
+    let s = stack(CHAIN);
+
+    let p = h.plan(&s, Mode::Apply).await;
+    assert!(p.resources.iter().all(|r| r.action == Action::Create), "{p:#?}");
+    assert_eq!(rp(&p, "c").dependencies, vec!["b".to_string()]);
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+
+    let (a, b, c, d) = (
+        h.kind.call("a", StepAction::Create),
+        h.kind.call("b", StepAction::Create),
+        h.kind.call("c", StepAction::Create),
+        h.kind.call("d", StepAction::Create),
+    );
+    before(&a, &b);
+    before(&b, &c);
+    // d depends on nothing: it runs alongside a, not after the chain.
+    assert!(d.start < a.end, "d should run concurrently with a: {d:?} / {a:?}");
+    // References resolved to the ids just created.
+    let live_a = h.kind.live("a").unwrap();
+    let live_b = h.kind.live("b").unwrap();
+    assert_eq!(live_b.properties["parent"], json!(live_a.id));
+    assert_eq!(h.kind.live("c").unwrap().properties["parent"], json!(live_b.id));
+
+    // Destroy: the deletes run in reverse.
+    let p = h.plan(&s, Mode::Destroy).await;
+    assert_eq!(
+        actions(&p),
+        [("a", Action::Delete), ("b", Action::Delete), ("c", Action::Delete), ("d", Action::Delete)]
+            .into_iter()
+            .map(|(a, x)| (a.to_string(), x))
+            .collect()
+    );
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    let (a, b, c) = (
+        h.kind.call("a", StepAction::Delete),
+        h.kind.call("b", StepAction::Delete),
+        h.kind.call("c", StepAction::Delete),
+    );
+    before(&c, &b);
+    before(&b, &a);
+    assert!(h.kind.world().is_empty(), "{:?}", h.kind.world());
+    assert!(run.written.state.resources.is_empty(), "{:?}", run.written.state.resources);
+}
+
+#[tokio::test]
+async fn independent_steps_run_concurrently_bounded_by_parallelism() {
+    let h = Harness::new();
+    let delay = Duration::from_millis(100);
+    h.kind.set_delay(delay);
+    let p = h.plan(&independent(10), Mode::Apply).await;
+
+    let started = Instant::now();
+    let run = h.apply(&p, 3).await;
+    let elapsed = started.elapsed();
+    assert!(run.report.ok(), "{:?}", run.report);
+    assert_eq!(run.report.completed.len(), 10);
+
+    assert_eq!(h.kind.max_running.load(SeqCst), 3, "at most 3 at once, and 3 were");
+    // 10 steps, 3 at a time: 4 rounds. Sequential would be 10.
+    assert!(elapsed >= delay * 4, "{elapsed:?}");
+    assert!(elapsed < delay * 10, "slower than sequential: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_and_finishes_independent_ones() {
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(10));
+    h.kind.fail("b", ProviderError::new(Some("InjectedFailure".into()), "no capacity for b"));
+    let p = h.plan(&stack(CHAIN), Mode::Apply).await;
+    let run = h.apply(&p, 4).await;
+    let report = &run.report;
+
+    assert!(!report.ok());
+    assert!(!report.interrupted);
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let err = &report.failed[0];
+    let text = err.to_string();
+    assert!(text.contains("creating test.kind.b"), "{text}");
+    assert!(text.contains("InjectedFailure"), "{text}");
+    assert_eq!(err.code(), Some("InjectedFailure"));
+
+    let mut completed = report.completed.clone();
+    completed.sort();
+    assert_eq!(completed, vec![("a".to_string(), StepAction::Create), ("d".to_string(), StepAction::Create)]);
+    assert_eq!(report.skipped, vec![("c".to_string(), StepAction::Create)]);
+    assert!(
+        run.events.contains(&Event::StepSkipped {
+            address: "test.kind.c".into(),
+            action: StepAction::Create,
+            because: "test.kind.b".into(),
+        }),
+        "{:?}",
+        run.events
+    );
+    assert!(run.events.iter().any(|e| matches!(e, Event::StepFailed { address, .. } if address == "test.kind.b")));
+
+    // c never reached the kind; d and a did.
+    assert!(h.kind.log().iter().all(|c| c.address != "c"), "{:?}", h.kind.log());
+    assert!(h.kind.live("c").is_none());
+    assert!(h.kind.live("d").is_some());
+
+    // State: a and d recorded, b's create recorded as started, c absent.
+    let state = h.backend.state().unwrap();
+    assert_eq!(state, run.written.state);
+    for done in ["a", "d"] {
+        let r = &state.resources[done];
+        assert_eq!(r.id.as_deref(), Some(h.kind.live(done).unwrap().id.as_str()));
+        assert_eq!(r.pending, None);
+    }
+    let b = &state.resources["b"];
+    assert_eq!(b.id, None);
+    assert_eq!(b.pending.as_ref().map(|p| p.op), Some(PendingOp::Create));
+    assert!(!state.resources.contains_key("c"), "{:?}", state.resources);
+}
+
+#[tokio::test]
+async fn parallel_completions_coalesce_state_writes() {
+    let h = Harness::new();
+    *h.backend.write_delay.lock().unwrap() = Duration::from_millis(50);
+    let p = h.plan(&independent(20), Mode::Apply).await;
+    let run = h.apply(&p, 20).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+
+    // Uncoalesced: one write before apply, one per intent and one per
+    // result (2 × 20), one for outputs.
+    let writes = h.backend.writes.load(SeqCst);
+    assert_eq!(writes, run.written.writes);
+    assert!(writes <= 8, "{writes} writes for 20 parallel creates");
+    let mutations: usize =
+        run.events.iter().map(|e| if let Event::StateWritten { mutations, .. } = e { *mutations } else { 0 }).sum();
+    assert!(mutations >= 40, "every intent and result is carried by some write: {mutations}");
+
+    let state = h.backend.state().unwrap();
+    assert_eq!(state.serial, writes as u64);
+    assert_eq!(state.resources.len(), 20);
+    for (address, r) in &state.resources {
+        assert!(r.id.is_some(), "{address}: {r:?}");
+        assert_eq!(r.pending, None, "{address}");
+    }
+}
+
+#[tokio::test]
+async fn pending_intent_is_persisted_before_the_mutating_call() {
+    let h = Harness::new();
+    let seen: Arc<Mutex<Vec<(String, StepAction, Option<Pending>)>>> = Arc::default();
+    {
+        let (backend, seen) = (h.backend.clone(), seen.clone());
+        h.kind.on_call(move |address, action| {
+            let pending = backend.state().and_then(|s| s.resources.get(address).and_then(|r| r.pending.clone()));
+            seen.lock().unwrap().push((address.to_string(), action, pending));
+        });
+    }
+    let s = stack(CHAIN);
+    h.up(&s).await;
+    let seen_up = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(seen_up.len(), 4, "{seen_up:?}");
+    for (address, action, pending) in &seen_up {
+        assert_eq!(*action, StepAction::Create);
+        let pending = pending.as_ref().unwrap_or_else(|| panic!("{address}: no pending intent when the call ran"));
+        assert_eq!(pending.op, PendingOp::Create, "{address}");
+        assert!(pending.token.is_some(), "{address}: the client token is recorded with the intent");
+    }
+
+    // The same for deletes.
+    let p = h.plan(&s, Mode::Destroy).await;
+    assert!(h.apply(&p, 4).await.report.ok());
+    let seen_destroy = seen.lock().unwrap().clone();
+    assert_eq!(seen_destroy.len(), 4, "{seen_destroy:?}");
+    for (address, _, pending) in &seen_destroy {
+        assert_eq!(pending.as_ref().map(|p| p.op), Some(PendingOp::Delete), "{address}");
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
+    let h = Harness::new();
+    let s = stack(
+        r#"
+  a:
+    type: test.kind
+    properties: {name: a}
+  b:
+    type: test.kind
+    properties: {name: b, size: 2}
+"#,
+    );
+    // A previous run started both creates, the calls went through, and the
+    // run died before recording the ids.
+    let mut state = State::new("mem", "local-1");
+    for address in ["a", "b"] {
+        let mut r = ResourceState::new("test.kind");
+        r.pending = Some(Pending { op: PendingOp::Create, started_at: "2024-01-01T00:00:00Z".into(), token: None });
+        state.resources.insert(address.into(), r);
+    }
+    h.backend.put(state);
+    for (address, id, props) in
+        [("a", "mem-orphan-a", json!({"name": "a"})), ("b", "mem-orphan-b", json!({"name": "b", "size": 1}))]
+    {
+        let tags: BTreeMap<String, String> =
+            [(TAG_STACK.to_string(), "mem".to_string()), (TAG_RESOURCE.to_string(), address.to_string())].into();
+        h.kind.world.lock().unwrap().insert(
+            id.into(),
+            Observed {
+                id: id.into(),
+                properties: props.as_object().unwrap().clone(),
+                tags,
+                attributes: [("id".to_string(), json!(id))].into_iter().collect(),
+            },
+        );
+    }
+
+    let p = h.plan(&s, Mode::Apply).await;
+    let a = rp(&p, "a");
+    assert_eq!(a.action, Action::NoOp, "{a:#?}");
+    assert_eq!(a.id.as_deref(), Some("mem-orphan-a"));
+    assert!(a.reasons.iter().any(|r| r.contains("adopted mem-orphan-a")), "{:?}", a.reasons);
+    let b = rp(&p, "b");
+    assert_eq!(b.action, Action::Update, "{b:#?}");
+    assert!(b.reasons.iter().any(|r| r.contains("adopted mem-orphan-b")), "{:?}", b.reasons);
+    assert_eq!(
+        b.changes,
+        vec![Change {
+            field: "size".into(),
+            before: Some(Planned::Value(json!(1))),
+            after: Some(Planned::Value(json!(2))),
+            forces_replacement: false,
+        }]
+    );
+
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    assert!(h.kind.log().iter().all(|c| c.action != StepAction::Create), "no create call: {:?}", h.kind.log());
+    assert_eq!(h.kind.call("b", StepAction::Update).address, "b");
+    assert_eq!(h.kind.world().len(), 2, "nothing created twice: {:?}", h.kind.world());
+    let state = h.backend.state().unwrap();
+    assert_eq!(state.resources["a"].id.as_deref(), Some("mem-orphan-a"));
+    assert_eq!(state.resources["b"].id.as_deref(), Some("mem-orphan-b"));
+    assert!(state.resources.values().all(|r| r.pending.is_none()), "{:?}", state.resources);
+
+    // And the next plan is clean.
+    let p = h.plan(&s, Mode::Apply).await;
+    assert!(!p.has_changes(), "{p:#?}");
+}
+
+#[tokio::test]
+async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bumps_generation() {
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(10));
+    h.up(&stack("  a:\n    type: test.kind\n    properties: {name: x, size: 1}\n")).await;
+    let old = h.kind.live("a").unwrap();
+    let old_state = h.backend.state().unwrap().resources["a"].clone();
+    assert_eq!(old_state.generation, 0);
+
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: y, size: 1}\n");
+    let p = h.plan(&s, Mode::Apply).await;
+    let a = rp(&p, "a");
+    assert_eq!(a.action, Action::Replace);
+    assert_eq!(a.forced_by, vec!["name".to_string()]);
+    assert_eq!(
+        a.changes,
+        vec![Change {
+            field: "name".into(),
+            before: Some(Planned::Value(json!("x"))),
+            after: Some(Planned::Value(json!("y"))),
+            forces_replacement: true,
+        }]
+    );
+
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    before(&h.kind.call("a", StepAction::Delete), &h.kind.call("a", StepAction::Create));
+    let new = h.kind.live("a").unwrap();
+    assert_ne!(new.id, old.id);
+    assert!(!h.kind.world().contains_key(&old.id), "the old resource is gone");
+    assert_eq!(new.properties["name"], json!("y"));
+
+    let rec = &h.backend.state().unwrap().resources["a"];
+    assert_eq!(rec.generation, 1);
+    assert_eq!(rec.id.as_deref(), Some(new.id.as_str()));
+    assert_eq!(rec.pending, None);
+    assert!(!h.plan(&s, Mode::Apply).await.has_changes());
+}
+
+/// A resource updated in place because it references a replaced one (its
+/// `parent` becomes the new id) must run after the replacement's create.
+#[tokio::test]
+async fn a_dependent_updated_in_place_follows_the_replacement_of_its_dependency() {
+    let h = Harness::new();
+    let spec = |name: &str| {
+        stack(&format!(
+            "  a:\n    type: test.kind\n    properties: {{name: {name}}}\n  b:\n    type: test.kind\n    properties: {{name: b, parent: \"${{a.id}}\"}}\n"
+        ))
+    };
+    h.up(&spec("x")).await;
+
+    let s = spec("y");
+    let p = h.plan(&s, Mode::Apply).await;
+    assert_eq!(rp(&p, "a").action, Action::Replace);
+    let b = rp(&p, "b");
+    assert_eq!(b.action, Action::Update, "{b:#?}");
+    assert_eq!(b.changes[0].after, Some(Planned::KnownAfterApply));
+
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}\nlog: {:?}", run.report, h.kind.log());
+    before(&h.kind.call("a", StepAction::Create), &h.kind.call("b", StepAction::Update));
+    assert_eq!(h.kind.live("b").unwrap().properties["parent"], json!(h.kind.live("a").unwrap().id));
+}
+
+#[tokio::test]
+async fn drift_a_resource_deleted_outside_deployctl_is_planned_as_a_create() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1}\n");
+    h.up(&s).await;
+    let gone = h.kind.live("a").unwrap().id;
+    h.kind.world.lock().unwrap().remove(&gone);
+
+    let p = h.plan(&s, Mode::Apply).await;
+    let a = rp(&p, "a");
+    assert_eq!(a.action, Action::Create, "{a:#?}");
+    assert_eq!(a.id, None);
+    assert_eq!(a.reasons, vec![format!("{gone} was deleted outside deployctl")]);
+
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    let again = h.kind.live("a").unwrap();
+    assert_ne!(again.id, gone);
+    assert_eq!(h.backend.state().unwrap().resources["a"].id.as_deref(), Some(again.id.as_str()));
+}
+
+#[tokio::test]
+async fn drift_an_in_place_field_changed_outside_deployctl_is_planned_as_an_update() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1}\n");
+    h.up(&s).await;
+    let id = h.kind.live("a").unwrap().id;
+    h.kind.world.lock().unwrap().get_mut(&id).unwrap().properties.insert("size".into(), json!(5));
+
+    let p = h.plan(&s, Mode::Apply).await;
+    let a = rp(&p, "a");
+    assert_eq!(a.action, Action::Update, "{a:#?}");
+    assert_eq!(a.id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        a.changes,
+        vec![Change {
+            field: "size".into(),
+            before: Some(Planned::Value(json!(5))),
+            after: Some(Planned::Value(json!(1))),
+            forces_replacement: false,
+        }]
+    );
+
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    assert_eq!(h.kind.call("a", StepAction::Update).address, "a");
+    assert_eq!(h.kind.world()[&id].properties["size"], json!(1));
+    assert!(!h.plan(&s, Mode::Apply).await.has_changes());
+}
+
+#[tokio::test]
+async fn cancelling_stops_starting_new_steps() {
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(20));
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        h.kind.on_call(move |_, _| cancel.cancel());
+    }
+    let p = h.plan(&independent(4), Mode::Apply).await;
+    let run = h.apply_with(&p, 1, cancel).await;
+    let report = &run.report;
+
+    assert!(report.interrupted, "{report:?}");
+    assert!(!report.ok());
+    assert!(report.failed.is_empty(), "{report:?}");
+    // The step in flight finished; nothing else started.
+    assert_eq!(report.completed, vec![("r0".to_string(), StepAction::Create)]);
+    assert_eq!(h.kind.log().len(), 1, "{:?}", h.kind.log());
+    let mut skipped = report.skipped.clone();
+    skipped.sort();
+    assert_eq!(skipped, ["r1", "r2", "r3"].map(|a| (a.to_string(), StepAction::Create)).to_vec());
+    let skipped_events: Vec<&Event> = run.events.iter().filter(|e| matches!(e, Event::StepSkipped { .. })).collect();
+    assert_eq!(skipped_events.len(), 3);
+    assert!(skipped_events
+        .iter()
+        .all(|e| matches!(e, Event::StepSkipped { because, .. } if because == "the run was interrupted")));
+
+    // What finished is recorded; nothing else is.
+    let state = h.backend.state().unwrap();
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), vec!["r0"]);
+    assert!(state.resources["r0"].id.is_some());
+}
