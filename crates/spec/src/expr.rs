@@ -48,6 +48,9 @@ pub(crate) enum Sel {
     Key(String),
     /// `[each.key]`
     EachKey,
+    /// `[each.value]` or `[each.value.FIELD…]`: the instance whose key is
+    /// that value (one NAT shared by several zones, say).
+    EachValue(Vec<String>),
     /// `[*]`
     All,
 }
@@ -189,6 +192,14 @@ fn parse_reference(body: &str, src: &str) -> Result<Ast, BodyError> {
         selector = match inner {
             "*" => Sel::All,
             "each.key" => Sel::EachKey,
+            "each.value" => Sel::EachValue(Vec::new()),
+            v if v.starts_with("each.value.") => {
+                let path: Vec<String> = v["each.value.".len()..].split('.').map(str::to_string).collect();
+                if path.iter().any(|f| f.is_empty()) {
+                    return Err(malformed(src, "each.value fields are names separated by '.'"));
+                }
+                Sel::EachValue(path)
+            }
             _ => {
                 let unquoted = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(inner);
                 if !is_key(unquoted) {
@@ -207,6 +218,8 @@ fn parse_reference(body: &str, src: &str) -> Result<Ast, BodyError> {
             Sel::Single => resource.to_string(),
             Sel::Key(k) => format!("{resource}[{k}]"),
             Sel::EachKey => format!("{resource}[each.key]"),
+            Sel::EachValue(path) if path.is_empty() => format!("{resource}[each.value]"),
+            Sel::EachValue(path) => format!("{resource}[each.value.{}]", path.join(".")),
             Sel::All => format!("{resource}[*]"),
         };
         return Err((

@@ -1171,3 +1171,20 @@ fn an_unquoted_reference_in_a_flow_mapping_gets_a_quoting_hint() {
     assert!(e.0[0].message.starts_with("invalid YAML"), "{e}");
     assert!(hint(&e.0[0]).contains("quote a reference"), "{e}");
 }
+
+#[test]
+fn an_instance_can_be_selected_by_a_field_of_each_value() {
+    // Dev shares one NAT between zones: each zone names the NAT it uses.
+    let text = format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.0.0.0/16}}\n  pub:\n    type: ec2.subnet\n    for_each: [a]\n    properties: {{vpc_id: \"${{vpc.id}}\", cidr_block: 10.0.1.0/24}}\n  nat:\n    type: ec2.nat_gateway\n    for_each: [a]\n    properties: {{subnet_id: \"${{pub[each.key].id}}\"}}\n  priv:\n    type: ec2.subnet\n    for_each: {{a: {{nat: a}}, b: {{nat: a}}}}\n    properties:\n      vpc_id: ${{nat[each.value.nat].id}}\n      cidr_block: 10.0.2.0/24\n"
+    );
+    let s = load_str("t.yaml", &text, &VarOverrides::default(), &REG).unwrap_or_else(|e| panic!("{e}"));
+    let b = s.resource("priv[b]").unwrap();
+    match &b.properties["vpc_id"] {
+        Expr::Ref(r) => assert_eq!(r.selector, Selector::Key("a".into())),
+        other => panic!("{other:?}"),
+    }
+    let bad = text.replace("b: {nat: a}", "b: {nat: z}");
+    let e = load_str("t.yaml", &bad, &VarOverrides::default(), &REG).unwrap_err();
+    assert!(e.to_string().contains("'z'"), "{e}");
+}

@@ -364,6 +364,34 @@ fn resolve_ref(
                 None
             }
         }
+        (Sel::EachValue(path), Some(keys)) => match scope.each {
+            Each::Instance { value, .. } => match each_value(value, path, pos, src, report) {
+                Piece::Value(Value::String(k)) => {
+                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then(|| Selector::Key(k))
+                }
+                Piece::Value(Value::Number(n)) => {
+                    let k = n.to_string();
+                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then(|| Selector::Key(k))
+                }
+                Piece::Value(other) => {
+                    report.error(
+                        pos,
+                        format!("'{src}': an instance key must be a string, not {}", describe_json(&other)),
+                        None,
+                    );
+                    None
+                }
+                _ => None,
+            },
+            Each::Unknown => {
+                ok = false;
+                None
+            }
+            Each::None => {
+                each_outside(pos, src, scope, report);
+                None
+            }
+        },
         (Sel::EachKey, Some(keys)) => match scope.each {
             Each::Instance { key, .. } => {
                 let from = format!(" (each.key is '{key}')");
