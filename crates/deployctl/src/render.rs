@@ -211,3 +211,173 @@ impl EventView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deployctl_engine::plan::{Prior, PLAN_FORMAT_VERSION};
+    use deployctl_engine::secrets::fingerprint;
+    use deployctl_engine::Mode;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    const LINEAGE: &str = "5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11";
+    /// A secret's plaintext: it must never reach the rendered plan.
+    const CANARY: &str = "canary-hunter2-do-not-print";
+
+    fn change(field: &str, before: Option<Planned>, after: Option<Planned>) -> Change {
+        Change { field: field.into(), before, after, forces_replacement: false }
+    }
+
+    fn v(value: Value) -> Option<Planned> {
+        Some(Planned::Value(value))
+    }
+
+    fn sensitive(plaintext: &str) -> Option<Planned> {
+        Some(Planned::Sensitive { fingerprint: fingerprint(LINEAGE, plaintext) })
+    }
+
+    fn resource(address: &str, type_name: &str, action: Action) -> ResourcePlan {
+        ResourcePlan {
+            address: address.into(),
+            type_name: type_name.into(),
+            action,
+            id: None,
+            reasons: vec![],
+            changes: vec![],
+            forced_by: vec![],
+            dependencies: vec![],
+            desired: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            prior: None,
+            resume: false,
+            timeouts: None,
+        }
+    }
+
+    fn plan(mode: Mode, resources: Vec<ResourcePlan>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            mode,
+            stack: "network".into(),
+            region: "us-east-1".into(),
+            state_lineage: Some(LINEAGE.into()),
+            state_serial: Some(7),
+            resources,
+            forget: vec![],
+            for_each_keys: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Every action, with reasons, a forced replacement, a secret changed,
+    /// a secret set on create and values known only after apply.
+    fn every_action() -> Plan {
+        let vpc = ResourcePlan {
+            id: Some("vpc-0a1b".into()),
+            changes: vec![
+                change("enable_dns_hostnames", v(json!(false)), v(json!(true))),
+                change("tags.Name", v(json!("old")), v(json!("network-vpc"))),
+                change("tags.Stale", v(json!("yes")), None),
+            ],
+            ..resource("vpc", "ec2.vpc", Action::Update)
+        };
+        let subnet = ResourcePlan {
+            id: Some("subnet-1".into()),
+            reasons: vec!["vpc is replaced".into()],
+            changes: vec![
+                Change {
+                    forces_replacement: true,
+                    ..change("cidr_block", v(json!("10.0.1.0/24")), v(json!("10.0.9.0/24")))
+                },
+                Change {
+                    forces_replacement: true,
+                    ..change("vpc_id", v(json!("vpc-0a1b")), Some(Planned::KnownAfterApply))
+                },
+                change("map_public_ip_on_launch", v(json!(false)), v(json!(true))),
+            ],
+            forced_by: vec!["cidr_block".into(), "vpc_id".into()],
+            ..resource("subnet[a]", "ec2.subnet", Action::Replace)
+        };
+        let db = ResourcePlan {
+            id: Some("db-1".into()),
+            changes: vec![
+                change("password", sensitive("old-password"), sensitive(CANARY)),
+                change("port", v(json!(5432)), v(json!(5433))),
+            ],
+            ..resource("db", "rds.instance", Action::Update)
+        };
+        let sg = ResourcePlan {
+            reasons: vec!["sg-123 was deleted outside deployctl".into()],
+            changes: vec![
+                change("vpc_id", None, Some(Planned::KnownAfterApply)),
+                change("description", None, v(json!("web"))),
+                change("ingress", None, v(json!([{"protocol": "tcp", "from_port": 443, "to_port": 443}]))),
+                change("api_key", None, sensitive(CANARY)),
+            ],
+            ..resource("web", "ec2.security_group", Action::Create)
+        };
+        let igw = ResourcePlan { id: Some("igw-9".into()), ..resource("igw", "ec2.internet_gateway", Action::NoOp) };
+        let old = ResourcePlan {
+            id: Some("sg-old".into()),
+            reasons: vec!["no longer in the spec".into()],
+            prior: Some(Prior { id: "sg-old".into(), ..Default::default() }),
+            ..resource("old_sg", "ec2.security_group", Action::Delete)
+        };
+        plan(Mode::Apply, vec![vpc, subnet, db, sg, igw, old])
+    }
+
+    #[test]
+    fn plan_text_shows_every_action() {
+        insta::assert_snapshot!(plan_text(&every_action()));
+    }
+
+    #[test]
+    fn plan_text_for_destroy() {
+        let del = |a: &str, id: &str| ResourcePlan { id: Some(id.into()), ..resource(a, "ec2.subnet", Action::Delete) };
+        insta::assert_snapshot!(plan_text(&plan(
+            Mode::Destroy,
+            vec![del("subnet[b]", "subnet-2"), del("subnet[a]", "subnet-1")]
+        )));
+    }
+
+    #[test]
+    fn plan_text_says_no_changes_when_nothing_changes() {
+        let p = plan(
+            Mode::Apply,
+            vec![
+                ResourcePlan { id: Some("vpc-1".into()), ..resource("vpc", "ec2.vpc", Action::NoOp) },
+                ResourcePlan { id: Some("igw-1".into()), ..resource("igw", "ec2.internet_gateway", Action::NoOp) },
+            ],
+        );
+        assert_eq!(plan_text(&p), "No changes. Stack network (us-east-1) matches the spec: 2 resources up to date.\n");
+        let empty = plan(Mode::Apply, vec![]);
+        assert!(plan_text(&empty).starts_with("No changes."), "{}", plan_text(&empty));
+    }
+
+    #[test]
+    fn secrets_never_appear_in_the_plan_text() {
+        let p = every_action();
+        let text = plan_text(&p);
+        let fp = fingerprint(LINEAGE, CANARY);
+        assert!(!text.contains(CANARY), "plaintext in:\n{text}");
+        assert!(!text.contains(&fp), "fingerprint in:\n{text}");
+        // Not even part of the fingerprint's digest.
+        assert!(!text.contains(&fp["sha256:".len()..][..12]), "{text}");
+        assert!(!text.contains("sha256:"), "{text}");
+        // The secret's fields are shown, masked.
+        assert!(text.contains("~ password = (sensitive value changed)"), "{text}");
+        assert!(text.contains("+ api_key     = (sensitive value)"), "{text}");
+        // The plan itself does carry the fingerprint (that is what is
+        // compared), so the check above is not vacuous.
+        assert!(p.to_json().contains(&fp));
+    }
+
+    #[test]
+    fn summary_line_counts_each_action() {
+        assert_eq!(
+            summary_line(&every_action()),
+            "Plan: 1 to create, 2 to update, 1 to replace, 1 to delete, 1 unchanged."
+        );
+    }
+}

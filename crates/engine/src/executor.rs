@@ -63,7 +63,8 @@ struct Shared {
     stack: String,
     region: String,
     known: Mutex<Known>,
-    generations: BTreeMap<String, u64>,
+    /// Per address: the generation in state, and whether state had an id.
+    generations: BTreeMap<String, (u64, bool)>,
     default_timeout: Duration,
 }
 
@@ -132,11 +133,21 @@ impl Executor {
             stack: plan.stack.clone(),
             region: plan.region.clone(),
             known: Mutex::new(known),
-            generations: state.resources.iter().map(|(a, r)| (a.clone(), r.generation)).collect(),
+            generations: state.resources.iter().map(|(a, r)| (a.clone(), (r.generation, r.id.is_some()))).collect(),
             default_timeout: self.default_timeout,
         });
 
         let (graph, nodes) = step_graph(plan);
+        if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+            let step = graph[cycle.node_id()];
+            let r = &plan.resources[step.index];
+            report.failed.push(EngineError::PlanMismatch(format!(
+                "the plan's steps form a cycle through {} {}; nothing was applied\n  hint: this is a deployctl bug; please report it with the plan (deployctl diff -o plan.json)",
+                step.action.verb_ing(),
+                display(&r.type_name, &r.address)
+            )));
+            return report;
+        }
         let mut indeg: HashMap<NodeIndex, usize> =
             graph.node_indices().map(|n| (n, graph.neighbors_directed(n, petgraph::Incoming).count())).collect();
         let mut ready: VecDeque<NodeIndex> = graph.node_indices().filter(|n| indeg[n] == 0).collect();
@@ -273,7 +284,7 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
             // of a resource that used `dep` also goes first, as it may be
             // what lets go of it.
             if let Some(dd) = find(dep, StepAction::Delete) {
-                if let Some(mine) = me_d.or(me_c) {
+                if let Some(mine) = me_d.or(me_c.filter(|_| dep_c.is_none())) {
                     edges.push((mine, dd));
                 }
             }
@@ -335,8 +346,12 @@ async fn step_body(
         action,
         message: format!("could not record state: {e}"),
     };
-    let generation = shared.generations.get(&rp.address).copied().unwrap_or(0)
-        + u64::from(rp.action == Action::Replace && action == StepAction::Create);
+    // A new generation (and so a new idempotency token) whenever the create
+    // is for a new resource: a replacement, or a re-create of one that is
+    // gone (deleted outside deployctl, or failed). A create that never got
+    // an id keeps its generation, so a retried call is deduplicated by AWS.
+    let (previous, had_id) = shared.generations.get(&rp.address).copied().unwrap_or((0, false));
+    let generation = previous + u64::from(action == StepAction::Create && had_id);
     let address = rp.address.clone();
     let writer = shared.writer.clone();
     let on_id: Arc<dyn Fn(String) + Send + Sync> = {

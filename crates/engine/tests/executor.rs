@@ -9,13 +9,11 @@
 use async_trait::async_trait;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{
-    plan, Action, ApplyReport, Change, Event, EventSink, Executor, Kinds, Mode, Observed, OpCtx, Plan, Planned,
-    Props, ProviderError, ReadCtx, ResourceKind, StateWriter, StepAction, Written,
+    plan, Action, ApplyReport, Change, Event, EventSink, Executor, Kinds, Mode, Observed, OpCtx, Plan, Planned, Props,
+    ProviderError, ReadCtx, ResourceKind, StateWriter, StepAction, Written,
 };
 use deployctl_spec::{load_str, Attr, KindSchema, Prop, Stack, Type, VarOverrides};
-use deployctl_state::{
-    Backend, Lock, LockInfo, Pending, PendingOp, ResourceState, State, StateError, Versioned,
-};
+use deployctl_state::{Backend, Lock, LockInfo, Pending, PendingOp, ResourceState, State, StateError, Versioned};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -82,11 +80,13 @@ impl Mem {
     fn log(&self) -> Vec<Call> {
         self.log.lock().unwrap().clone()
     }
+    fn clear_log(&self) {
+        self.log.lock().unwrap().clear();
+    }
     /// The one logged call for `address` and `action`.
     #[track_caller]
     fn call(&self, address: &str, action: StepAction) -> Call {
-        let found: Vec<Call> =
-            self.log().into_iter().filter(|c| c.address == address && c.action == action).collect();
+        let found: Vec<Call> = self.log().into_iter().filter(|c| c.address == address && c.action == action).collect();
         assert_eq!(found.len(), 1, "{action:?} calls for {address}: {:?}", self.log());
         found.into_iter().next().unwrap()
     }
@@ -558,7 +558,9 @@ async fn parallel_completions_coalesce_state_writes() {
 #[tokio::test]
 async fn pending_intent_is_persisted_before_the_mutating_call() {
     let h = Harness::new();
-    let seen: Arc<Mutex<Vec<(String, StepAction, Option<Pending>)>>> = Arc::default();
+    // (address, action, the pending intent stored when the call ran)
+    type Seen = Vec<(String, StepAction, Option<Pending>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     {
         let (backend, seen) = (h.backend.clone(), seen.clone());
         h.kind.on_call(move |address, action| {
@@ -625,13 +627,19 @@ async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
         );
     }
 
+    // Both are adopted, and both are updates that resume the create: a
+    // with nothing to change, b with its size to converge. Neither is a
+    // create.
     let p = h.plan(&s, Mode::Apply).await;
     let a = rp(&p, "a");
-    assert_eq!(a.action, Action::NoOp, "{a:#?}");
+    assert_eq!(a.action, Action::Update, "{a:#?}");
+    assert!(a.resume);
     assert_eq!(a.id.as_deref(), Some("mem-orphan-a"));
     assert!(a.reasons.iter().any(|r| r.contains("adopted mem-orphan-a")), "{:?}", a.reasons);
+    assert_eq!(a.changes, vec![]);
     let b = rp(&p, "b");
     assert_eq!(b.action, Action::Update, "{b:#?}");
+    assert!(b.resume);
     assert!(b.reasons.iter().any(|r| r.contains("adopted mem-orphan-b")), "{:?}", b.reasons);
     assert_eq!(
         b.changes,
@@ -646,7 +654,10 @@ async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}", run.report);
     assert!(h.kind.log().iter().all(|c| c.action != StepAction::Create), "no create call: {:?}", h.kind.log());
+    // Only b had something to change.
+    assert_eq!(h.kind.log().len(), 1, "{:?}", h.kind.log());
     assert_eq!(h.kind.call("b", StepAction::Update).address, "b");
+    assert_eq!(h.kind.world()["mem-orphan-b"].properties["size"], json!(2));
     assert_eq!(h.kind.world().len(), 2, "nothing created twice: {:?}", h.kind.world());
     let state = h.backend.state().unwrap();
     assert_eq!(state.resources["a"].id.as_deref(), Some("mem-orphan-a"));
@@ -663,6 +674,7 @@ async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bump
     let h = Harness::new();
     h.kind.set_delay(Duration::from_millis(10));
     h.up(&stack("  a:\n    type: test.kind\n    properties: {name: x, size: 1}\n")).await;
+    h.kind.clear_log();
     let old = h.kind.live("a").unwrap();
     let old_state = h.backend.state().unwrap().resources["a"].clone();
     assert_eq!(old_state.generation, 0);
@@ -697,29 +709,36 @@ async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bump
     assert!(!h.plan(&s, Mode::Apply).await.has_changes());
 }
 
-/// A resource updated in place because it references a replaced one (its
-/// `parent` becomes the new id) must run after the replacement's create.
+/// What references a replaced resource runs after the replacement's
+/// create: b, updated in place because its `parent` becomes the new id, and
+/// c, new in the same run.
 #[tokio::test]
-async fn a_dependent_updated_in_place_follows_the_replacement_of_its_dependency() {
+async fn dependents_of_a_replaced_resource_run_after_its_new_create() {
     let h = Harness::new();
-    let spec = |name: &str| {
-        stack(&format!(
-            "  a:\n    type: test.kind\n    properties: {{name: {name}}}\n  b:\n    type: test.kind\n    properties: {{name: b, parent: \"${{a.id}}\"}}\n"
-        ))
-    };
-    h.up(&spec("x")).await;
+    let a = |name: &str| format!("  a:\n    type: test.kind\n    properties: {{name: {name}}}\n");
+    let b = "  b:\n    type: test.kind\n    properties: {name: b, parent: \"${a.id}\"}\n";
+    let c = "  c:\n    type: test.kind\n    properties: {name: c, parent: \"${a.id}\"}\n";
+    h.up(&stack(&format!("{}{b}", a("x")))).await;
+    h.kind.clear_log();
 
-    let s = spec("y");
+    let s = stack(&format!("{}{b}{c}", a("y")));
     let p = h.plan(&s, Mode::Apply).await;
     assert_eq!(rp(&p, "a").action, Action::Replace);
     let b = rp(&p, "b");
     assert_eq!(b.action, Action::Update, "{b:#?}");
     assert_eq!(b.changes[0].after, Some(Planned::KnownAfterApply));
+    assert_eq!(rp(&p, "c").action, Action::Create);
 
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}\nlog: {:?}", run.report, h.kind.log());
-    before(&h.kind.call("a", StepAction::Create), &h.kind.call("b", StepAction::Update));
-    assert_eq!(h.kind.live("b").unwrap().properties["parent"], json!(h.kind.live("a").unwrap().id));
+    let create_a = h.kind.call("a", StepAction::Create);
+    before(&h.kind.call("a", StepAction::Delete), &create_a);
+    before(&create_a, &h.kind.call("b", StepAction::Update));
+    before(&create_a, &h.kind.call("c", StepAction::Create));
+    let new_a = h.kind.live("a").unwrap().id;
+    assert_eq!(h.kind.live("b").unwrap().properties["parent"], json!(new_a));
+    assert_eq!(h.kind.live("c").unwrap().properties["parent"], json!(new_a));
+    assert!(!h.plan(&s, Mode::Apply).await.has_changes());
 }
 
 #[tokio::test]
@@ -736,11 +755,16 @@ async fn drift_a_resource_deleted_outside_deployctl_is_planned_as_a_create() {
     assert_eq!(a.id, None);
     assert_eq!(a.reasons, vec![format!("{gone} was deleted outside deployctl")]);
 
+    let generation_before = h.backend.state().unwrap().resources["a"].generation;
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}", run.report);
     let again = h.kind.live("a").unwrap();
     assert_ne!(again.id, gone);
-    assert_eq!(h.backend.state().unwrap().resources["a"].id.as_deref(), Some(again.id.as_str()));
+    let recorded = &h.backend.state().unwrap().resources["a"];
+    assert_eq!(recorded.id.as_deref(), Some(again.id.as_str()));
+    // A new generation, so a new idempotency token: AWS must not answer the
+    // re-create with the deleted resource's id.
+    assert_eq!(recorded.generation, generation_before + 1);
 }
 
 #[tokio::test]

@@ -367,11 +367,11 @@ fn resolve_ref(
         (Sel::EachValue(path), Some(keys)) => match scope.each {
             Each::Instance { value, .. } => match each_value(value, path, pos, src, report) {
                 Piece::Value(Value::String(k)) => {
-                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then(|| Selector::Key(k))
+                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then_some(Selector::Key(k))
                 }
                 Piece::Value(Value::Number(n)) => {
                     let k = n.to_string();
-                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then(|| Selector::Key(k))
+                    check_key(resource, &k, keys.as_deref(), pos, src, "", report).then_some(Selector::Key(k))
                 }
                 Piece::Value(other) => {
                     report.error(
