@@ -18,7 +18,16 @@ pub use aws_types::SdkConfig;
 
 /// Every kind's schema: what `validate` checks against, without AWS.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&ec2::vpc::SCHEMA, &ec2::subnet::SCHEMA, &ec2::internet_gateway::SCHEMA, &ec2::security_group::SCHEMA]
+    vec![
+        &ec2::vpc::SCHEMA,
+        &ec2::subnet::SCHEMA,
+        &ec2::internet_gateway::SCHEMA,
+        &ec2::security_group::SCHEMA,
+        &ec2::elastic_ip::SCHEMA,
+        &ec2::nat_gateway::SCHEMA,
+        &ec2::route_table::SCHEMA,
+        &ec2::vpc_endpoint::SCHEMA,
+    ]
 }
 
 /// The SDK configuration and clients for one run.
@@ -79,6 +88,10 @@ impl Aws {
             Arc::new(ec2::vpc::Vpc::new(ec2.clone())),
             Arc::new(ec2::subnet::Subnet::new(ec2.clone())),
             Arc::new(ec2::internet_gateway::InternetGateway::new(ec2.clone())),
+            Arc::new(ec2::elastic_ip::ElasticIp::new(ec2.clone())),
+            Arc::new(ec2::nat_gateway::NatGateway::new(ec2.clone())),
+            Arc::new(ec2::route_table::RouteTable::new(ec2.clone())),
+            Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(ec2.clone())),
             Arc::new(ec2::security_group::SecurityGroup::new(ec2)),
         ];
         Kinds::new(list)

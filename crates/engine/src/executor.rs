@@ -275,9 +275,10 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
         if let (Some(d), Some(c)) = (me_d, find(&r.address, StepAction::Create)) {
             edges.push((d, c));
         }
-        for dep in &r.dependencies {
+        for dep in r.dependencies.iter().chain(&r.previous_dependencies) {
             let dep_c = find(dep, StepAction::Create).or_else(|| find(dep, StepAction::Update));
-            if let (Some(a), Some(b)) = (dep_c, me_c) {
+            let current = r.dependencies.contains(dep);
+            if let (Some(a), Some(b), true) = (dep_c, me_c, current) {
                 edges.push((a, b));
             }
             // What depended on `dep` goes before `dep` is deleted; an update

@@ -92,6 +92,11 @@ pub struct ResourcePlan {
     /// delete): the executor orders steps by them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
+    /// What the resource depended on when last applied (from state), when
+    /// that differs: an update that lets go of something runs before that
+    /// something is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_dependencies: Vec<String>,
     /// The properties to apply, as written (references unresolved until their
     /// resources exist). Absent for delete and no-op.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -114,6 +114,9 @@ pub async fn plan(
                 reasons: Vec::new(),
                 changes: Vec::new(),
                 forced_by: Vec::new(),
+                previous_dependencies: recorded
+                    .map(|rec| rec.dependencies.iter().filter(|d| !deps.contains(d)).cloned().collect())
+                    .unwrap_or_default(),
                 dependencies: deps,
                 desired: r.properties.clone(),
                 tags: tags.clone(),
@@ -257,6 +260,7 @@ pub async fn plan(
                         .map(|r| r.dependencies.clone())
                         .or_else(|| stack.resource(address).map(|r| dependencies(stack, r).into_iter().collect()))
                         .unwrap_or_default(),
+                    previous_dependencies: Vec::new(),
                     desired: BTreeMap::new(),
                     tags: BTreeMap::new(),
                     prior: Some(to_prior(obs)),

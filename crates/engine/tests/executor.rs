@@ -829,3 +829,22 @@ async fn cancelling_stops_starting_new_steps() {
     assert_eq!(state.resources.keys().collect::<Vec<_>>(), vec!["r0"]);
     assert!(state.resources["r0"].id.is_some());
 }
+
+#[tokio::test]
+async fn an_update_that_lets_go_of_a_resource_runs_before_that_resource_is_deleted() {
+    // b points at a; then the spec drops a and points b elsewhere. b's update
+    // must let go of a before a's delete, as a route table lets go of a
+    // subnet before the subnet is deleted.
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(20));
+    h.up(&stack("  a:\n    type: test.kind\n    properties: {name: a}\n  b:\n    type: test.kind\n    properties: {name: b, parent: \"${a.id}\"}\n")).await;
+    h.kind.clear_log();
+    let s = stack("  b:\n    type: test.kind\n    properties: {name: b, parent: none}\n");
+    let p = h.plan(&s, Mode::Apply).await;
+    assert_eq!(rp(&p, "b").action, Action::Update, "{p:#?}");
+    assert_eq!(rp(&p, "b").previous_dependencies, vec!["a".to_string()]);
+    assert_eq!(rp(&p, "a").action, Action::Delete);
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    before(&h.kind.call("b", StepAction::Update), &h.kind.call("a", StepAction::Delete));
+}

@@ -51,6 +51,7 @@ fn base(address: &str, type_name: &str, action: Action) -> ResourcePlan {
         changes: vec![],
         forced_by: vec![],
         dependencies: vec![],
+        previous_dependencies: vec![],
         desired: BTreeMap::new(),
         tags: BTreeMap::new(),
         prior: None,

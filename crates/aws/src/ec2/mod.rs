@@ -1,9 +1,13 @@
 //! EC2 resource kinds, and what they share: tags, filters, batched reads.
 
+pub mod elastic_ip;
 pub mod internet_gateway;
+pub mod nat_gateway;
+pub mod route_table;
 pub mod security_group;
 pub mod subnet;
 pub mod vpc;
+pub mod vpc_endpoint;
 
 use crate::error::from_sdk;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
