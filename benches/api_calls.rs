@@ -42,7 +42,8 @@ fn start_moto() -> Moto {
 }
 
 fn deployctl(moto: &Moto, state: &Path, args: &[&str]) -> serde_json::Value {
-    let bin = root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl");
+    let bin =
+        root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl");
     let out = Command::new(&bin)
         .args(args)
         .current_dir(root())
@@ -72,7 +73,8 @@ fn main() {
         ] {
             let s = deployctl(&moto, state.path(), &args);
             let p = &s["plan"];
-            let changed = ["create", "update", "replace", "delete"].iter().map(|k| p[k].as_u64().unwrap_or(0)).sum::<u64>();
+            let changed =
+                ["create", "update", "replace", "delete"].iter().map(|k| p[k].as_u64().unwrap_or(0)).sum::<u64>();
             let mut mutating = 0;
             for ops in s["api_calls"].as_object().into_iter().flat_map(|m| m.values()) {
                 for (op, c) in ops.as_object().into_iter().flatten() {

@@ -34,7 +34,7 @@ fn assert_exactly_one_of_each(moto: &Moto) {
     }
     let dupes: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dupes.is_empty(), "duplicated: {dupes:?} in {tagged:?}");
-    assert_eq!(count.len(), 8, "{tagged:?}");
+    assert_eq!(count.len(), crate::network::NETWORK_RESOURCES, "{tagged:?}");
 }
 
 /// Whether the state a killed run left shows it was stopped mid-apply: an
@@ -43,7 +43,8 @@ fn assert_exactly_one_of_each(moto: &Moto) {
 fn interrupted_mid_apply(p: &Project) -> bool {
     let Some(state) = p.state(STACK) else { return false };
     let resources = state["resources"].as_object().cloned().unwrap_or_default();
-    resources.values().any(|r| r.get("pending").is_some()) || (!resources.is_empty() && resources.len() < 8)
+    resources.values().any(|r| r.get("pending").is_some())
+        || (!resources.is_empty() && resources.len() < crate::network::NETWORK_RESOURCES)
 }
 
 #[test]

@@ -6,5 +6,6 @@ mod harness;
 
 mod crash;
 mod network;
+mod network_tier;
 mod s3_backend;
 mod spec_errors;

@@ -5,6 +5,8 @@ use crate::harness::*;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, VpcAttributeName};
 
 const STACK: &str = "network";
+/// Resources in stacks/network.yaml with its default vars.
+pub const NETWORK_RESOURCES: usize = 15;
 
 fn network_spec() -> String {
     repo_file("stacks/network.yaml").display().to_string()
@@ -18,7 +20,7 @@ fn up_creates_the_network_with_its_values_and_diff_is_then_clean() {
     let run = p.ok(&["up", &spec, "--yes", "--json"]);
     let summary = run.json();
     assert_eq!(summary["ok"], true);
-    assert_eq!(summary["plan"]["create"], 8);
+    assert_eq!(summary["plan"]["create"], NETWORK_RESOURCES);
     assert_eq!(p.ok(&["diff", &spec, "--detailed-exitcode"]).code, 0);
 
     rt().block_on(async {
@@ -105,12 +107,17 @@ fn a_subnet_deleted_outside_deployctl_shows_in_diff_and_up_recreates_it() {
     assert_eq!(diff.code, 2, "{diff:?}");
     assert!(diff.stdout.contains("+ ec2.subnet.private[b]"), "{diff:?}");
     assert!(diff.stdout.contains(&format!("{subnet} was deleted outside deployctl")), "{diff:?}");
-    assert!(diff.stdout.contains("Plan: 1 to create, 0 to update, 0 to replace, 0 to delete, 7 unchanged."));
+    // Its route table association follows the new subnet, in place.
+    assert!(diff.stdout.contains("~ ec2.route_table.private_routes[b]"), "{diff:?}");
+    assert!(
+        diff.stdout.contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 13 unchanged."),
+        "{diff:?}"
+    );
 
     p.ok(&["up", &spec, "--yes"]);
     assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
     let tagged = rt().block_on(async { tagged(&moto.ec2().await, STACK).await });
-    assert_eq!(tagged.len(), 8, "{tagged:?}");
+    assert_eq!(tagged.len(), NETWORK_RESOURCES, "{tagged:?}");
 }
 
 #[test]
@@ -167,7 +174,7 @@ fn destroy_leaves_nothing_tagged_with_the_stack() {
     let p = Project::new(&moto);
     let spec = network_spec();
     p.ok(&["up", &spec, "--yes"]);
-    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), 8);
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), NETWORK_RESOURCES);
     p.ok(&["destroy", &spec, "--yes"]);
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }), vec![]);
     let state = p.state(STACK).unwrap();
@@ -188,7 +195,11 @@ fn reads_are_batched_one_describe_per_kind_and_a_clean_up_writes_nothing() {
     let ec2 = &s["api_calls"]["EC2"];
     // Four subnets, two groups: still one Describe each.
     assert_eq!(ec2["DescribeSubnets"]["calls"], 1, "{s}");
-    assert_eq!(ec2["DescribeSecurityGroups"]["calls"], 1, "{s}");
+    // One for the groups, one for the account id in NAT and address ARNs.
+    assert_eq!(ec2["DescribeSecurityGroups"]["calls"], 2, "{s}");
+    assert_eq!(ec2["DescribeNatGateways"]["calls"], 1, "{s}");
+    assert_eq!(ec2["DescribeRouteTables"]["calls"], 1, "{s}");
+    assert_eq!(ec2["DescribeAddresses"]["calls"], 1, "{s}");
     assert_eq!(ec2["DescribeInternetGateways"]["calls"], 1, "{s}");
     assert_eq!(ec2["DescribeVpcs"]["calls"], 1, "{s}");
     let mutating: Vec<&String> = ec2.as_object().unwrap().keys().filter(|op| !op.starts_with("Describe")).collect();
@@ -208,16 +219,16 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     assert_eq!(d.code, 2, "{d:?}");
     let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
     assert_eq!(plan["format_version"], 1);
-    assert_eq!(plan["resources"].as_array().unwrap().len(), 8);
+    assert_eq!(plan["resources"].as_array().unwrap().len(), NETWORK_RESOURCES);
 
     let s = p.ok(&["up", &spec, "--plan", &plan_arg, "--yes", "--json"]).json();
-    assert_eq!(s["plan"]["create"], 8);
-    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), 8);
+    assert_eq!(s["plan"]["create"], NETWORK_RESOURCES);
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), NETWORK_RESOURCES);
 
     let again = p.run(&["up", &spec, "--plan", &plan_arg, "--yes"]);
     assert_eq!(again.code, 1, "{again:?}");
     assert!(again.stderr.contains("state has moved on since the plan was made"), "{again:?}");
-    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), 8);
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), NETWORK_RESOURCES);
 }
 
 #[test]

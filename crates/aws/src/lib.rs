@@ -84,12 +84,13 @@ impl Aws {
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
         let ec2 = self.ec2();
+        let account = ec2::elastic_ip::Account::new();
         let list: Vec<Arc<dyn ResourceKind>> = vec![
             Arc::new(ec2::vpc::Vpc::new(ec2.clone())),
             Arc::new(ec2::subnet::Subnet::new(ec2.clone())),
             Arc::new(ec2::internet_gateway::InternetGateway::new(ec2.clone())),
-            Arc::new(ec2::elastic_ip::ElasticIp::new(ec2.clone())),
-            Arc::new(ec2::nat_gateway::NatGateway::new(ec2.clone())),
+            Arc::new(ec2::elastic_ip::ElasticIp::with_account(ec2.clone(), account.clone())),
+            Arc::new(ec2::nat_gateway::NatGateway::with_account(ec2.clone(), account)),
             Arc::new(ec2::route_table::RouteTable::new(ec2.clone())),
             Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(ec2.clone())),
             Arc::new(ec2::security_group::SecurityGroup::new(ec2)),

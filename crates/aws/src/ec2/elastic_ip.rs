@@ -42,12 +42,13 @@ pub static SCHEMA: KindSchema = KindSchema {
 /// The account id, for the ARNs of kinds whose Describe answer names no
 /// owner (addresses, NAT gateways). Read once per run from
 /// DescribeSecurityGroups: every VPC has a default group, owned by the
-/// account.
-pub(crate) struct Account(tokio::sync::OnceCell<String>);
+/// account. Clones share the answer, so the kinds of one run ask once.
+#[derive(Clone, Default)]
+pub struct Account(std::sync::Arc<tokio::sync::OnceCell<String>>);
 
 impl Account {
-    pub(crate) fn new() -> Account {
-        Account(tokio::sync::OnceCell::new())
+    pub fn new() -> Account {
+        Account::default()
     }
 
     pub(crate) async fn get(&self, client: &Client) -> Result<Option<String>, ProviderError> {
@@ -69,6 +70,11 @@ pub struct ElasticIp {
 impl ElasticIp {
     pub fn new(client: Client) -> ElasticIp {
         ElasticIp { client, account: Account::new() }
+    }
+
+    /// Shares the account lookup with the run's other kinds.
+    pub fn with_account(client: Client, account: Account) -> ElasticIp {
+        ElasticIp { client, account }
     }
 
     async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Observed>, ProviderError> {

@@ -103,6 +103,11 @@ impl NatGateway {
         NatGateway { client, account: Account::new() }
     }
 
+    /// Shares the account lookup with the run's other kinds.
+    pub fn with_account(client: Client, account: Account) -> NatGateway {
+        NatGateway { client, account }
+    }
+
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Nat>, ProviderError> {
         let mut pages = self.client.describe_nat_gateways().set_filter(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
