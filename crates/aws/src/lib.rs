@@ -4,8 +4,14 @@
 
 mod calls;
 pub mod ec2;
+pub mod ecr;
+pub mod ecs;
+pub mod elbv2;
 mod error;
+pub mod iam;
+pub mod logs;
 pub mod reference;
+pub mod secretsmanager;
 
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};
@@ -28,6 +34,24 @@ pub fn schemas() -> Vec<&'static KindSchema> {
         &ec2::route_table::SCHEMA,
         &ec2::vpc_endpoint::SCHEMA,
     ]
+    .into_iter()
+    .chain(iam::schemas())
+    .chain(logs::schemas())
+    .chain(secretsmanager::schemas())
+    .chain(ecr::schemas())
+    .chain(elbv2::schemas())
+    .chain(ecs::schemas())
+    .collect()
+}
+
+/// A client of one service, with the call counter attached.
+macro_rules! client {
+    ($name:ident, $krate:ident) => {
+        pub fn $name(&self) -> $krate::Client {
+            let conf = $krate::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone())).build();
+            $krate::Client::from_conf(conf)
+        }
+    };
 }
 
 /// The SDK configuration and clients for one run.
@@ -61,10 +85,7 @@ impl Aws {
         self.config.region().map(|r| r.to_string())
     }
 
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone())).build();
-        aws_sdk_ec2::Client::from_conf(conf)
-    }
+    client!(ec2, aws_sdk_ec2);
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.config)
@@ -75,11 +96,13 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
-    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let conf =
-            aws_sdk_dynamodb::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone())).build();
-        aws_sdk_dynamodb::Client::from_conf(conf)
-    }
+    client!(dynamodb, aws_sdk_dynamodb);
+    client!(iam, aws_sdk_iam);
+    client!(logs, aws_sdk_cloudwatchlogs);
+    client!(secretsmanager, aws_sdk_secretsmanager);
+    client!(ecr, aws_sdk_ecr);
+    client!(elbv2, aws_sdk_elasticloadbalancingv2);
+    client!(ecs, aws_sdk_ecs);
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
@@ -95,6 +118,15 @@ impl Aws {
             Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(ec2.clone())),
             Arc::new(ec2::security_group::SecurityGroup::new(ec2)),
         ];
+        let list = list
+            .into_iter()
+            .chain(iam::kinds(self))
+            .chain(logs::kinds(self))
+            .chain(secretsmanager::kinds(self))
+            .chain(ecr::kinds(self))
+            .chain(elbv2::kinds(self))
+            .chain(ecs::kinds(self))
+            .collect();
         Kinds::new(list)
     }
 }

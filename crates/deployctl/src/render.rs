@@ -247,6 +247,7 @@ mod tests {
             changes: vec![],
             forced_by: vec![],
             dependencies: vec![],
+            previous_dependencies: vec![],
             desired: BTreeMap::new(),
             tags: BTreeMap::new(),
             prior: None,

@@ -51,14 +51,19 @@ impl Account {
         Account::default()
     }
 
+    /// The account id, asked once however many kinds ask at the same time
+    /// (`None` when the account has no security group to tell it).
     pub(crate) async fn get(&self, client: &Client) -> Result<Option<String>, ProviderError> {
-        if let Some(a) = self.0.get() {
-            return Ok(Some(a.clone()));
-        }
-        let out = client.describe_security_groups().max_results(5).send().await.map_err(from_sdk)?;
-        let Some(owner) = out.security_groups().iter().find_map(|g| g.owner_id()) else { return Ok(None) };
-        let _ = self.0.set(owner.to_string());
-        Ok(Some(owner.to_string()))
+        let owner = self
+            .0
+            .get_or_try_init(|| async {
+                let out = client.describe_security_groups().max_results(5).send().await.map_err(from_sdk)?;
+                Ok::<_, ProviderError>(
+                    out.security_groups().iter().find_map(|g| g.owner_id()).unwrap_or_default().to_string(),
+                )
+            })
+            .await?;
+        Ok(Some(owner.clone()).filter(|o| !o.is_empty()))
     }
 }
 
