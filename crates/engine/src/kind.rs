@@ -224,6 +224,23 @@ pub trait ResourceKind: Send + Sync {
     /// repeated. Kinds that cannot be tagged find by natural key instead.
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError>;
 
+    /// Finds resources this stack created but has not recorded: the planner
+    /// passes every address it needs to resolve, with what is known of its
+    /// properties (literal values). The default asks [`find_tagged`]; kinds
+    /// whose API cannot filter by tag look each candidate up by its natural
+    /// key (a role name, a log group name) and adopt it only if it carries
+    /// this stack's `deployctl:stack` tag.
+    ///
+    /// [`find_tagged`]: ResourceKind::find_tagged
+    async fn find_existing(
+        &self,
+        ctx: &ReadCtx,
+        wanted: &[(String, Props)],
+    ) -> Result<Vec<(String, Observed)>, ProviderError> {
+        let _ = wanted;
+        self.find_tagged(ctx).await
+    }
+
     /// Creates the resource, converging every property, tags set in the
     /// create call where the API allows it. Calls [`OpCtx::record_id`] as
     /// soon as the id is known.

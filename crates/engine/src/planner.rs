@@ -4,7 +4,7 @@
 use crate::diff::{diff_properties, FieldDiff, Want};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
-use crate::kind::{Kinds, Observed, ReadCtx, TAG_RESOURCE, TAG_STACK};
+use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::*;
 use crate::resolve::Known;
 use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
@@ -413,29 +413,33 @@ async fn read_live(
     // Which kinds have something to adopt: a create that never recorded its
     // result, or (apply) a spec resource with nothing live, or (destroy)
     // anything of the kind at all, so that nothing tagged is left behind.
-    let mut adopt_kinds: BTreeSet<String> = BTreeSet::new();
+    // Each candidate comes with what is known of its properties (literals;
+    // references to other resources are not known yet), so kinds without a
+    // tag filter can look it up by its natural key (a name).
+    let mut candidates: BTreeMap<String, Vec<(String, Props)>> = BTreeMap::new();
+    let literal = |r: &deployctl_spec::Resource| -> Props {
+        let none = Known::default();
+        r.properties.iter().filter_map(|(k, e)| Some((k.clone(), none.eval_recorded(e, &st.lineage)?))).collect()
+    };
     for (address, rec) in &st.resources {
         if rec.id.is_none() || (mode == Mode::Destroy && !observed.contains_key(address)) {
-            adopt_kinds.insert(rec.type_name.clone());
+            let props = stack.resource(address).map(literal).unwrap_or_else(|| rec.properties.clone());
+            candidates.entry(rec.type_name.clone()).or_default().push((address.clone(), props));
         }
     }
     for r in &stack.resources {
-        if !observed.contains_key(&r.address) {
-            if let Some(k) = kinds.get(&r.type_name) {
-                if k.schema().taggable {
-                    adopt_kinds.insert(r.type_name.clone());
-                }
-            }
+        if !observed.contains_key(&r.address) && !st.resources.contains_key(&r.address) {
+            candidates.entry(r.type_name.clone()).or_default().push((r.address.clone(), literal(r)));
         }
     }
-    let finds = adopt_kinds.iter().map(|type_name| {
+    let finds = candidates.iter().map(|(type_name, wanted)| {
         let ctx = ctx.clone();
         async move {
             let kind = kinds
                 .get(type_name)
                 .ok_or_else(|| EngineError::UnknownKind { type_name: type_name.clone(), address: String::new() })?;
             let found = kind
-                .find_tagged(&ctx)
+                .find_existing(&ctx, wanted)
                 .await
                 .map_err(|source| EngineError::Read { type_name: type_name.clone(), source })?;
             Ok::<_, EngineError>((type_name.clone(), found))
