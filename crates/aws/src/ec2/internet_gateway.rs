@@ -87,11 +87,7 @@ impl ResourceKind for InternetGateway {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            out.extend(self.describe(&ctx.region, vec![filter("internet-gateway-id", chunk)]).await?);
-        }
-        Ok(out)
+        in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("internet-gateway-id", chunk)])).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

@@ -19,6 +19,20 @@ use std::collections::BTreeMap;
 /// The most values one EC2 filter takes.
 pub(crate) const FILTER_CHUNK: usize = 200;
 
+/// Runs `describe` once per [`FILTER_CHUNK`] ids and concatenates the
+/// answers: the batched read of every EC2 kind.
+pub(crate) async fn in_chunks<T, F, Fut>(ids: &[String], mut describe: F) -> Result<Vec<T>, ProviderError>
+where
+    F: FnMut(&[String]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(FILTER_CHUNK) {
+        out.extend(describe(chunk).await?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder().name(name).set_values(Some(values.to_vec())).build()
 }

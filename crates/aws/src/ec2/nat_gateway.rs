@@ -191,10 +191,7 @@ impl ResourceKind for NatGateway {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            found.extend(self.describe(vec![filter("nat-gateway-id", chunk)]).await?);
-        }
+        let found = in_chunks(ids, |chunk| self.describe(vec![filter("nat-gateway-id", chunk)])).await?;
         self.observe(&ctx.region, found).await
     }
 

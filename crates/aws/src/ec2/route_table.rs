@@ -68,6 +68,22 @@ pub static SCHEMA: KindSchema = KindSchema {
     example: "private_rt:\n  type: ec2.route_table\n  properties:\n    vpc_id: ${vpc.id}\n    routes:\n      - {destination_cidr_block: 0.0.0.0/0, nat_gateway_id: \"${nat.id}\"}\n    subnet_ids: [\"${private_a.id}\", \"${private_b.id}\"]\n",
 };
 
+/// Sets a route's destination and target on a CreateRoute or a ReplaceRoute
+/// request: their builders share the setters but not a type.
+macro_rules! route_request {
+    ($req:expr, $s:expr) => {
+        $req.set_destination_cidr_block($s("destination_cidr_block"))
+            .set_destination_ipv6_cidr_block($s("destination_ipv6_cidr_block"))
+            .set_destination_prefix_list_id($s("destination_prefix_list_id"))
+            .set_gateway_id($s("gateway_id"))
+            .set_nat_gateway_id($s("nat_gateway_id"))
+            .set_vpc_endpoint_id($s("vpc_endpoint_id"))
+            .set_transit_gateway_id($s("transit_gateway_id"))
+            .set_vpc_peering_connection_id($s("vpc_peering_connection_id"))
+            .set_network_interface_id($s("network_interface_id"))
+    };
+}
+
 pub struct RouteTable {
     client: Client,
 }
@@ -243,38 +259,10 @@ impl RouteTable {
             match have.get(key) {
                 Some(h) if normalize(&ROUTE_TYPE, h) == normalize(&ROUTE_TYPE, route) => {}
                 Some(_) => {
-                    self.client
-                        .replace_route()
-                        .route_table_id(id)
-                        .set_destination_cidr_block(s("destination_cidr_block"))
-                        .set_destination_ipv6_cidr_block(s("destination_ipv6_cidr_block"))
-                        .set_destination_prefix_list_id(s("destination_prefix_list_id"))
-                        .set_gateway_id(s("gateway_id"))
-                        .set_nat_gateway_id(s("nat_gateway_id"))
-                        .set_vpc_endpoint_id(s("vpc_endpoint_id"))
-                        .set_transit_gateway_id(s("transit_gateway_id"))
-                        .set_vpc_peering_connection_id(s("vpc_peering_connection_id"))
-                        .set_network_interface_id(s("network_interface_id"))
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
+                    route_request!(self.client.replace_route().route_table_id(id), s).send().await.map_err(from_sdk)?;
                 }
                 None => {
-                    self.client
-                        .create_route()
-                        .route_table_id(id)
-                        .set_destination_cidr_block(s("destination_cidr_block"))
-                        .set_destination_ipv6_cidr_block(s("destination_ipv6_cidr_block"))
-                        .set_destination_prefix_list_id(s("destination_prefix_list_id"))
-                        .set_gateway_id(s("gateway_id"))
-                        .set_nat_gateway_id(s("nat_gateway_id"))
-                        .set_vpc_endpoint_id(s("vpc_endpoint_id"))
-                        .set_transit_gateway_id(s("transit_gateway_id"))
-                        .set_vpc_peering_connection_id(s("vpc_peering_connection_id"))
-                        .set_network_interface_id(s("network_interface_id"))
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
+                    route_request!(self.client.create_route().route_table_id(id), s).send().await.map_err(from_sdk)?;
                 }
             }
         }
@@ -364,13 +352,8 @@ impl ResourceKind for RouteTable {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            out.extend(
-                self.describe(vec![filter("route-table-id", chunk)]).await?.iter().map(|t| observed(&ctx.region, t)),
-            );
-        }
-        Ok(out)
+        let tables = in_chunks(ids, |chunk| self.describe(vec![filter("route-table-id", chunk)])).await?;
+        Ok(tables.iter().map(|t| observed(&ctx.region, t)).collect())
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

@@ -252,11 +252,7 @@ impl ResourceKind for SecurityGroup {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            out.extend(self.describe(&ctx.region, vec![filter("group-id", chunk)]).await?);
-        }
-        Ok(out)
+        in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("group-id", chunk)])).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

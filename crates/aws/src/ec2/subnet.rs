@@ -92,11 +92,7 @@ impl ResourceKind for Subnet {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            out.extend(self.describe(vec![filter("subnet-id", chunk)]).await?);
-        }
-        Ok(out)
+        in_chunks(ids, |chunk| self.describe(vec![filter("subnet-id", chunk)])).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

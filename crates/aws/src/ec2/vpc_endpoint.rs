@@ -264,10 +264,11 @@ impl ResourceKind for VpcEndpoint {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            found.extend(self.describe_ids(chunk).await?);
-        }
+        let found = in_chunks(ids, |chunk| {
+            let chunk = chunk.to_vec();
+            async move { self.describe_ids(&chunk).await }
+        })
+        .await?;
         self.observe(&ctx.region, found).await
     }
 
