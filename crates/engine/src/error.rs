@@ -21,6 +21,8 @@ pub enum EngineError {
     State(#[from] StateError),
     #[error("{0}")]
     PlanMismatch(String),
+    #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable or create the file, then re-run")]
+    Secrets(String),
 }
 
 fn hint(h: &Option<String>) -> String {

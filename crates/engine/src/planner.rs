@@ -59,6 +59,9 @@ pub async fn plan(
     mode: Mode,
     events: &EventSink,
 ) -> Result<Plan, EngineError> {
+    if mode == Mode::Apply {
+        check_secrets(stack)?;
+    }
     let empty = State::new(&stack.name, &stack.region);
     let st = state.unwrap_or(&empty);
     let live = read_live(stack, st, kinds, mode, events).await?;
@@ -278,6 +281,37 @@ pub async fn plan(
     deletes.sort_by_key(|d| std::cmp::Reverse(depths[&d.address]));
     plan.resources.extend(deletes);
     Ok(plan)
+}
+
+/// Every secret the spec reads must be readable before anything is planned,
+/// let alone applied: a missing variable or file is bad input, and bad input
+/// changes nothing. The error names the source, never a value.
+fn check_secrets(stack: &Stack) -> Result<(), EngineError> {
+    fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a deployctl_spec::SecretSource>) {
+        match e {
+            Expr::Secret(s) => out.push(s),
+            Expr::List(items) => items.iter().for_each(|i| walk(i, out)),
+            Expr::Map(m) => m.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for r in &stack.resources {
+        for (name, e) in &r.properties {
+            let mut sources = Vec::new();
+            walk(e, &mut sources);
+            for src in sources {
+                if let Err(m) = crate::secrets::read_secret(src) {
+                    problems.push(format!("{} property {name}: {m}", display(&r.type_name, &r.address)));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Secrets(problems.join("\n")))
+    }
 }
 
 fn depth(address: &str, all: &[ResourcePlan]) -> usize {
