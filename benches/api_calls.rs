@@ -28,6 +28,8 @@ fn start_moto() -> Moto {
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
     let child = Command::new(&bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .env("MOTO_ECS_SERVICE_RUNNING", "10")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -37,7 +37,9 @@ free_port() {
 start_moto() {
   local log="$1"
   MOTO_PORT="$(free_port)"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" > "$log" 2>&1 &
+  # MOTO_ECS_SERVICE_RUNNING: moto reports an ECS rollout COMPLETED only when
+  # this many tasks "run"; it must be at least any desired_count used.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=10 nohup "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" > "$log" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     if python3 - "$MOTO_PORT" <<'PY' 2>/dev/null; then return 0; fi

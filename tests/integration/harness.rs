@@ -35,6 +35,9 @@ impl Moto {
             let child = Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                // moto reports an ECS rollout COMPLETED only when this many
+                // tasks "run"; it must be at least any desired_count used.
+                .env("MOTO_ECS_SERVICE_RUNNING", "10")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -7,5 +7,7 @@ mod harness;
 mod crash;
 mod network;
 mod network_tier;
+mod prod;
 mod s3_backend;
+mod secrets;
 mod spec_errors;

@@ -465,9 +465,6 @@ async fn step_body(
                 kind.create(&ctx, &desired).await
             } else {
                 let mut current = prior.clone().expect("an update has a prior");
-                if rp.resume {
-                    current = kind.resume(&ctx, &current).await.map_err(step_err)?;
-                }
                 let changed: Vec<String> = {
                     let mut c: Vec<String> = rp
                         .changes
@@ -477,6 +474,19 @@ async fn step_body(
                     c.dedup();
                     c
                 };
+                if rp.resume {
+                    match kind.resume(&ctx, &current).await {
+                        Ok(c) => current = c,
+                        // The interrupted create did not end well (a rollout
+                        // that failed, say), but the spec changed since: the
+                        // update below supersedes it, and waits on its own.
+                        Err(e) if !changed.is_empty() => ctx.progress(
+                            format!("the interrupted create did not complete ({e}); applying the changes instead"),
+                            Duration::ZERO,
+                        ),
+                        Err(e) => return Err(step_err(e)),
+                    }
+                }
                 if changed.is_empty() {
                     Ok(current)
                 } else {

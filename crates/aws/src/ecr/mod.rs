@@ -1,4 +1,6 @@
-//! ecr resource kinds.
+//! ECR resource kinds.
+
+pub mod repository;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -7,11 +9,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![]
+    vec![&repository::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let _ = aws;
-    vec![]
+    vec![Arc::new(repository::Repository::new(aws.ecr()))]
 }

@@ -1,4 +1,6 @@
-//! logs resource kinds.
+//! CloudWatch Logs resource kinds.
+
+pub mod log_group;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -7,11 +9,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![]
+    vec![&log_group::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let _ = aws;
-    vec![]
+    vec![Arc::new(log_group::LogGroup::new(aws.logs()))]
 }

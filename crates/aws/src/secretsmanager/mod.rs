@@ -1,4 +1,6 @@
-//! secretsmanager resource kinds.
+//! Secrets Manager resource kinds.
+
+pub mod secret;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -7,11 +9,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![]
+    vec![&secret::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let _ = aws;
-    vec![]
+    vec![Arc::new(secret::Secret::new(aws.secretsmanager()))]
 }

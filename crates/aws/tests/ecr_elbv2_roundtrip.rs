@@ -1,0 +1,631 @@
+//! `ecr.repository` and the `elbv2` kinds against a moto server of this
+//! test's own: create through the trait, read back and diff clean against
+//! the spec, change in-place fields and check them through the raw API,
+//! delete (twice), and read nothing.
+//!
+//! The figures are the seeds': an ALB in two subnets, a target group on 8080
+//! of type ip with health check `/`, 30 s interval, 2 healthy / 3 unhealthy,
+//! 5 s timeout and 30 s deregistration delay; an HTTP listener forwarding to
+//! it, an HTTP→HTTPS redirect, an HTTPS listener with a certificate, and a
+//! fixed response; an ECR repository that keeps the last 10 images.
+//!
+//! Two answers moto never gives are mocked (aws-smithy-mocks, the client
+//! built by hand): DescribeLoadBalancers refusing a whole batch because one
+//! ARN of it is gone, and a load balancer that ends `failed`.
+
+use deployctl_aws::ecr::repository::{self, Repository};
+use deployctl_aws::elbv2::{listener, load_balancer, target_group};
+use deployctl_aws::Aws;
+use deployctl_engine::diff::{diff_properties, Want};
+use deployctl_engine::{ApiCalls, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_spec::{KindSchema, Update};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+const STACK: &str = "rt";
+
+/// A moto server of this test's own, killed when dropped.
+struct Moto {
+    port: u16,
+    child: Child,
+}
+
+fn moto_server() -> PathBuf {
+    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = moto_server();
+        assert!(
+            bin.exists(),
+            "moto_server not found at {}: run scripts/bootstrap-moto, or set DEPLOYCTL_MOTO_SERVER",
+            bin.display()
+        );
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn moto_server");
+            let mut moto = Moto { port, child };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if moto.ready() {
+                    return moto;
+                }
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // port taken in the meantime: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 16];
+        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
+    }
+
+    async fn aws(&self) -> Aws {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
+        Aws::from_config(config, ApiCalls::new())
+    }
+
+    /// An ACM certificate for the HTTPS listener (moto checks that it
+    /// exists). No ACM SDK in this crate: one JSON call by hand.
+    fn acm_certificate(&self) -> String {
+        use std::io::{Read, Write};
+        let body = r#"{"DomainName":"shop.example.com"}"#;
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: CertificateManager.RequestCertificate\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/acm/aws4_request, \
+             SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let start = answer.find("arn:aws:acm:").unwrap_or_else(|| panic!("no certificate ARN in {answer}"));
+        answer[start..].split('"').next().unwrap().to_string()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn props(v: Value) -> Props {
+    v.as_object().unwrap().clone()
+}
+
+fn read_ctx() -> ReadCtx {
+    ReadCtx { stack: STACK.into(), region: REGION.into() }
+}
+
+fn op(address: &str, type_name: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
+    let mut tags = BTreeMap::from([
+        ("deployctl:stack".to_string(), STACK.to_string()),
+        ("deployctl:resource".to_string(), address.to_string()),
+    ]);
+    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let (ctx, _cancel, _events) = OpCtx::detached(
+        STACK,
+        REGION,
+        address,
+        type_name,
+        action,
+        tags,
+        "0123456789abcdef0123456789abcdef",
+        Duration::from_secs(60),
+    );
+    ctx
+}
+
+/// The fields the engine would plan to change.
+fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
+    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
+        Some(v) => Want::Value(v.clone()),
+        None => Want::Unmanaged,
+    };
+    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
+}
+
+fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
+    let diffs = changes(schema, desired, observed);
+    assert!(
+        diffs.is_empty(),
+        "{}: {diffs:?} differ right after apply\nlive: {:#}",
+        schema.type_name,
+        Value::Object(observed.properties.clone())
+    );
+}
+
+/// Reads one id through the kind's batched read.
+async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
+    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
+    assert_eq!(found.len(), 1, "{id} not read back");
+    found.into_iter().next().unwrap()
+}
+
+fn replaces(schema: &KindSchema, name: &str) -> bool {
+    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_target_group_and_listeners_round_trip() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let ec2 = aws.ec2();
+    let elb = aws.elbv2();
+
+    // The network an ALB needs: a VPC, two subnets in two zones, a group.
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
+    let mut subnets = Vec::new();
+    for (cidr, az) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"), ("10.0.3.0/24", "us-east-1c")] {
+        let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
+        subnets.push(s.subnet.unwrap().subnet_id.unwrap());
+    }
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&vpc)
+        .group_name("alb")
+        .description("alb")
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+
+    let lb_kind = load_balancer::LoadBalancer::new(elb.clone());
+    let tg_kind = target_group::TargetGroup::new(elb.clone());
+    let ls_kind = listener::Listener::new(elb.clone());
+
+    // The load balancer: default name, active, attributes at their defaults.
+    let lb_want = props(json!({"subnets": [subnets[1], subnets[0]], "security_groups": [sg], "idle_timeout": 60}));
+    let lb = lb_kind
+        .create(&op("alb", "elbv2.load_balancer", StepAction::Create, &[]), &lb_want)
+        .await
+        .expect("create the load balancer");
+    assert_eq!(lb.properties["name"], json!("rt-alb"));
+    assert!(lb.attributes["arn_suffix"].as_str().unwrap().starts_with("app/rt-alb/"), "{:?}", lb.attributes);
+    assert!(!lb.attributes["dns_name"].as_str().unwrap_or_default().is_empty());
+    assert!(!lb.attributes["zone_id"].as_str().unwrap_or_default().is_empty());
+    let lb = read_one(&lb_kind, &lb.id).await;
+    assert_clean(&load_balancer::SCHEMA, &lb_want, &lb);
+    assert_eq!(lb.tags.get("deployctl:resource").map(String::as_str), Some("alb"));
+    let lb_arn = lb.id.clone();
+
+    // The target group of seed 000.
+    let tg_want = props(json!({
+        "port": 8080, "vpc_id": vpc, "target_type": "ip", "protocol": "HTTP",
+        "health_check_path": "/", "health_check_interval_seconds": 30,
+        "healthy_threshold_count": 2, "unhealthy_threshold_count": 3, "health_check_timeout_seconds": 5,
+        "deregistration_delay_timeout_seconds": 30,
+    }));
+    let tg = tg_kind
+        .create(&op("app_tg", "elbv2.target_group", StepAction::Create, &[]), &tg_want)
+        .await
+        .expect("create the target group");
+    assert_eq!(tg.properties["name"], json!("rt-app-tg"));
+    assert!(tg.attributes["arn_suffix"].as_str().unwrap().starts_with("targetgroup/rt-app-tg/"));
+    let tg = read_one(&tg_kind, &tg.id).await;
+    assert_clean(&target_group::SCHEMA, &tg_want, &tg);
+    let tg_arn = tg.id.clone();
+    let attrs = elb.describe_target_group_attributes().target_group_arn(&tg_arn).send().await.unwrap();
+    assert!(attrs
+        .attributes()
+        .iter()
+        .any(|a| a.key() == Some("deregistration_delay.timeout_seconds") && a.value() == Some("30")));
+
+    // Listeners: forward, redirect (seed 004), HTTPS with a certificate,
+    // fixed response.
+    let cert = moto.acm_certificate();
+    let listeners = [
+        (
+            "http",
+            json!({"load_balancer_arn": lb_arn, "port": 80, "protocol": "HTTP",
+            "default_actions": [{"type": "forward", "target_group_arn": tg_arn}]}),
+        ),
+        (
+            "redirect",
+            json!({"load_balancer_arn": lb_arn, "port": 8081, "protocol": "HTTP",
+            "default_actions": [{"type": "redirect",
+                "redirect_config": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]}),
+        ),
+        (
+            "https",
+            json!({"load_balancer_arn": lb_arn, "port": 443, "protocol": "HTTPS", "certificate_arn": cert,
+            "default_actions": [{"type": "forward", "target_group_arn": tg_arn}]}),
+        ),
+        (
+            "fixed",
+            json!({"load_balancer_arn": lb_arn, "port": 8082, "protocol": "HTTP",
+            "default_actions": [{"type": "fixed-response", "fixed_response_config":
+                {"status_code": "404", "content_type": "text/plain", "message_body": "nothing here"}}]}),
+        ),
+    ];
+    let mut listener_arns = Vec::new();
+    for (address, want) in &listeners {
+        let want = props(want.clone());
+        let l = ls_kind
+            .create(&op(address, "elbv2.listener", StepAction::Create, &[]), &want)
+            .await
+            .unwrap_or_else(|e| panic!("create listener {address}: {e:?}"));
+        let l = read_one(&ls_kind, &l.id).await;
+        assert_clean(&listener::SCHEMA, &want, &l);
+        listener_arns.push(l.id.clone());
+    }
+    // A redirect that leaves host, path and query out reads back equal,
+    // whether AWS fills them in or not.
+    let redirect = read_one(&ls_kind, &listener_arns[1]).await;
+    let filled = props(json!({"load_balancer_arn": lb_arn, "port": 8081, "protocol": "HTTP",
+        "default_actions": [{"type": "redirect", "redirect_config": {"protocol": "HTTPS", "port": "443",
+            "host": "#{host}", "path": "/#{path}", "query": "#{query}", "status_code": "HTTP_301"}}]}));
+    assert_clean(&listener::SCHEMA, &filled, &redirect);
+
+    // Batched reads leave out what is gone.
+    let gone_listener = format!("{}ffff", &listener_arns[0][..listener_arns[0].len() - 4]);
+    let mut ids = listener_arns.clone();
+    ids.push(gone_listener);
+    assert_eq!(ls_kind.read(&read_ctx(), &ids).await.unwrap().len(), 4);
+    let gone_lb = format!("{}ffff", &lb_arn[..lb_arn.len() - 4]);
+    let found = lb_kind.read(&read_ctx(), &[lb_arn.clone(), gone_lb]).await.unwrap();
+    assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec![lb_arn.as_str()]);
+
+    // Adoption by tag finds each resource under its address.
+    let found = lb_kind.find_tagged(&read_ctx()).await.unwrap();
+    assert_eq!(found.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), vec!["alb"]);
+    let found = tg_kind.find_tagged(&read_ctx()).await.unwrap();
+    assert_eq!(found.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), vec!["app_tg"]);
+    let mut found: Vec<String> = ls_kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    found.sort();
+    assert_eq!(found, vec!["fixed", "http", "https", "redirect"]);
+
+    // In place: idle timeout 60 → 120, a third subnet.
+    let lb_want2 = props(json!({"subnets": subnets, "security_groups": [sg], "idle_timeout": 120}));
+    let changed = changes(&load_balancer::SCHEMA, &lb_want2, &lb);
+    assert_eq!(changed, vec!["subnets", "idle_timeout"]);
+    let lb = lb_kind
+        .update(&op("alb", "elbv2.load_balancer", StepAction::Update, &[]), &lb, &lb_want2, &changed)
+        .await
+        .expect("update the load balancer");
+    assert_clean(&load_balancer::SCHEMA, &lb_want2, &lb);
+    let attrs = elb.describe_load_balancer_attributes().load_balancer_arn(&lb_arn).send().await.unwrap();
+    assert!(attrs
+        .attributes()
+        .iter()
+        .any(|a| a.key() == Some("idle_timeout.timeout_seconds") && a.value() == Some("120")));
+    assert_clean(&load_balancer::SCHEMA, &lb_want2, &read_one(&lb_kind, &lb_arn).await);
+
+    // In place: health check interval 30 → 15, and a tag of its own.
+    let mut tg_want2 = tg_want.clone();
+    tg_want2.insert("health_check_interval_seconds".into(), json!(15));
+    let mut changed = changes(&target_group::SCHEMA, &tg_want2, &tg);
+    assert_eq!(changed, vec!["health_check_interval_seconds"]);
+    changed.push("tags".into());
+    let tg_ctx = op("app_tg", "elbv2.target_group", StepAction::Update, &[("team", "shop")]);
+    let tg = tg_kind.update(&tg_ctx, &tg, &tg_want2, &changed).await.expect("update the target group");
+    assert_clean(&target_group::SCHEMA, &tg_want2, &tg);
+    assert_eq!(tg.tags.get("team").map(String::as_str), Some("shop"));
+    let live = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.unwrap();
+    assert_eq!(live.target_groups()[0].health_check_interval_seconds(), Some(15));
+
+    // In place: the HTTP listener answers itself instead of forwarding.
+    let http = read_one(&ls_kind, &listener_arns[0]).await;
+    let http_want2 = props(json!({"load_balancer_arn": lb_arn, "port": 80, "protocol": "HTTP",
+        "default_actions": [{"type": "fixed-response",
+            "fixed_response_config": {"status_code": "503", "content_type": "text/plain", "message_body": "down"}}]}));
+    let changed = changes(&listener::SCHEMA, &http_want2, &http);
+    assert_eq!(changed, vec!["default_actions"]);
+    let http = ls_kind
+        .update(&op("http", "elbv2.listener", StepAction::Update, &[]), &http, &http_want2, &changed)
+        .await
+        .expect("update the listener");
+    assert_clean(&listener::SCHEMA, &http_want2, &http);
+    let live = elb.describe_listeners().listener_arns(&listener_arns[0]).send().await.unwrap();
+    let action = &live.listeners()[0].default_actions()[0];
+    assert_eq!(action.r#type().map(|t| t.as_str()), Some("fixed-response"));
+    assert_eq!(action.fixed_response_config().and_then(|f| f.status_code()), Some("503"));
+
+    // What forces a replacement (the schema says so; the engine acts on it).
+    for p in ["name", "type", "scheme"] {
+        assert!(replaces(&load_balancer::SCHEMA, p), "load_balancer.{p}");
+    }
+    for p in ["subnets", "security_groups", "idle_timeout", "ip_address_type", "deletion_protection"] {
+        assert!(!replaces(&load_balancer::SCHEMA, p), "load_balancer.{p}");
+    }
+    for p in ["name", "port", "protocol", "vpc_id", "target_type", "protocol_version"] {
+        assert!(replaces(&target_group::SCHEMA, p), "target_group.{p}");
+    }
+    assert!(!replaces(&target_group::SCHEMA, "health_check_path"));
+    assert!(replaces(&listener::SCHEMA, "load_balancer_arn"));
+    for p in ["port", "protocol", "certificate_arn", "default_actions"] {
+        assert!(!replaces(&listener::SCHEMA, p), "listener.{p}");
+    }
+
+    // A target group still used by a listener is refused (after a short
+    // grace here), with a hint.
+    let (short, _cancel, _events) = OpCtx::detached(
+        STACK,
+        REGION,
+        "app_tg",
+        "elbv2.target_group",
+        StepAction::Delete,
+        BTreeMap::new(),
+        "t",
+        Duration::from_secs(2),
+    );
+    let err = tg_kind.delete(&short, &tg).await.expect_err("a target group in use is not deleted");
+    assert!(err.message.contains("in use"), "{err:?}");
+
+    // Delete in order, each twice; nothing is read back.
+    for arn in &listener_arns {
+        let l = read_one(&ls_kind, arn).await;
+        let ctx = op("l", "elbv2.listener", StepAction::Delete, &[]);
+        ls_kind.delete(&ctx, &l).await.expect("delete the listener");
+        ls_kind.delete(&ctx, &l).await.expect("delete the listener again");
+    }
+    assert!(ls_kind.read(&read_ctx(), &listener_arns).await.unwrap().is_empty());
+    let ctx = op("app_tg", "elbv2.target_group", StepAction::Delete, &[]);
+    tg_kind.delete(&ctx, &tg).await.expect("delete the target group");
+    tg_kind.delete(&ctx, &tg).await.expect("delete the target group again");
+    assert!(tg_kind.read(&read_ctx(), std::slice::from_ref(&tg_arn)).await.unwrap().is_empty());
+    let ctx = op("alb", "elbv2.load_balancer", StepAction::Delete, &[]);
+    lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer");
+    lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer again");
+    assert!(lb_kind.read(&read_ctx(), std::slice::from_ref(&lb_arn)).await.unwrap().is_empty());
+    // Its security group can go right after.
+    ec2.delete_security_group().group_id(&sg).send().await.expect("the group is free");
+}
+
+/// A tiny image manifest moto accepts.
+const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32654,"digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f"}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_repository_round_trip() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let ecr = aws.ecr();
+    let kind = Repository::new(ecr.clone());
+    let t = "ecr.repository";
+
+    // Seed 000: keep the last 10 images (scan on push is turned on below).
+    let want = props(json!({
+        "repository_name": "rt/api",
+        "lifecycle_policy": {"rules": [{
+            "rulePriority": 1, "description": "Keep last 10 images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+            "action": {"type": "expire"}}]},
+    }));
+    let repo = kind.create(&op("repo", t, StepAction::Create, &[]), &want).await.expect("create the repository");
+    assert_eq!(repo.id, "rt/api");
+    assert!(repo.attributes["repository_uri"].as_str().unwrap().ends_with("/rt/api"));
+    assert!(repo.attributes["arn"].as_str().unwrap().starts_with("arn:aws:ecr:"));
+    let repo = read_one(&kind, "rt/api").await;
+    assert_clean(&repository::SCHEMA, &want, &repo);
+    assert_eq!(repo.tags.get("deployctl:stack").map(String::as_str), Some(STACK));
+
+    // The policy compares as a document: key order and number-or-string
+    // make no difference; another count does.
+    let mut same = want.clone();
+    same.insert(
+        "lifecycle_policy".into(),
+        json!({"rules": [{"action": {"type": "expire"}, "description": "Keep last 10 images",
+            "selection": {"countNumber": "10", "countType": "imageCountMoreThan", "tagStatus": "any"},
+            "rulePriority": 1}]}),
+    );
+    assert_clean(&repository::SCHEMA, &same, &repo);
+    let mut other = want.clone();
+    other["lifecycle_policy"]["rules"][0]["selection"]["countNumber"] = json!(20);
+    assert_eq!(changes(&repository::SCHEMA, &other, &repo), vec!["lifecycle_policy"]);
+
+    // A batch naming a repository that does not exist still reads the rest.
+    let found = kind.read(&read_ctx(), &["rt/api".to_string(), "rt/none".to_string()]).await.unwrap();
+    assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec!["rt/api"]);
+
+    // Adoption by name, only for this stack's resource at that address.
+    let wanted = vec![("repo".to_string(), props(json!({"repository_name": "rt/api"})))];
+    let found = kind.find_existing(&read_ctx(), &wanted).await.unwrap();
+    assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), vec![("repo", "rt/api")]);
+    let elsewhere = vec![("other".to_string(), props(json!({"repository_name": "rt/api"})))];
+    assert!(kind.find_existing(&read_ctx(), &elsewhere).await.unwrap().is_empty());
+
+    // In place: scan on push on (seed 000), and the lifecycle policy
+    // removed. (Turning it off sends `{}`: the SDK leaves a false boolean
+    // out, which AWS reads as false but moto ignores.)
+    let want2 = props(json!({"repository_name": "rt/api", "scan_on_push": true}));
+    let changed = changes(&repository::SCHEMA, &want2, &repo);
+    assert_eq!(changed, vec!["scan_on_push", "lifecycle_policy"]);
+    let repo = kind.update(&op("repo", t, StepAction::Update, &[]), &repo, &want2, &changed).await.unwrap();
+    assert_clean(&repository::SCHEMA, &want2, &repo);
+    let live = ecr.describe_repositories().repository_names("rt/api").send().await.unwrap();
+    assert_eq!(live.repositories()[0].image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+    let policy = ecr.get_lifecycle_policy().repository_name("rt/api").send().await;
+    assert!(policy.is_err(), "the lifecycle policy is gone");
+
+    // A repository holding an image is not deleted without force_delete…
+    ecr.put_image().repository_name("rt/api").image_manifest(MANIFEST).image_tag("v1").send().await.unwrap();
+    let ctx = op("repo", t, StepAction::Delete, &[]);
+    let err = kind.delete(&ctx, &repo).await.expect_err("a repository with images is kept");
+    assert_eq!(err.code.as_deref(), Some("RepositoryNotEmptyException"));
+    assert!(err.hint.as_deref().unwrap_or_default().contains("force_delete: true"), "{err:?}");
+
+    // …and is with it: the setting travels as a tag the plan does not see.
+    let want3 = props(json!({"repository_name": "rt/api", "scan_on_push": true, "force_delete": true}));
+    let changed = changes(&repository::SCHEMA, &want3, &repo);
+    assert_eq!(changed, vec!["force_delete"]);
+    let repo = kind.update(&op("repo", t, StepAction::Update, &[]), &repo, &want3, &changed).await.unwrap();
+    assert_clean(&repository::SCHEMA, &want3, &repo);
+    assert!(!repo.tags.contains_key(repository::TAG_FORCE_DELETE));
+    let arn = repo.attributes["arn"].as_str().unwrap();
+    let live = ecr.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert!(live.tags().iter().any(|t| t.key() == repository::TAG_FORCE_DELETE && t.value() == "true"));
+    let repo = read_one(&kind, "rt/api").await;
+    assert_eq!(repo.properties["force_delete"], json!(true));
+    kind.delete(&ctx, &repo).await.expect("delete the repository with its image");
+    kind.delete(&ctx, &repo).await.expect("delete the repository again");
+    assert!(kind.read(&read_ctx(), &["rt/api".to_string()]).await.unwrap().is_empty());
+}
+
+mod mocked {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::CreateLoadBalancerOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        AvailabilityZone, LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerState, LoadBalancerStateEnum,
+        LoadBalancerTypeEnum, Tag, TagDescription,
+    };
+    use aws_sdk_elasticloadbalancingv2::Client;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+
+    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rt-alb/50dc6c495c0c9188";
+    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rt-old/73e2d6bc24d8a067";
+
+    /// How ELBv2 answers for an ARN that does not exist.
+    const NOT_FOUND: &str = r#"<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>Sender</Type><Code>LoadBalancerNotFound</Code><Message>One or more load balancers not found</Message></Error><RequestId>5c5ac9a1-0000-4000-8000-000000000000</RequestId></ErrorResponse>"#;
+
+    fn client(rules: &[&Rule]) -> Client {
+        let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for r in rules {
+            mocks = mocks.with_rule(r);
+        }
+        let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(mocks)
+            .build();
+        Client::from_conf(conf)
+    }
+
+    fn lb(arn: &str, state: LoadBalancerStateEnum, reason: Option<&str>) -> Lb {
+        Lb::builder()
+            .load_balancer_arn(arn)
+            .load_balancer_name("rt-alb")
+            .dns_name("rt-alb-1.us-east-1.elb.amazonaws.com")
+            .canonical_hosted_zone_id("Z35SXDOTRQ7X7K")
+            .vpc_id("vpc-1")
+            .r#type(LoadBalancerTypeEnum::Application)
+            .state(LoadBalancerState::builder().code(state).set_reason(reason.map(str::to_string)).build())
+            .availability_zones(AvailabilityZone::builder().zone_name("us-east-1a").subnet_id("subnet-a").build())
+            .availability_zones(AvailabilityZone::builder().zone_name("us-east-1b").subnet_id("subnet-b").build())
+            .security_groups("sg-1")
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_batch_refused_for_one_gone_arn_is_read_one_by_one() {
+        let batch = mock!(Client::describe_load_balancers)
+            .match_requests(|r| r.load_balancer_arns().len() == 2)
+            .sequence()
+            .http_status(400, Some(NOT_FOUND.to_string()))
+            .repeatedly()
+            .build();
+        let gone = mock!(Client::describe_load_balancers)
+            .match_requests(|r| r.load_balancer_arns() == [B])
+            .sequence()
+            .http_status(400, Some(NOT_FOUND.to_string()))
+            .repeatedly()
+            .build();
+        let found = mock!(Client::describe_load_balancers)
+            .match_requests(|r| r.load_balancer_arns() == [A])
+            .then_output(|| {
+                DescribeLoadBalancersOutput::builder()
+                    .load_balancers(lb(A, LoadBalancerStateEnum::Active, None))
+                    .build()
+            });
+        let tags = mock!(Client::describe_tags).match_requests(|r| r.resource_arns() == [A]).then_output(|| {
+            DescribeTagsOutput::builder()
+                .tag_descriptions(
+                    TagDescription::builder()
+                        .resource_arn(A)
+                        .tags(Tag::builder().key("deployctl:stack").value(STACK).build())
+                        .tags(Tag::builder().key("aws:cloudformation:stack-name").value("ignored").build())
+                        .build(),
+                )
+                .build()
+        });
+        let attrs = mock!(Client::describe_load_balancer_attributes).then_output(|| {
+            DescribeLoadBalancerAttributesOutput::builder()
+                .attributes(LoadBalancerAttribute::builder().key("idle_timeout.timeout_seconds").value("120").build())
+                .attributes(LoadBalancerAttribute::builder().key("deletion_protection.enabled").value("true").build())
+                .build()
+        });
+        let kind = load_balancer::LoadBalancer::new(client(&[&batch, &gone, &found, &tags, &attrs]));
+        let read = kind.read(&read_ctx(), &[A.to_string(), B.to_string()]).await.expect("read");
+        assert_eq!(read.len(), 1);
+        let o = &read[0];
+        assert_eq!(o.id, A);
+        assert_eq!(o.properties["idle_timeout"], json!(120));
+        assert_eq!(o.properties["deletion_protection"], json!(true));
+        assert_eq!(o.properties["http2_enabled"], json!(true), "unlisted attributes read as their defaults");
+        assert_eq!(o.properties["subnets"], json!(["subnet-a", "subnet-b"]));
+        assert_eq!(o.attributes["arn_suffix"], json!("app/rt-alb/50dc6c495c0c9188"));
+        assert_eq!(o.tags.keys().collect::<Vec<_>>(), vec!["deployctl:stack"]);
+        assert_eq!(batch.num_calls(), 1);
+        assert_eq!(gone.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_load_balancer_that_fails_ends_the_create_with_its_reason() {
+        let create = mock!(Client::create_load_balancer).then_output(|| {
+            CreateLoadBalancerOutput::builder().load_balancers(lb(A, LoadBalancerStateEnum::Provisioning, None)).build()
+        });
+        let describe = mock!(Client::describe_load_balancers)
+            .sequence()
+            .output(|| {
+                DescribeLoadBalancersOutput::builder()
+                    .load_balancers(lb(A, LoadBalancerStateEnum::Provisioning, None))
+                    .build()
+            })
+            .output(|| {
+                DescribeLoadBalancersOutput::builder()
+                    .load_balancers(lb(A, LoadBalancerStateEnum::Failed, Some("insufficient capacity in us-east-1a")))
+                    .build()
+            })
+            .build();
+        let kind = load_balancer::LoadBalancer::new(client(&[&create, &describe]));
+        let ctx = op("alb", "elbv2.load_balancer", StepAction::Create, &[]);
+        let err = kind
+            .create(&ctx, &props(json!({"subnets": ["subnet-a", "subnet-b"]})))
+            .await
+            .expect_err("a failed load balancer fails the step");
+        assert_eq!(err.code.as_deref(), Some("LoadBalancerFailed"));
+        assert!(err.message.contains("insufficient capacity in us-east-1a"), "{err:?}");
+        assert!(err.hint.is_some());
+        assert_eq!(describe.num_calls(), 2);
+    }
+}

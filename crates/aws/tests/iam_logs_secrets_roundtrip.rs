@@ -1,0 +1,461 @@
+//! Round trips of `iam.role`, `logs.log_group` and `secretsmanager.secret`
+//! against a moto server of the test's own: create through the kind, read
+//! back and diff clean against the spec, update in place and check through
+//! the raw AWS API, adopt by natural key, delete (twice) and read nothing.
+
+use deployctl_aws::iam::role::{self, Role};
+use deployctl_aws::logs::log_group::{self, LogGroup};
+use deployctl_aws::secretsmanager::secret::{self, Secret};
+use deployctl_aws::Aws;
+use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
+use deployctl_engine::{ApiCalls, Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_spec::{KindSchema, Type};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+const STACK: &str = "app";
+
+/// A moto server of this test's own, killed when dropped.
+struct Moto {
+    port: u16,
+    child: Child,
+}
+
+fn moto_server() -> PathBuf {
+    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = moto_server();
+        assert!(
+            bin.exists(),
+            "moto_server not found at {}: run scripts/bootstrap-moto (or set DEPLOYCTL_MOTO_SERVER)",
+            bin.display()
+        );
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn moto_server");
+            let mut moto = Moto { port, child };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if moto.ready() {
+                    return moto;
+                }
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // port taken in the meantime: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 16];
+        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
+    }
+
+    async fn aws(&self) -> Aws {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
+        Aws::from_config(config, ApiCalls::new())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_ctx() -> ReadCtx {
+    ReadCtx { stack: STACK.into(), region: REGION.into() }
+}
+
+fn tags(address: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::from([
+        ("deployctl:stack".to_string(), STACK.to_string()),
+        ("deployctl:resource".to_string(), address.to_string()),
+    ]);
+    t.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    t
+}
+
+fn op(
+    schema: &KindSchema,
+    address: &str,
+    action: StepAction,
+    tags: BTreeMap<String, String>,
+) -> (OpCtx, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+    let (ctx, _cancel, rx) = OpCtx::detached(
+        STACK,
+        REGION,
+        address,
+        schema.type_name,
+        action,
+        tags,
+        "0123456789abcdef0123456789abcdef",
+        Duration::from_secs(60),
+    );
+    (ctx, rx)
+}
+
+fn props(v: Value) -> Props {
+    v.as_object().unwrap().clone()
+}
+
+/// The engine's diff of `desired` against what was read, with write-only
+/// (secret) properties taken from what would be recorded, as the planner does.
+fn diff(schema: &KindSchema, desired: &Props, live: &Observed) -> Vec<FieldDiff> {
+    let mut live = live.properties.clone();
+    for p in schema.properties.iter().filter(|p| matches!(p.ty, Type::Secret)) {
+        if let Some(v) = desired.get(p.name) {
+            live.insert(p.name.to_string(), v.clone());
+        }
+    }
+    diff_properties(
+        schema,
+        &|p| match desired.get(p.name) {
+            Some(v) => Want::Value(v.clone()),
+            None => Want::Unmanaged,
+        },
+        &live,
+    )
+}
+
+async fn read_one(kind: &dyn ResourceKind, id: &str) -> Option<Observed> {
+    let mut found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
+    assert!(found.len() <= 1);
+    found.pop()
+}
+
+const ECS_EXEC: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+
+#[tokio::test]
+async fn iam_role_round_trip_with_inline_and_managed_policies() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let iam = aws.iam();
+    let kind = Role::new(aws.iam());
+    let address = "task_exec[web]";
+
+    let desired = props(json!({
+        "description": "runs the web tasks",
+        "assume_role_policy_document": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        },
+        "inline_policies": {
+            "read-secrets": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]
+            }
+        },
+        "managed_policy_arns": [ECS_EXEC],
+    }));
+    let (ctx, _rx) = op(&role::SCHEMA, address, StepAction::Create, tags(address, &[("team", "web")]));
+    let created = kind.create(&ctx, &desired).await.unwrap();
+    assert_eq!(created.id, "app-task_exec-web", "the default name is `<stack>-<address>`, sanitized");
+    assert_eq!(created.attributes["name"], json!("app-task_exec-web"));
+    assert_eq!(created.attributes["arn"], json!("arn:aws:iam::123456789012:role/app-task_exec-web"));
+    assert!(created.attributes["unique_id"].as_str().is_some_and(|u| !u.is_empty()));
+    assert_eq!(diff(&role::SCHEMA, &desired, &created), vec![], "a create reads back clean");
+    assert_eq!(created.tags, tags(address, &[("team", "web")]));
+
+    let live = read_one(&kind, &created.id).await.expect("the role is read back");
+    assert_eq!(live, created);
+    assert_eq!(diff(&role::SCHEMA, &desired, &live), vec![]);
+
+    // The trust policy written differently but meaning the same: keys in
+    // another order, a one-element list for a scalar, a lone statement.
+    let mut same = desired.clone();
+    same.insert(
+        "assume_role_policy_document".into(),
+        json!({"Statement": {"Action": ["sts:AssumeRole"], "Principal": {"Service": ["ecs-tasks.amazonaws.com"]}, "Effect": "Allow"}, "Version": "2012-10-17"}),
+    );
+    assert_eq!(diff(&role::SCHEMA, &same, &live), vec![], "the trust policy compares semantically");
+
+    // Adoption by name: only for this stack's resource at this address.
+    let found = kind.find_existing(&read_ctx(), &[(address.to_string(), Props::new())]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, address);
+    assert_eq!(found[0].1.id, created.id);
+    let other = kind
+        .find_existing(&read_ctx(), &[("other".to_string(), props(json!({"role_name": "app-task_exec-web"})))])
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "a role tagged for another address is not adopted");
+    assert!(kind.find_tagged(&read_ctx()).await.unwrap().is_empty());
+
+    // In place: another managed policy, a changed inline policy, a new
+    // description and session duration, a changed tag.
+    let mut changed = desired.clone();
+    changed.insert("managed_policy_arns".into(), json!([ECS_EXEC, READ_ONLY]));
+    changed.insert(
+        "inline_policies".into(),
+        json!({"logs": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}}),
+    );
+    changed.insert("description".into(), json!("runs the web tasks, read-only"));
+    changed.insert("max_session_duration".into(), json!(7200));
+    let fields: Vec<String> = diff(&role::SCHEMA, &changed, &live).into_iter().map(|d| d.field).collect();
+    assert_eq!(fields, ["description", "inline_policies", "managed_policy_arns", "max_session_duration"]);
+    assert!(diff(&role::SCHEMA, &changed, &live).iter().all(|d| d.update == deployctl_spec::Update::InPlace));
+    let (ctx, _rx) = op(&role::SCHEMA, address, StepAction::Update, tags(address, &[("team", "platform")]));
+    let mut all = fields.clone();
+    all.push("tags".into());
+    let updated = kind.update(&ctx, &live, &changed, &all).await.unwrap();
+    assert_eq!(diff(&role::SCHEMA, &changed, &updated), vec![]);
+    assert_eq!(updated.tags.get("team").map(String::as_str), Some("platform"));
+    assert_eq!(updated.attributes["unique_id"], created.attributes["unique_id"], "updated, not replaced");
+
+    let attached: Vec<String> = iam
+        .list_attached_role_policies()
+        .role_name(&created.id)
+        .send()
+        .await
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    assert_eq!(attached.len(), 2);
+    assert!(attached.contains(&READ_ONLY.to_string()));
+    let inline = iam.list_role_policies().role_name(&created.id).send().await.unwrap();
+    assert_eq!(inline.policy_names(), ["logs"]);
+    let r = iam.get_role().role_name(&created.id).send().await.unwrap();
+    assert_eq!(r.role().unwrap().max_session_duration(), Some(7200));
+    assert_eq!(r.role().unwrap().description(), Some("runs the web tasks, read-only"));
+
+    // Delete detaches and deletes the policies first; again is fine.
+    let (ctx, _rx) = op(&role::SCHEMA, address, StepAction::Delete, BTreeMap::new());
+    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated).await.unwrap();
+    assert_eq!(read_one(&kind, &created.id).await, None);
+    assert!(kind.find_existing(&read_ctx(), &[(address.to_string(), Props::new())]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn iam_role_create_adopts_its_own_role_and_refuses_anothers() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let kind = Role::new(aws.iam());
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let desired = props(
+        json!({"role_name": "builder", "assume_role_policy_document": trust, "managed_policy_arns": [READ_ONLY]}),
+    );
+    let (ctx, _rx) = op(&role::SCHEMA, "builder", StepAction::Create, tags("builder", &[]));
+    let first = kind.create(&ctx, &desired).await.unwrap();
+    // A create retried after a crash converges the role it finds.
+    let again = kind.create(&ctx, &desired).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(diff(&role::SCHEMA, &desired, &again), vec![]);
+
+    let (ctx, _rx) = op(&role::SCHEMA, "someone_else", StepAction::Create, tags("someone_else", &[]));
+    let e = kind.create(&ctx, &desired).await.unwrap_err();
+    assert!(e.code_is("EntityAlreadyExists"), "{e:?}");
+    assert!(e.hint.is_some());
+}
+
+#[tokio::test]
+async fn log_group_round_trip_with_retention_updated_in_place() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let logs = aws.logs();
+    let kind = LogGroup::new(aws.logs());
+    let address = "web_logs";
+    // A neighbour whose name starts like ours must not be mistaken for it.
+    logs.create_log_group().log_group_name("/ecs/web-old").send().await.unwrap();
+
+    let desired = props(json!({"log_group_name": "/ecs/web", "retention_in_days": 7}));
+    let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Create, tags(address, &[]));
+    let created = kind.create(&ctx, &desired).await.unwrap();
+    assert_eq!(created.id, "/ecs/web");
+    assert_eq!(created.attributes["arn"], json!("arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web"));
+    assert_eq!(diff(&log_group::SCHEMA, &desired, &created), vec![]);
+    assert_eq!(created.tags, tags(address, &[]));
+    let live = read_one(&kind, "/ecs/web").await.unwrap();
+    assert_eq!(live, created);
+    assert_eq!(read_one(&kind, "/ecs/we").await, None, "only the exact name is read");
+
+    let found = kind
+        .find_existing(&read_ctx(), &[(address.into(), desired.clone()), ("other".into(), desired.clone())])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, address);
+
+    // Retention 7 → 14 in place, and a tag added.
+    let mut changed = desired.clone();
+    changed.insert("retention_in_days".into(), json!(14));
+    let d = diff(&log_group::SCHEMA, &changed, &live);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].field, "retention_in_days");
+    assert_eq!(d[0].update, deployctl_spec::Update::InPlace);
+    let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Update, tags(address, &[("team", "web")]));
+    let updated = kind.update(&ctx, &live, &changed, &["retention_in_days".into(), "tags".into()]).await.unwrap();
+    assert_eq!(diff(&log_group::SCHEMA, &changed, &updated), vec![]);
+    let raw = logs.describe_log_groups().log_group_name_prefix("/ecs/web").send().await.unwrap();
+    let g = raw.log_groups().iter().find(|g| g.log_group_name() == Some("/ecs/web")).unwrap();
+    assert_eq!(g.retention_in_days(), Some(14));
+    let raw_tags = logs
+        .list_tags_for_resource()
+        .resource_arn("arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw_tags.tags().and_then(|t| t.get("team")).map(String::as_str), Some("web"));
+
+    // A create that finds its own group (a retry after a crash) adopts it;
+    // someone else's is refused.
+    let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Create, tags(address, &[("team", "web")]));
+    assert_eq!(kind.create(&ctx, &changed).await.unwrap().id, "/ecs/web");
+    let (ctx, _rx) = op(&log_group::SCHEMA, "other", StepAction::Create, tags("other", &[]));
+    let e = kind.create(&ctx, &changed).await.unwrap_err();
+    assert!(e.code_is("ResourceAlreadyExistsException"), "{e:?}");
+
+    let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Delete, BTreeMap::new());
+    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated).await.unwrap();
+    assert_eq!(read_one(&kind, "/ecs/web").await, None);
+    assert!(read_one(&kind, "/ecs/web-old").await.is_some());
+}
+
+/// Everything a test can see of a step: the returned value and its events.
+fn assert_never_shows(value: &str, what: &str, shown: &str) {
+    assert!(!shown.contains(value), "the secret value appears in {what}: {shown}");
+}
+
+fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> String {
+    let mut out = String::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push_str(&format!("{e:?}\n"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_value() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let sm = aws.secretsmanager();
+    let kind = Secret::new(aws.secretsmanager());
+    let address = "db_password";
+    let first_value = "correct-horse-battery-staple-1";
+    let second_value = "correct-horse-battery-staple-2";
+
+    let desired = props(json!({"description": "the database password", "secret_string": first_value}));
+    let (ctx, mut rx) = op(&secret::SCHEMA, address, StepAction::Create, tags(address, &[("team", "data")]));
+    let created = kind.create(&ctx, &desired).await.unwrap();
+    let shown = format!("{created:?}{}", drain(&mut rx));
+    assert_never_shows(first_value, "the create's result or events", &shown);
+    assert!(!created.properties.contains_key("secret_string"), "the value is never read back");
+    assert_eq!(created.properties["name"], json!("app/db_password"), "the default name is `<stack>/<address>`");
+    assert!(created.id.starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db_password-"));
+    assert_eq!(created.attributes["arn"], json!(created.id));
+    assert_eq!(created.tags, tags(address, &[("team", "data")]), "the delete-policy tags are not shown as tags");
+    assert_eq!(diff(&secret::SCHEMA, &desired, &created), vec![]);
+    let first_version = created.attributes["version_id"].clone();
+    assert_eq!(first_version, json!("0123456789abcdef0123456789abcdef"), "the client token is the first version");
+
+    let live = read_one(&kind, &created.id).await.unwrap();
+    assert_eq!(live, created);
+    let tagged = kind.find_tagged(&read_ctx()).await.unwrap();
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0].0, address);
+    assert_eq!(tagged[0].1, created);
+
+    // A new value: PutSecretValue, a new current version; and a shorter
+    // recovery window, kept in a tag of the secret.
+    let mut changed = desired.clone();
+    changed.insert("secret_string".into(), json!(second_value));
+    changed.insert("recovery_window_in_days".into(), json!(7));
+    let (ctx, mut rx) = op(&secret::SCHEMA, address, StepAction::Update, tags(address, &[("team", "data")]));
+    let updated =
+        kind.update(&ctx, &live, &changed, &["secret_string".into(), "recovery_window_in_days".into()]).await.unwrap();
+    let shown = format!("{updated:?}{}", drain(&mut rx));
+    assert_never_shows(first_value, "the update's result or events", &shown);
+    assert_never_shows(second_value, "the update's result or events", &shown);
+    assert_eq!(diff(&secret::SCHEMA, &changed, &updated), vec![]);
+    assert_eq!(updated.properties["recovery_window_in_days"], json!(7));
+    assert_ne!(updated.attributes["version_id"], first_version);
+    let versions = sm.list_secret_version_ids().secret_id(&created.id).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 2, "a changed value is a new version");
+    let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
+    let stages = raw.version_ids_to_stages().unwrap();
+    assert_eq!(stages[first_version.as_str().unwrap()], ["AWSPREVIOUS"]);
+    assert_eq!(stages[updated.attributes["version_id"].as_str().unwrap()], ["AWSCURRENT"]);
+    assert!(raw.tags().iter().any(|t| t.key() == Some("deployctl:recovery-window") && t.value() == Some("7")));
+    let value = sm.get_secret_value().secret_id(&created.id).send().await.unwrap();
+    assert_eq!(value.secret_string(), Some(second_value));
+
+    // Delete schedules it with the window from its tag: gone for deployctl.
+    let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
+    kind.delete(&ctx, &updated).await.unwrap();
+    let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
+    assert!(raw.deleted_date().is_some(), "scheduled for deletion, not deleted at once");
+    assert_eq!(read_one(&kind, &created.id).await, None, "a secret scheduled for deletion counts as gone");
+    kind.delete(&ctx, &updated).await.unwrap();
+    assert!(kind.find_tagged(&read_ctx()).await.unwrap().is_empty());
+
+    // Created again under the same name: restored and adopted, same ARN.
+    let (ctx, mut rx) = op(&secret::SCHEMA, address, StepAction::Create, tags(address, &[("team", "data")]));
+    let mut forced = changed.clone();
+    forced.insert("force_delete_without_recovery".into(), json!(true));
+    let restored = kind.create(&ctx, &forced).await.unwrap();
+    assert_never_shows(second_value, "the restore's result or events", &format!("{restored:?}{}", drain(&mut rx)));
+    assert_eq!(restored.id, created.id);
+    assert_eq!(diff(&secret::SCHEMA, &forced, &restored), vec![]);
+
+    // force_delete_without_recovery deletes for good.
+    let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
+    kind.delete(&ctx, &restored).await.unwrap();
+    let e = sm.describe_secret().secret_id(&created.id).send().await.unwrap_err();
+    assert!(format!("{e:?}").contains("ResourceNotFoundException"), "{e:?}");
+    kind.delete(&ctx, &restored).await.unwrap();
+}
+
+#[tokio::test]
+async fn secret_create_refuses_a_name_held_by_another_and_does_not_echo_the_value() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let sm = aws.secretsmanager();
+    let kind = Secret::new(aws.secretsmanager());
+    sm.create_secret().name("shared/token").secret_string("theirs").send().await.unwrap();
+    let value = "our-very-secret-token";
+    let desired = props(json!({"name": "shared/token", "secret_string": value}));
+    let (ctx, mut rx) = op(&secret::SCHEMA, "token", StepAction::Create, tags("token", &[]));
+    let e = kind.create(&ctx, &desired).await.unwrap_err();
+    assert!(e.hint.is_some(), "{e:?}");
+    assert_never_shows(value, "the error or events", &format!("{e:?}{e}{}", drain(&mut rx)));
+
+    let bad = props(json!({"secret_string": value, "recovery_window_in_days": 3}));
+    let e = kind.create(&ctx, &bad).await.unwrap_err();
+    assert!(e.message.contains("recovery_window_in_days"), "{e:?}");
+}

@@ -1,0 +1,183 @@
+//! Seed 000's application tier: stacks/prod.yaml goes up with the seed's
+//! values (checked through the AWS API), diffs clean, ships a new image as
+//! exactly a new task definition revision plus a service update, and is
+//! destroyed without leaving anything behind.
+
+use crate::harness::*;
+
+fn spec() -> String {
+    repo_file("stacks/prod.yaml").display().to_string()
+}
+
+const KEY: &str = "ALPHA_VANTAGE_API_KEY";
+
+fn up(p: &Project, args: &[&str]) -> Run {
+    let out = p.command(args).env(KEY, "test-api-key-value").output().expect("run deployctl");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = spec();
+    let r = up(&p, &["up", &spec, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = up(&p, &["diff", &spec, "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let state = p.state("stock-dashboard").unwrap();
+    let id = |a: &str| state["resources"][a]["id"].as_str().unwrap_or_else(|| panic!("no {a} in state")).to_string();
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+        let lb = elb.describe_load_balancers().load_balancer_arns(id("alb")).send().await.unwrap();
+        let lb = &lb.load_balancers()[0];
+        assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+        assert_eq!(lb.availability_zones().len(), 2);
+
+        let tg = elb.describe_target_groups().target_group_arns(id("web")).send().await.unwrap();
+        let tg = &tg.target_groups()[0];
+        assert_eq!(tg.port(), Some(8080));
+        assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+        assert_eq!(tg.health_check_path(), Some("/"));
+        assert_eq!(tg.health_check_interval_seconds(), Some(30));
+        assert_eq!(tg.health_check_timeout_seconds(), Some(5));
+        assert_eq!(tg.healthy_threshold_count(), Some(2));
+        assert_eq!(tg.unhealthy_threshold_count(), Some(3));
+        let attrs = elb.describe_target_group_attributes().target_group_arn(id("web")).send().await.unwrap();
+        let delay = attrs.attributes().iter().find(|a| a.key() == Some("deregistration_delay.timeout_seconds"));
+        assert_eq!(delay.and_then(|a| a.value()), Some("30"));
+
+        let listeners = elb.describe_listeners().load_balancer_arn(id("alb")).send().await.unwrap();
+        let l = &listeners.listeners()[0];
+        assert_eq!(l.port(), Some(80));
+        assert_eq!(l.default_actions()[0].target_group_arn(), Some(id("web").as_str()));
+
+        let ecr = aws_sdk_ecr::Client::new(&cfg);
+        let repo = ecr.describe_repositories().repository_names("stock-market-dashboard-prod").send().await.unwrap();
+        let repo = &repo.repositories()[0];
+        assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+        let policy = ecr.get_lifecycle_policy().repository_name("stock-market-dashboard-prod").send().await.unwrap();
+        let policy: serde_json::Value = serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+        assert_eq!(policy["rules"][0]["selection"]["countNumber"], 10);
+
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+        let groups =
+            logs.describe_log_groups().log_group_name_prefix("/ecs/stock-dashboard-prod").send().await.unwrap();
+        assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7));
+
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let role = id("execution_role");
+        let attached = iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
+        let arns: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]);
+
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        let cluster = ecs
+            .describe_clusters()
+            .clusters(id("cluster"))
+            .include(aws_sdk_ecs::types::ClusterField::Settings)
+            .send()
+            .await
+            .unwrap();
+        let cluster = &cluster.clusters()[0];
+        let mut providers: Vec<&str> = cluster.capacity_providers().iter().map(String::as_str).collect();
+        providers.sort();
+        assert_eq!(providers, vec!["FARGATE", "FARGATE_SPOT"]);
+        assert_eq!(cluster.settings()[0].value(), Some("enabled"));
+
+        let td = ecs.describe_task_definition().task_definition(id("task")).send().await.unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!(td.cpu(), Some("512"));
+        assert_eq!(td.memory(), Some("1024"));
+        let c = &td.container_definitions()[0];
+        assert_eq!(c.port_mappings()[0].container_port(), Some(8080));
+        assert_eq!(c.secrets()[0].value_from(), id("api_key").as_str());
+        let log = c.log_configuration().unwrap();
+        assert_eq!(log.log_driver().as_str(), "awslogs");
+        assert_eq!(log.options().unwrap()["awslogs-group"], "/ecs/stock-dashboard-prod");
+        assert_eq!(c.health_check().unwrap().start_period(), Some(60));
+
+        let svc = ecs.describe_services().cluster(id("cluster")).services(id("service")).send().await.unwrap();
+        let svc = &svc.services()[0];
+        assert_eq!(svc.desired_count(), 2);
+        assert_eq!(svc.task_definition(), Some(id("task").as_str()));
+        assert_eq!(svc.health_check_grace_period_seconds(), Some(60));
+        let dc = svc.deployment_configuration().unwrap();
+        assert_eq!((dc.minimum_healthy_percent(), dc.maximum_percent()), (Some(100), Some(200)));
+        let cb = dc.deployment_circuit_breaker().unwrap();
+        assert!(cb.enable() && cb.rollback());
+        assert_eq!(svc.load_balancers()[0].container_port(), Some(8080));
+    });
+
+    // A new image: exactly a new task definition revision and a service update.
+    let plan = up(&p, &["diff", &spec, "--var", "image_tag=v2", "--json"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let plan = plan.json();
+    let mut changes: Vec<(String, String)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| (r["address"].as_str().unwrap().to_string(), r["action"].as_str().unwrap().to_string()))
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        vec![("service".to_string(), "update".to_string()), ("task".to_string(), "replace".to_string())]
+    );
+    let old_task = id("task");
+    let r = up(&p, &["up", &spec, "--var", "image_tag=v2", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let state = p.state("stock-dashboard").unwrap();
+    let new_task = state["resources"]["task"]["id"].as_str().unwrap().to_string();
+    assert_ne!(new_task, old_task);
+    rt().block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+        let svc = ecs
+            .describe_services()
+            .cluster(state["resources"]["cluster"]["id"].as_str().unwrap())
+            .services(state["resources"]["service"]["id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(svc.services()[0].task_definition(), Some(new_task.as_str()));
+        let td = ecs.describe_task_definition().task_definition(&new_task).send().await.unwrap();
+        assert!(td.task_definition().unwrap().container_definitions()[0].image().unwrap().ends_with(":v2"));
+        // The previous revision stays describable, for a rollback.
+        assert!(ecs.describe_task_definition().task_definition(&old_task).send().await.is_ok());
+    });
+    assert_eq!(up(&p, &["diff", &spec, "--var", "image_tag=v2", "--detailed-exitcode"]).code, 0);
+
+    let out = p.ok(&["output", &spec, "--json"]).json();
+    assert!(out["alb_dns_name"].as_str().is_some_and(|d| !d.is_empty()), "{out}");
+
+    let r = up(&p, &["destroy", &spec, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "stock-dashboard").await }), vec![]);
+    assert_eq!(p.state("stock-dashboard").unwrap()["resources"], serde_json::json!({}));
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+        assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
+        assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
+        let ecr = aws_sdk_ecr::Client::new(&cfg);
+        assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        let clusters = ecs.list_clusters().send().await.unwrap();
+        if !clusters.cluster_arns().is_empty() {
+            let d = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
+            assert!(d.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{d:?}");
+        }
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let roles = iam.list_roles().send().await.unwrap();
+        assert!(!roles.roles().iter().any(|r| r.role_name().starts_with("stock-dashboard")), "{roles:?}");
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+        assert!(logs.describe_log_groups().send().await.unwrap().log_groups().is_empty());
+    });
+}
