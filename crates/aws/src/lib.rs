@@ -2,7 +2,11 @@
 //! interceptor that counts API calls. This crate and the state crate are the
 //! only ones that import AWS SDK crates.
 
+pub mod appautoscaling;
 mod calls;
+pub mod cloudwatch;
+pub mod codebuild;
+pub mod codepipeline;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
@@ -11,7 +15,9 @@ mod error;
 pub mod iam;
 pub mod logs;
 pub mod reference;
+pub mod s3;
 pub mod secretsmanager;
+pub mod sns;
 
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};
@@ -41,6 +47,12 @@ pub fn schemas() -> Vec<&'static KindSchema> {
     .chain(ecr::schemas())
     .chain(elbv2::schemas())
     .chain(ecs::schemas())
+    .chain(s3::schemas())
+    .chain(sns::schemas())
+    .chain(cloudwatch::schemas())
+    .chain(appautoscaling::schemas())
+    .chain(codebuild::schemas())
+    .chain(codepipeline::schemas())
     .collect()
 }
 
@@ -103,6 +115,11 @@ impl Aws {
     client!(ecr, aws_sdk_ecr);
     client!(elbv2, aws_sdk_elasticloadbalancingv2);
     client!(ecs, aws_sdk_ecs);
+    client!(sns, aws_sdk_sns);
+    client!(cloudwatch, aws_sdk_cloudwatch);
+    client!(appautoscaling, aws_sdk_applicationautoscaling);
+    client!(codebuild, aws_sdk_codebuild);
+    client!(codepipeline, aws_sdk_codepipeline);
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
@@ -126,6 +143,12 @@ impl Aws {
             .chain(ecr::kinds(self))
             .chain(elbv2::kinds(self))
             .chain(ecs::kinds(self))
+            .chain(s3::kinds(self))
+            .chain(sns::kinds(self))
+            .chain(cloudwatch::kinds(self))
+            .chain(appautoscaling::kinds(self))
+            .chain(codebuild::kinds(self))
+            .chain(codepipeline::kinds(self))
             .collect();
         Kinds::new(list)
     }

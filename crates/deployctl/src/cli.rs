@@ -80,6 +80,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the S3 backend the spec names (bucket and lock table), idempotently.
+    Init { spec: PathBuf },
     /// Check the spec without touching AWS.
     Validate { spec: PathBuf },
     /// Remove a stuck lock by its id (from the "state is locked" message).

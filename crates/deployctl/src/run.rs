@@ -81,6 +81,30 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let stack = load(spec, g)?;
             apply(&stack, g, Mode::Destroy, *yes, *json, None, "destroy").await
         }
+        Command::Init { spec } => {
+            let stack = load(spec, g)?;
+            let Some(BackendSpec::S3 { bucket, key, lock_table, region }) = &stack.backend else {
+                println!(
+                    "Stack {} keeps its state in {}/{}.json: nothing to create.",
+                    stack.name,
+                    g.state_dir.display(),
+                    stack.name
+                );
+                return Ok(EXIT_OK);
+            };
+            let calls = ApiCalls::new();
+            let aws = Aws::connect(Some(region.as_deref().unwrap_or(&stack.region)), g.profile.as_deref(), calls).await;
+            let backend = S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, lock_table);
+            let report = backend.bootstrap().await.map_err(|e| anyhow!("{e}"))?;
+            for step in &report.steps {
+                println!("  {step}");
+            }
+            println!(
+                "Backend ready: state at s3://{bucket}/{key}, locks in {lock_table}.{}",
+                if report.bucket_created || report.table_created { "" } else { " (nothing needed creating)" }
+            );
+            Ok(EXIT_OK)
+        }
         Command::ForceUnlock { spec, id } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;

@@ -2,12 +2,14 @@
 //! backends that store it (a local file, or S3 with a DynamoDB lock).
 
 mod backend;
+mod bootstrap;
 mod format;
 pub mod local;
 mod model;
 pub mod s3;
 
 pub use backend::*;
+pub use bootstrap::{tls_only_policy, BootstrapReport};
 pub use format::*;
 pub use local::LocalBackend;
 pub use model::*;

@@ -70,6 +70,14 @@ impl S3Backend {
         S3Backend { s3, ddb, bucket: bucket.into(), key: key.into(), table: table.into(), lease: DEFAULT_LEASE }
     }
 
+    pub(crate) fn s3_client(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    pub(crate) fn dynamodb_client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.ddb
+    }
+
     /// Sets how long a lock lasts without being renewed. The heartbeat renews
     /// it every third of that. Leases shorter than [`MIN_LEASE`] are raised
     /// to it.

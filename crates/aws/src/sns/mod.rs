@@ -1,0 +1,17 @@
+//! sns resource kinds.
+
+use crate::Aws;
+use deployctl_engine::ResourceKind;
+use deployctl_spec::KindSchema;
+use std::sync::Arc;
+
+/// The schemas of this service's kinds.
+pub fn schemas() -> Vec<&'static KindSchema> {
+    vec![]
+}
+
+/// This service's kinds, with their clients.
+pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
+    let _ = aws;
+    vec![]
+}
