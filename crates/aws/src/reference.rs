@@ -9,6 +9,7 @@ fn type_name(t: &Type) -> String {
     match t {
         Type::String => "string".into(),
         Type::Int => "integer".into(),
+        Type::Number => "number".into(),
         Type::Bool => "boolean".into(),
         Type::Duration => "duration".into(),
         Type::Set(inner) => format!("set of {}", type_name(inner)),

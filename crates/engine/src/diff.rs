@@ -58,6 +58,9 @@ pub fn normalize(ty: &Type, v: &Value) -> Value {
             Value::Object(out)
         }
         (Type::Document, v) => canonical_document(v),
+        // 80 and 80.0 are the same threshold.
+        (Type::Number, Value::Number(n)) => n.as_f64().map(Value::from).unwrap_or_else(|| v.clone()),
+        (Type::Number, Value::String(s)) => s.parse::<f64>().map(Value::from).unwrap_or_else(|_| v.clone()),
         (Type::Int, Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| v.clone()),
         (Type::Duration, Value::String(s)) => {
             deployctl_spec::parse_duration(s).map(|d| Value::from(d.as_secs())).unwrap_or_else(|| v.clone())
@@ -199,6 +202,12 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].update, Update::Replace);
         assert_eq!(d[0].before, Some(json!("10.0.0.0/16")));
+    }
+
+    #[test]
+    fn numbers_compare_by_value_whatever_their_json_form() {
+        assert_eq!(normalize(&Type::Number, &json!(80)), normalize(&Type::Number, &json!(80.0)));
+        assert_ne!(normalize(&Type::Number, &json!(80)), normalize(&Type::Number, &json!(80.5)));
     }
 
     #[test]

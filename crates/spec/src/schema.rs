@@ -8,6 +8,8 @@
 pub enum Type {
     String,
     Int,
+    /// Any number, integer or fractional (alarm thresholds).
+    Number,
     Bool,
     /// A duration written as `30s`, `10m`, `1h` (or a number of seconds).
     Duration,

@@ -511,6 +511,7 @@ fn expected(ty: &Type) -> &'static str {
     match ty {
         Type::String => "a string",
         Type::Int => "an integer",
+        Type::Number => "a number",
         Type::Bool => "true or false",
         Type::Duration => "a duration (like 30s, 10m, 1h30m or a number of seconds)",
         Type::Set(_) | Type::List(_) => "a list",
@@ -591,6 +592,9 @@ impl Typer<'_> {
 
     fn mismatch(&mut self, val: &Val, ty: &Type, path: &str) {
         let hint = match (ty, val) {
+            (Type::Number, Val::Lit(Value::String(s), _)) if s.trim().parse::<f64>().is_ok() => {
+                Some(format!("remove the quotes: {}", s.trim()))
+            }
             (Type::Int, Val::Lit(Value::String(s), _)) if s.trim().parse::<i64>().is_ok() => {
                 Some(format!("remove the quotes: {}", s.trim()))
             }
@@ -636,6 +640,13 @@ impl Typer<'_> {
             },
             Type::Int => match val {
                 Val::Lit(Value::Number(n), _) if n.is_i64() || n.is_u64() => Expr::Literal(Value::Number(n)),
+                other => {
+                    self.mismatch(&other, ty, path);
+                    placeholder
+                }
+            },
+            Type::Number => match val {
+                Val::Lit(Value::Number(n), _) => Expr::Literal(Value::Number(n)),
                 other => {
                     self.mismatch(&other, ty, path);
                     placeholder
