@@ -5,6 +5,7 @@
 mod harness;
 
 mod crash;
+mod init;
 mod network;
 mod network_tier;
 mod prod;

@@ -95,7 +95,8 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let calls = ApiCalls::new();
             let aws = Aws::connect(Some(region.as_deref().unwrap_or(&stack.region)), g.profile.as_deref(), calls).await;
             let backend = S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, lock_table);
-            let report = backend.bootstrap().await.map_err(|e| anyhow!("{e}"))?;
+            let over_tls = aws.config.endpoint_url().is_none_or(|u| u.starts_with("https://"));
+            let report = backend.bootstrap(over_tls).await.map_err(|e| anyhow!("{e}"))?;
             for step in &report.steps {
                 println!("  {step}");
             }

@@ -62,6 +62,7 @@ fn hint_suffix(code: &str) -> String {
         "ResourceNotFoundException" => {
             "\n  hint: the lock table does not exist; create it with `deployctl init <spec>`".into()
         }
+        "HTTP403" => "\n  hint: access denied: check the credentials' permissions and the bucket policy (a TLS-only policy refuses a plain-http endpoint)".into(),
         "AccessDenied" | "AccessDeniedException" => {
             "\n  hint: the credentials in use lack permission for the state backend".into()
         }

@@ -45,7 +45,10 @@ pub fn tls_only_policy(bucket: &str) -> String {
 
 impl S3Backend {
     /// Creates (or brings into line) the bucket and the lock table.
-    pub async fn bootstrap(&self) -> Result<BootstrapReport, StateError> {
+    /// `over_tls` says whether this client reaches S3 over TLS: the TLS-only
+    /// policy would lock a plain-http client (a local endpoint) out of its
+    /// own state, so it is then skipped, and the report says so.
+    pub async fn bootstrap(&self, over_tls: bool) -> Result<BootstrapReport, StateError> {
         let bucket = self.bucket().to_string();
         let loc = format!("s3://{bucket}");
         let s3 = self.s3_client();
@@ -61,22 +64,45 @@ impl S3Backend {
                     .build(),
             );
         }
-        match create.send().await {
-            Ok(_) => {
-                report.bucket_created = true;
-                report.steps.push(format!("created bucket {bucket} in {region}"));
+        // HeadBucket first: in us-east-1, CreateBucket on a bucket you own
+        // answers 200, so its answer cannot tell "created" from "existed".
+        let exists = match s3.head_bucket().bucket(&bucket).send().await {
+            Ok(_) => true,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => false,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                return Err(StateError::Aws {
+                    operation: "checking".into(),
+                    location: loc,
+                    code: "AccessDenied".into(),
+                    message: format!(
+                        "{bucket} exists but these credentials cannot use it (bucket names are global: another account may own it; choose another name in the spec's backend)"
+                    ),
+                })
             }
-            Err(e) if matches!(aws_sdk_s3::error::ProvideErrorMetadata::code(&e), Some("BucketAlreadyOwnedByYou")) => {
-                report.steps.push(format!("bucket {bucket} already exists"));
-            }
-            Err(e) => {
-                let mut err = aws_error("creating bucket", &loc, &e);
-                if let StateError::Aws { code, message, .. } = &mut err {
-                    if code == "BucketAlreadyExists" {
-                        *message = format!("{message} (bucket names are global: another account owns {bucket}; choose another name in the spec's backend)");
-                    }
+            Err(e) => return Err(aws_error("checking", &loc, &e)),
+        };
+        if exists {
+            report.steps.push(format!("bucket {bucket} already exists"));
+        } else {
+            match create.send().await {
+                Ok(_) => {
+                    report.bucket_created = true;
+                    report.steps.push(format!("created bucket {bucket} in {region}"));
                 }
-                return Err(err);
+                Err(e)
+                    if matches!(aws_sdk_s3::error::ProvideErrorMetadata::code(&e), Some("BucketAlreadyOwnedByYou")) =>
+                {
+                    report.steps.push(format!("bucket {bucket} already exists"));
+                }
+                Err(e) => {
+                    let mut err = aws_error("creating bucket", &loc, &e);
+                    if let StateError::Aws { code, message, .. } = &mut err {
+                        if code == "BucketAlreadyExists" {
+                            *message = format!("{message} (bucket names are global: another account owns {bucket}; choose another name in the spec's backend)");
+                        }
+                    }
+                    return Err(err);
+                }
             }
         }
         s3.put_bucket_versioning()
@@ -130,13 +156,20 @@ impl S3Backend {
             .await
             .map_err(|e| aws_error("blocking public access to", &loc, &e))?;
         report.steps.push("public access blocked".into());
-        s3.put_bucket_policy()
-            .bucket(&bucket)
-            .policy(tls_only_policy(&bucket))
-            .send()
-            .await
-            .map_err(|e| aws_error("setting the TLS-only policy on", &loc, &e))?;
-        report.steps.push("policy: requests without TLS are denied".into());
+        if over_tls {
+            s3.put_bucket_policy()
+                .bucket(&bucket)
+                .policy(tls_only_policy(&bucket))
+                .send()
+                .await
+                .map_err(|e| aws_error("setting the TLS-only policy on", &loc, &e))?;
+            report.steps.push("policy: requests without TLS are denied".into());
+        } else {
+            report.steps.push(
+                "policy: NOT set — this endpoint is plain http, and a TLS-only policy would lock this client out"
+                    .into(),
+            );
+        }
 
         // The lock table.
         let table = self.table().to_string();
