@@ -20,17 +20,34 @@ fn up(p: &Project, args: &[&str]) -> Run {
     }
 }
 
+/// The stack's state, read from its S3 backend.
+fn s3_state(moto: &Moto, env: &str) -> serde_json::Value {
+    rt().block_on(async {
+        let out = moto
+            .s3()
+            .await
+            .get_object()
+            .bucket("stock-dashboard-deployctl-state")
+            .key(format!("stock-dashboard/{env}.json"))
+            .send()
+            .await
+            .expect("state object");
+        serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+    })
+}
+
 #[test]
 fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
     let moto = Moto::start();
     let p = Project::new(&moto);
     let spec = spec();
+    p.ok(&["init", &spec]);
     let r = up(&p, &["up", &spec, "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
     let r = up(&p, &["diff", &spec, "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{r:?}");
 
-    let state = p.state("stock-dashboard").unwrap();
+    let state = s3_state(&moto, "prod");
     let id = |a: &str| state["resources"][a]["id"].as_str().unwrap_or_else(|| panic!("no {a} in state")).to_string();
     rt().block_on(async {
         let cfg = moto.sdk_config().await;
@@ -134,7 +151,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
     let old_task = id("task");
     let r = up(&p, &["up", &spec, "--var", "image_tag=v2", "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let state = p.state("stock-dashboard").unwrap();
+    let state = s3_state(&moto, "prod");
     let new_task = state["resources"]["task"]["id"].as_str().unwrap().to_string();
     assert_ne!(new_task, old_task);
     rt().block_on(async {
@@ -160,7 +177,8 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
     let r = up(&p, &["destroy", &spec, "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "stock-dashboard").await }), vec![]);
-    assert_eq!(p.state("stock-dashboard").unwrap()["resources"], serde_json::json!({}));
+    assert_eq!(s3_state(&moto, "prod")["resources"], serde_json::json!({}));
+    assert!(p.state("stock-dashboard").is_none(), "state went to the local backend");
     rt().block_on(async {
         let cfg = moto.sdk_config().await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
