@@ -24,6 +24,11 @@ fn moto_server() -> PathBuf {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// A server with extra environment (moto's own switches).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let bin = moto_server();
         assert!(
             bin.exists(),
@@ -38,6 +43,7 @@ impl Moto {
                 // moto reports an ECS rollout COMPLETED only when this many
                 // tasks "run"; it must be at least any desired_count used.
                 .env("MOTO_ECS_SERVICE_RUNNING", "10")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -6,6 +6,7 @@ mod harness;
 
 mod crash;
 mod init;
+mod interrupt;
 mod network;
 mod network_tier;
 mod prod;

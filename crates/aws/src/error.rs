@@ -7,10 +7,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use deployctl_engine::ProviderError;
 
 /// Converts any SDK error.
-pub fn from_sdk<E, R>(err: SdkError<E, R>) -> ProviderError
+pub fn from_sdk<E>(err: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
         SdkError::ServiceError(se) => {
@@ -29,6 +28,17 @@ where
             Some("Timeout".into()),
             format!("AWS did not answer in time: {}", DisplayErrorContext(&err)),
         ),
+        SdkError::ResponseError(re) => {
+            let raw = re.raw();
+            let status = raw.status().as_u16();
+            let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            let first = body.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('<')).unwrap_or("");
+            ProviderError::new(
+                Some(format!("HTTP{status}")),
+                format!("AWS answered HTTP {status} with something that is not an AWS error{}", if first.is_empty() { String::new() } else { format!(": {first}") }),
+            )
+            .with_hint("a proxy or the endpoint (AWS_ENDPOINT_URL) failed, not the request; retry, or check the endpoint's logs")
+        }
         _ => ProviderError::new(None, DisplayErrorContext(&err).to_string()),
     }
 }
