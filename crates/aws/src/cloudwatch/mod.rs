@@ -1,4 +1,6 @@
-//! cloudwatch resource kinds.
+//! CloudWatch resource kinds.
+
+pub mod alarm;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -7,11 +9,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![]
+    vec![&alarm::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let _ = aws;
-    vec![]
+    vec![Arc::new(alarm::Alarm::new(aws.cloudwatch()))]
 }

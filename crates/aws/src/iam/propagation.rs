@@ -18,12 +18,14 @@ pub const WAITING: &str = "waiting for IAM role to propagate…";
 /// Whether `e` is a service refusing a role it cannot assume yet.
 pub fn is_propagation_error(e: &ProviderError) -> bool {
     let m = e.message.to_lowercase();
-    const PHRASES: [&str; 5] = [
+    const PHRASES: [&str; 6] = [
         "unable to assume role and validate the specified targetgrouparn",
         "ecs was unable to assume the role",
         "is not authorized to perform: sts:assumerole",
         "the role defined for the function cannot be assumed",
         "cannot be assumed by",
+        // CodePipeline: InvalidStructureException.
+        "is not authorized to perform assumerole on role",
     ];
     if PHRASES.iter().any(|p| m.contains(p)) {
         return true;

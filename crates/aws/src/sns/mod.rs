@@ -1,4 +1,6 @@
-//! sns resource kinds.
+//! SNS resource kinds.
+
+pub mod topic;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -7,11 +9,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![]
+    vec![&topic::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let _ = aws;
-    vec![]
+    vec![Arc::new(topic::Topic::new(aws.sns()))]
 }

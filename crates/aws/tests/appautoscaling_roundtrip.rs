@@ -1,0 +1,332 @@
+//! `appautoscaling.target` and `appautoscaling.policy` against a moto
+//! server of this test's own: create through the trait, read back and diff
+//! clean against the spec, change in-place fields and check them through
+//! the raw API, delete (twice), and read nothing.
+//!
+//! The figures are seed 004's: the service scales between 2 and 10 tasks,
+//! tracking 70 % CPU and 80 % memory with 300 s cooldowns. moto checks that
+//! the ECS cluster and service of a target exist, so the test makes them
+//! with the raw ECS client.
+
+use deployctl_aws::appautoscaling::policy::{self, Policy};
+use deployctl_aws::appautoscaling::target::{self, Target};
+use deployctl_aws::Aws;
+use deployctl_engine::diff::{diff_properties, Want};
+use deployctl_engine::{ApiCalls, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_spec::{KindSchema, Update};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+const STACK: &str = "rt";
+
+/// A moto server of this test's own, killed when dropped.
+struct Moto {
+    port: u16,
+    child: Child,
+}
+
+fn moto_server() -> PathBuf {
+    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = moto_server();
+        assert!(
+            bin.exists(),
+            "moto_server not found at {}: run scripts/bootstrap-moto, or set DEPLOYCTL_MOTO_SERVER",
+            bin.display()
+        );
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn moto_server");
+            let mut moto = Moto { port, child };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if moto.ready() {
+                    return moto;
+                }
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // port taken in the meantime: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 16];
+        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
+    }
+
+    async fn aws(&self) -> Aws {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
+        Aws::from_config(config, ApiCalls::new())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn props(v: Value) -> Props {
+    v.as_object().unwrap().clone()
+}
+
+fn read_ctx() -> ReadCtx {
+    ReadCtx { stack: STACK.into(), region: REGION.into() }
+}
+
+fn op(address: &str, type_name: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
+    let mut tags = BTreeMap::from([
+        ("deployctl:stack".to_string(), STACK.to_string()),
+        ("deployctl:resource".to_string(), address.to_string()),
+    ]);
+    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let (ctx, _cancel, _events) = OpCtx::detached(
+        STACK,
+        REGION,
+        address,
+        type_name,
+        action,
+        tags,
+        "0123456789abcdef0123456789abcdef",
+        Duration::from_secs(60),
+    );
+    ctx
+}
+
+/// The fields the engine would plan to change.
+fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
+    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
+        Some(v) => Want::Value(v.clone()),
+        None => Want::Unmanaged,
+    };
+    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
+}
+
+fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
+    let diffs = changes(schema, desired, observed);
+    assert!(
+        diffs.is_empty(),
+        "{}: {diffs:?} differ right after apply\nlive: {:#}",
+        schema.type_name,
+        Value::Object(observed.properties.clone())
+    );
+}
+
+/// Reads one id through the kind's batched read.
+async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
+    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
+    assert_eq!(found.len(), 1, "{id} not read back");
+    found.into_iter().next().unwrap()
+}
+
+fn replaces(schema: &KindSchema, name: &str) -> bool {
+    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
+}
+
+const DIMENSION: &str = "ecs:service:DesiredCount";
+
+/// A cluster, a task definition and a service of two tasks.
+async fn ecs_service(aws: &Aws, cluster: &str, service: &str) {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    let ecs = aws.ecs();
+    ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
+    ecs.register_task_definition()
+        .family(service)
+        .container_definitions(ContainerDefinition::builder().name("app").image("nginx").memory(512).build())
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(cluster)
+        .service_name(service)
+        .task_definition(service)
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn tracking(metric: &str, target: f64) -> Value {
+    json!({
+        "target_value": target,
+        "predefined_metric_specification": {"predefined_metric_type": metric},
+        "scale_in_cooldown": 300,
+        "scale_out_cooldown": 300,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_and_policies_round_trip() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let aas = aws.appautoscaling();
+    ecs_service(&aws, "rt-cluster", "rt-web").await;
+    let targets = Target::new(aas.clone());
+    let policies = Policy::new(aas.clone());
+
+    // moto refuses a target whose service does not exist, with a hint.
+    let missing = props(json!({"service_namespace": "ecs", "resource_id": "service/rt-cluster/nope",
+        "scalable_dimension": DIMENSION, "min_capacity": 1, "max_capacity": 2}));
+    let err = targets
+        .create(&op("nope", "appautoscaling.target", StepAction::Create, &[]), &missing)
+        .await
+        .expect_err("no target for a service that does not exist");
+    assert!(err.hint.as_deref().unwrap_or_default().contains("resource_id"), "{err:?}");
+
+    // The target: 2..10 tasks.
+    let t_want = props(json!({"service_namespace": "ecs", "resource_id": "service/rt-cluster/rt-web",
+        "scalable_dimension": DIMENSION, "min_capacity": 2, "max_capacity": 10}));
+    let t = targets
+        .create(&op("web_scaling", "appautoscaling.target", StepAction::Create, &[]), &t_want)
+        .await
+        .expect("register the target");
+    assert_eq!(t.id, "ecs/service/rt-cluster/rt-web/ecs:service:DesiredCount");
+    assert_eq!(t.attributes["resource_id"], json!("service/rt-cluster/rt-web"));
+    assert_eq!(t.attributes["service_namespace"], json!("ecs"));
+    assert_eq!(t.attributes["scalable_dimension"], json!(DIMENSION));
+    let t = read_one(&targets, &t.id).await;
+    assert_clean(&target::SCHEMA, &t_want, &t);
+
+    // Policies: CPU at 70 %, memory at 80 %.
+    let cpu_want = props(json!({"policy_name": "cpu70", "service_namespace": "ecs",
+        "resource_id": "service/rt-cluster/rt-web", "scalable_dimension": DIMENSION,
+        "target_tracking_scaling_policy_configuration": tracking("ECSServiceAverageCPUUtilization", 70.0)}));
+    let mem_want = props(json!({"policy_name": "memory80", "service_namespace": "ecs",
+        "resource_id": "service/rt-cluster/rt-web", "scalable_dimension": DIMENSION,
+        "target_tracking_scaling_policy_configuration": tracking("ECSServiceAverageMemoryUtilization", 80.0)}));
+    let cpu = policies
+        .create(&op("cpu", "appautoscaling.policy", StepAction::Create, &[]), &cpu_want)
+        .await
+        .expect("create the CPU policy");
+    assert!(cpu.id.contains(":scalingPolicy:") && cpu.id.ends_with("policyName/cpu70"), "{}", cpu.id);
+    assert_eq!(cpu.attributes["name"], json!("cpu70"));
+    let cpu = read_one(&policies, &cpu.id).await;
+    assert_clean(&policy::SCHEMA, &cpu_want, &cpu);
+    let mem = policies
+        .create(&op("memory", "appautoscaling.policy", StepAction::Create, &[]), &mem_want)
+        .await
+        .expect("create the memory policy");
+    assert_clean(&policy::SCHEMA, &mem_want, &read_one(&policies, &mem.id).await);
+
+    // Batched reads leave out what is gone.
+    let gone_target = "ecs/service/rt-cluster/gone/ecs:service:DesiredCount".to_string();
+    assert_eq!(targets.read(&read_ctx(), &[t.id.clone(), gone_target.clone()]).await.unwrap().len(), 1);
+    let gone_policy = cpu.id.replace("policyName/cpu70", "policyName/gone");
+    let ids = [cpu.id.clone(), mem.id.clone(), gone_policy.clone()];
+    assert_eq!(policies.read(&read_ctx(), &ids).await.unwrap().len(), 2);
+
+    // Adoption by natural key (neither kind takes tags).
+    let found = targets.find_existing(&read_ctx(), &[("web_scaling".to_string(), t_want.clone())]).await.unwrap();
+    assert_eq!(
+        found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(),
+        vec![("web_scaling", t.id.as_str())]
+    );
+    let wanted = vec![("cpu".to_string(), cpu_want.clone()), ("memory".to_string(), mem_want.clone())];
+    let mut found: Vec<(String, String)> =
+        policies.find_existing(&read_ctx(), &wanted).await.unwrap().into_iter().map(|(a, o)| (a, o.id)).collect();
+    found.sort();
+    assert_eq!(found, vec![("cpu".to_string(), cpu.id.clone()), ("memory".to_string(), mem.id.clone())]);
+    assert!(targets.find_tagged(&read_ctx()).await.unwrap().is_empty());
+
+    // In place: the target's maximum 10 → 12.
+    let mut t_want2 = t_want.clone();
+    t_want2.insert("max_capacity".into(), json!(12));
+    let changed = changes(&target::SCHEMA, &t_want2, &t);
+    assert_eq!(changed, vec!["max_capacity"]);
+    let t = targets
+        .update(&op("web_scaling", "appautoscaling.target", StepAction::Update, &[]), &t, &t_want2, &changed)
+        .await
+        .expect("update the target");
+    assert_clean(&target::SCHEMA, &t_want2, &t);
+    let live = aas
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids("service/rt-cluster/rt-web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.scalable_targets()[0].max_capacity(), 12);
+    assert_eq!(live.scalable_targets()[0].min_capacity(), 2);
+
+    // In place: CPU target 70 → 75, scale-in off. The ARN may change (moto
+    // makes a new one): the update answers with the live one, and the old
+    // id still reads.
+    let mut cpu_want2 = cpu_want.clone();
+    let mut conf = tracking("ECSServiceAverageCPUUtilization", 75.0);
+    conf["disable_scale_in"] = json!(true);
+    cpu_want2.insert("target_tracking_scaling_policy_configuration".into(), conf);
+    let changed = changes(&policy::SCHEMA, &cpu_want2, &cpu);
+    assert_eq!(changed, vec!["target_tracking_scaling_policy_configuration"]);
+    let old_id = cpu.id.clone();
+    let cpu = policies
+        .update(&op("cpu", "appautoscaling.policy", StepAction::Update, &[]), &cpu, &cpu_want2, &changed)
+        .await
+        .expect("update the CPU policy");
+    assert_clean(&policy::SCHEMA, &cpu_want2, &cpu);
+    assert_clean(&policy::SCHEMA, &cpu_want2, &read_one(&policies, &old_id).await);
+    let live = aas
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id("service/rt-cluster/rt-web")
+        .send()
+        .await
+        .unwrap();
+    let p = live.scaling_policies().iter().find(|p| p.policy_name() == "cpu70").expect("the CPU policy");
+    let c = p.target_tracking_scaling_policy_configuration().unwrap();
+    assert_eq!(c.target_value(), 75.0);
+    assert_eq!(c.disable_scale_in(), Some(true));
+    assert_eq!(live.scaling_policies().iter().filter(|p| p.policy_name() == "cpu70").count(), 1);
+
+    // What forces a replacement.
+    for p in ["service_namespace", "resource_id", "scalable_dimension"] {
+        assert!(replaces(&target::SCHEMA, p), "target.{p}");
+        assert!(replaces(&policy::SCHEMA, p), "policy.{p}");
+    }
+    assert!(!replaces(&target::SCHEMA, "min_capacity"));
+    assert!(!replaces(&target::SCHEMA, "max_capacity"));
+    assert!(replaces(&policy::SCHEMA, "policy_name"));
+    assert!(!replaces(&policy::SCHEMA, "target_tracking_scaling_policy_configuration"));
+
+    // Delete policies, then the target, each twice; nothing is read back.
+    let del = op("cpu", "appautoscaling.policy", StepAction::Delete, &[]);
+    for p in [&cpu, &mem] {
+        policies.delete(&del, p).await.expect("delete the policy");
+        policies.delete(&del, p).await.expect("delete the policy again");
+    }
+    assert!(policies.read(&read_ctx(), &[cpu.id.clone(), mem.id.clone()]).await.unwrap().is_empty());
+    let del = op("web_scaling", "appautoscaling.target", StepAction::Delete, &[]);
+    targets.delete(&del, &t).await.expect("deregister the target");
+    targets.delete(&del, &t).await.expect("deregister the target again");
+    assert!(targets.read(&read_ctx(), std::slice::from_ref(&t.id)).await.unwrap().is_empty());
+}
