@@ -9,9 +9,17 @@ use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
 
+/// moto does not serve aws-sdk-cloudwatch's protocol (RPC v2 CBOR); this
+/// translator in front of it does, and the binary reaches CloudWatch
+/// through it (AWS_ENDPOINT_URL_CLOUDWATCH). moto still does the work.
+#[path = "../../crates/aws/tests/support/cbor_shim.rs"]
+mod cbor_shim;
+
 /// A moto server of this test's own, killed when dropped.
 pub struct Moto {
     pub port: u16,
+    /// The CloudWatch protocol translator's port.
+    pub cloudwatch_port: u16,
     child: Child,
 }
 
@@ -48,10 +56,11 @@ impl Moto {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn moto_server");
-            let mut moto = Moto { port, child };
+            let mut moto = Moto { port, cloudwatch_port: 0, child };
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(30) {
                 if moto.ready() {
+                    moto.cloudwatch_port = cbor_shim::start(moto.port);
                     return moto;
                 }
                 if let Ok(Some(_)) = moto.child.try_wait() {
@@ -113,6 +122,7 @@ impl Drop for Moto {
 pub struct Project {
     pub dir: tempfile::TempDir,
     pub endpoint: String,
+    pub cloudwatch_endpoint: String,
 }
 
 /// What a run of the binary gave.
@@ -147,7 +157,11 @@ pub fn repo_file(rel: &str) -> PathBuf {
 
 impl Project {
     pub fn new(moto: &Moto) -> Project {
-        Project { dir: tempfile::tempdir().expect("tempdir"), endpoint: moto.endpoint() }
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            endpoint: moto.endpoint(),
+            cloudwatch_endpoint: format!("http://127.0.0.1:{}", moto.cloudwatch_port),
+        }
     }
 
     /// Writes a spec into the project and returns its path.
@@ -166,6 +180,7 @@ impl Project {
         c.args(args)
             .current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH", &self.cloudwatch_endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)

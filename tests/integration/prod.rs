@@ -10,9 +10,18 @@ fn spec() -> String {
 }
 
 const KEY: &str = "ALPHA_VANTAGE_API_KEY";
+/// The pipeline's GitHub token: a canary that must never be printed or stored.
+const GITHUB_CANARY: &str = "ghp_canary_3b9e1f_never_in_state";
 
 fn up(p: &Project, args: &[&str]) -> Run {
-    let out = p.command(args).env(KEY, "test-api-key-value").output().expect("run deployctl");
+    let out = p
+        .command(args)
+        .env(KEY, "test-api-key-value")
+        .env("GITHUB_TOKEN", GITHUB_CANARY)
+        .output()
+        .expect("run deployctl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains(GITHUB_CANARY), "the GitHub token appears in the output of {args:?}:\n{text}");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -20,7 +29,7 @@ fn up(p: &Project, args: &[&str]) -> Run {
     }
 }
 
-/// The stack's state, read from its S3 backend.
+/// The stack's state, read from its S3 backend (and checked for the canary).
 fn s3_state(moto: &Moto, env: &str) -> serde_json::Value {
     rt().block_on(async {
         let out = moto
@@ -32,7 +41,9 @@ fn s3_state(moto: &Moto, env: &str) -> serde_json::Value {
             .send()
             .await
             .expect("state object");
-        serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+        let bytes = out.body.collect().await.unwrap().into_bytes();
+        assert!(!String::from_utf8_lossy(&bytes).contains(GITHUB_CANARY), "the GitHub token is in state");
+        serde_json::from_slice(&bytes).unwrap()
     })
 }
 
@@ -131,6 +142,146 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         assert!(cb.enable() && cb.rollback());
         assert_eq!(svc.load_balancers()[0].container_port(), Some(8080));
     });
+
+    // Delivery: the pipeline's three stages and action types, the build
+    // project's image, compute and privileged mode, the alarms' thresholds
+    // and SNS action, the versioned, encrypted artifact bucket.
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let cp = aws_sdk_codepipeline::Client::new(&cfg);
+        let pipe = cp.get_pipeline().name(id("pipeline")).send().await.unwrap();
+        let decl = pipe.pipeline().unwrap();
+        let stages: Vec<(&str, String, String)> = decl
+            .stages()
+            .iter()
+            .map(|s| {
+                let a = &s.actions()[0];
+                let t = a.action_type_id().unwrap();
+                (s.name(), t.category().as_str().to_string(), t.provider().to_string())
+            })
+            .collect();
+        assert_eq!(
+            stages,
+            vec![
+                ("Source", "Source".to_string(), "GitHub".to_string()),
+                ("Build", "Build".to_string(), "CodeBuild".to_string()),
+                ("Deploy", "Deploy".to_string(), "ECS".to_string()),
+            ]
+        );
+        assert_eq!(decl.artifact_store().unwrap().location(), "stock-dashboard-prod-pipeline-artifacts");
+
+        let cb = aws_sdk_codebuild::Client::new(&cfg);
+        let projects = cb.batch_get_projects().names(id("build")).send().await.unwrap();
+        let env = projects.projects()[0].environment().unwrap();
+        assert_eq!(env.image(), "aws/codebuild/standard:7.0");
+        assert_eq!(env.compute_type().as_str(), "BUILD_GENERAL1_SMALL");
+        assert_eq!(env.privileged_mode(), Some(true));
+
+        let cw_cfg = aws_sdk_cloudwatch::config::Builder::from(&cfg)
+            .endpoint_url(format!("http://127.0.0.1:{}", moto.cloudwatch_port))
+            .build();
+        let cw = aws_sdk_cloudwatch::Client::from_conf(cw_cfg);
+        let alarms =
+            cw.describe_alarms().alarm_names(id("cpu_high")).alarm_names(id("unhealthy_targets")).send().await.unwrap();
+        let mut seen: Vec<(String, f64, i32, i32, Vec<String>)> = alarms
+            .metric_alarms()
+            .iter()
+            .map(|a| {
+                (
+                    a.metric_name().unwrap().to_string(),
+                    a.threshold().unwrap(),
+                    a.period().unwrap(),
+                    a.evaluation_periods().unwrap(),
+                    a.alarm_actions().to_vec(),
+                )
+            })
+            .collect();
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        let topic = id("alerts");
+        assert_eq!(
+            seen,
+            vec![
+                ("CPUUtilization".to_string(), 80.0, 300, 2, vec![topic.clone()]),
+                ("UnHealthyHostCount".to_string(), 0.0, 60, 1, vec![topic.clone()]),
+            ]
+        );
+
+        let s3 = moto.s3().await;
+        let enc = s3.get_bucket_encryption().bucket("stock-dashboard-prod-pipeline-artifacts").send().await.unwrap();
+        let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+        assert_eq!(rule.apply_server_side_encryption_by_default().map(|d| d.sse_algorithm().as_str()), Some("AES256"));
+        for body in ["one", "two"] {
+            s3.put_object()
+                .bucket("stock-dashboard-prod-pipeline-artifacts")
+                .key("probe")
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+        let versions = s3
+            .list_object_versions()
+            .bucket("stock-dashboard-prod-pipeline-artifacts")
+            .prefix("probe")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(versions.versions().len(), 2, "the artifact bucket keeps versions");
+    });
+
+    // In place: a stage, an alarm threshold, a build's compute type.
+    let plan = up(
+        &p,
+        &[
+            "diff",
+            &spec,
+            "--var",
+            "github_branch=release",
+            "--var",
+            "cpu_alarm_threshold=90",
+            "--var",
+            "build_compute_type=BUILD_GENERAL1_MEDIUM",
+            "--json",
+        ],
+    )
+    .json();
+    let mut changes: Vec<(String, String)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| (r["address"].as_str().unwrap().to_string(), r["action"].as_str().unwrap().to_string()))
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        [("build", "update"), ("cpu_high", "update"), ("pipeline", "update")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // moto has no UpdateProject (CodeBuild's in-place update is covered by
+    // crates/aws/tests/mocked_codebuild_propagation.rs); apply the other two.
+    let r = up(&p, &["up", &spec, "--var", "github_branch=release", "--var", "cpu_alarm_threshold=90", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let cp = aws_sdk_codepipeline::Client::new(&cfg);
+        let pipe = cp.get_pipeline().name(id("pipeline")).send().await.unwrap();
+        let source = &pipe.pipeline().unwrap().stages()[0].actions()[0];
+        assert_eq!(source.configuration().unwrap()["Branch"], "release");
+        let cw_cfg = aws_sdk_cloudwatch::config::Builder::from(&cfg)
+            .endpoint_url(format!("http://127.0.0.1:{}", moto.cloudwatch_port))
+            .build();
+        let cw = aws_sdk_cloudwatch::Client::from_conf(cw_cfg);
+        let alarms = cw.describe_alarms().alarm_names(id("cpu_high")).send().await.unwrap();
+        assert_eq!(alarms.metric_alarms()[0].threshold(), Some(90.0));
+    });
+    let r = up(
+        &p,
+        &["diff", &spec, "--var", "github_branch=release", "--var", "cpu_alarm_threshold=90", "--detailed-exitcode"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = up(&p, &["up", &spec, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
 
     // A new image: exactly a new task definition revision and a service update.
     let plan = up(&p, &["diff", &spec, "--var", "image_tag=v2", "--json"]);

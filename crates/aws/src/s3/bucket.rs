@@ -925,7 +925,10 @@ impl ResourceKind for Bucket {
         if differs_from_new(desired, "versioning", json!(false)) {
             changed.push("versioning".into());
         }
-        if differs_from_new(desired, "server_side_encryption", json!({})) {
+        // Written out whenever the spec asks for it, even when it equals
+        // AWS's default: the bucket's encryption is then explicit, and an
+        // emulator without that default reports it too.
+        if desired.get("server_side_encryption").is_some_and(|v| !v.is_null()) {
             changed.push("server_side_encryption".into());
         }
         // Always: a bucket without a public access block blocks nothing,
