@@ -5,6 +5,7 @@
 mod harness;
 
 mod crash;
+mod delivery;
 mod init;
 mod interrupt;
 mod network;
