@@ -62,7 +62,7 @@ fn deployctl(moto: &Moto, state: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 fn main() {
-    let stacks = ["stacks/network.yaml"];
+    let stacks = ["stacks/network.yaml", "stacks/network-endpoints.yaml"];
     println!("| stack | command | resources changed | API calls | retries | mutating calls | state writes |");
     println!("|---|---|---|---|---|---|---|");
     for stack in stacks {
