@@ -15,112 +15,39 @@
 
 use deployctl_aws::ecr::repository::{self, Repository};
 use deployctl_aws::elbv2::{listener, load_balancer, target_group};
-use deployctl_aws::Aws;
 use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{ApiCalls, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
 use deployctl_spec::{KindSchema, Update};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-/// A moto server of this test's own, killed when dropped.
-struct Moto {
-    port: u16,
-    child: Child,
-}
+#[path = "support/moto.rs"]
+mod moto;
+use moto::Moto;
 
-fn moto_server() -> PathBuf {
-    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = moto_server();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {}: run scripts/bootstrap-moto, or set DEPLOYCTL_MOTO_SERVER",
-            bin.display()
-        );
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn moto_server");
-            let mut moto = Moto { port, child };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(30) {
-                if moto.ready() {
-                    return moto;
-                }
-                if let Ok(Some(_)) = moto.child.try_wait() {
-                    break; // port taken in the meantime: try another
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 16];
-        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
-    }
-
-    async fn aws(&self) -> Aws {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await;
-        Aws::from_config(config, ApiCalls::new())
-    }
-
-    /// An ACM certificate for the HTTPS listener (moto checks that it
-    /// exists). No ACM SDK in this crate: one JSON call by hand.
-    fn acm_certificate(&self) -> String {
-        use std::io::{Read, Write};
-        let body = r#"{"DomainName":"shop.example.com"}"#;
-        let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-             X-Amz-Target: CertificateManager.RequestCertificate\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/acm/aws4_request, \
-             SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        let start = answer.find("arn:aws:acm:").unwrap_or_else(|| panic!("no certificate ARN in {answer}"));
-        answer[start..].split('"').next().unwrap().to_string()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An ACM certificate for the HTTPS listener (moto checks that it
+/// exists). No ACM SDK in this crate: one JSON call by hand.
+fn acm_certificate(moto: &Moto) -> String {
+    use std::io::{Read, Write};
+    let body = r#"{"DomainName":"shop.example.com"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: CertificateManager.RequestCertificate\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/acm/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        moto.port,
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", moto.port)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let start = answer.find("arn:aws:acm:").unwrap_or_else(|| panic!("no certificate ARN in {answer}"));
+    answer[start..].split('"').next().unwrap().to_string()
 }
 
 fn props(v: Value) -> Props {
@@ -248,7 +175,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
 
     // Listeners: forward, redirect (seed 004), HTTPS with a certificate,
     // fixed response.
-    let cert = moto.acm_certificate();
+    let cert = acm_certificate(&moto);
     let listeners = [
         (
             "http",

@@ -14,95 +14,19 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSettingName, TaskDefinitionStatus}
 use deployctl_aws::ecs::cluster::{self, Cluster};
 use deployctl_aws::ecs::service::{self, Service};
 use deployctl_aws::ecs::task_definition::{self, TaskDefinition};
-use deployctl_aws::Aws;
 use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
-use deployctl_engine::{ApiCalls, Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_engine::{Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
 use deployctl_spec::{KindSchema, Update};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REGION: &str = "us-east-1";
 const STACK: &str = "shop";
 
-/// A moto server of this test's own, killed when dropped.
-struct Moto {
-    port: u16,
-    child: Child,
-}
-
-fn moto_server() -> PathBuf {
-    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = moto_server();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {}: run scripts/bootstrap-moto (or set DEPLOYCTL_MOTO_SERVER)",
-            bin.display()
-        );
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                // Services report this many running tasks, and a rollout
-                // COMPLETED when it is at least their desired count.
-                .env("MOTO_ECS_SERVICE_RUNNING", "10")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn moto_server");
-            let mut moto = Moto { port, child };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(30) {
-                if moto.ready() {
-                    return moto;
-                }
-                if let Ok(Some(_)) = moto.child.try_wait() {
-                    break; // port taken in the meantime: try another
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 16];
-        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
-    }
-
-    async fn aws(&self) -> Aws {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await;
-        Aws::from_config(config, ApiCalls::new())
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/moto.rs"]
+mod moto;
+use moto::Moto;
 
 fn read_ctx() -> ReadCtx {
     ReadCtx { stack: STACK.into(), region: REGION.into() }
