@@ -207,3 +207,28 @@ fn dev_sizing_shares_one_nat_between_both_zones() {
     });
     assert_eq!(p.run(&["diff", &spec, "--var-file", &dev, "--detailed-exitcode"]).code, 0);
 }
+
+#[test]
+fn a_nat_gateway_gone_while_its_address_stayed_is_recreated_with_that_address() {
+    // What a destroy killed between a NAT's delete and its address's release
+    // leaves behind: the address, still marked associated (moto keeps the
+    // association of a deleted gateway; AWS drops it once deleted).
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = spec("stacks/network.yaml");
+    p.ok(&["up", &spec, "--yes"]);
+    let state = p.state("network").unwrap();
+    let nat = state["resources"]["nat[b]"]["id"].as_str().unwrap().to_string();
+    let eip = state["resources"]["nat_ip[b]"]["id"].as_str().unwrap().to_string();
+    rt().block_on(async { moto.ec2().await.delete_nat_gateway().nat_gateway_id(&nat).send().await.unwrap() });
+
+    let r = p.ok(&["up", &spec, "--yes"]);
+    let state = p.state("network").unwrap();
+    let new_nat = state["resources"]["nat[b]"]["id"].as_str().unwrap().to_string();
+    assert_ne!(new_nat, nat, "{r:?}");
+    rt().block_on(async {
+        let n = moto.ec2().await.describe_nat_gateways().nat_gateway_ids(&new_nat).send().await.unwrap();
+        assert_eq!(n.nat_gateways()[0].nat_gateway_addresses()[0].allocation_id(), Some(eip.as_str()));
+    });
+    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+}

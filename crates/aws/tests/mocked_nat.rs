@@ -90,6 +90,12 @@ fn account_rule() -> Rule {
     })
 }
 
+/// The elastic IP a create checks first: free.
+fn free_address_rule() -> Rule {
+    mock!(Client::describe_addresses)
+        .then_output(|| aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput::builder().build())
+}
+
 #[tokio::test]
 async fn failed_nat_gateway_fails_the_create_with_its_failure_code_and_message() {
     let describe = mock!(Client::describe_nat_gateways)
@@ -99,7 +105,8 @@ async fn failed_nat_gateway_fails_the_create_with_its_failure_code_and_message()
         .output(|| described(Some(NatGatewayState::Failed)))
         .build();
     let create = create_rule();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
 
     let err = NatGateway::new(client).create(&ctx, &desired()).await.unwrap_err();
@@ -122,7 +129,8 @@ async fn nat_gateway_stuck_pending_times_out_naming_the_elapsed_time() {
         .repeatedly()
         .build();
     let create = create_rule();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(3));
 
     let started = Instant::now();
@@ -148,7 +156,8 @@ async fn interrupted_wait_is_resumed_by_adopting_the_pending_gateway_without_a_s
         .repeatedly()
         .build();
     let create = create_rule();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx1, cancel) = ctx(Duration::from_secs(60));
     let kind = NatGateway::new(client);
     let want = desired();
@@ -173,7 +182,8 @@ async fn interrupted_wait_is_resumed_by_adopting_the_pending_gateway_without_a_s
         .repeatedly()
         .build();
     let create = create_rule();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx2, _cancel) = ctx(Duration::from_secs(60));
 
     let o = NatGateway::new(client).create(&ctx2, &desired()).await.unwrap();
@@ -196,7 +206,8 @@ async fn resume_waits_for_a_recorded_pending_gateway_and_creates_nothing() {
         .repeatedly()
         .build();
     let create = create_rule();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
     let current = deployctl_engine::Observed { id: NAT_ID.into(), ..Default::default() };
 
@@ -217,7 +228,8 @@ async fn failed_gateway_found_by_tags_is_not_adopted_and_the_new_create_uses_a_f
     let create = mock!(Client::create_nat_gateway)
         .match_requests(|req| req.client_token() == Some("0123456789abcdef0123456789abcdef-1"))
         .then_output(|| CreateNatGatewayOutput::builder().nat_gateway(nat(NatGatewayState::Pending)).build());
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule()]);
+    let client =
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
 
     let o = NatGateway::new(client).create(&ctx, &desired()).await.unwrap();

@@ -108,6 +108,56 @@ impl NatGateway {
         NatGateway { client, account }
     }
 
+    /// Frees an elastic IP that a gateway which is gone still holds, so a new
+    /// gateway can take it (a run killed between a NAT's delete and its
+    /// address's release leaves exactly that). AWS drops the association
+    /// once the old gateway is `deleted`: while it is `deleting`, wait. An
+    /// association that outlives a deleted gateway (moto keeps them) is
+    /// removed. A live gateway's address is left alone: AWS then refuses the
+    /// create, which is the truth.
+    async fn free_stale_address(&self, ctx: &OpCtx, allocation: &str) -> Result<(), ProviderError> {
+        let holders = |nats: Vec<Nat>| -> Vec<Nat> {
+            nats.into_iter()
+                .filter(|n| n.nat_gateway_addresses().iter().any(|a| a.allocation_id() == Some(allocation)))
+                .collect()
+        };
+        let association = |client: Client| async move {
+            let out = client
+                .describe_addresses()
+                .filters(filter("allocation-id", &[allocation.to_string()]))
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            Ok::<_, ProviderError>(out.addresses().first().and_then(|a| a.association_id()).map(str::to_string))
+        };
+        if association(self.client.clone()).await?.is_none() {
+            return Ok(());
+        }
+        let held = holders(self.describe(Vec::new()).await?);
+        if held.iter().any(is_live) {
+            return Ok(());
+        }
+        if held.iter().any(|n| n.state() == Some(&NatGatewayState::Deleting)) {
+            ctx.wait_for("the previous NAT gateway to let go of its address", || async {
+                let held = holders(self.describe(Vec::new()).await?);
+                Ok(if held.iter().any(|n| n.state() == Some(&NatGatewayState::Deleting)) {
+                    Poll::Pending("deleting".to_string())
+                } else {
+                    Poll::Ready(())
+                })
+            })
+            .await
+            .map_err(ProviderError::from)?;
+        }
+        if let Some(id) = association(self.client.clone()).await? {
+            match self.client.disassociate_address().association_id(&id).send().await.map_err(from_sdk) {
+                Err(e) if !crate::is_not_found(&e) => return Err(e),
+                _ => ctx.progress(format!("freed {allocation} from a NAT gateway that is gone"), Duration::ZERO),
+            }
+        }
+        Ok(())
+    }
+
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Nat>, ProviderError> {
         let mut pages = self.client.describe_nat_gateways().set_filter(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
@@ -228,6 +278,9 @@ impl ResourceKind for NatGateway {
                 id.to_string()
             }
             None => {
+                if let Some(allocation) = s("allocation_id") {
+                    self.free_stale_address(ctx, &allocation).await?;
+                }
                 let failed = mine.iter().filter(|n| n.state() == Some(&NatGatewayState::Failed)).count();
                 let token =
                     if failed == 0 { ctx.client_token.clone() } else { format!("{}-{failed}", ctx.client_token) };
