@@ -12,6 +12,9 @@ fn spec() -> String {
 const KEY: &str = "ALPHA_VANTAGE_API_KEY";
 /// The pipeline's GitHub token: a canary that must never be printed or stored.
 const GITHUB_CANARY: &str = "ghp_canary_3b9e1f_never_in_state";
+/// The token after a rotation in Secrets Manager: another canary.
+const ROTATED_CANARY: &str = "ghp_rotated_7c1d44_never_in_state";
+const CANARIES: [&str; 2] = [GITHUB_CANARY, ROTATED_CANARY];
 
 fn up(p: &Project, args: &[&str]) -> Run {
     let out = p
@@ -21,7 +24,9 @@ fn up(p: &Project, args: &[&str]) -> Run {
         .output()
         .expect("run deployctl");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains(GITHUB_CANARY), "the GitHub token appears in the output of {args:?}:\n{text}");
+    for canary in CANARIES {
+        assert!(!text.contains(canary), "the GitHub token appears in the output of {args:?}:\n{text}");
+    }
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -42,7 +47,9 @@ fn s3_state(moto: &Moto, env: &str) -> serde_json::Value {
             .await
             .expect("state object");
         let bytes = out.body.collect().await.unwrap().into_bytes();
-        assert!(!String::from_utf8_lossy(&bytes).contains(GITHUB_CANARY), "the GitHub token is in state");
+        for canary in CANARIES {
+            assert!(!String::from_utf8_lossy(&bytes).contains(canary), "the GitHub token is in state");
+        }
         serde_json::from_slice(&bytes).unwrap()
     })
 }
@@ -228,6 +235,42 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
             .unwrap();
         assert_eq!(versions.versions().len(), 2, "the artifact bucket keeps versions");
     });
+
+    // The pipeline reads its token from the Secrets Manager secret, not from
+    // the environment: rotated there, it shows in the diff as a sensitive
+    // change of the pipeline alone, and the next up sets it.
+    let source_token = |moto: &Moto| -> Option<String> {
+        rt().block_on(async {
+            let cp = aws_sdk_codepipeline::Client::new(&moto.sdk_config().await);
+            let pipe = cp.get_pipeline().name(id("pipeline")).send().await.unwrap();
+            // moto keeps the token unmasked (AWS shows ****): what was sent.
+            pipe.pipeline().unwrap().stages()[0].actions()[0].configuration().unwrap().get("OAuthToken").cloned()
+        })
+    };
+    assert_eq!(source_token(&moto).as_deref(), Some(GITHUB_CANARY));
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        sm.put_secret_value().secret_id(id("github_token")).secret_string(ROTATED_CANARY).send().await.unwrap();
+    });
+    let r = up(&p, &["diff", &spec, "--detailed-exitcode", "--json"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let plan = r.json();
+    let changed: Vec<(String, Vec<String>)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| {
+            let fields = r["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap().to_string());
+            (format!("{}:{}", r["address"].as_str().unwrap(), r["action"].as_str().unwrap()), fields.collect())
+        })
+        .collect();
+    assert_eq!(changed, vec![("pipeline:update".to_string(), vec!["github_oauth_token".to_string()])]);
+    let r = up(&p, &["up", &spec, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(source_token(&moto).as_deref(), Some(ROTATED_CANARY));
+    assert_eq!(up(&p, &["diff", &spec, "--detailed-exitcode"]).code, 0);
+    s3_state(&moto, "prod");
 
     // In place: a stage, an alarm threshold, a build's compute type.
     let plan = up(

@@ -91,3 +91,82 @@ fn a_planted_secret_never_appears_in_state_plans_logs_or_errors() {
     assert!(r.stderr.contains("DEPLOYCTL_TEST_CANARY is not set"), "{r:?}");
     assert!(r.stderr.contains("nothing was changed"), "{r:?}");
 }
+
+#[test]
+fn a_secret_read_from_secrets_manager_is_applied_after_its_secret_and_never_shown() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let canary = "canary-sm-41be07-read-from-secrets-manager";
+    // `copy` reads one key of `source`, a secret of the same stack: it can
+    // only be read once `source` exists and holds its value.
+    let good = p
+        .spec(
+            "chain.yaml",
+            "stack: chain\nregion: us-east-1\nresources:\n  source:\n    type: secretsmanager.secret\n    properties:\n      name: chain/source\n      secret_string: env:DEPLOYCTL_TEST_CANARY\n  copy:\n    type: secretsmanager.secret\n    properties:\n      name: chain/copy\n      secret_string: secretsmanager:${source.arn}#token\n",
+        )
+        .display()
+        .to_string();
+    let json = format!(r#"{{"token":"{canary}","user":"ci"}}"#);
+
+    let r = run_with(&p, &json, &["diff", &good, "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let copy = r.json()["resources"].as_array().unwrap().iter().find(|r| r["address"] == "copy").cloned().unwrap();
+    assert_eq!(copy["action"], "create");
+    assert_eq!(copy["dependencies"], serde_json::json!(["source"]), "the secret it reads comes first");
+    let r = run_with(&p, &json, &["up", &good, "--yes", "-v"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_hidden(canary, "up -v", &format!("{}{}", r.stdout, r.stderr));
+    let state = std::fs::read_to_string(p.state_dir().join("chain.json")).unwrap();
+    assert_hidden(canary, "state", &state);
+    let value = rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        sm.get_secret_value().secret_id("chain/copy").send().await.unwrap().secret_string().unwrap().to_string()
+    });
+    assert_eq!(value, canary, "the key was read from the source secret");
+    let r = run_with(&p, &json, &["diff", &good, "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // Rotated in Secrets Manager (outside deployctl), the source's new
+    // value shows as a sensitive change of what reads it.
+    let rotated = "canary-sm-rotated-9a0c13";
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        let v = format!(r#"{{"token":"{rotated}"}}"#);
+        sm.put_secret_value().secret_id("chain/source").secret_string(v).send().await.unwrap();
+    });
+    let r = run_with(&p, &json, &["diff", &good, "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.contains("~ secret_string = (sensitive value changed)"), "{r:?}");
+    assert_hidden(rotated, "diff after a rotation", &format!("{}{}", r.stdout, r.stderr));
+    let r = run_with(&p, &json, &["up", &good, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_hidden(
+        rotated,
+        "state after a rotation",
+        &std::fs::read_to_string(p.state_dir().join("chain.json")).unwrap(),
+    );
+
+    // A secret named by a literal that does not exist is bad input: the run
+    // stops before planning, naming the source and AWS's code, and nothing
+    // is created.
+    let missing = p
+        .spec(
+            "missing.yaml",
+            "stack: missing\nregion: us-east-1\nresources:\n  first:\n    type: secretsmanager.secret\n    properties:\n      name: missing/first\n  copy:\n    type: secretsmanager.secret\n    properties:\n      name: missing/copy\n      secret_string: secretsmanager:does/not/exist#token\n",
+        )
+        .display()
+        .to_string();
+    let r = p.run(&["up", &missing, "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("secretsmanager.secret.copy property secret_string"), "{r:?}");
+    assert!(r.stderr.contains("secretsmanager:does/not/exist#token"), "{r:?}");
+    assert!(r.stderr.contains("ResourceNotFoundException"), "{r:?}");
+    assert!(r.stderr.contains("nothing was changed"), "{r:?}");
+    assert!(!p.state_dir().join("missing.json").exists(), "no state was written");
+    let names = rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        let list = sm.list_secrets().send().await.unwrap();
+        list.secret_list().iter().filter_map(|s| s.name().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(!names.iter().any(|n| n.starts_with("missing/")), "{names:?}");
+}

@@ -151,5 +151,6 @@ impl Aws {
             .chain(codepipeline::kinds(self))
             .collect();
         Kinds::new(list)
+            .with_secret_store(Arc::new(secretsmanager::store::SecretsManagerStore::new(self.secretsmanager())))
     }
 }

@@ -17,7 +17,7 @@ fn type_name(t: &Type) -> String {
         Type::Map(inner) => format!("map of {}", type_name(inner)),
         Type::Object(_) => "object".into(),
         Type::Document => "policy document (YAML map)".into(),
-        Type::Secret => "secret (`env:NAME` or `file:PATH`)".into(),
+        Type::Secret => "secret (`secretsmanager:ID[#KEY]`, `env:NAME` or `file:PATH`)".into(),
     }
 }
 

@@ -21,7 +21,7 @@ pub enum EngineError {
     State(#[from] StateError),
     #[error("{0}")]
     PlanMismatch(String),
-    #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable or create the file, then re-run")]
+    #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable, create the file, or create the Secrets Manager secret (and give it a value), then re-run")]
     Secrets(String),
 }
 

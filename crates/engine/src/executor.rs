@@ -76,7 +76,8 @@ impl Executor {
 
         // First, what the plan learned by reading: adopted ids, fresh
         // attributes, forgotten entries. One write.
-        let mut known = Known { attributes: BTreeMap::new(), keys: plan.for_each_keys.clone() };
+        let mut known =
+            Known { attributes: BTreeMap::new(), keys: plan.for_each_keys.clone(), secrets: BTreeMap::new() };
         let refresh: Vec<(String, String, Observed)> = plan
             .resources
             .iter()
@@ -372,7 +373,10 @@ async fn step_body(
     let (desired, recorded, tags) = if action == StepAction::Delete {
         (Props::new(), Props::new(), BTreeMap::new())
     } else {
-        let known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Secrets Manager secrets are read now, after whatever this step
+        // depends on (a secret of the same stack) is in place.
+        known.prefetch_secrets(rp.desired.values(), shared.kinds.secret_store(), &BTreeSet::new()).await;
         let mut desired = Props::new();
         let mut recorded = Props::new();
         for (name, e) in &rp.desired {

@@ -3,6 +3,7 @@
 //! nothing of AWS beyond this trait.
 
 use crate::events::{Event, EventSink, StepAction};
+use crate::secrets::SecretStore;
 use async_trait::async_trait;
 use deployctl_spec::KindSchema;
 use serde_json::{Map, Value};
@@ -272,11 +273,21 @@ pub trait ResourceKind: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Kinds {
     kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+    /// Where `secretsmanager:` secrets are read; `None` in runs that have
+    /// no AWS (a spec naming one then fails to plan, saying so).
+    secret_store: Option<Arc<dyn SecretStore>>,
 }
 
 impl Kinds {
     pub fn new(list: Vec<Arc<dyn ResourceKind>>) -> Kinds {
-        Kinds { kinds: list.into_iter().map(|k| (k.schema().type_name, k)).collect() }
+        Kinds { kinds: list.into_iter().map(|k| (k.schema().type_name, k)).collect(), secret_store: None }
+    }
+    pub fn with_secret_store(mut self, store: Arc<dyn SecretStore>) -> Kinds {
+        self.secret_store = Some(store);
+        self
+    }
+    pub fn secret_store(&self) -> Option<&dyn SecretStore> {
+        self.secret_store.as_deref()
     }
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn ResourceKind>> {
         self.kinds.get(type_name)

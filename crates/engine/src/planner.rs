@@ -6,8 +6,9 @@ use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::*;
-use crate::resolve::Known;
-use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
+use crate::resolve::{secret_sources, Known};
+use crate::secrets::read_secret;
+use deployctl_spec::{dependencies, Expr, Prop, SecretSource, Stack, Type, Update};
 use deployctl_state::{PendingOp, State};
 use futures::future::join_all;
 use petgraph::graphmap::DiGraphMap;
@@ -59,8 +60,11 @@ pub async fn plan(
     mode: Mode,
     events: &EventSink,
 ) -> Result<Plan, EngineError> {
+    // Secrets read (Secrets Manager) while checking are kept: each is read
+    // once per plan.
+    let mut known = Known { attributes: BTreeMap::new(), keys: keys_of(stack), secrets: BTreeMap::new() };
     if mode == Mode::Apply {
-        check_secrets(stack)?;
+        check_secrets(stack, kinds, &mut known).await?;
     }
     let empty = State::new(&stack.name, &stack.region);
     let st = state.unwrap_or(&empty);
@@ -79,8 +83,10 @@ pub async fn plan(
         outputs: stack.outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect(),
     };
 
-    let mut known = Known { attributes: BTreeMap::new(), keys: keys_of(stack) };
     let mut in_spec = BTreeSet::new();
+    // Resources that change in this run: a secret read through one of them
+    // is known only after apply.
+    let mut changing = BTreeSet::new();
     if mode == Mode::Apply {
         for r in topo_order(stack) {
             in_spec.insert(r.address.clone());
@@ -97,6 +103,7 @@ pub async fn plan(
             // Evaluate what the spec asks, with references to resources that
             // are not created yet left unknown.
             let lineage = st.lineage.as_str();
+            known.prefetch_secrets(r.properties.values(), kinds.secret_store(), &changing).await;
             let mut wanted: BTreeMap<&str, Option<Value>> = BTreeMap::new();
             for (name, e) in &r.properties {
                 wanted.insert(name.as_str(), known.eval_recorded(e, lineage));
@@ -228,6 +235,9 @@ pub async fn plan(
                     known.attributes.insert(r.address.clone(), obs.attributes.clone());
                 }
             }
+            if rp.action != Action::NoOp {
+                changing.insert(r.address.clone());
+            }
             plan.resources.push(rp);
         }
     }
@@ -284,24 +294,33 @@ pub async fn plan(
 }
 
 /// Every secret the spec reads must be readable before anything is planned,
-/// let alone applied: a missing variable or file is bad input, and bad input
-/// changes nothing. The error names the source, never a value.
-fn check_secrets(stack: &Stack) -> Result<(), EngineError> {
-    fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a deployctl_spec::SecretSource>) {
-        match e {
-            Expr::Secret(s) => out.push(s),
-            Expr::List(items) => items.iter().for_each(|i| walk(i, out)),
-            Expr::Map(m) => m.values().for_each(|i| walk(i, out)),
-            _ => {}
-        }
-    }
+/// let alone applied: a missing variable, file or Secrets Manager secret is
+/// bad input, and bad input changes nothing. Secrets Manager secrets named
+/// by a reference (created by this stack) are checked at apply. The error
+/// names the source, never a value.
+async fn check_secrets(stack: &Stack, kinds: &Kinds, known: &mut Known) -> Result<(), EngineError> {
+    let all = || stack.resources.iter().flat_map(|r| r.properties.values());
+    let literal: Vec<&Expr> = all()
+        .filter(|e| {
+            let mut sources = Vec::new();
+            secret_sources(e, &mut sources);
+            sources.iter().any(|s| matches!(s, SecretSource::SecretsManager { .. }) && s.references().next().is_none())
+        })
+        .collect();
+    known.prefetch_secrets(literal, kinds.secret_store(), &BTreeSet::new()).await;
     let mut problems = Vec::new();
     for r in &stack.resources {
         for (name, e) in &r.properties {
             let mut sources = Vec::new();
-            walk(e, &mut sources);
+            secret_sources(e, &mut sources);
             for src in sources {
-                if let Err(m) = crate::secrets::read_secret(src) {
+                let problem = match src {
+                    SecretSource::SecretsManager { .. } if src.references().next().is_some() => None,
+                    // Evaluating the source alone gives its value or error.
+                    SecretSource::SecretsManager { .. } => known.eval_for_apply(&Expr::Secret(src.clone()), "").err(),
+                    _ => read_secret(src).err(),
+                };
+                if let Some(m) = problem {
                     problems.push(format!("{} property {name}: {m}", display(&r.type_name, &r.address)));
                 }
             }

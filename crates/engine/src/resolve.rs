@@ -1,20 +1,103 @@
 //! Evaluating property expressions against the attributes known so far.
 
 use crate::kind::Props;
-use crate::secrets::{fingerprint, read_secret};
-use deployctl_spec::{Expr, Reference, Selector};
+use crate::secrets::{fingerprint, json_key, read_secret, SecretStore, Sensitive};
+use deployctl_spec::{Expr, Part, Reference, SecretSource, Selector};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Attributes by address, plus the for_each keys of every resource name
-/// (for `${nat[*].id}`).
+/// (for `${nat[*].id}`), plus the Secrets Manager secrets read so far.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     pub attributes: BTreeMap<String, Props>,
     pub keys: BTreeMap<String, Vec<String>>,
+    /// By secret id (name or ARN): its value, or why it could not be read.
+    /// Filled by [`Known::prefetch_secrets`]; an id not here is not known
+    /// yet (its secret is still to be created or changed).
+    pub secrets: BTreeMap<String, Result<Sensitive, String>>,
 }
 
 impl Known {
+    /// The id a Secrets Manager source names, once its references are known.
+    fn secret_id(&self, id: &[Part]) -> Option<String> {
+        let mut s = String::new();
+        for p in id {
+            match p {
+                Part::Text(t) => s.push_str(t),
+                Part::Ref(r) => match self.lookup(r)? {
+                    Value::String(v) => s.push_str(&v),
+                    other => s.push_str(&other.to_string()),
+                },
+            }
+        }
+        Some(s)
+    }
+
+    /// A Secrets Manager source's value: `None` while not known (a
+    /// reference is unknown, or the secret was not read because it changes
+    /// in this run).
+    fn secret_value(&self, src: &SecretSource) -> Option<Result<Sensitive, String>> {
+        let SecretSource::SecretsManager { id, json_key: key } = src else {
+            return Some(read_secret(src).map(Sensitive::new));
+        };
+        let id = self.secret_id(id)?;
+        let value = self.secrets.get(&id)?.clone();
+        Some(match (value, key) {
+            (Ok(v), Some(k)) => json_key(&v, k, src),
+            (other, _) => other.map_err(|m| format!("{src}: {m}")),
+        })
+    }
+
+    /// Reads, through `store`, every Secrets Manager secret the expressions
+    /// name that is not read yet and whose id is known, except those whose
+    /// id references a resource in `changing` (its value may change in this
+    /// run: it stays unknown). Reads run concurrently, one per secret.
+    pub async fn prefetch_secrets<'a>(
+        &mut self,
+        exprs: impl IntoIterator<Item = &'a Expr>,
+        store: Option<&dyn SecretStore>,
+        changing: &BTreeSet<String>,
+    ) {
+        let mut ids = BTreeSet::new();
+        for e in exprs {
+            let mut sources = Vec::new();
+            secret_sources(e, &mut sources);
+            for src in sources {
+                let SecretSource::SecretsManager { id, .. } = src else { continue };
+                let unsettled = src.references().any(|r| {
+                    r.addresses(self.keys.get(&r.resource).map(Vec::as_slice).unwrap_or(&[]))
+                        .iter()
+                        .any(|a| changing.contains(a))
+                });
+                if unsettled {
+                    continue;
+                }
+                if let Some(id) = self.secret_id(id) {
+                    if !self.secrets.contains_key(&id) {
+                        ids.insert(id);
+                    }
+                }
+            }
+        }
+        let Some(store) = store else {
+            for id in ids {
+                self.secrets.insert(id, Err("this run has no Secrets Manager client to read it with".into()));
+            }
+            return;
+        };
+        let reads = ids.into_iter().map(|id| async move {
+            let got = store.get_secret(&id).await.map_err(|e| match &e.hint {
+                Some(h) => format!("{e} (hint: {h})"),
+                None => e.to_string(),
+            });
+            (id, got)
+        });
+        for (id, got) in futures::future::join_all(reads).await {
+            self.secrets.insert(id, got);
+        }
+    }
+
     pub fn lookup(&self, r: &Reference) -> Option<Value> {
         let one = |address: &str| self.attributes.get(address)?.get(&r.attribute).cloned();
         match &r.selector {
@@ -35,8 +118,8 @@ impl Known {
     /// reference is not known yet.
     pub fn eval_recorded(&self, e: &Expr, lineage: &str) -> Option<Value> {
         e.eval(&mut |r| self.lookup(r), &mut |s| {
-            Some(Value::String(match read_secret(s) {
-                Ok(v) => fingerprint(lineage, &v),
+            Some(Value::String(match self.secret_value(s)? {
+                Ok(v) => fingerprint(lineage, v.expose()),
                 // An unreadable secret fingerprints as "unreadable"; the
                 // apply step reports the real error.
                 Err(_) => "unreadable".to_string(),
@@ -48,10 +131,14 @@ impl Known {
     /// send and the value to record.
     pub fn eval_for_apply(&self, e: &Expr, lineage: &str) -> Result<(Value, Value), String> {
         let mut err = None;
-        let plain = e.eval(&mut |r| self.lookup(r), &mut |s| match read_secret(s) {
-            Ok(v) => Some(Value::String(v)),
-            Err(m) => {
+        let plain = e.eval(&mut |r| self.lookup(r), &mut |s| match self.secret_value(s) {
+            Some(Ok(v)) => Some(Value::String(v.expose().to_string())),
+            Some(Err(m)) => {
                 err = Some(m);
+                None
+            }
+            None => {
+                err = Some(format!("{s} has not been read"));
                 None
             }
         });
@@ -67,5 +154,15 @@ impl Known {
         })?;
         let recorded = self.eval_recorded(e, lineage).unwrap_or(Value::Null);
         Ok((plain, recorded))
+    }
+}
+
+/// Every secret source in an expression.
+pub fn secret_sources<'a>(e: &'a Expr, out: &mut Vec<&'a SecretSource>) {
+    match e {
+        Expr::Secret(s) => out.push(s),
+        Expr::List(items) => items.iter().for_each(|i| secret_sources(i, out)),
+        Expr::Map(m) => m.values().for_each(|i| secret_sources(i, out)),
+        Expr::Literal(_) | Expr::Ref(_) | Expr::Template(_) => {}
     }
 }

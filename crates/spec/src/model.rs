@@ -120,8 +120,53 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretSource {
+    /// `env:NAME`
     Env(String),
+    /// `file:PATH`
     File(String),
+    /// `secretsmanager:ID` or `secretsmanager:ID#KEY`: the current value of
+    /// a Secrets Manager secret (its name or ARN), or one key of it when the
+    /// secret is a JSON object. The id may reference a secret of the same
+    /// stack (`secretsmanager:${github_token.arn}`), which makes it a
+    /// dependency.
+    SecretsManager { id: Vec<Part>, json_key: Option<String> },
+}
+
+impl SecretSource {
+    /// The references in the source (a Secrets Manager id's).
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        let parts: &[Part] = match self {
+            SecretSource::SecretsManager { id, .. } => id,
+            _ => &[],
+        };
+        parts.iter().filter_map(|p| match p {
+            Part::Ref(r) => Some(r),
+            Part::Text(_) => None,
+        })
+    }
+}
+
+/// The source as written, for messages: never a value.
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env(n) => write!(f, "env:{n}"),
+            SecretSource::File(p) => write!(f, "file:{p}"),
+            SecretSource::SecretsManager { id, json_key } => {
+                f.write_str("secretsmanager:")?;
+                for p in id {
+                    match p {
+                        Part::Text(t) => f.write_str(t)?,
+                        Part::Ref(r) => write!(f, "{r}")?,
+                    }
+                }
+                match json_key {
+                    Some(k) => write!(f, "#{k}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// `${vpc.id}`, `${nat[a].id}` or `${nat[*].id}`.
@@ -171,7 +216,8 @@ impl std::fmt::Display for Reference {
 impl Expr {
     pub fn collect_refs<'a>(&'a self, out: &mut Vec<&'a Reference>) {
         match self {
-            Expr::Literal(_) | Expr::Secret(_) => {}
+            Expr::Literal(_) => {}
+            Expr::Secret(src) => out.extend(src.references()),
             Expr::Ref(r) => out.push(r),
             Expr::Template(parts) => out.extend(parts.iter().filter_map(|p| match p {
                 Part::Ref(r) => Some(r),

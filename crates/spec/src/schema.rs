@@ -25,7 +25,8 @@ pub enum Type {
     /// semantically: key order, a one-element list versus a scalar, number
     /// versus string.
     Document,
-    /// A secret: written only as `env:NAME` or `file:PATH`, never as a literal.
+    /// A secret: written only as `env:NAME`, `file:PATH` or
+    /// `secretsmanager:ID[#KEY]`, never as a literal.
     /// State and plans hold a fingerprint, never the value.
     Secret,
 }

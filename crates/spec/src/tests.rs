@@ -666,7 +666,8 @@ fn secrets() {
         let d = e.0.iter().find(|d| d.pos.map(|p| p.line) == Some(line)).unwrap_or_else(|| panic!("line {line}: {e}"));
         assert_eq!(
             d.message,
-            "property 'password' of rds.instance is a secret: secrets are never literals; write env:NAME or file:PATH"
+            "property 'password' of rds.instance is a secret: secrets are never literals; write env:NAME, file:PATH or \
+             secretsmanager:NAME_OR_ARN"
         );
         assert_eq!(hint(d), "the value is read when the stack is applied and never stored");
         d.pos.map(|p| p.column)
@@ -684,6 +685,46 @@ fn secrets() {
         std::process::id()
     ));
     assert!(matches!(&s.resources[0].properties["password"], Expr::Secret(SecretSource::Env(_))));
+}
+
+#[test]
+fn secrets_manager_sources_parse_with_keys_and_references() {
+    let s = ok(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.0.0.0/16}}\n  a:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:prod/db\"}}\n  b:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db-AbC#password\"}}\n  c:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:${{vpc.arn}}#token\"}}\n"
+    ));
+    let text = |t: &str| vec![Part::Text(t.into())];
+    assert_eq!(
+        s.resource("a").unwrap().properties["password"],
+        Expr::Secret(SecretSource::SecretsManager { id: text("prod/db"), json_key: None })
+    );
+    assert_eq!(
+        s.resource("b").unwrap().properties["password"],
+        Expr::Secret(SecretSource::SecretsManager {
+            id: text("arn:aws:secretsmanager:us-east-1:1:secret:db-AbC"),
+            json_key: Some("password".into())
+        })
+    );
+    let c = s.resource("c").unwrap();
+    let Expr::Secret(src @ SecretSource::SecretsManager { id, json_key }) = &c.properties["password"] else {
+        panic!("{:?}", c.properties["password"])
+    };
+    assert!(matches!(id.as_slice(), [Part::Ref(r)] if r.resource == "vpc" && r.attribute == "arn"));
+    assert_eq!(json_key.as_deref(), Some("token"));
+    assert_eq!(src.to_string(), "secretsmanager:${vpc.arn}#token");
+    // The secret's id is a reference: the secret comes first.
+    assert_eq!(dependencies(&s, c).into_iter().collect::<Vec<_>>(), ["vpc"]);
+}
+
+#[test]
+fn secrets_manager_source_errors_name_the_place() {
+    let e = errs(&format!(
+        "{HEAD}  a:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:\"}}\n  b:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:db#\"}}\n  c:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:my db\"}}\n  d:\n    type: rds.instance\n    properties: {{password: \"secretsmanager:${{nope.arn}}\"}}\n"
+    ));
+    let d = at(&e, "'secretsmanager:' needs the secret's name or ARN", 6, 28);
+    assert!(hint(d).contains("secretsmanager:NAME_OR_ARN#KEY"), "{}", hint(d));
+    at(&e, "'#' must be followed by the key", 9, 28);
+    at(&e, "has no spaces", 12, 28);
+    at(&e, "unknown resource 'nope'", 15, 44);
 }
 
 #[test]

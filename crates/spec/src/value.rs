@@ -740,14 +740,79 @@ impl Typer<'_> {
                 return Expr::Literal(Value::Null);
             }
         }
+        let parts = match val {
+            Val::Lit(Value::String(s), _) => vec![Part::Text(s)],
+            Val::Template(parts, _) => parts,
+            _ => Vec::new(),
+        };
+        if let Some(Part::Text(first)) = parts.first() {
+            if first.starts_with(SECRETS_MANAGER) {
+                return match secrets_manager_source(parts) {
+                    Ok(src) => Expr::Secret(src),
+                    Err(message) => {
+                        self.report.error(
+                            pos,
+                            format!("property '{path}' of {}: {message}", self.kind),
+                            Some(
+                                "write secretsmanager:NAME_OR_ARN, or secretsmanager:NAME_OR_ARN#KEY for one key \
+                                 of a JSON secret"
+                                    .into(),
+                            ),
+                        );
+                        Expr::Literal(Value::Null)
+                    }
+                };
+            }
+        }
         self.report.error(
             pos,
             format!(
-                "property '{path}' of {} is a secret: secrets are never literals; write env:NAME or file:PATH",
+                "property '{path}' of {} is a secret: secrets are never literals; write env:NAME, file:PATH or \
+                 secretsmanager:NAME_OR_ARN",
                 self.kind
             ),
             Some("the value is read when the stack is applied and never stored".into()),
         );
         Expr::Literal(Value::Null)
     }
+}
+
+const SECRETS_MANAGER: &str = "secretsmanager:";
+
+/// `secretsmanager:ID[#KEY]`, the id possibly with references in it. The
+/// first part is text starting with the prefix.
+fn secrets_manager_source(mut parts: Vec<Part>) -> Result<SecretSource, String> {
+    if let Some(Part::Text(first)) = parts.first_mut() {
+        first.drain(..SECRETS_MANAGER.len());
+        if first.is_empty() {
+            parts.remove(0);
+        }
+    }
+    // A `#KEY` suffix can only be in the last text part.
+    let mut json_key = None;
+    if let Some(Part::Text(last)) = parts.last_mut() {
+        if let Some(at) = last.find('#') {
+            let key = last[at + 1..].to_string();
+            if key.is_empty() {
+                return Err("'#' must be followed by the key to read from the secret's JSON".into());
+            }
+            json_key = Some(key);
+            last.truncate(at);
+            if last.is_empty() {
+                parts.pop();
+            }
+        }
+    }
+    let text = |p: &Part| match p {
+        Part::Text(t) => t.clone(),
+        Part::Ref(_) => String::new(),
+    };
+    let written: String = parts.iter().map(text).collect();
+    if parts.is_empty() || (written.trim().is_empty() && !parts.iter().any(|p| matches!(p, Part::Ref(_)))) {
+        return Err("'secretsmanager:' needs the secret's name or ARN".into());
+    }
+    if written.chars().any(char::is_whitespace) || written.contains('#') {
+        return Err("a Secrets Manager secret name or ARN has no spaces and at most one '#' (before the key)".into());
+    }
+    Ok(SecretSource::SecretsManager { id: parts, json_key })
 }

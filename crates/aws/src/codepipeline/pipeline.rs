@@ -20,8 +20,9 @@
 //! GitHub (version 1) source actions (`owner: ThirdParty`, `provider:
 //! GitHub`) need an OAuth token in their configuration (`OAuthToken`). The
 //! token is a secret: it is written once, as the pipeline's top-level
-//! `github_oauth_token` (`env:NAME` or `file:PATH`), which the engine
-//! resolves for the call only and records as a fingerprint. This kind puts it
+//! `github_oauth_token` (`secretsmanager:NAME_OR_ARN[#KEY]`, `env:NAME` or
+//! `file:PATH`), which the engine resolves for the call only (reading the
+//! Secrets Manager secret then) and records as a fingerprint. This kind puts it
 //! into the configuration of every GitHub v1 action it sends, and reads it
 //! back never: AWS masks it (`****`), and the read drops `OAuthToken` from
 //! every configuration, so it is never in what is observed or compared; a
@@ -131,8 +132,9 @@ pub static SCHEMA: KindSchema = KindSchema {
     doc: "A CodePipeline pipeline: an artifact bucket and at least two stages of actions (source, build, deploy, \
           approval…), mapped closely onto the API (`configuration` keys as AWS spells them). Everything but the \
           name is updated in place (UpdatePipeline). A GitHub (version 1) source action takes its OAuth token from \
-          the top-level secret `github_oauth_token` (`env:NAME` or `file:PATH`): it is never written in the spec, \
-          state or plans, and never read back (AWS masks it). Prefer a `CodeStarSourceConnection` action, which \
+          the top-level secret `github_oauth_token`, usually read from Secrets Manager \
+          (`secretsmanager:${github_token.arn}`): it is never written in the spec, state or plans, and never read \
+          back (AWS masks it); a rotated token shows in `diff` and updates the pipeline. Prefer a `CodeStarSourceConnection` action, which \
           needs no token. Create and update retry while CodePipeline cannot yet assume a just-created role.",
     properties: &[
         Prop::new(
@@ -162,10 +164,11 @@ pub static SCHEMA: KindSchema = KindSchema {
             "github_oauth_token",
             Type::Secret,
             "The GitHub personal access token of the GitHub (version 1) source actions (`owner: ThirdParty`, \
-             `provider: GitHub`): `env:NAME` or `file:PATH`, never a literal. deployctl sets it as `OAuthToken` \
-             in each such action's configuration at create and update. Required when the pipeline has one; \
-             ignored otherwise. To keep the token in Secrets Manager as well, give the `secretsmanager.secret` \
-             the same source (`secret_string: env:GITHUB_TOKEN`).",
+             `provider: GitHub`), never a literal: `secretsmanager:NAME_OR_ARN` (or `…#KEY` for one key of a \
+             JSON secret; `secretsmanager:${github_token.arn}` for a secret of this stack, which is then created \
+             first), `env:NAME` or `file:PATH`. deployctl reads it at apply and sets it as `OAuthToken` in each \
+             such action's configuration at create and update. Required when the pipeline has one; ignored \
+             otherwise.",
         ),
         Prop::new(
             "pipeline_type",
@@ -186,7 +189,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "version", doc: "The pipeline structure's version: 1 at create, one more at every update." },
     ],
     taggable: true,
-    example: "pipeline:\n  type: codepipeline.pipeline\n  properties:\n    role_arn: ${pipeline_role.arn}\n    artifact_store: {location: \"${artifacts.id}\"}\n    github_oauth_token: env:GITHUB_TOKEN\n    stages:\n      - name: Source\n        actions:\n          - name: GitHub\n            category: Source\n            owner: ThirdParty\n            provider: GitHub\n            configuration: {Owner: acme, Repo: stock-dashboard, Branch: main, PollForSourceChanges: \"false\"}\n            output_artifacts: [SourceOutput]\n      - name: Build\n        actions:\n          - name: Build\n            category: Build\n            provider: CodeBuild\n            configuration: {ProjectName: \"${build.id}\"}\n            input_artifacts: [SourceOutput]\n            output_artifacts: [BuildOutput]\n      - name: Deploy\n        actions:\n          - name: DeployToECS\n            category: Deploy\n            provider: ECS\n            configuration: {ClusterName: stock-dashboard, ServiceName: web, FileName: imagedefinitions.json}\n            input_artifacts: [BuildOutput]\n",
+    example: "pipeline:\n  type: codepipeline.pipeline\n  properties:\n    role_arn: ${pipeline_role.arn}\n    artifact_store: {location: \"${artifacts.id}\"}\n    github_oauth_token: secretsmanager:stock-dashboard/github-token\n    stages:\n      - name: Source\n        actions:\n          - name: GitHub\n            category: Source\n            owner: ThirdParty\n            provider: GitHub\n            configuration: {Owner: acme, Repo: stock-dashboard, Branch: main, PollForSourceChanges: \"false\"}\n            output_artifacts: [SourceOutput]\n      - name: Build\n        actions:\n          - name: Build\n            category: Build\n            provider: CodeBuild\n            configuration: {ProjectName: \"${build.id}\"}\n            input_artifacts: [SourceOutput]\n            output_artifacts: [BuildOutput]\n      - name: Deploy\n        actions:\n          - name: DeployToECS\n            category: Deploy\n            provider: ECS\n            configuration: {ClusterName: stock-dashboard, ServiceName: web, FileName: imagedefinitions.json}\n            input_artifacts: [BuildOutput]\n",
 };
 
 pub struct Pipeline {
@@ -296,7 +299,7 @@ pub(crate) fn declaration(name: &str, desired: &Props) -> Result<PipelineDeclara
                     Some("InvalidStructureException".into()),
                     format!("{at}: configuration must not hold {OAUTH_TOKEN}"),
                 )
-                .with_hint("write the token as the pipeline's github_oauth_token: env:NAME (or file:PATH)"));
+                .with_hint("write the token as the pipeline's github_oauth_token: secretsmanager:NAME_OR_ARN"));
             }
             if is_github_v1(&owner, &provider) {
                 let t = token.ok_or_else(|| {
@@ -305,8 +308,8 @@ pub(crate) fn declaration(name: &str, desired: &Props) -> Result<PipelineDeclara
                         format!("{at} is a GitHub (version 1) source, which needs an OAuth token"),
                     )
                     .with_hint(
-                        "set the pipeline's github_oauth_token: env:NAME (or file:PATH), or use a \
-                         CodeStarSourceConnection action",
+                        "set the pipeline's github_oauth_token: secretsmanager:NAME_OR_ARN (or env:NAME), or \
+                         use a CodeStarSourceConnection action",
                     )
                 })?;
                 configuration.insert(OAUTH_TOKEN.into(), t.to_string());

@@ -1,6 +1,7 @@
 //! Secrets Manager resource kinds.
 
 pub mod secret;
+pub mod store;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
