@@ -12,6 +12,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 mod error;
+pub mod events;
 pub mod iam;
 pub mod logs;
 pub mod reference;
@@ -53,6 +54,7 @@ pub fn schemas() -> Vec<&'static KindSchema> {
     .chain(appautoscaling::schemas())
     .chain(codebuild::schemas())
     .chain(codepipeline::schemas())
+    .chain(events::schemas())
     .collect()
 }
 
@@ -120,6 +122,7 @@ impl Aws {
     client!(appautoscaling, aws_sdk_applicationautoscaling);
     client!(codebuild, aws_sdk_codebuild);
     client!(codepipeline, aws_sdk_codepipeline);
+    client!(events, aws_sdk_eventbridge);
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
@@ -149,6 +152,7 @@ impl Aws {
             .chain(appautoscaling::kinds(self))
             .chain(codebuild::kinds(self))
             .chain(codepipeline::kinds(self))
+            .chain(events::kinds(self))
             .collect();
         Kinds::new(list)
             .with_secret_store(Arc::new(secretsmanager::store::SecretsManagerStore::new(self.secretsmanager())))
