@@ -213,6 +213,24 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
             ]
         );
 
+        // Pipeline failures reach the topic through EventBridge, which the
+        // topic's policy lets publish.
+        let events = aws_sdk_eventbridge::Client::new(&cfg);
+        let rule = events.describe_rule().name(id("pipeline_failed")).send().await.unwrap();
+        let pattern: serde_json::Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
+        assert_eq!(pattern["source"], serde_json::json!(["aws.codepipeline"]));
+        assert_eq!(pattern["detail"]["state"], serde_json::json!(["FAILED"]));
+        assert_eq!(pattern["detail"]["pipeline"], serde_json::json!([id("pipeline")]));
+        let targets = events.list_targets_by_rule().rule(id("pipeline_failed")).send().await.unwrap();
+        let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+        assert_eq!(arns, vec![topic.as_str()]);
+        let sns = aws_sdk_sns::Client::new(&cfg);
+        let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap();
+        let policy: serde_json::Value = serde_json::from_str(&attrs.attributes().unwrap()["Policy"]).unwrap();
+        let publishers: Vec<&serde_json::Value> =
+            policy["Statement"].as_array().unwrap().iter().map(|s| &s["Principal"]["Service"]).collect();
+        assert!(publishers.contains(&&serde_json::json!("events.amazonaws.com")), "{policy}");
+
         let s3 = moto.s3().await;
         let enc = s3.get_bucket_encryption().bucket("stock-dashboard-prod-pipeline-artifacts").send().await.unwrap();
         let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
@@ -391,5 +409,9 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         assert!(!roles.roles().iter().any(|r| r.role_name().starts_with("stock-dashboard")), "{roles:?}");
         let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
         assert!(logs.describe_log_groups().send().await.unwrap().log_groups().is_empty());
+        let events = aws_sdk_eventbridge::Client::new(&cfg);
+        assert!(events.list_rules().send().await.unwrap().rules().is_empty());
+        let sns = aws_sdk_sns::Client::new(&cfg);
+        assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
     });
 }

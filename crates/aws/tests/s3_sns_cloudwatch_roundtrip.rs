@@ -10,6 +10,7 @@
 use deployctl_aws::cloudwatch::alarm::{self, Alarm};
 use deployctl_aws::s3::bucket::{self, Bucket};
 use deployctl_aws::sns::topic::{self, Topic};
+use deployctl_aws::sns::topic_policy::{self, TopicPolicy};
 use deployctl_aws::Aws;
 use deployctl_engine::diff::{diff_properties, Want};
 use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
@@ -355,6 +356,64 @@ async fn topic_round_trip() {
     kind.delete(&del, &t).await.expect("delete the topic again");
     kind.delete(&del, &fifo).await.expect("delete the fifo topic");
     assert!(kind.read(&read_ctx(), &[arn, fifo.id.clone()]).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_policy_round_trip() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let sns = aws.sns();
+    let topic = Topic::new(sns.clone())
+        .create(&op("alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
+        .await
+        .expect("create the topic");
+    let arn = topic.id.clone();
+    let kind = TopicPolicy::new(sns.clone());
+    assert!(replaces(&topic_policy::SCHEMA, "arn"));
+
+    // EventBridge may publish: a policy that names the topic's own ARN.
+    let statement = |sid: &str, service: &str| {
+        json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "sns:Publish",
+            "Resource": arn})
+    };
+    let want = props(json!({"arn": arn, "policy": {"Version": "2012-10-17",
+        "Statement": [statement("events", "events.amazonaws.com")]}}));
+    let p = kind.create(&op("alerts_policy", "sns.topic_policy", StepAction::Create, &[]), &want).await.unwrap();
+    assert_eq!(p.id, arn);
+    assert_clean(&topic_policy::SCHEMA, &want, &read_one(&kind, &arn).await);
+    let live_policy = |sns: aws_sdk_sns::Client, arn: String| async move {
+        let attrs = sns.get_topic_attributes().topic_arn(arn).send().await.unwrap();
+        serde_json::from_str::<Value>(&attrs.attributes().unwrap()["Policy"]).unwrap()
+    };
+    assert_eq!(live_policy(sns.clone(), arn.clone()).await["Statement"][0]["Sid"], "events");
+
+    // Changed outside deployctl: drift on `policy`, and an update puts it back.
+    let other = json!({"Version": "2012-10-17", "Statement": [statement("alarms", "cloudwatch.amazonaws.com")]});
+    sns.set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("Policy")
+        .attribute_value(other.to_string())
+        .send()
+        .await
+        .unwrap();
+    let drifted = read_one(&kind, &arn).await;
+    assert_eq!(changes(&topic_policy::SCHEMA, &want, &drifted), vec!["policy".to_string()]);
+    let fixed = kind
+        .update(&op("alerts_policy", "sns.topic_policy", StepAction::Update, &[]), &drifted, &want, &["policy".into()])
+        .await
+        .unwrap();
+    assert_clean(&topic_policy::SCHEMA, &want, &fixed);
+
+    // Delete puts back SNS's default policy (the owner account only); twice
+    // is fine, and so is a topic that is gone.
+    let del = op("alerts_policy", "sns.topic_policy", StepAction::Delete, &[]);
+    kind.delete(&del, &fixed).await.unwrap();
+    kind.delete(&del, &fixed).await.unwrap();
+    let restored = live_policy(sns.clone(), arn.clone()).await;
+    assert_eq!(restored["Statement"][0]["Sid"], "__default_statement_ID", "{restored}");
+    sns.delete_topic().topic_arn(&arn).send().await.unwrap();
+    kind.delete(&del, &fixed).await.unwrap();
+    assert!(kind.read(&read_ctx(), std::slice::from_ref(&arn)).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

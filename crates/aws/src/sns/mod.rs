@@ -1,6 +1,7 @@
 //! SNS resource kinds.
 
 pub mod topic;
+pub mod topic_policy;
 
 use crate::Aws;
 use deployctl_engine::ResourceKind;
@@ -9,10 +10,10 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&topic::SCHEMA]
+    vec![&topic::SCHEMA, &topic_policy::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    vec![Arc::new(topic::Topic::new(aws.sns()))]
+    vec![Arc::new(topic::Topic::new(aws.sns())), Arc::new(topic_policy::TopicPolicy::new(aws.sns()))]
 }

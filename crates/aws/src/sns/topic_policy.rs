@@ -1,0 +1,212 @@
+//! `sns.topic_policy`: the access policy of an SNS topic, as a resource of
+//! its own (Terraform's `aws_sns_topic_policy`).
+//!
+//! A topic's policy usually names the topic's own ARN (`Resource`), which
+//! the topic's `policy` property cannot reference without a cycle; this kind
+//! comes after the topic and can. The id is the topic ARN. Reads are one
+//! GetTopicAttributes per topic, concurrently. Create and update are one
+//! SetTopicAttributes (`Policy`), idempotent, with the id recorded before
+//! the call, so a run killed in between finds it and converges it again.
+//! Delete puts back the policy SNS gives a new topic (the owner account
+//! may do everything); a topic already gone is success.
+
+use crate::error::from_sdk;
+use async_trait::async_trait;
+use aws_sdk_sns::Client;
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    type_name: "sns.topic_policy",
+    doc: "The access policy of an SNS topic, as its own resource, so that the policy can name the topic's ARN \
+          (`Resource: ${alerts.arn}`) and let services publish to it: EventBridge rules (`Principal: {Service: \
+          events.amazonaws.com}`), S3 event notifications, CodeStar notifications. Do not also set the topic's \
+          own `policy`. Destroying it puts back the policy SNS gives a new topic (only the owner account may use \
+          it).",
+    properties: &[
+        Prop::new("arn", Type::String, "The topic's ARN (`${alerts.arn}`).").required().replace(),
+        Prop::new(
+            "policy",
+            Type::Document,
+            "The policy document, written as YAML (sent as JSON, compared semantically). Every statement's \
+             `Resource` is the topic's ARN.",
+        )
+        .required(),
+    ],
+    attributes: &[Attr { name: "id", doc: "The topic ARN." }, Attr { name: "arn", doc: "The topic ARN." }],
+    taggable: false,
+    example: concat!(
+        "alerts_policy:\n",
+        "  type: sns.topic_policy\n",
+        "  properties:\n",
+        "    arn: ${alerts.arn}\n",
+        "    policy:\n",
+        "      Version: \"2012-10-17\"\n",
+        "      Statement:\n",
+        "        - Sid: PipelineEvents\n",
+        "          Effect: Allow\n",
+        "          Principal: {Service: events.amazonaws.com}\n",
+        "          Action: sns:Publish\n",
+        "          Resource: ${alerts.arn}\n",
+    ),
+};
+
+pub struct TopicPolicy {
+    client: Client,
+}
+
+fn not_found(e: &ProviderError) -> bool {
+    e.code_is("NotFound") || e.code_is("NotFoundException") || e.code_is("ResourceNotFound")
+}
+
+/// The policy SNS gives a new topic: the owner account may do everything.
+pub fn default_policy(arn: &str) -> Value {
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": [
+                "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+                "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+            ],
+            "Resource": arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
+        }]
+    })
+}
+
+/// A policy document as text to send: a mapping, or JSON text as it is.
+fn policy_text(v: Option<&Value>) -> Result<String, ProviderError> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(v @ Value::Object(m)) if !m.is_empty() => Ok(v.to_string()),
+        _ => Err(ProviderError::new(Some("InvalidParameter".into()), "policy is empty")
+            .with_hint("write the policy document as a YAML mapping")),
+    }
+}
+
+impl TopicPolicy {
+    pub fn new(client: Client) -> TopicPolicy {
+        TopicPolicy { client }
+    }
+
+    async fn read_one(&self, arn: &str) -> Result<Option<Observed>, ProviderError> {
+        let out = match self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) {
+            Ok(out) => out,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let policy = out
+            .attributes()
+            .and_then(|a| a.get("Policy"))
+            .map(|p| serde_json::from_str(p).unwrap_or_else(|_| json!(p)))
+            .unwrap_or(Value::Null);
+        let mut properties = Props::new();
+        properties.insert("arn".into(), json!(arn));
+        properties.insert("policy".into(), policy);
+        let mut attributes = Props::new();
+        attributes.insert("id".into(), json!(arn));
+        attributes.insert("arn".into(), json!(arn));
+        Ok(Some(Observed { id: arn.to_string(), properties, tags: Default::default(), attributes }))
+    }
+
+    async fn put(&self, arn: &str, policy: String) -> Result<(), ProviderError> {
+        self.client
+            .set_topic_attributes()
+            .topic_arn(arn)
+            .attribute_name("Policy")
+            .attribute_value(policy)
+            .send()
+            .await
+            .map_err(from_sdk)
+            .map_err(|e| {
+                if not_found(&e) {
+                    e.with_hint(format!("the topic {arn} does not exist; create it first (arn: ${{topic.arn}})"))
+                } else {
+                    e.with_hint("SNS refused the policy: check its JSON, and that every Resource is the topic's ARN")
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn converge(&self, ctx: &OpCtx, arn: &str, desired: &Props) -> Result<Observed, ProviderError> {
+        let policy = policy_text(desired.get("policy"))?;
+        ctx.record_id(arn);
+        self.put(arn, policy).await?;
+        self.read_one(arn).await?.ok_or_else(|| {
+            ProviderError::new(Some("NotFound".into()), format!("topic {arn} disappeared while its policy was set"))
+        })
+    }
+}
+
+#[async_trait]
+impl ResourceKind for TopicPolicy {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+        let mut out = Vec::new();
+        for r in join_all(ids.iter().map(|arn| self.read_one(arn))).await {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Nothing to find by tag: a policy is not tagged, and setting it again
+    /// is harmless.
+    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+        let arn = desired.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
+        if !arn.starts_with("arn:") {
+            return Err(ProviderError::new(Some("InvalidParameter".into()), format!("'{arn}' is not a topic ARN"))
+                .with_hint("write arn: ${topic.arn}"));
+        }
+        self.converge(ctx, &arn, desired).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        _changed: &[String],
+    ) -> Result<Observed, ProviderError> {
+        self.converge(ctx, &current.id, desired).await
+    }
+
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+        match self.put(&current.id, default_policy(&current.id).to_string()).await {
+            Err(e) if not_found(&e) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_names_the_topic_and_its_owner() {
+        let p = default_policy("arn:aws:sns:us-east-1:123456789012:alerts");
+        assert_eq!(p["Statement"][0]["Resource"], "arn:aws:sns:us-east-1:123456789012:alerts");
+        assert_eq!(p["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceOwner"], "123456789012");
+    }
+
+    #[test]
+    fn an_empty_policy_is_refused_before_any_call() {
+        assert!(policy_text(Some(&json!({}))).is_err());
+        assert!(policy_text(None).is_err());
+        assert_eq!(policy_text(Some(&json!({"Version": "2012-10-17"}))).unwrap(), r#"{"Version":"2012-10-17"}"#);
+    }
+}
