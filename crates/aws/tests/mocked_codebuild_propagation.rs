@@ -4,7 +4,11 @@
 //!   role ("CodeBuild is not authorized to perform: sts:AssumeRole on …",
 //!   InvalidInputException) is retried until it succeeds, with progress;
 //! - an in-place change (compute type SMALL → MEDIUM) is one UpdateProject
-//!   that carries every managed field and the tags.
+//!   that carries every managed field and the tags;
+//! - the same change through the whole engine (spec → plan → executor →
+//!   state): planned as an in-place update of `environment`, applied as
+//!   exactly that UpdateProject, recorded in state, and planned as no change
+//!   after.
 
 use aws_sdk_codebuild::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_codebuild::operation::batch_get_projects::BatchGetProjectsOutput;
@@ -208,4 +212,79 @@ async fn a_compute_type_change_is_one_update_project_with_every_managed_field() 
     let snapshot = calls.snapshot();
     let n = |op: &str| snapshot.get(&("CodeBuild".to_string(), op.to_string())).map(|c| c.calls).unwrap_or(0);
     assert_eq!((n("UpdateProject"), n("BatchGetProjects")), (1, 1), "{snapshot:?}");
+}
+
+/// The build project as a spec would give it.
+fn build_spec(compute: &str) -> deployctl_spec::Stack {
+    let text = format!(
+        "stack: stock\nregion: us-east-1\nresources:\n  build:\n    type: codebuild.project\n    properties:\n      \
+         service_role: {ROLE}\n      source: {{type: CODEPIPELINE, buildspec: buildspec.yml}}\n      artifacts: \
+         {{type: CODEPIPELINE}}\n      environment:\n        image: aws/codebuild/standard:7.0\n        \
+         compute_type: {compute}\n        privileged_mode: true\n        environment_variables:\n          - \
+         {{name: GITHUB_TOKEN, value: \"stock-dashboard/github-token:token\", type: SECRETS_MANAGER}}\n"
+    );
+    deployctl_spec::load_str("build.yaml", &text, &Default::default(), &vec![&project::SCHEMA])
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_compute_type_change_is_planned_in_place_applied_and_recorded_through_the_engine() {
+    use deployctl_engine::{Action, EventSink, Executor, Kinds, Mode, StateWriter};
+    use deployctl_state::{Backend, LocalBackend, ResourceState, State};
+    use std::sync::Arc;
+
+    // Live: SMALL until UpdateProject, MEDIUM after.
+    let get = mock!(Client::batch_get_projects)
+        .sequence()
+        .output(|| BatchGetProjectsOutput::builder().projects(project("BUILD_GENERAL1_SMALL")).build())
+        .output(|| BatchGetProjectsOutput::builder().projects(project("BUILD_GENERAL1_MEDIUM")).build())
+        .repeatedly()
+        .build();
+    let update = mock!(Client::update_project)
+        .match_requests(|r| {
+            r.name() == Some("stock-build")
+                && r.environment().map(|e| e.compute_type()) == Some(&ComputeType::BuildGeneral1Medium)
+        })
+        .then_output(|| UpdateProjectOutput::builder().project(project("BUILD_GENERAL1_MEDIUM")).build());
+    let calls = ApiCalls::new();
+    let kinds = Kinds::new(vec![Arc::new(Project::new(client(&[&get, &update], &calls)))]);
+
+    // State as a first `up` left it.
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path(), "stock"));
+    let mut state = State::new("stock", "us-east-1");
+    let mut rec = ResourceState::new("codebuild.project");
+    rec.id = Some("stock-build".into());
+    rec.properties = desired("BUILD_GENERAL1_SMALL");
+    state.resources.insert("build".into(), rec);
+    let version = backend.write(&state, None).await.unwrap();
+
+    let stack = build_spec("BUILD_GENERAL1_MEDIUM");
+    let (sink, _rx) = EventSink::new();
+    let plan = deployctl_engine::plan(&stack, Some(&state), &kinds, Mode::Apply, &sink).await.unwrap();
+    let rp = &plan.resources[0];
+    assert_eq!(rp.action, Action::Update, "{rp:#?}");
+    let fields: Vec<&str> = rp.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["environment"], "{rp:#?}");
+    assert!(!rp.changes[0].forces_replacement);
+
+    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
+    let executor = Executor {
+        kinds: kinds.clone(),
+        events: sink.clone(),
+        parallelism: 4,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        default_timeout: Duration::from_secs(60),
+    };
+    let report = executor.apply(&plan, &state, writer).await;
+    assert!(report.ok(), "{:?}", report.failed);
+    handle.await.unwrap();
+    assert_eq!(update.num_calls(), 1, "exactly one UpdateProject, with the new compute type");
+
+    let after = backend.read().await.unwrap().expect("state").state;
+    let build = &after.resources["build"];
+    assert_eq!(build.properties["environment"]["compute_type"], json!("BUILD_GENERAL1_MEDIUM"));
+    assert!(build.pending.is_none(), "{build:?}");
+    let again = deployctl_engine::plan(&stack, Some(&after), &kinds, Mode::Apply, &sink).await.unwrap();
+    assert_eq!(again.resources[0].action, Action::NoOp, "{:#?}", again.resources[0]);
 }
