@@ -2,6 +2,7 @@
 //! policy documents as IAM returns them (URL-encoded JSON), and the retry
 //! for services that cannot yet assume a just-created role.
 
+pub mod oidc_provider;
 pub mod propagation;
 pub mod role;
 
@@ -15,12 +16,12 @@ use std::sync::Arc;
 
 /// The schemas of this service's kinds.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&role::SCHEMA]
+    vec![&role::SCHEMA, &oidc_provider::SCHEMA]
 }
 
 /// This service's kinds, with their clients.
 pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    vec![Arc::new(role::Role::new(aws.iam()))]
+    vec![Arc::new(role::Role::new(aws.iam())), Arc::new(oidc_provider::OidcProvider::new(aws.iam()))]
 }
 
 /// A deterministic name from `raw` (`<stack>-<address>`): characters `allowed`
