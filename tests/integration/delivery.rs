@@ -1,6 +1,7 @@
 //! The delivery-tier example stacks: seed 002's five-stage CodeCommit
-//! pipeline and seed 004's autoscaled service, each through init → up →
-//! a clean diff → destroy, checked through the AWS API.
+//! pipeline, seed 003's GitHub Actions deployment through OIDC and seed
+//! 004's autoscaled service, each through init → up → a clean diff →
+//! destroy, checked through the AWS API.
 
 use crate::harness::*;
 
@@ -136,4 +137,100 @@ fn seed_004_service_scales_on_cpu_and_memory_through_init_up_diff_and_destroy() 
             .is_empty());
     });
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "awsomeshop").await }), vec![]);
+}
+
+#[test]
+fn seed_003_github_actions_deploy_through_oidc_goes_through_init_up_diff_and_destroy() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = spec("stacks/actions.yaml");
+    p.ok(&["init", &spec]);
+    p.ok(&["up", &spec, "--yes"]);
+    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+    let out = p.ok(&["output", &spec, "--json"]).json();
+    let role_arn = out["deploy_role_arn"].as_str().unwrap().to_string();
+
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        // The provider GitHub's tokens come from, for the STS audience.
+        let providers = iam.list_open_id_connect_providers().send().await.unwrap();
+        let arns: Vec<&str> = providers.open_id_connect_provider_list().iter().filter_map(|p| p.arn()).collect();
+        assert_eq!(arns.len(), 1, "{arns:?}");
+        assert!(arns[0].ends_with(":oidc-provider/token.actions.githubusercontent.com"), "{arns:?}");
+        let provider = iam.get_open_id_connect_provider().open_id_connect_provider_arn(arns[0]).send().await.unwrap();
+        assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
+
+        // The role only that repository's main branch can assume, through it.
+        let name = role_arn.rsplit('/').next().unwrap();
+        let role = iam.get_role().role_name(name).send().await.unwrap();
+        let doc = role.role().unwrap().assume_role_policy_document().unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&decode(doc)).unwrap();
+        let st = &doc["Statement"][0];
+        assert_eq!(st["Principal"]["Federated"], arns[0]);
+        assert_eq!(st["Action"], "sts:AssumeRoleWithWebIdentity");
+        assert_eq!(
+            st["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
+            "repo:acme/devops-demo:ref:refs/heads/main"
+        );
+        let inline = iam.list_role_policies().role_name(name).send().await.unwrap();
+        let mut names = inline.policy_names().to_vec();
+        names.sort();
+        assert_eq!(names, vec!["deploy".to_string(), "push-image".to_string()]);
+
+        // What the workflow pushes to and updates.
+        let ecr = aws_sdk_ecr::Client::new(&cfg);
+        let repo = ecr.describe_repositories().repository_names("devops-demo-prod").send().await.unwrap();
+        assert_eq!(repo.repositories()[0].image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+        let tgs = elb.describe_target_groups().send().await.unwrap();
+        assert_eq!(tgs.target_groups()[0].port(), Some(5000));
+        assert_eq!(tgs.target_groups()[0].health_check_path(), Some("/health"));
+    });
+
+    // Another repository: the role's trust changes in place, nothing else.
+    let plan = p.ok(&["diff", &spec, "--var", "github_repo=acme/other", "--json"]).json();
+    let changed: Vec<(&str, &str)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| (r["address"].as_str().unwrap(), r["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(changed, vec![("deploy_role", "update")]);
+
+    p.ok(&["destroy", &spec, "--yes"]);
+    rt().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+        let providers = iam.list_open_id_connect_providers().send().await.unwrap();
+        assert!(providers.open_id_connect_provider_list().is_empty());
+        let roles = iam.list_roles().send().await.unwrap();
+        assert!(!roles.roles().iter().any(|r| r.role_name().starts_with("devops-demo")), "{roles:?}");
+    });
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "devops-demo").await }), vec![]);
+}
+
+/// IAM returns policy documents URL-encoded (moto too).
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
