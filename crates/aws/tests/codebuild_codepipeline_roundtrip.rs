@@ -529,6 +529,67 @@ async fn codecommit_pipeline_of_seed_002_round_trips() {
 }
 
 #[tokio::test]
+async fn github_pipeline_through_a_codestar_connection_needs_no_token() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let role = create_role(&aws, "conn-pipeline", "codepipeline.amazonaws.com").await;
+    let kind = Pipeline::new(aws.codepipeline());
+    let connection =
+        format!("arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/0f3c2a5e-1b2d-4c3e-9f00-123456789abc");
+    let desired = props(json!({
+        "name": "conn-pipeline",
+        "role_arn": role,
+        "artifact_store": {"location": "conn-artifacts"},
+        "stages": [
+            {"name": "Source", "actions": [{"name": "GitHub", "category": "Source", "owner": "AWS",
+                "provider": "CodeStarSourceConnection",
+                "configuration": {"ConnectionArn": connection, "FullRepositoryId": "acme/stock-market-dashboard",
+                    "BranchName": "main", "OutputArtifactFormat": "CODE_ZIP"},
+                "output_artifacts": ["SourceOutput"]}]},
+            {"name": "Build", "actions": [{"name": "Build", "category": "Build", "provider": "CodeBuild",
+                "configuration": {"ProjectName": "stock-build"}, "input_artifacts": ["SourceOutput"],
+                "output_artifacts": ["BuildOutput"]}]},
+            {"name": "Deploy", "actions": [{"name": "DeployToECS", "category": "Deploy", "provider": "ECS",
+                "configuration": {"ClusterName": "stock", "ServiceName": "web", "FileName": "imagedefinitions.json"},
+                "input_artifacts": ["BuildOutput"]}]},
+        ],
+    }));
+    let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Create, tags("pipeline"));
+    let created = kind.create(&ctx, &desired).await.expect("a connection source needs no github_oauth_token");
+    assert_clean(&pipeline::SCHEMA, &desired, &read_one_pipeline(&kind, &created.id).await);
+    let raw = aws.codepipeline().get_pipeline().name("conn-pipeline").send().await.unwrap();
+    let source = &raw.pipeline().unwrap().stages()[0].actions()[0];
+    let t = source.action_type_id().unwrap();
+    assert_eq!((t.owner().as_str(), t.provider()), ("AWS", "CodeStarSourceConnection"));
+    let conf = source.configuration().unwrap();
+    assert_eq!(conf.get("ConnectionArn"), Some(&connection));
+    assert_eq!(conf.get("FullRepositoryId").map(String::as_str), Some("acme/stock-market-dashboard"));
+    assert!(!conf.contains_key("OAuthToken"), "{conf:?}");
+
+    // Another branch: one in-place change of `stages`.
+    let mut release = desired.clone();
+    release["stages"][0]["actions"][0]["configuration"]["BranchName"] = json!("release");
+    let live = read_one_pipeline(&kind, &created.id).await;
+    let d = diff(&pipeline::SCHEMA, &release, &live);
+    assert_eq!(d.iter().map(|d| (d.field.as_str(), d.update)).collect::<Vec<_>>(), [("stages", Update::InPlace)]);
+    let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Update, tags("pipeline"));
+    let updated = kind.update(&ctx, &live, &release, &["stages".into()]).await.unwrap();
+    assert_clean(&pipeline::SCHEMA, &release, &updated);
+    let raw = aws.codepipeline().get_pipeline().name("conn-pipeline").send().await.unwrap();
+    let conf = raw.pipeline().unwrap().stages()[0].actions()[0].configuration().unwrap().clone();
+    assert_eq!(conf.get("BranchName").map(String::as_str), Some("release"));
+
+    let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
+    kind.delete(&ctx, &updated).await.unwrap();
+}
+
+async fn read_one_pipeline(kind: &Pipeline, id: &str) -> Observed {
+    let mut read = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
+    assert_eq!(read.len(), 1, "{id} not read back");
+    read.remove(0)
+}
+
+#[tokio::test]
 async fn pipeline_create_waits_for_a_role_that_is_still_propagating() {
     let moto = Moto::start();
     let aws = moto.aws().await;

@@ -309,12 +309,14 @@ async fn topic_round_trip() {
         .expect_err("a topic of another resource is not taken over");
     assert_eq!(err.code.as_deref(), Some("TopicAlreadyExists"), "{err:?}");
 
-    // In place: display name, the queue swapped for a webhook, a tag.
+    // In place: display name, the queue swapped for a webhook and a phone
+    // (SMS), a tag.
     let want2 = props(json!({
         "display_name": "Shop pipeline failures",
         "subscriptions": [
             {"protocol": "email", "endpoint": "ops@example.com"},
             {"protocol": "https", "endpoint": "https://hooks.example.com/deploy"},
+            {"protocol": "sms", "endpoint": "+15555550123"},
         ],
     }));
     let mut changed = changes(&topic::SCHEMA, &want2, &t);
@@ -341,6 +343,7 @@ async fn topic_round_trip() {
         vec![
             ("email".to_string(), "ops@example.com".to_string()),
             ("https".to_string(), "https://hooks.example.com/deploy".to_string()),
+            ("sms".to_string(), "+15555550123".to_string()),
         ]
     );
 
