@@ -19,6 +19,7 @@ pub mod reference;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sns;
+mod tags;
 
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};

@@ -13,6 +13,7 @@
 
 use crate::elbv2::{want, want_str};
 use crate::error::from_sdk;
+use crate::tags::{is_ours, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
@@ -122,11 +123,6 @@ fn alarm_name(stack: &str, address: &str, desired: &Props) -> String {
 
 fn not_found(e: &ProviderError) -> bool {
     e.code_is("ResourceNotFound") || e.code_is("ResourceNotFoundException")
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 fn cw_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -340,9 +336,7 @@ impl Alarm {
         live: &BTreeMap<String, String>,
         want: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        let set: BTreeMap<String, String> =
-            want.iter().filter(|(k, v)| live.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let unset: Vec<String> = live.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let (set, unset) = tag_changes(live, want);
         if !set.is_empty() {
             self.client
                 .tag_resource()

@@ -20,6 +20,7 @@
 
 use crate::elbv2::read_batched;
 use crate::error::from_sdk;
+use crate::tags::tag_changes;
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository as Repo, Tag,
@@ -238,9 +239,7 @@ impl Repository {
         live: &BTreeMap<String, String>,
         want: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        let set: BTreeMap<String, String> =
-            want.iter().filter(|(k, v)| live.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let unset: Vec<String> = live.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let (set, unset) = tag_changes(live, want);
         if !set.is_empty() {
             self.client
                 .tag_resource()

@@ -22,6 +22,7 @@
 //! is left alone, with an error that names it.
 
 use crate::error::from_sdk;
+use crate::tags::is_ours;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
@@ -131,11 +132,6 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> 
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(format!("tag {k}: {e}"))))
         .collect()
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 fn no_such_entity(e: &ProviderError) -> bool {

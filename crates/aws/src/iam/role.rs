@@ -10,11 +10,11 @@
 
 use super::{parse_policy, policy_text, sanitized_name};
 use crate::error::from_sdk;
+use crate::tags::is_ours;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use deployctl_engine::diff::canonical_document;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use futures::future::join_all;
@@ -91,11 +91,6 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> 
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(format!("tag {k}: {e}"))))
         .collect()
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 fn no_such_entity(e: &ProviderError) -> bool {

@@ -8,15 +8,14 @@
 //! address's tags.
 
 use crate::error::from_sdk;
+use crate::tags::is_ours;
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{LogGroup as AwsLogGroup, LogGroupClass};
 use aws_sdk_cloudwatchlogs::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use futures::future::join_all;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "logs.log_group",
@@ -54,11 +53,6 @@ pub struct LogGroup {
 
 fn not_found(e: &ProviderError) -> bool {
     e.code_is("ResourceNotFoundException")
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 /// The group's ARN without the `:*` DescribeLogGroups' `arn` ends with.

@@ -25,6 +25,7 @@
 
 use crate::elbv2::want;
 use crate::error::from_sdk;
+use crate::tags::is_ours;
 use async_trait::async_trait;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
@@ -347,11 +348,6 @@ fn cors_props(r: &CorsRule) -> Value {
         m.insert("max_age_seconds".into(), json!(s));
     }
     Value::Object(m)
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 /// The tags as they are on the bucket, the force-destroy marker included.

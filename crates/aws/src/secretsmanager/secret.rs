@@ -18,6 +18,7 @@
 
 use crate::error::from_sdk;
 use crate::iam::sanitized_name;
+use crate::tags::is_ours;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
@@ -93,11 +94,6 @@ pub struct Secret {
 /// `<stack>/<address>` as a secret name.
 pub fn default_name(stack: &str, address: &str) -> String {
     sanitized_name(&format!("{stack}/{address}"), |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c), 512)
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 fn not_found(e: &ProviderError) -> bool {

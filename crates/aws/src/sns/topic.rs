@@ -20,6 +20,7 @@
 
 use crate::elbv2::{want, want_str};
 use crate::error::from_sdk;
+use crate::tags::{is_ours, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
@@ -127,11 +128,6 @@ fn name_of(arn: &str) -> &str {
 
 fn not_found(e: &ProviderError) -> bool {
     e.code_is("NotFound") || e.code_is("NotFoundException") || e.code_is("ResourceNotFound")
-}
-
-fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &str) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
 fn sns_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
@@ -326,9 +322,7 @@ impl Topic {
         live: &BTreeMap<String, String>,
         want: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        let set: BTreeMap<String, String> =
-            want.iter().filter(|(k, v)| live.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let unset: Vec<String> = live.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let (set, unset) = tag_changes(live, want);
         if !set.is_empty() {
             self.client
                 .tag_resource()
