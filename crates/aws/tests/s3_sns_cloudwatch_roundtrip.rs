@@ -254,6 +254,37 @@ async fn bucket_round_trip() {
     assert!(kind.read(&read_ctx(), &ids).await.unwrap().is_empty());
 }
 
+/// Regression: a run killed between CreateBucket and the tagging call left
+/// a bare bucket that the next run refused as "not this resource's", losing
+/// track of it. A create that repeats an interrupted one adopts a bucket
+/// without deployctl tags; any other create still refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_left_untagged_by_an_interrupted_create_is_adopted_by_the_retry() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let s3 = aws.s3();
+    let kind = Bucket::new(s3.clone());
+    s3.create_bucket().bucket("rt-interrupted").send().await.unwrap();
+    let want = props(json!({"bucket": "rt-interrupted", "versioning": true}));
+
+    let fresh = op("artifacts", "s3.bucket", StepAction::Create, &[]);
+    let err = kind.create(&fresh, &want).await.expect_err("a first create does not take over a bare bucket");
+    assert_eq!(err.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{err:?}");
+
+    let mut retry = op("artifacts", "s3.bucket", StepAction::Create, &[]);
+    retry.interrupted_create = true;
+    let b = kind.create(&retry, &want).await.expect("the retry adopts the bucket its first attempt made");
+    assert_eq!(b.id, "rt-interrupted");
+    assert_eq!(b.tags.get("deployctl:resource").map(String::as_str), Some("artifacts"));
+    assert_clean(&bucket::SCHEMA, &want, &read_one(&kind, "rt-interrupted").await);
+
+    // Another resource's bucket is never adopted, retry or not.
+    let mut other = op("logs", "s3.bucket", StepAction::Create, &[]);
+    other.interrupted_create = true;
+    let err = kind.create(&other, &want).await.expect_err("another resource's bucket");
+    assert_eq!(err.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{err:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_round_trip() {
     let moto = Moto::start();

@@ -65,6 +65,9 @@ struct Shared {
     known: Mutex<Known>,
     /// Per address: the generation in state, and whether state had an id.
     generations: BTreeMap<String, (u64, bool)>,
+    /// Addresses whose create an earlier run started and never recorded the
+    /// result of.
+    interrupted_creates: BTreeSet<String>,
     default_timeout: Duration,
 }
 
@@ -135,6 +138,12 @@ impl Executor {
             region: plan.region.clone(),
             known: Mutex::new(known),
             generations: state.resources.iter().map(|(a, r)| (a.clone(), (r.generation, r.id.is_some()))).collect(),
+            interrupted_creates: state
+                .resources
+                .iter()
+                .filter(|(_, r)| r.id.is_none() && r.pending.as_ref().is_some_and(|p| p.op == PendingOp::Create))
+                .map(|(a, _)| a.clone())
+                .collect(),
             default_timeout: self.default_timeout,
         });
 
@@ -408,6 +417,7 @@ async fn step_body(
         action,
         tags,
         client_token: client_token(&shared.lineage, &rp.address, generation),
+        interrupted_create: action == StepAction::Create && shared.interrupted_creates.contains(&rp.address),
         timeout: timeout_for(shared, rp, action),
         events: shared.events.clone(),
         cancel: shared.cancel.clone(),

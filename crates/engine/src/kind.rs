@@ -79,6 +79,12 @@ pub struct OpCtx {
     /// Deterministic: derived from the state lineage, the address and the
     /// generation, so a retried create after a crash sends the same token.
     pub client_token: String,
+    /// This create repeats one that an earlier run started (state recorded
+    /// the intent) but never saw the result of (no id). A resource the kind
+    /// then finds by its name, carrying none of deployctl's tags, is most
+    /// likely that run's, killed between the create call and the tagging
+    /// call: kinds whose API cannot tag in the create call adopt it.
+    pub interrupted_create: bool,
     pub timeout: Duration,
     pub(crate) events: EventSink,
     pub(crate) cancel: CancellationToken,
@@ -128,6 +134,7 @@ impl OpCtx {
             action,
             tags,
             client_token: client_token.to_string(),
+            interrupted_create: false,
             timeout,
             events,
             cancel: cancel.clone(),

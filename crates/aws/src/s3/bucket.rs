@@ -900,7 +900,13 @@ impl ResourceKind for Bucket {
             }
             Head::Found(_) => {
                 let live = self.tags(&name).await?.unwrap_or_default();
-                if !is_ours(&live, &ctx.stack, &ctx.address) {
+                // A bucket without deployctl's tags, met by a create that
+                // repeats an interrupted one, is that create's: killed
+                // after CreateBucket, before the tags went on (the path
+                // without tags in the create call, and emulators).
+                let untagged = !live.keys().any(|k| k.starts_with("deployctl:"));
+                let adoptable = is_ours(&live, &ctx.stack, &ctx.address) || (untagged && ctx.interrupted_create);
+                if !adoptable {
                     return Err(ProviderError::new(
                         Some("BucketAlreadyOwnedByYou".into()),
                         format!("bucket {name} already exists and is not this resource's"),
