@@ -7,8 +7,7 @@ use crate::events::{Event, EventSink};
 use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::*;
 use crate::resolve::{secret_sources, Known};
-use crate::secrets::read_secret;
-use deployctl_spec::{dependencies, Expr, Prop, SecretSource, Stack, Type, Update};
+use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
 use deployctl_state::{PendingOp, State};
 use futures::future::join_all;
 use petgraph::graphmap::DiGraphMap;
@@ -299,28 +298,17 @@ pub async fn plan(
 /// by a reference (created by this stack) are checked at apply. The error
 /// names the source, never a value.
 async fn check_secrets(stack: &Stack, kinds: &Kinds, known: &mut Known) -> Result<(), EngineError> {
-    let all = || stack.resources.iter().flat_map(|r| r.properties.values());
-    let literal: Vec<&Expr> = all()
-        .filter(|e| {
-            let mut sources = Vec::new();
-            secret_sources(e, &mut sources);
-            sources.iter().any(|s| matches!(s, SecretSource::SecretsManager { .. }) && s.references().next().is_none())
-        })
-        .collect();
-    known.prefetch_secrets(literal, kinds.secret_store(), &BTreeSet::new()).await;
+    // Nothing is known of resources yet: only literal ids are read here.
+    let all = stack.resources.iter().flat_map(|r| r.properties.values());
+    known.prefetch_secrets(all, kinds.secret_store(), &BTreeSet::new()).await;
     let mut problems = Vec::new();
     for r in &stack.resources {
         for (name, e) in &r.properties {
             let mut sources = Vec::new();
             secret_sources(e, &mut sources);
-            for src in sources {
-                let problem = match src {
-                    SecretSource::SecretsManager { .. } if src.references().next().is_some() => None,
-                    // Evaluating the source alone gives its value or error.
-                    SecretSource::SecretsManager { .. } => known.eval_for_apply(&Expr::Secret(src.clone()), "").err(),
-                    _ => read_secret(src).err(),
-                };
-                if let Some(m) = problem {
+            // A secret named by reference is read at apply, once it exists.
+            for src in sources.into_iter().filter(|s| s.references().next().is_none()) {
+                if let Some(Err(m)) = known.secret_value(src) {
                     problems.push(format!("{} property {name}: {m}", display(&r.type_name, &r.address)));
                 }
             }

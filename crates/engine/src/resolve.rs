@@ -21,23 +21,13 @@ pub struct Known {
 impl Known {
     /// The id a Secrets Manager source names, once its references are known.
     fn secret_id(&self, id: &[Part]) -> Option<String> {
-        let mut s = String::new();
-        for p in id {
-            match p {
-                Part::Text(t) => s.push_str(t),
-                Part::Ref(r) => match self.lookup(r)? {
-                    Value::String(v) => s.push_str(&v),
-                    other => s.push_str(&other.to_string()),
-                },
-            }
-        }
-        Some(s)
+        deployctl_spec::render(id, &mut |r| self.lookup(r))
     }
 
     /// A Secrets Manager source's value: `None` while not known (a
     /// reference is unknown, or the secret was not read because it changes
     /// in this run).
-    fn secret_value(&self, src: &SecretSource) -> Option<Result<Sensitive, String>> {
+    pub(crate) fn secret_value(&self, src: &SecretSource) -> Option<Result<Sensitive, String>> {
         let SecretSource::SecretsManager { id, json_key: key } = src else {
             return Some(read_secret(src).map(Sensitive::new));
         };

@@ -241,19 +241,7 @@ impl Expr {
         Some(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Ref(r) => lookup(r)?,
-            Expr::Template(parts) => {
-                let mut s = String::new();
-                for p in parts {
-                    match p {
-                        Part::Text(t) => s.push_str(t),
-                        Part::Ref(r) => match lookup(r)? {
-                            Value::String(v) => s.push_str(&v),
-                            other => s.push_str(&other.to_string()),
-                        },
-                    }
-                }
-                Value::String(s)
-            }
+            Expr::Template(parts) => Value::String(render(parts, lookup)?),
             Expr::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for e in items {
@@ -271,6 +259,22 @@ impl Expr {
             Expr::Secret(src) => secret(src)?,
         })
     }
+}
+
+/// Text with references, rendered: a string reference as it is, any other
+/// value as JSON. `None` while a reference is not known yet.
+pub fn render(parts: &[Part], lookup: &mut dyn FnMut(&Reference) -> Option<serde_json::Value>) -> Option<String> {
+    let mut s = String::new();
+    for p in parts {
+        match p {
+            Part::Text(t) => s.push_str(t),
+            Part::Ref(r) => match lookup(r)? {
+                serde_json::Value::String(v) => s.push_str(&v),
+                other => s.push_str(&other.to_string()),
+            },
+        }
+    }
+    Some(s)
 }
 
 /// Variable values given on the command line, in the order given: later ones

@@ -37,6 +37,7 @@
 
 use crate::error::from_sdk;
 use crate::iam::{sanitized_name, while_role_propagates};
+use crate::tags::tag_changes;
 use async_trait::async_trait;
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, EncryptionKey,
@@ -506,9 +507,7 @@ impl Pipeline {
         live: &BTreeMap<String, String>,
         ctx: &OpCtx,
     ) -> Result<(), ProviderError> {
-        let set: BTreeMap<String, String> =
-            ctx.tags.iter().filter(|(k, v)| live.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let unset: Vec<String> = live.keys().filter(|k| !ctx.tags.contains_key(*k)).cloned().collect();
+        let (set, unset) = tag_changes(live, &ctx.tags);
         if !set.is_empty() {
             self.client
                 .tag_resource()

@@ -10,6 +10,7 @@ pub mod load_balancer;
 pub mod target_group;
 
 use crate::error::from_sdk;
+use crate::tags::tag_changes;
 use crate::Aws;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -148,9 +149,7 @@ pub(crate) async fn converge_tags(
     live: &BTreeMap<String, String>,
     ctx: &OpCtx,
 ) -> Result<(), ProviderError> {
-    let set: BTreeMap<String, String> =
-        ctx.tags.iter().filter(|(k, v)| live.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let unset: Vec<String> = live.keys().filter(|k| !ctx.tags.contains_key(*k)).cloned().collect();
+    let (set, unset) = tag_changes(live, &ctx.tags);
     if !set.is_empty() {
         client.add_tags().resource_arns(arn).set_tags(Some(elb_tags(&set))).send().await.map_err(from_sdk)?;
     }

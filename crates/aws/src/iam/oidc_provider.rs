@@ -22,7 +22,7 @@
 //! is left alone, with an error that names it.
 
 use crate::error::from_sdk;
-use crate::tags::is_ours;
+use crate::tags::{is_ours, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
@@ -284,12 +284,7 @@ impl OidcProvider {
         }
         let want = wanted_tags(ctx, desired_url(desired)?);
         if has("tags") || live.tags.get(TAG_URL) != want.get(TAG_URL) {
-            let set: BTreeMap<String, String> = want
-                .iter()
-                .filter(|(k, v)| live.tags.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let unset: Vec<String> = live.tags.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let (set, unset) = tag_changes(&live.tags, &want);
             if !set.is_empty() {
                 self.client
                     .tag_open_id_connect_provider()

@@ -18,7 +18,7 @@
 
 use crate::error::from_sdk;
 use crate::iam::sanitized_name;
-use crate::tags::is_ours;
+use crate::tags::{is_ours, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
@@ -257,12 +257,7 @@ impl Secret {
         }
         if has("tags") || has("recovery_window_in_days") || has("force_delete_without_recovery") {
             let want = wanted_tags(ctx, window, force);
-            let set: BTreeMap<String, String> = want
-                .iter()
-                .filter(|(k, v)| live_tags.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let unset: Vec<String> = live_tags.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let (set, unset) = tag_changes(live_tags, &want);
             if !set.is_empty() {
                 self.client
                     .tag_resource()

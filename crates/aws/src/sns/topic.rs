@@ -126,7 +126,7 @@ fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-fn not_found(e: &ProviderError) -> bool {
+pub(super) fn not_found(e: &ProviderError) -> bool {
     e.code_is("NotFound") || e.code_is("NotFoundException") || e.code_is("ResourceNotFound")
 }
 
@@ -138,7 +138,7 @@ fn sns_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> 
 
 /// A policy document as text to send: YAML written as a mapping, or a JSON
 /// string as it is.
-fn policy_text(v: Option<&Value>) -> Option<String> {
+pub(super) fn policy_text(v: Option<&Value>) -> Option<String> {
     match v {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
         Some(v @ Value::Object(m)) if !m.is_empty() => Some(v.to_string()),

@@ -10,6 +10,7 @@
 //! Delete puts back the policy SNS gives a new topic (the owner account
 //! may do everything); a topic already gone is success.
 
+use super::topic::not_found;
 use crate::error::from_sdk;
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
@@ -57,10 +58,6 @@ pub struct TopicPolicy {
     client: Client,
 }
 
-fn not_found(e: &ProviderError) -> bool {
-    e.code_is("NotFound") || e.code_is("NotFoundException") || e.code_is("ResourceNotFound")
-}
-
 /// The policy SNS gives a new topic: the owner account may do everything.
 pub fn default_policy(arn: &str) -> Value {
     let account = arn.split(':').nth(4).unwrap_or_default();
@@ -81,14 +78,12 @@ pub fn default_policy(arn: &str) -> Value {
     })
 }
 
-/// A policy document as text to send: a mapping, or JSON text as it is.
+/// The policy to send; an empty one is refused before any call.
 fn policy_text(v: Option<&Value>) -> Result<String, ProviderError> {
-    match v {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(v @ Value::Object(m)) if !m.is_empty() => Ok(v.to_string()),
-        _ => Err(ProviderError::new(Some("InvalidParameter".into()), "policy is empty")
-            .with_hint("write the policy document as a YAML mapping")),
-    }
+    super::topic::policy_text(v).ok_or_else(|| {
+        ProviderError::new(Some("InvalidParameter".into()), "policy is empty")
+            .with_hint("write the policy document as a YAML mapping")
+    })
 }
 
 impl TopicPolicy {
