@@ -251,15 +251,8 @@ impl Listener {
     }
 
     async fn observe(&self, found: Vec<Ls>) -> Result<Vec<Observed>, ProviderError> {
-        let arns: Vec<String> = found.iter().filter_map(|l| l.listener_arn().map(str::to_string)).collect();
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let tags = describe_tags(&self.client, &arns).await?;
-        Ok(found
-            .iter()
-            .filter_map(|l| Some(observed(l, tags.get(l.listener_arn()?).cloned().unwrap_or_default())))
-            .collect())
+        let found = with_tags(&self.client, found, |l| l.listener_arn(), None).await?;
+        Ok(found.into_iter().map(|(l, tags)| observed(&l, tags)).collect())
     }
 
     async fn read_one(&self, arn: &str) -> Result<Observed, ProviderError> {

@@ -168,22 +168,7 @@ impl LoadBalancer {
     /// 20, attributes concurrently. With `stack`, only those tagged with it
     /// (their attributes are not read otherwise).
     async fn observe(&self, lbs: Vec<Lb>, stack: Option<&str>) -> Result<Vec<Observed>, ProviderError> {
-        let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_string)).collect();
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let tags = describe_tags(&self.client, &arns).await?;
-        let lbs: Vec<(Lb, BTreeMap<String, String>)> = lbs
-            .into_iter()
-            .filter_map(|l| {
-                let t = tags.get(l.load_balancer_arn()?).cloned().unwrap_or_default();
-                Some((l, t))
-            })
-            .filter(|(_, t)| match stack {
-                None => true,
-                Some(s) => t.get(TAG_STACK).map(String::as_str) == Some(s),
-            })
-            .collect();
+        let lbs = with_tags(&self.client, lbs, |l| l.load_balancer_arn(), stack).await?;
         let attrs = join_all(lbs.iter().map(|(l, _)| self.attributes(l.load_balancer_arn().unwrap_or_default()))).await;
         let mut out = Vec::new();
         for ((lb, tags), attrs) in lbs.into_iter().zip(attrs) {

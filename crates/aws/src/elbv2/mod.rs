@@ -91,6 +91,29 @@ pub(crate) fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// Each resource with its tags (one DescribeTags per 20); with `stack`,
+/// only those tagged with it. Resources without an ARN are left out.
+pub(crate) async fn with_tags<T>(
+    client: &Client,
+    found: Vec<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+    stack: Option<&str>,
+) -> Result<Vec<(T, BTreeMap<String, String>)>, ProviderError> {
+    let arns: Vec<String> = found.iter().filter_map(|t| arn(t).map(str::to_string)).collect();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tags = describe_tags(client, &arns).await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|t| {
+            let own = tags.get(arn(&t)?).cloned().unwrap_or_default();
+            Some((t, own))
+        })
+        .filter(|(_, t)| stack.is_none_or(|s| t.get(TAG_STACK).map(String::as_str) == Some(s)))
+        .collect())
+}
+
 /// The tags of each ARN (AWS's own `aws:` tags left out), 20 ARNs a call,
 /// the calls concurrent. ARNs that are gone are absent.
 pub(crate) async fn describe_tags(

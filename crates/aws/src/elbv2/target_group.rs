@@ -183,22 +183,7 @@ impl TargetGroup {
     /// The target groups in the spec's shape; with `stack`, only those
     /// tagged with it.
     async fn observe(&self, tgs: Vec<Tg>, stack: Option<&str>) -> Result<Vec<Observed>, ProviderError> {
-        let arns: Vec<String> = tgs.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let tags = describe_tags(&self.client, &arns).await?;
-        let tgs: Vec<(Tg, BTreeMap<String, String>)> = tgs
-            .into_iter()
-            .filter_map(|t| {
-                let tags = tags.get(t.target_group_arn()?).cloned().unwrap_or_default();
-                Some((t, tags))
-            })
-            .filter(|(_, t)| match stack {
-                None => true,
-                Some(s) => t.get(TAG_STACK).map(String::as_str) == Some(s),
-            })
-            .collect();
+        let tgs = with_tags(&self.client, tgs, |t| t.target_group_arn(), stack).await?;
         let attrs = join_all(tgs.iter().map(|(t, _)| self.attributes(t.target_group_arn().unwrap_or_default()))).await;
         let mut out = Vec::new();
         for ((tg, tags), attrs) in tgs.into_iter().zip(attrs) {
