@@ -24,11 +24,25 @@ mod tags;
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};
 
-use deployctl_engine::{ApiCalls, Kinds, ResourceKind};
+use deployctl_engine::{ApiCalls, Kinds, ProviderError, ResourceKind};
 use deployctl_spec::KindSchema;
 use std::sync::Arc;
 
 pub use aws_types::SdkConfig;
+
+/// Runs one read per resource concurrently: the first error fails the
+/// whole read, and resources that are gone (`None`) are left out. For APIs
+/// without a batch read.
+pub(crate) async fn read_each<T, F>(reads: impl IntoIterator<Item = F>) -> Result<Vec<T>, ProviderError>
+where
+    F: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let mut out = Vec::new();
+    for r in futures::future::join_all(reads).await {
+        out.extend(r?);
+    }
+    Ok(out)
+}
 
 /// Every kind's schema: what `validate` checks against, without AWS.
 pub fn schemas() -> Vec<&'static KindSchema> {

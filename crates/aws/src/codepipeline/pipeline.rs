@@ -488,11 +488,7 @@ impl Pipeline {
     }
 
     async fn read_names(&self, names: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(names.iter().map(|n| self.read_name(n))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(names.iter().map(|n| self.read_name(n))).await
     }
 
     async fn read_one(&self, name: &str) -> Result<Observed, ProviderError> {

@@ -29,7 +29,6 @@ use aws_sdk_ecr::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -192,11 +191,7 @@ impl Repository {
     }
 
     async fn observe(&self, repos: &[Repo]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(repos.iter().map(|r| self.details(r))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(repos.iter().map(|r| self.details(r))).await
     }
 
     async fn read_names(&self, names: &[String]) -> Result<Vec<Observed>, ProviderError> {

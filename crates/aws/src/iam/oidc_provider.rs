@@ -29,7 +29,6 @@ use aws_sdk_iam::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -217,11 +216,7 @@ impl OidcProvider {
 
     /// The given providers, concurrently; those gone are left out.
     async fn fetch_all(&self, arns: &[&String]) -> Result<Vec<Live>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(arns.iter().map(|a| self.fetch(a))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(arns.iter().map(|a| self.fetch(a))).await
     }
 
     /// Reads a provider that was just created or changed: IAM is eventually

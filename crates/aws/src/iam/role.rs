@@ -296,11 +296,7 @@ impl ResourceKind for Role {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(ids.iter().map(|id| self.read_role(id))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(ids.iter().map(|id| self.read_role(id))).await
     }
 
     /// IAM cannot list roles by tag (ListRoles does not even return tags):

@@ -195,11 +195,7 @@ impl ResourceKind for LogGroup {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(ids.iter().map(|id| self.read_one(id))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(ids.iter().map(|id| self.read_one(id))).await
     }
 
     /// Log groups cannot be listed by tag: they are found by name in

@@ -541,11 +541,7 @@ impl Bucket {
     }
 
     async fn read_names(&self, names: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(names.iter().map(|n| self.read_bucket(n))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(names.iter().map(|n| self.read_bucket(n))).await
     }
 
     async fn must_read(&self, name: &str) -> Result<Observed, ProviderError> {

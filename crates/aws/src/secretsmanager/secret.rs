@@ -25,7 +25,6 @@ use aws_sdk_secretsmanager::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -323,11 +322,7 @@ impl ResourceKind for Secret {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(ids.iter().map(|id| self.read_one(id))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(ids.iter().map(|id| self.read_one(id))).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

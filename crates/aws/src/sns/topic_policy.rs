@@ -16,7 +16,6 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use futures::future::join_all;
 use serde_json::{json, Value};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -147,11 +146,7 @@ impl ResourceKind for TopicPolicy {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(ids.iter().map(|arn| self.read_one(arn))).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        crate::read_each(ids.iter().map(|arn| self.read_one(arn))).await
     }
 
     /// Nothing to find by tag: a policy is not tagged, and setting it again
