@@ -11,12 +11,8 @@
 use deployctl_aws::appautoscaling::policy::{self, Policy};
 use deployctl_aws::appautoscaling::target::{self, Target};
 use deployctl_aws::Aws;
-use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
-use deployctl_spec::{KindSchema, Update};
+use deployctl_engine::{ResourceKind, StepAction};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::time::Duration;
 
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
@@ -25,62 +21,9 @@ const STACK: &str = "rt";
 mod moto;
 use moto::Moto;
 
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
-
-fn op(address: &str, type_name: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
-    let mut tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), STACK.to_string()),
-        ("deployctl:resource".to_string(), address.to_string()),
-    ]);
-    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let (ctx, _cancel, _events) = OpCtx::detached(
-        STACK,
-        REGION,
-        address,
-        type_name,
-        action,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
-    ctx
-}
-
-/// The fields the engine would plan to change.
-fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
-    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
-        Some(v) => Want::Value(v.clone()),
-        None => Want::Unmanaged,
-    };
-    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
-}
-
-fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
-    let diffs = changes(schema, desired, observed);
-    assert!(
-        diffs.is_empty(),
-        "{}: {diffs:?} differ right after apply\nlive: {:#}",
-        schema.type_name,
-        Value::Object(observed.properties.clone())
-    );
-}
-
-/// Reads one id through the kind's batched read.
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
-    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert_eq!(found.len(), 1, "{id} not read back");
-    found.into_iter().next().unwrap()
-}
-
-fn replaces(schema: &KindSchema, name: &str) -> bool {
-    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
 
 const DIMENSION: &str = "ecs:service:DesiredCount";
 
@@ -127,7 +70,7 @@ async fn target_and_policies_round_trip() {
     let missing = props(json!({"service_namespace": "ecs", "resource_id": "service/rt-cluster/nope",
         "scalable_dimension": DIMENSION, "min_capacity": 1, "max_capacity": 2}));
     let err = targets
-        .create(&op("nope", "appautoscaling.target", StepAction::Create, &[]), &missing)
+        .create(&op(STACK, REGION, "nope", "appautoscaling.target", StepAction::Create, &[]), &missing)
         .await
         .expect_err("no target for a service that does not exist");
     assert!(err.hint.as_deref().unwrap_or_default().contains("resource_id"), "{err:?}");
@@ -136,14 +79,14 @@ async fn target_and_policies_round_trip() {
     let t_want = props(json!({"service_namespace": "ecs", "resource_id": "service/rt-cluster/rt-web",
         "scalable_dimension": DIMENSION, "min_capacity": 2, "max_capacity": 10}));
     let t = targets
-        .create(&op("web_scaling", "appautoscaling.target", StepAction::Create, &[]), &t_want)
+        .create(&op(STACK, REGION, "web_scaling", "appautoscaling.target", StepAction::Create, &[]), &t_want)
         .await
         .expect("register the target");
     assert_eq!(t.id, "ecs/service/rt-cluster/rt-web/ecs:service:DesiredCount");
     assert_eq!(t.attributes["resource_id"], json!("service/rt-cluster/rt-web"));
     assert_eq!(t.attributes["service_namespace"], json!("ecs"));
     assert_eq!(t.attributes["scalable_dimension"], json!(DIMENSION));
-    let t = read_one(&targets, &t.id).await;
+    let t = read_one(&targets, &read_ctx(STACK, REGION), &t.id).await;
     assert_clean(&target::SCHEMA, &t_want, &t);
 
     // Policies: CPU at 70 %, memory at 80 %.
@@ -154,38 +97,44 @@ async fn target_and_policies_round_trip() {
         "resource_id": "service/rt-cluster/rt-web", "scalable_dimension": DIMENSION,
         "target_tracking_scaling_policy_configuration": tracking("ECSServiceAverageMemoryUtilization", 80.0)}));
     let cpu = policies
-        .create(&op("cpu", "appautoscaling.policy", StepAction::Create, &[]), &cpu_want)
+        .create(&op(STACK, REGION, "cpu", "appautoscaling.policy", StepAction::Create, &[]), &cpu_want)
         .await
         .expect("create the CPU policy");
     assert!(cpu.id.contains(":scalingPolicy:") && cpu.id.ends_with("policyName/cpu70"), "{}", cpu.id);
     assert_eq!(cpu.attributes["name"], json!("cpu70"));
-    let cpu = read_one(&policies, &cpu.id).await;
+    let cpu = read_one(&policies, &read_ctx(STACK, REGION), &cpu.id).await;
     assert_clean(&policy::SCHEMA, &cpu_want, &cpu);
     let mem = policies
-        .create(&op("memory", "appautoscaling.policy", StepAction::Create, &[]), &mem_want)
+        .create(&op(STACK, REGION, "memory", "appautoscaling.policy", StepAction::Create, &[]), &mem_want)
         .await
         .expect("create the memory policy");
-    assert_clean(&policy::SCHEMA, &mem_want, &read_one(&policies, &mem.id).await);
+    assert_clean(&policy::SCHEMA, &mem_want, &read_one(&policies, &read_ctx(STACK, REGION), &mem.id).await);
 
     // Batched reads leave out what is gone.
     let gone_target = "ecs/service/rt-cluster/gone/ecs:service:DesiredCount".to_string();
-    assert_eq!(targets.read(&read_ctx(), &[t.id.clone(), gone_target.clone()]).await.unwrap().len(), 1);
+    assert_eq!(targets.read(&read_ctx(STACK, REGION), &[t.id.clone(), gone_target.clone()]).await.unwrap().len(), 1);
     let gone_policy = cpu.id.replace("policyName/cpu70", "policyName/gone");
     let ids = [cpu.id.clone(), mem.id.clone(), gone_policy.clone()];
-    assert_eq!(policies.read(&read_ctx(), &ids).await.unwrap().len(), 2);
+    assert_eq!(policies.read(&read_ctx(STACK, REGION), &ids).await.unwrap().len(), 2);
 
     // Adoption by natural key (neither kind takes tags).
-    let found = targets.find_existing(&read_ctx(), &[("web_scaling".to_string(), t_want.clone())]).await.unwrap();
+    let found =
+        targets.find_existing(&read_ctx(STACK, REGION), &[("web_scaling".to_string(), t_want.clone())]).await.unwrap();
     assert_eq!(
         found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(),
         vec![("web_scaling", t.id.as_str())]
     );
     let wanted = vec![("cpu".to_string(), cpu_want.clone()), ("memory".to_string(), mem_want.clone())];
-    let mut found: Vec<(String, String)> =
-        policies.find_existing(&read_ctx(), &wanted).await.unwrap().into_iter().map(|(a, o)| (a, o.id)).collect();
+    let mut found: Vec<(String, String)> = policies
+        .find_existing(&read_ctx(STACK, REGION), &wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, o)| (a, o.id))
+        .collect();
     found.sort();
     assert_eq!(found, vec![("cpu".to_string(), cpu.id.clone()), ("memory".to_string(), mem.id.clone())]);
-    assert!(targets.find_tagged(&read_ctx()).await.unwrap().is_empty());
+    assert!(targets.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 
     // In place: the target's maximum 10 → 12.
     let mut t_want2 = t_want.clone();
@@ -193,7 +142,12 @@ async fn target_and_policies_round_trip() {
     let changed = changes(&target::SCHEMA, &t_want2, &t);
     assert_eq!(changed, vec!["max_capacity"]);
     let t = targets
-        .update(&op("web_scaling", "appautoscaling.target", StepAction::Update, &[]), &t, &t_want2, &changed)
+        .update(
+            &op(STACK, REGION, "web_scaling", "appautoscaling.target", StepAction::Update, &[]),
+            &t,
+            &t_want2,
+            &changed,
+        )
         .await
         .expect("update the target");
     assert_clean(&target::SCHEMA, &t_want2, &t);
@@ -218,11 +172,11 @@ async fn target_and_policies_round_trip() {
     assert_eq!(changed, vec!["target_tracking_scaling_policy_configuration"]);
     let old_id = cpu.id.clone();
     let cpu = policies
-        .update(&op("cpu", "appautoscaling.policy", StepAction::Update, &[]), &cpu, &cpu_want2, &changed)
+        .update(&op(STACK, REGION, "cpu", "appautoscaling.policy", StepAction::Update, &[]), &cpu, &cpu_want2, &changed)
         .await
         .expect("update the CPU policy");
     assert_clean(&policy::SCHEMA, &cpu_want2, &cpu);
-    assert_clean(&policy::SCHEMA, &cpu_want2, &read_one(&policies, &old_id).await);
+    assert_clean(&policy::SCHEMA, &cpu_want2, &read_one(&policies, &read_ctx(STACK, REGION), &old_id).await);
     let live = aas
         .describe_scaling_policies()
         .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
@@ -247,14 +201,14 @@ async fn target_and_policies_round_trip() {
     assert!(!replaces(&policy::SCHEMA, "target_tracking_scaling_policy_configuration"));
 
     // Delete policies, then the target, each twice; nothing is read back.
-    let del = op("cpu", "appautoscaling.policy", StepAction::Delete, &[]);
+    let del = op(STACK, REGION, "cpu", "appautoscaling.policy", StepAction::Delete, &[]);
     for p in [&cpu, &mem] {
         policies.delete(&del, p).await.expect("delete the policy");
         policies.delete(&del, p).await.expect("delete the policy again");
     }
-    assert!(policies.read(&read_ctx(), &[cpu.id.clone(), mem.id.clone()]).await.unwrap().is_empty());
-    let del = op("web_scaling", "appautoscaling.target", StepAction::Delete, &[]);
+    assert!(policies.read(&read_ctx(STACK, REGION), &[cpu.id.clone(), mem.id.clone()]).await.unwrap().is_empty());
+    let del = op(STACK, REGION, "web_scaling", "appautoscaling.target", StepAction::Delete, &[]);
     targets.delete(&del, &t).await.expect("deregister the target");
     targets.delete(&del, &t).await.expect("deregister the target again");
-    assert!(targets.read(&read_ctx(), std::slice::from_ref(&t.id)).await.unwrap().is_empty());
+    assert!(targets.read(&read_ctx(STACK, REGION), std::slice::from_ref(&t.id)).await.unwrap().is_empty());
 }

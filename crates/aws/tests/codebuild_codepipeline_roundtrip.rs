@@ -43,9 +43,9 @@ const LINEAGE: &str = "test-lineage";
 mod moto;
 use moto::Moto;
 
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{props, read_ctx};
 
 fn tags(address: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -81,10 +81,6 @@ fn op(
     tags: BTreeMap<String, String>,
 ) -> (OpCtx, tokio::sync::mpsc::UnboundedReceiver<Event>) {
     op_with(schema, address, action, tags, Duration::from_secs(60))
-}
-
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
 }
 
 /// The diff the planner would show after an apply of `recorded` (what state
@@ -202,7 +198,7 @@ async fn build_project_of_seed_000_round_trips() {
     assert_eq!(created.tags, tags("build"));
     assert_clean(&project::SCHEMA, &desired, &created);
 
-    let read = kind.read(&read_ctx(), std::slice::from_ref(&created.id)).await.unwrap();
+    let read = kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&created.id)).await.unwrap();
     assert_eq!(read.len(), 1);
     assert_clean(&project::SCHEMA, &desired, &read[0]);
 
@@ -239,17 +235,17 @@ async fn build_project_of_seed_000_round_trips() {
     assert_eq!(d.iter().map(|d| (d.field.as_str(), d.update)).collect::<Vec<_>>(), [("name", Update::Replace)]);
 
     // Adoption by the default name, only with this stack's and address's tags.
-    let found = kind.find_existing(&read_ctx(), &[("build".into(), desired.clone())]).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &[("build".into(), desired.clone())]).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), [("build", "stock-build")]);
     let other = ReadCtx { stack: "other".into(), region: REGION.into() };
     assert!(kind.find_existing(&other, &[("build".into(), desired.clone())]).await.unwrap().is_empty());
-    let tagged = kind.find_tagged(&read_ctx()).await.unwrap();
+    let tagged = kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(tagged.len(), 1);
 
     let (ctx, _rx) = op(&project::SCHEMA, "build", StepAction::Delete, tags("build"));
     kind.delete(&ctx, &created).await.unwrap();
     kind.delete(&ctx, &created).await.unwrap();
-    assert!(kind.read(&read_ctx(), std::slice::from_ref(&created.id)).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&created.id)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -279,7 +275,7 @@ async fn build_projects_of_seed_002_are_read_in_one_batch() {
     };
     let before = batch(&aws.calls);
     let ids = ["backend-build".to_string(), "frontend-build".to_string(), "gone-build".to_string()];
-    let read = kind.read(&read_ctx(), &ids).await.unwrap();
+    let read = kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap();
     assert_eq!(batch(&aws.calls) - before, 1, "one BatchGetProjects for all three names");
     assert_eq!(read.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["backend-build", "frontend-build"]);
     assert_clean(&project::SCHEMA, &backend, &read[0]);
@@ -289,7 +285,7 @@ async fn build_projects_of_seed_002_are_read_in_one_batch() {
         let (ctx, _rx) = op(&project::SCHEMA, "x", StepAction::Delete, tags("x"));
         kind.delete(&ctx, o).await.unwrap();
     }
-    assert!(kind.read(&read_ctx(), &ids).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
 
 /// Seed 000's pipeline: GitHub (v1, token from env) → CodeBuild → ECS.
@@ -350,7 +346,7 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
     assert_eq!(created.tags, tags("pipeline"));
     assert!(!format!("{created:?}").contains(TOKEN), "the token is in what was observed: {created:?}");
     assert_clean(&pipeline::SCHEMA, &recorded, &created);
-    let read = kind.read(&read_ctx(), std::slice::from_ref(&created.id)).await.unwrap();
+    let read = kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&created.id)).await.unwrap();
     assert_eq!(read.len(), 1);
     assert!(!format!("{read:?}").contains(TOKEN));
     assert_clean(&pipeline::SCHEMA, &recorded, &read[0]);
@@ -434,9 +430,13 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
     let _ = recorded_r;
 
     // Adoption by the default name, only with this stack's and address's tags.
-    let found = kind.find_existing(&read_ctx(), &[("pipeline".into(), recorded.clone())]).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &[("pipeline".into(), recorded.clone())]).await.unwrap();
     assert_eq!(found.len(), 1);
-    assert!(kind.find_existing(&read_ctx(), &[("other".into(), recorded.clone())]).await.unwrap().is_empty());
+    assert!(kind
+        .find_existing(&read_ctx(STACK, REGION), &[("other".into(), recorded.clone())])
+        .await
+        .unwrap()
+        .is_empty());
 
     // An error never carries the token: a role CodePipeline cannot assume is
     // retried (as IAM propagation) until the step's timeout, then reported.
@@ -453,7 +453,7 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
     kind.delete(&ctx, &rotated).await.unwrap();
     kind.delete(&ctx, &rotated).await.unwrap();
-    assert!(kind.read(&read_ctx(), std::slice::from_ref(&rotated.id)).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&rotated.id)).await.unwrap().is_empty());
     std::env::remove_var(TOKEN_ENV);
 }
 
@@ -490,7 +490,7 @@ async fn codecommit_pipeline_of_seed_002_round_trips() {
     let created = kind.create(&ctx, &desired).await.unwrap();
     assert_eq!(created.id, "cloud-health-dashboard-pipeline");
     assert_clean(&pipeline::SCHEMA, &desired, &created);
-    let read = kind.read(&read_ctx(), &[created.id.clone(), "no-such-pipeline".into()]).await.unwrap();
+    let read = kind.read(&read_ctx(STACK, REGION), &[created.id.clone(), "no-such-pipeline".into()]).await.unwrap();
     assert_eq!(read.len(), 1, "a missing pipeline is absent, not an error");
     assert_clean(&pipeline::SCHEMA, &desired, &read[0]);
 
@@ -525,7 +525,7 @@ async fn codecommit_pipeline_of_seed_002_round_trips() {
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
     kind.delete(&ctx, &updated).await.unwrap();
     kind.delete(&ctx, &updated).await.unwrap();
-    assert!(kind.read(&read_ctx(), std::slice::from_ref(&updated.id)).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&updated.id)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -584,7 +584,7 @@ async fn github_pipeline_through_a_codestar_connection_needs_no_token() {
 }
 
 async fn read_one_pipeline(kind: &Pipeline, id: &str) -> Observed {
-    let mut read = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
+    let mut read = kind.read(&read_ctx(STACK, REGION), &[id.to_string()]).await.unwrap();
     assert_eq!(read.len(), 1, "{id} not read back");
     read.remove(0)
 }

@@ -15,10 +15,8 @@
 
 use deployctl_aws::ecr::repository::{self, Repository};
 use deployctl_aws::elbv2::{listener, load_balancer, target_group};
-use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
-use deployctl_spec::{KindSchema, Update};
-use serde_json::{json, Value};
+use deployctl_engine::{OpCtx, ResourceKind, StepAction};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,6 +26,10 @@ const STACK: &str = "rt";
 #[path = "support/moto.rs"]
 mod moto;
 use moto::Moto;
+
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
 
 /// An ACM certificate for the HTTPS listener (moto checks that it
 /// exists). No ACM SDK in this crate: one JSON call by hand.
@@ -48,63 +50,6 @@ fn acm_certificate(moto: &Moto) -> String {
     s.read_to_string(&mut answer).unwrap();
     let start = answer.find("arn:aws:acm:").unwrap_or_else(|| panic!("no certificate ARN in {answer}"));
     answer[start..].split('"').next().unwrap().to_string()
-}
-
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
-
-fn op(address: &str, type_name: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
-    let mut tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), STACK.to_string()),
-        ("deployctl:resource".to_string(), address.to_string()),
-    ]);
-    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let (ctx, _cancel, _events) = OpCtx::detached(
-        STACK,
-        REGION,
-        address,
-        type_name,
-        action,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
-    ctx
-}
-
-/// The fields the engine would plan to change.
-fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
-    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
-        Some(v) => Want::Value(v.clone()),
-        None => Want::Unmanaged,
-    };
-    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
-}
-
-fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
-    let diffs = changes(schema, desired, observed);
-    assert!(
-        diffs.is_empty(),
-        "{}: {diffs:?} differ right after apply\nlive: {:#}",
-        schema.type_name,
-        Value::Object(observed.properties.clone())
-    );
-}
-
-/// Reads one id through the kind's batched read.
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
-    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert_eq!(found.len(), 1, "{id} not read back");
-    found.into_iter().next().unwrap()
-}
-
-fn replaces(schema: &KindSchema, name: &str) -> bool {
-    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,14 +84,14 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     // The load balancer: default name, active, attributes at their defaults.
     let lb_want = props(json!({"subnets": [subnets[1], subnets[0]], "security_groups": [sg], "idle_timeout": 60}));
     let lb = lb_kind
-        .create(&op("alb", "elbv2.load_balancer", StepAction::Create, &[]), &lb_want)
+        .create(&op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Create, &[]), &lb_want)
         .await
         .expect("create the load balancer");
     assert_eq!(lb.properties["name"], json!("rt-alb"));
     assert!(lb.attributes["arn_suffix"].as_str().unwrap().starts_with("app/rt-alb/"), "{:?}", lb.attributes);
     assert!(!lb.attributes["dns_name"].as_str().unwrap_or_default().is_empty());
     assert!(!lb.attributes["zone_id"].as_str().unwrap_or_default().is_empty());
-    let lb = read_one(&lb_kind, &lb.id).await;
+    let lb = read_one(&lb_kind, &read_ctx(STACK, REGION), &lb.id).await;
     assert_clean(&load_balancer::SCHEMA, &lb_want, &lb);
     assert_eq!(lb.tags.get("deployctl:resource").map(String::as_str), Some("alb"));
     let lb_arn = lb.id.clone();
@@ -159,12 +104,12 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         "deregistration_delay_timeout_seconds": 30,
     }));
     let tg = tg_kind
-        .create(&op("app_tg", "elbv2.target_group", StepAction::Create, &[]), &tg_want)
+        .create(&op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Create, &[]), &tg_want)
         .await
         .expect("create the target group");
     assert_eq!(tg.properties["name"], json!("rt-app-tg"));
     assert!(tg.attributes["arn_suffix"].as_str().unwrap().starts_with("targetgroup/rt-app-tg/"));
-    let tg = read_one(&tg_kind, &tg.id).await;
+    let tg = read_one(&tg_kind, &read_ctx(STACK, REGION), &tg.id).await;
     assert_clean(&target_group::SCHEMA, &tg_want, &tg);
     let tg_arn = tg.id.clone();
     let attrs = elb.describe_target_group_attributes().target_group_arn(&tg_arn).send().await.unwrap();
@@ -204,16 +149,16 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     for (address, want) in &listeners {
         let want = props(want.clone());
         let l = ls_kind
-            .create(&op(address, "elbv2.listener", StepAction::Create, &[]), &want)
+            .create(&op(STACK, REGION, address, "elbv2.listener", StepAction::Create, &[]), &want)
             .await
             .unwrap_or_else(|e| panic!("create listener {address}: {e:?}"));
-        let l = read_one(&ls_kind, &l.id).await;
+        let l = read_one(&ls_kind, &read_ctx(STACK, REGION), &l.id).await;
         assert_clean(&listener::SCHEMA, &want, &l);
         listener_arns.push(l.id.clone());
     }
     // A redirect that leaves host, path and query out reads back equal,
     // whether AWS fills them in or not.
-    let redirect = read_one(&ls_kind, &listener_arns[1]).await;
+    let redirect = read_one(&ls_kind, &read_ctx(STACK, REGION), &listener_arns[1]).await;
     let filled = props(json!({"load_balancer_arn": lb_arn, "port": 8081, "protocol": "HTTP",
         "default_actions": [{"type": "redirect", "redirect_config": {"protocol": "HTTPS", "port": "443",
             "host": "#{host}", "path": "/#{path}", "query": "#{query}", "status_code": "HTTP_301"}}]}));
@@ -223,17 +168,18 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     let gone_listener = format!("{}ffff", &listener_arns[0][..listener_arns[0].len() - 4]);
     let mut ids = listener_arns.clone();
     ids.push(gone_listener);
-    assert_eq!(ls_kind.read(&read_ctx(), &ids).await.unwrap().len(), 4);
+    assert_eq!(ls_kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().len(), 4);
     let gone_lb = format!("{}ffff", &lb_arn[..lb_arn.len() - 4]);
-    let found = lb_kind.read(&read_ctx(), &[lb_arn.clone(), gone_lb]).await.unwrap();
+    let found = lb_kind.read(&read_ctx(STACK, REGION), &[lb_arn.clone(), gone_lb]).await.unwrap();
     assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec![lb_arn.as_str()]);
 
     // Adoption by tag finds each resource under its address.
-    let found = lb_kind.find_tagged(&read_ctx()).await.unwrap();
+    let found = lb_kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(found.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), vec!["alb"]);
-    let found = tg_kind.find_tagged(&read_ctx()).await.unwrap();
+    let found = tg_kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(found.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), vec!["app_tg"]);
-    let mut found: Vec<String> = ls_kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    let mut found: Vec<String> =
+        ls_kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
     found.sort();
     assert_eq!(found, vec!["fixed", "http", "https", "redirect"]);
 
@@ -242,7 +188,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     let changed = changes(&load_balancer::SCHEMA, &lb_want2, &lb);
     assert_eq!(changed, vec!["subnets", "idle_timeout"]);
     let lb = lb_kind
-        .update(&op("alb", "elbv2.load_balancer", StepAction::Update, &[]), &lb, &lb_want2, &changed)
+        .update(&op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Update, &[]), &lb, &lb_want2, &changed)
         .await
         .expect("update the load balancer");
     assert_clean(&load_balancer::SCHEMA, &lb_want2, &lb);
@@ -251,7 +197,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         .attributes()
         .iter()
         .any(|a| a.key() == Some("idle_timeout.timeout_seconds") && a.value() == Some("120")));
-    assert_clean(&load_balancer::SCHEMA, &lb_want2, &read_one(&lb_kind, &lb_arn).await);
+    assert_clean(&load_balancer::SCHEMA, &lb_want2, &read_one(&lb_kind, &read_ctx(STACK, REGION), &lb_arn).await);
 
     // In place: health check interval 30 → 15, and a tag of its own.
     let mut tg_want2 = tg_want.clone();
@@ -259,7 +205,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     let mut changed = changes(&target_group::SCHEMA, &tg_want2, &tg);
     assert_eq!(changed, vec!["health_check_interval_seconds"]);
     changed.push("tags".into());
-    let tg_ctx = op("app_tg", "elbv2.target_group", StepAction::Update, &[("team", "shop")]);
+    let tg_ctx = op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Update, &[("team", "shop")]);
     let tg = tg_kind.update(&tg_ctx, &tg, &tg_want2, &changed).await.expect("update the target group");
     assert_clean(&target_group::SCHEMA, &tg_want2, &tg);
     assert_eq!(tg.tags.get("team").map(String::as_str), Some("shop"));
@@ -267,14 +213,14 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
     assert_eq!(live.target_groups()[0].health_check_interval_seconds(), Some(15));
 
     // In place: the HTTP listener answers itself instead of forwarding.
-    let http = read_one(&ls_kind, &listener_arns[0]).await;
+    let http = read_one(&ls_kind, &read_ctx(STACK, REGION), &listener_arns[0]).await;
     let http_want2 = props(json!({"load_balancer_arn": lb_arn, "port": 80, "protocol": "HTTP",
         "default_actions": [{"type": "fixed-response",
             "fixed_response_config": {"status_code": "503", "content_type": "text/plain", "message_body": "down"}}]}));
     let changed = changes(&listener::SCHEMA, &http_want2, &http);
     assert_eq!(changed, vec!["default_actions"]);
     let http = ls_kind
-        .update(&op("http", "elbv2.listener", StepAction::Update, &[]), &http, &http_want2, &changed)
+        .update(&op(STACK, REGION, "http", "elbv2.listener", StepAction::Update, &[]), &http, &http_want2, &changed)
         .await
         .expect("update the listener");
     assert_clean(&listener::SCHEMA, &http_want2, &http);
@@ -316,20 +262,20 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
 
     // Delete in order, each twice; nothing is read back.
     for arn in &listener_arns {
-        let l = read_one(&ls_kind, arn).await;
-        let ctx = op("l", "elbv2.listener", StepAction::Delete, &[]);
+        let l = read_one(&ls_kind, &read_ctx(STACK, REGION), arn).await;
+        let ctx = op(STACK, REGION, "l", "elbv2.listener", StepAction::Delete, &[]);
         ls_kind.delete(&ctx, &l).await.expect("delete the listener");
         ls_kind.delete(&ctx, &l).await.expect("delete the listener again");
     }
-    assert!(ls_kind.read(&read_ctx(), &listener_arns).await.unwrap().is_empty());
-    let ctx = op("app_tg", "elbv2.target_group", StepAction::Delete, &[]);
+    assert!(ls_kind.read(&read_ctx(STACK, REGION), &listener_arns).await.unwrap().is_empty());
+    let ctx = op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Delete, &[]);
     tg_kind.delete(&ctx, &tg).await.expect("delete the target group");
     tg_kind.delete(&ctx, &tg).await.expect("delete the target group again");
-    assert!(tg_kind.read(&read_ctx(), std::slice::from_ref(&tg_arn)).await.unwrap().is_empty());
-    let ctx = op("alb", "elbv2.load_balancer", StepAction::Delete, &[]);
+    assert!(tg_kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&tg_arn)).await.unwrap().is_empty());
+    let ctx = op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Delete, &[]);
     lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer");
     lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer again");
-    assert!(lb_kind.read(&read_ctx(), std::slice::from_ref(&lb_arn)).await.unwrap().is_empty());
+    assert!(lb_kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&lb_arn)).await.unwrap().is_empty());
     // Its security group can go right after.
     ec2.delete_security_group().group_id(&sg).send().await.expect("the group is free");
 }
@@ -353,11 +299,14 @@ async fn ecr_repository_round_trip() {
             "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
             "action": {"type": "expire"}}]},
     }));
-    let repo = kind.create(&op("repo", t, StepAction::Create, &[]), &want).await.expect("create the repository");
+    let repo = kind
+        .create(&op(STACK, REGION, "repo", t, StepAction::Create, &[]), &want)
+        .await
+        .expect("create the repository");
     assert_eq!(repo.id, "rt/api");
     assert!(repo.attributes["repository_uri"].as_str().unwrap().ends_with("/rt/api"));
     assert!(repo.attributes["arn"].as_str().unwrap().starts_with("arn:aws:ecr:"));
-    let repo = read_one(&kind, "rt/api").await;
+    let repo = read_one(&kind, &read_ctx(STACK, REGION), "rt/api").await;
     assert_clean(&repository::SCHEMA, &want, &repo);
     assert_eq!(repo.tags.get("deployctl:stack").map(String::as_str), Some(STACK));
 
@@ -376,15 +325,15 @@ async fn ecr_repository_round_trip() {
     assert_eq!(changes(&repository::SCHEMA, &other, &repo), vec!["lifecycle_policy"]);
 
     // A batch naming a repository that does not exist still reads the rest.
-    let found = kind.read(&read_ctx(), &["rt/api".to_string(), "rt/none".to_string()]).await.unwrap();
+    let found = kind.read(&read_ctx(STACK, REGION), &["rt/api".to_string(), "rt/none".to_string()]).await.unwrap();
     assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec!["rt/api"]);
 
     // Adoption by name, only for this stack's resource at that address.
     let wanted = vec![("repo".to_string(), props(json!({"repository_name": "rt/api"})))];
-    let found = kind.find_existing(&read_ctx(), &wanted).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &wanted).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), vec![("repo", "rt/api")]);
     let elsewhere = vec![("other".to_string(), props(json!({"repository_name": "rt/api"})))];
-    assert!(kind.find_existing(&read_ctx(), &elsewhere).await.unwrap().is_empty());
+    assert!(kind.find_existing(&read_ctx(STACK, REGION), &elsewhere).await.unwrap().is_empty());
 
     // In place: scan on push on (seed 000), and the lifecycle policy
     // removed. (Turning it off sends `{}`: the SDK leaves a false boolean
@@ -392,7 +341,8 @@ async fn ecr_repository_round_trip() {
     let want2 = props(json!({"repository_name": "rt/api", "scan_on_push": true}));
     let changed = changes(&repository::SCHEMA, &want2, &repo);
     assert_eq!(changed, vec!["scan_on_push", "lifecycle_policy"]);
-    let repo = kind.update(&op("repo", t, StepAction::Update, &[]), &repo, &want2, &changed).await.unwrap();
+    let repo =
+        kind.update(&op(STACK, REGION, "repo", t, StepAction::Update, &[]), &repo, &want2, &changed).await.unwrap();
     assert_clean(&repository::SCHEMA, &want2, &repo);
     let live = ecr.describe_repositories().repository_names("rt/api").send().await.unwrap();
     assert_eq!(live.repositories()[0].image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
@@ -401,7 +351,7 @@ async fn ecr_repository_round_trip() {
 
     // A repository holding an image is not deleted without force_delete…
     ecr.put_image().repository_name("rt/api").image_manifest(MANIFEST).image_tag("v1").send().await.unwrap();
-    let ctx = op("repo", t, StepAction::Delete, &[]);
+    let ctx = op(STACK, REGION, "repo", t, StepAction::Delete, &[]);
     let err = kind.delete(&ctx, &repo).await.expect_err("a repository with images is kept");
     assert_eq!(err.code.as_deref(), Some("RepositoryNotEmptyException"));
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_delete: true"), "{err:?}");
@@ -410,17 +360,18 @@ async fn ecr_repository_round_trip() {
     let want3 = props(json!({"repository_name": "rt/api", "scan_on_push": true, "force_delete": true}));
     let changed = changes(&repository::SCHEMA, &want3, &repo);
     assert_eq!(changed, vec!["force_delete"]);
-    let repo = kind.update(&op("repo", t, StepAction::Update, &[]), &repo, &want3, &changed).await.unwrap();
+    let repo =
+        kind.update(&op(STACK, REGION, "repo", t, StepAction::Update, &[]), &repo, &want3, &changed).await.unwrap();
     assert_clean(&repository::SCHEMA, &want3, &repo);
     assert!(!repo.tags.contains_key(repository::TAG_FORCE_DELETE));
     let arn = repo.attributes["arn"].as_str().unwrap();
     let live = ecr.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
     assert!(live.tags().iter().any(|t| t.key() == repository::TAG_FORCE_DELETE && t.value() == "true"));
-    let repo = read_one(&kind, "rt/api").await;
+    let repo = read_one(&kind, &read_ctx(STACK, REGION), "rt/api").await;
     assert_eq!(repo.properties["force_delete"], json!(true));
     kind.delete(&ctx, &repo).await.expect("delete the repository with its image");
     kind.delete(&ctx, &repo).await.expect("delete the repository again");
-    assert!(kind.read(&read_ctx(), &["rt/api".to_string()]).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &["rt/api".to_string()]).await.unwrap().is_empty());
 }
 
 mod mocked {
@@ -512,7 +463,7 @@ mod mocked {
                 .build()
         });
         let kind = load_balancer::LoadBalancer::new(client(&[&batch, &gone, &found, &tags, &attrs]));
-        let read = kind.read(&read_ctx(), &[A.to_string(), B.to_string()]).await.expect("read");
+        let read = kind.read(&read_ctx(STACK, REGION), &[A.to_string(), B.to_string()]).await.expect("read");
         assert_eq!(read.len(), 1);
         let o = &read[0];
         assert_eq!(o.id, A);
@@ -545,7 +496,7 @@ mod mocked {
             })
             .build();
         let kind = load_balancer::LoadBalancer::new(client(&[&create, &describe]));
-        let ctx = op("alb", "elbv2.load_balancer", StepAction::Create, &[]);
+        let ctx = op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Create, &[]);
         let err = kind
             .create(&ctx, &props(json!({"subnets": ["subnet-a", "subnet-b"]})))
             .await

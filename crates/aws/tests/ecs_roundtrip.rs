@@ -15,9 +15,9 @@ use deployctl_aws::ecs::cluster::{self, Cluster};
 use deployctl_aws::ecs::service::{self, Service};
 use deployctl_aws::ecs::task_definition::{self, TaskDefinition};
 use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
-use deployctl_engine::{Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_engine::{Event, Observed, OpCtx, Props, ResourceKind, StepAction};
 use deployctl_spec::{KindSchema, Update};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,9 +28,9 @@ const STACK: &str = "shop";
 mod moto;
 use moto::Moto;
 
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{props, read_ctx, read_opt};
 
 fn tags(address: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -58,10 +58,6 @@ fn op(
     (ctx, rx)
 }
 
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
 /// The engine's diff of `desired` against what was read.
 fn diff(schema: &KindSchema, desired: &Props, live: &Observed) -> Vec<FieldDiff> {
     diff_properties(
@@ -72,12 +68,6 @@ fn diff(schema: &KindSchema, desired: &Props, live: &Observed) -> Vec<FieldDiff>
         },
         &live.properties,
     )
-}
-
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Option<Observed> {
-    let mut found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert!(found.len() <= 1);
-    found.pop()
 }
 
 /// The seed's container, with `image` as given.
@@ -145,10 +135,10 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
     assert_eq!(c.attributes["name"], json!("shop-cluster"));
     assert_eq!(c.attributes["arn"], json!(cluster_arn));
     assert_eq!(diff(&cluster::SCHEMA, &c_desired, &c), vec![], "a create reads back clean");
-    let live = read_one(&clusters, &cluster_arn).await.expect("the cluster is read back");
+    let live = read_opt(&clusters, &read_ctx(STACK, REGION), &cluster_arn).await.expect("the cluster is read back");
     assert_eq!(live, c);
     assert_eq!(live.tags, tags(c_addr));
-    let found = clusters.find_tagged(&read_ctx()).await.unwrap();
+    let found = clusters.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(
         found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(),
         [(c_addr, cluster_arn.as_str())]
@@ -190,7 +180,7 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
         json!("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-dashboard")
     );
     assert_eq!(diff(&task_definition::SCHEMA, &t_desired, &t1), vec![], "a registration reads back clean");
-    let live_t1 = read_one(&tasks, &t1.id).await.expect("the revision is read back");
+    let live_t1 = read_opt(&tasks, &read_ctx(STACK, REGION), &t1.id).await.expect("the revision is read back");
     assert_eq!(diff(&task_definition::SCHEMA, &t_desired, &live_t1), vec![]);
     assert_eq!(live_t1.tags, tags(t_addr));
     let raw = ecs.describe_task_definition().task_definition(&t1.id).send().await.unwrap();
@@ -203,10 +193,12 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
     let (ctx, _rx) = op(&task_definition::SCHEMA, t_addr, StepAction::Create, tags(t_addr));
     let again = tasks.create(&ctx, &t_desired).await.unwrap();
     assert_eq!(again.id, t1.id, "not registered twice");
-    let found = tasks.find_existing(&read_ctx(), &[(t_addr.to_string(), t_desired.clone())]).await.unwrap();
+    let found =
+        tasks.find_existing(&read_ctx(STACK, REGION), &[(t_addr.to_string(), t_desired.clone())]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].1.id, t1.id);
-    let other = tasks.find_existing(&read_ctx(), &[("other".to_string(), t_desired.clone())]).await.unwrap();
+    let other =
+        tasks.find_existing(&read_ctx(STACK, REGION), &[("other".to_string(), t_desired.clone())]).await.unwrap();
     assert!(other.is_empty(), "a revision tagged for another address is not adopted");
 
     // A new image: the diff forces a replacement, which deregisters the old
@@ -223,7 +215,7 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
     let t2 = tasks.create(&ctx, &t_desired2).await.unwrap();
     assert_eq!(t2.attributes["revision"], json!(2));
     assert_eq!(diff(&task_definition::SCHEMA, &t_desired2, &t2), vec![]);
-    assert_eq!(read_one(&tasks, &t1.id).await, None, "an INACTIVE revision is absent");
+    assert_eq!(read_opt(&tasks, &read_ctx(STACK, REGION), &t1.id).await, None, "an INACTIVE revision is absent");
     let old = ecs.describe_task_definition().task_definition(&t1.id).send().await.unwrap();
     assert_eq!(old.task_definition().unwrap().status(), Some(&TaskDefinitionStatus::Inactive), "still describable");
 
@@ -254,10 +246,10 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
         progress.push(format!("{e:?}"));
     }
     assert!(progress.iter().all(|p| !p.contains("IN_PROGRESS")), "moto's rollout is COMPLETED at once: {progress:?}");
-    let live_s = read_one(&services, &s1.id).await.expect("the service is read back");
+    let live_s = read_opt(&services, &read_ctx(STACK, REGION), &s1.id).await.expect("the service is read back");
     assert_eq!(diff(&service::SCHEMA, &s_desired, &live_s), vec![]);
     assert_eq!(live_s.tags, tags(s_addr));
-    let found = services.find_tagged(&read_ctx()).await.unwrap();
+    let found = services.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), [(s_addr, s1.id.as_str())]);
 
     // In place: 2 → 3 tasks.
@@ -290,7 +282,7 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
     let (ctx, _rx) = op(&service::SCHEMA, s_addr, StepAction::Delete, BTreeMap::new());
     services.delete(&ctx, &s3).await.unwrap();
     services.delete(&ctx, &s3).await.unwrap();
-    assert_eq!(read_one(&services, &s1.id).await, None);
+    assert_eq!(read_opt(&services, &read_ctx(STACK, REGION), &s1.id).await, None);
     let raw = ecs.describe_services().cluster(&cluster_arn).services(&s1.id).send().await.unwrap();
     assert_eq!(raw.services()[0].status(), Some("INACTIVE"));
 
@@ -298,12 +290,12 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
     for t in [&t2, &t3] {
         tasks.delete(&ctx, t).await.unwrap();
         tasks.delete(&ctx, t).await.unwrap();
-        assert_eq!(read_one(&tasks, &t.id).await, None);
+        assert_eq!(read_opt(&tasks, &read_ctx(STACK, REGION), &t.id).await, None);
     }
 
     let (ctx, _rx) = op(&cluster::SCHEMA, c_addr, StepAction::Delete, BTreeMap::new());
     clusters.delete(&ctx, &c2).await.unwrap();
     clusters.delete(&ctx, &c2).await.unwrap();
-    assert_eq!(read_one(&clusters, &cluster_arn).await, None);
-    assert!(clusters.find_tagged(&read_ctx()).await.unwrap().is_empty());
+    assert_eq!(read_opt(&clusters, &read_ctx(STACK, REGION), &cluster_arn).await, None);
+    assert!(clusters.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 }

@@ -9,9 +9,7 @@
 
 use aws_sdk_eventbridge::types::RuleState;
 use deployctl_aws::events::rule::{self, Rule};
-use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
-use deployctl_spec::{KindSchema, Update};
+use deployctl_engine::{OpCtx, Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,13 +21,9 @@ const STACK: &str = "rt";
 mod moto;
 use moto::Moto;
 
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{assert_clean, changes, props, read_ctx, read_one, replaces};
 
 fn op(address: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
     let mut tags = BTreeMap::from([
@@ -48,36 +42,6 @@ fn op(address: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
         Duration::from_secs(60),
     );
     ctx
-}
-
-/// The fields the engine would plan to change.
-fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
-    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
-        Some(v) => Want::Value(v.clone()),
-        None => Want::Unmanaged,
-    };
-    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
-}
-
-fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
-    let diffs = changes(schema, desired, observed);
-    assert!(
-        diffs.is_empty(),
-        "{}: {diffs:?} differ right after apply\nlive: {:#}",
-        schema.type_name,
-        Value::Object(observed.properties.clone())
-    );
-}
-
-/// Reads one id through the kind's batched read.
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
-    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert_eq!(found.len(), 1, "{id} not read back");
-    found.into_iter().next().unwrap()
-}
-
-fn replaces(schema: &KindSchema, name: &str) -> bool {
-    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
 }
 
 /// A rule's targets through the raw API, as (id, arn, input, input_path).
@@ -134,7 +98,7 @@ async fn rule_round_trip() {
     assert_eq!(r.attributes["name"], json!(name));
     let arn = r.attributes["arn"].as_str().unwrap().to_string();
     assert!(arn.starts_with("arn:aws:events:us-east-1:") && arn.ends_with(":rule/rt-pipeline_failed"), "{arn}");
-    let r = read_one(&kind, name).await;
+    let r = read_one(&kind, &read_ctx(STACK, REGION), name).await;
     assert_clean(&rule::SCHEMA, &want, &r);
     assert_eq!(r.properties["state"], json!("ENABLED"));
     assert_eq!(r.properties["event_bus_name"], json!("default"));
@@ -161,7 +125,7 @@ async fn rule_round_trip() {
     let nightly =
         kind.create(&op("nightly", StepAction::Create, &[]), &nightly_want).await.expect("create the scheduled rule");
     assert_eq!(nightly.id, "rt-nightly");
-    assert_clean(&rule::SCHEMA, &nightly_want, &read_one(&kind, "rt-nightly").await);
+    assert_clean(&rule::SCHEMA, &nightly_want, &read_one(&kind, &read_ctx(STACK, REGION), "rt-nightly").await);
     let d = eb.describe_rule().name("rt-nightly").send().await.unwrap();
     assert_eq!((d.schedule_expression(), d.state()), (Some("rate(1 day)"), Some(&RuleState::Disabled)));
     assert_eq!(
@@ -179,7 +143,7 @@ async fn rule_round_trip() {
     let orders =
         kind.create(&op("order_placed", StepAction::Create, &[]), &orders_want).await.expect("create on a bus");
     assert_eq!(orders.id, "rt-orders/rt-order_placed");
-    assert_clean(&rule::SCHEMA, &orders_want, &read_one(&kind, &orders.id).await);
+    assert_clean(&rule::SCHEMA, &orders_want, &read_one(&kind, &read_ctx(STACK, REGION), &orders.id).await);
     assert_eq!(
         live_targets(&eb, "rt-orders", "rt-order_placed").await,
         vec![("ops".into(), ops.clone(), None, Some("$.detail".into()))]
@@ -193,7 +157,8 @@ async fn rule_round_trip() {
         "rt-no-such-rule".to_string(),
         "rt-no-such-bus/rt-pipeline_failed".to_string(),
     ];
-    let mut found: Vec<String> = kind.read(&read_ctx(), &ids).await.unwrap().into_iter().map(|o| o.id).collect();
+    let mut found: Vec<String> =
+        kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().into_iter().map(|o| o.id).collect();
     found.sort();
     assert_eq!(found, vec!["rt-nightly", "rt-orders/rt-order_placed", name]);
 
@@ -204,8 +169,13 @@ async fn rule_round_trip() {
         ("other".to_string(), props(json!({"name": "rt-nightly"}))),
         ("missing".to_string(), Props::new()),
     ];
-    let mut found: Vec<(String, String)> =
-        kind.find_existing(&read_ctx(), &wanted).await.unwrap().into_iter().map(|(a, o)| (a, o.id)).collect();
+    let mut found: Vec<(String, String)> = kind
+        .find_existing(&read_ctx(STACK, REGION), &wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, o)| (a, o.id))
+        .collect();
     found.sort();
     assert_eq!(
         found,
@@ -214,7 +184,8 @@ async fn rule_round_trip() {
             ("pipeline_failed".to_string(), name.to_string())
         ]
     );
-    let mut tagged: Vec<String> = kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    let mut tagged: Vec<String> =
+        kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
     tagged.sort();
     assert_eq!(tagged, vec!["nightly", "order_placed", "pipeline_failed"]);
 
@@ -234,7 +205,7 @@ async fn rule_round_trip() {
         .await
         .expect_err("a rule with neither pattern nor schedule");
     assert!(err.message.contains("exactly one of event_pattern and schedule_expression"), "{err:?}");
-    assert!(kind.read(&read_ctx(), &["rt-bad".to_string()]).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &["rt-bad".to_string()]).await.unwrap().is_empty());
 
     // In place: the pattern also matches STOPPED; the alerts target now gets
     // the event's detail only, and ops is added; a tag of its own.
@@ -260,7 +231,7 @@ async fn rule_round_trip() {
     assert!(tags.tags().iter().any(|t| t.key() == "team" && t.value() == "shop"));
 
     // Read again, nothing changed: the plan is empty.
-    let r = read_one(&kind, name).await;
+    let r = read_one(&kind, &read_ctx(STACK, REGION), name).await;
     assert!(changes(&rule::SCHEMA, &want2, &r).is_empty());
 
     // Disabled, the alerts target removed; the description is left alone
@@ -278,7 +249,7 @@ async fn rule_round_trip() {
     assert_eq!(d.state(), Some(&RuleState::Disabled));
     assert_eq!(d.description(), Some("Tell ops when a pipeline execution fails"), "kept");
     assert_eq!(live_targets(&eb, "default", name).await, vec![("ops".into(), ops.clone(), None, None)]);
-    assert!(changes(&rule::SCHEMA, &want3, &read_one(&kind, name).await).is_empty());
+    assert!(changes(&rule::SCHEMA, &want3, &read_one(&kind, &read_ctx(STACK, REGION), name).await).is_empty());
 
     // Drift made outside deployctl is seen.
     eb.enable_rule().name(name).send().await.unwrap();
@@ -288,7 +259,10 @@ async fn rule_round_trip() {
         .send()
         .await
         .unwrap();
-    assert_eq!(changes(&rule::SCHEMA, &want3, &read_one(&kind, name).await), vec!["state", "targets"]);
+    assert_eq!(
+        changes(&rule::SCHEMA, &want3, &read_one(&kind, &read_ctx(STACK, REGION), name).await),
+        vec!["state", "targets"]
+    );
 
     assert!(replaces(&rule::SCHEMA, "name"));
     assert!(replaces(&rule::SCHEMA, "event_bus_name"));
@@ -306,5 +280,5 @@ async fn rule_round_trip() {
     kind.delete(&op("nightly", StepAction::Delete, &[]), &nightly).await.expect("delete the scheduled rule");
     kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders).await.expect("delete the bus's rule");
     kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders).await.expect("delete it again");
-    assert!(kind.read(&read_ctx(), &ids).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }

@@ -7,9 +7,9 @@ use deployctl_aws::iam::role::{self, Role};
 use deployctl_aws::logs::log_group::{self, LogGroup};
 use deployctl_aws::secretsmanager::secret::{self, Secret};
 use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
-use deployctl_engine::{Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
+use deployctl_engine::{Event, Observed, OpCtx, Props, ResourceKind, StepAction};
 use deployctl_spec::{KindSchema, Type};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -20,9 +20,9 @@ const STACK: &str = "app";
 mod moto;
 use moto::Moto;
 
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{props, read_ctx, read_opt};
 
 fn tags(address: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut t = BTreeMap::from([
@@ -52,10 +52,6 @@ fn op(
     (ctx, rx)
 }
 
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
 /// The engine's diff of `desired` against what was read, with write-only
 /// (secret) properties taken from what would be recorded, as the planner does.
 fn diff(schema: &KindSchema, desired: &Props, live: &Observed) -> Vec<FieldDiff> {
@@ -73,12 +69,6 @@ fn diff(schema: &KindSchema, desired: &Props, live: &Observed) -> Vec<FieldDiff>
         },
         &live,
     )
-}
-
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Option<Observed> {
-    let mut found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert!(found.len() <= 1);
-    found.pop()
 }
 
 const ECS_EXEC: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -115,7 +105,7 @@ async fn iam_role_round_trip_with_inline_and_managed_policies() {
     assert_eq!(diff(&role::SCHEMA, &desired, &created), vec![], "a create reads back clean");
     assert_eq!(created.tags, tags(address, &[("team", "web")]));
 
-    let live = read_one(&kind, &created.id).await.expect("the role is read back");
+    let live = read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await.expect("the role is read back");
     assert_eq!(live, created);
     assert_eq!(diff(&role::SCHEMA, &desired, &live), vec![]);
 
@@ -129,16 +119,19 @@ async fn iam_role_round_trip_with_inline_and_managed_policies() {
     assert_eq!(diff(&role::SCHEMA, &same, &live), vec![], "the trust policy compares semantically");
 
     // Adoption by name: only for this stack's resource at this address.
-    let found = kind.find_existing(&read_ctx(), &[(address.to_string(), Props::new())]).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &[(address.to_string(), Props::new())]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].0, address);
     assert_eq!(found[0].1.id, created.id);
     let other = kind
-        .find_existing(&read_ctx(), &[("other".to_string(), props(json!({"role_name": "app-task_exec-web"})))])
+        .find_existing(
+            &read_ctx(STACK, REGION),
+            &[("other".to_string(), props(json!({"role_name": "app-task_exec-web"})))],
+        )
         .await
         .unwrap();
     assert!(other.is_empty(), "a role tagged for another address is not adopted");
-    assert!(kind.find_tagged(&read_ctx()).await.unwrap().is_empty());
+    assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 
     // In place: another managed policy, a changed inline policy, a new
     // description and session duration, a changed tag.
@@ -183,8 +176,12 @@ async fn iam_role_round_trip_with_inline_and_managed_policies() {
     let (ctx, _rx) = op(&role::SCHEMA, address, StepAction::Delete, BTreeMap::new());
     kind.delete(&ctx, &updated).await.unwrap();
     kind.delete(&ctx, &updated).await.unwrap();
-    assert_eq!(read_one(&kind, &created.id).await, None);
-    assert!(kind.find_existing(&read_ctx(), &[(address.to_string(), Props::new())]).await.unwrap().is_empty());
+    assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await, None);
+    assert!(kind
+        .find_existing(&read_ctx(STACK, REGION), &[(address.to_string(), Props::new())])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -226,12 +223,15 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     assert_eq!(created.attributes["arn"], json!("arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web"));
     assert_eq!(diff(&log_group::SCHEMA, &desired, &created), vec![]);
     assert_eq!(created.tags, tags(address, &[]));
-    let live = read_one(&kind, "/ecs/web").await.unwrap();
+    let live = read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web").await.unwrap();
     assert_eq!(live, created);
-    assert_eq!(read_one(&kind, "/ecs/we").await, None, "only the exact name is read");
+    assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/we").await, None, "only the exact name is read");
 
     let found = kind
-        .find_existing(&read_ctx(), &[(address.into(), desired.clone()), ("other".into(), desired.clone())])
+        .find_existing(
+            &read_ctx(STACK, REGION),
+            &[(address.into(), desired.clone()), ("other".into(), desired.clone())],
+        )
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
@@ -269,8 +269,8 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Delete, BTreeMap::new());
     kind.delete(&ctx, &updated).await.unwrap();
     kind.delete(&ctx, &updated).await.unwrap();
-    assert_eq!(read_one(&kind, "/ecs/web").await, None);
-    assert!(read_one(&kind, "/ecs/web-old").await.is_some());
+    assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web").await, None);
+    assert!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web-old").await.is_some());
 }
 
 /// Everything a test can see of a step: the returned value and its events.
@@ -310,9 +310,9 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     let first_version = created.attributes["version_id"].clone();
     assert_eq!(first_version, json!("0123456789abcdef0123456789abcdef"), "the client token is the first version");
 
-    let live = read_one(&kind, &created.id).await.unwrap();
+    let live = read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await.unwrap();
     assert_eq!(live, created);
-    let tagged = kind.find_tagged(&read_ctx()).await.unwrap();
+    let tagged = kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(tagged.len(), 1);
     assert_eq!(tagged[0].0, address);
     assert_eq!(tagged[0].1, created);
@@ -346,9 +346,13 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     kind.delete(&ctx, &updated).await.unwrap();
     let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
     assert!(raw.deleted_date().is_some(), "scheduled for deletion, not deleted at once");
-    assert_eq!(read_one(&kind, &created.id).await, None, "a secret scheduled for deletion counts as gone");
+    assert_eq!(
+        read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await,
+        None,
+        "a secret scheduled for deletion counts as gone"
+    );
     kind.delete(&ctx, &updated).await.unwrap();
-    assert!(kind.find_tagged(&read_ctx()).await.unwrap().is_empty());
+    assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 
     // Created again under the same name: restored and adopted, same ARN.
     let (ctx, mut rx) = op(&secret::SCHEMA, address, StepAction::Create, tags(address, &[("team", "data")]));

@@ -13,7 +13,7 @@ use deployctl_aws::iam::oidc_provider::{self, OidcProvider};
 use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
 use deployctl_engine::{Event, Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
 use deployctl_spec::{KindSchema, Update};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,9 +28,9 @@ const THUMB_B: &str = "1c58a3a8518e8759bf075b76b750d4f2df264fcd";
 mod moto;
 use moto::Moto;
 
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{props, read_ctx, read_opt};
 
 fn tags(address: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut t = BTreeMap::from([
@@ -60,10 +60,6 @@ fn op(
     (ctx, rx)
 }
 
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
 /// The engine's diff of `desired` against what was read.
 fn diff(desired: &Props, live: &Observed) -> Vec<FieldDiff> {
     diff_properties(
@@ -74,12 +70,6 @@ fn diff(desired: &Props, live: &Observed) -> Vec<FieldDiff> {
         },
         &live.properties,
     )
-}
-
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Option<Observed> {
-    let mut found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert!(found.len() <= 1);
-    found.pop()
 }
 
 /// The provider as the IAM API shows it: client ids and thumbprints
@@ -111,9 +101,12 @@ async fn github_provider_round_trip_thumbprints_and_tags_in_place() {
     assert_eq!(diff(&desired, &created), vec![], "a create reads back clean");
     assert_eq!(created.tags, tags(address, &[("team", "platform")]), "the url tag is not shown as a tag");
 
-    let live = read_one(&kind, GITHUB_ARN).await.expect("the provider is read back");
+    let live = read_opt(&kind, &read_ctx(STACK, REGION), GITHUB_ARN).await.expect("the provider is read back");
     assert_eq!(live, created);
-    assert_eq!(read_one(&kind, "arn:aws:iam::123456789012:oidc-provider/gone.example.com").await, None);
+    assert_eq!(
+        read_opt(&kind, &read_ctx(STACK, REGION), "arn:aws:iam::123456789012:oidc-provider/gone.example.com").await,
+        None
+    );
 
     // Through the IAM API: the URL without its scheme, the client id, the
     // tags as created (url as written included), no thumbprint given.
@@ -166,9 +159,9 @@ async fn github_provider_round_trip_thumbprints_and_tags_in_place() {
     let (ctx, _rx) = op(&oidc_provider::SCHEMA, address, StepAction::Delete, BTreeMap::new());
     kind.delete(&ctx, &updated).await.unwrap();
     kind.delete(&ctx, &updated).await.unwrap();
-    assert_eq!(read_one(&kind, GITHUB_ARN).await, None);
+    assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), GITHUB_ARN).await, None);
     assert!(iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list().is_empty());
-    assert!(kind.find_tagged(&read_ctx()).await.unwrap().is_empty());
+    assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -184,7 +177,7 @@ async fn a_url_written_without_https_is_the_same_provider() {
     let created = kind.create(&ctx, &bare).await.unwrap();
     assert_eq!(created.id, GITHUB_ARN);
     assert_eq!(diff(&bare, &created), vec![], "read back as written");
-    let live = read_one(&kind, GITHUB_ARN).await.unwrap();
+    let live = read_opt(&kind, &read_ctx(STACK, REGION), GITHUB_ARN).await.unwrap();
     assert_eq!(diff(&bare, &live), vec![]);
     let got = iam.get_open_id_connect_provider().open_id_connect_provider_arn(GITHUB_ARN).send().await.unwrap();
     assert_eq!(got.url(), Some("token.actions.githubusercontent.com"));
@@ -192,7 +185,7 @@ async fn a_url_written_without_https_is_the_same_provider() {
     // Adopted with the other spelling too.
     let full = props(json!({"url": GITHUB_URL, "client_id_list": ["sts.amazonaws.com"]}));
     for wanted in [&bare, &full] {
-        let found = kind.find_existing(&read_ctx(), &[(address.into(), wanted.clone())]).await.unwrap();
+        let found = kind.find_existing(&read_ctx(STACK, REGION), &[(address.into(), wanted.clone())]).await.unwrap();
         assert_eq!(found.len(), 1, "{wanted:?}");
         assert_eq!(found[0].1.id, GITHUB_ARN);
     }
@@ -224,7 +217,7 @@ async fn adoption_is_by_url_and_this_resources_tags() {
 
     let found = kind
         .find_existing(
-            &read_ctx(),
+            &read_ctx(STACK, REGION),
             &[
                 ("github".into(), desired.clone()),
                 // Same URL, another address: not its provider.
@@ -240,11 +233,11 @@ async fn adoption_is_by_url_and_this_resources_tags() {
     assert_eq!(found[0].1, created);
 
     // The url a reference (not known yet): found by tags alone.
-    let found = kind.find_existing(&read_ctx(), &[("github".into(), Props::new())]).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &[("github".into(), Props::new())]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].1.id, GITHUB_ARN);
 
-    let tagged = kind.find_tagged(&read_ctx()).await.unwrap();
+    let tagged = kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(tagged.len(), 1, "the untagged GitLab provider is not this stack's");
     assert_eq!(tagged[0].0, "github");
     assert_eq!(tagged[0].1, created);
@@ -284,7 +277,11 @@ async fn a_provider_for_the_url_that_is_not_ours_is_refused_with_what_to_do() {
     let (ids, thumbs, raw_tags) = raw(&iam, GITHUB_ARN).await;
     assert_eq!((ids, thumbs), (vec!["sts.amazonaws.com".to_string()], vec![THUMB_A.to_string()]));
     assert_eq!(raw_tags, BTreeMap::from([("owner".to_string(), "ops".to_string())]));
-    assert!(kind.find_existing(&read_ctx(), &[("github".into(), desired.clone())]).await.unwrap().is_empty());
+    assert!(kind
+        .find_existing(&read_ctx(STACK, REGION), &[("github".into(), desired.clone())])
+        .await
+        .unwrap()
+        .is_empty());
 
     // Imported by tagging it as the error says: adopted, and a create that
     // meets it converges it (thumbprints, tags) rather than failing.
@@ -295,7 +292,7 @@ async fn a_provider_for_the_url_that_is_not_ours_is_refused_with_what_to_do() {
         .send()
         .await
         .unwrap();
-    let found = kind.find_existing(&read_ctx(), &[("github".into(), desired.clone())]).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &[("github".into(), desired.clone())]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].1.properties["url"], json!(GITHUB_URL), "without the url tag, IAM's url with https://");
     assert_eq!(diff(&desired, &found[0].1).len(), 1, "only the thumbprints differ");

@@ -12,12 +12,8 @@ use deployctl_aws::s3::bucket::{self, Bucket};
 use deployctl_aws::sns::topic::{self, Topic};
 use deployctl_aws::sns::topic_policy::{self, TopicPolicy};
 use deployctl_aws::Aws;
-use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};
-use deployctl_spec::{KindSchema, Update};
+use deployctl_engine::{Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::time::Duration;
 
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
@@ -26,6 +22,10 @@ const STACK: &str = "rt";
 mod moto;
 use moto::Moto;
 
+#[path = "support/kit.rs"]
+mod kit;
+use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+
 /// Clients whose CloudWatch calls go through a CBOR shim to moto.
 async fn aws_cbor(moto: &Moto) -> Aws {
     moto.aws_at(cbor_shim::start(moto.port)).await
@@ -33,63 +33,6 @@ async fn aws_cbor(moto: &Moto) -> Aws {
 
 #[path = "support/cbor_shim.rs"]
 mod cbor_shim;
-
-fn props(v: Value) -> Props {
-    v.as_object().unwrap().clone()
-}
-
-fn read_ctx() -> ReadCtx {
-    ReadCtx { stack: STACK.into(), region: REGION.into() }
-}
-
-fn op(address: &str, type_name: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
-    let mut tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), STACK.to_string()),
-        ("deployctl:resource".to_string(), address.to_string()),
-    ]);
-    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let (ctx, _cancel, _events) = OpCtx::detached(
-        STACK,
-        REGION,
-        address,
-        type_name,
-        action,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
-    ctx
-}
-
-/// The fields the engine would plan to change.
-fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
-    let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
-        Some(v) => Want::Value(v.clone()),
-        None => Want::Unmanaged,
-    };
-    diff_properties(schema, &want, &observed.properties).into_iter().map(|d| d.field).collect()
-}
-
-fn assert_clean(schema: &KindSchema, desired: &Props, observed: &Observed) {
-    let diffs = changes(schema, desired, observed);
-    assert!(
-        diffs.is_empty(),
-        "{}: {diffs:?} differ right after apply\nlive: {:#}",
-        schema.type_name,
-        Value::Object(observed.properties.clone())
-    );
-}
-
-/// Reads one id through the kind's batched read.
-async fn read_one(kind: &dyn ResourceKind, id: &str) -> Observed {
-    let found = kind.read(&read_ctx(), &[id.to_string()]).await.unwrap();
-    assert_eq!(found.len(), 1, "{id} not read back");
-    found.into_iter().next().unwrap()
-}
-
-fn replaces(schema: &KindSchema, name: &str) -> bool {
-    schema.property(name).unwrap_or_else(|| panic!("{} has no {name}", schema.type_name)).update == Update::Replace
-}
 
 /// A bucket's versioning status through the raw API. moto names the root
 /// of its answer `GetBucketVersioningResponse`, which the SDK refuses to
@@ -147,13 +90,13 @@ async fn bucket_round_trip() {
         "cors_rules": [{"allowed_origins": ["https://shop.example.com"], "allowed_methods": ["PUT", "GET"],
             "allowed_headers": ["*"], "expose_headers": ["ETag"], "max_age_seconds": 3000}],
     }));
-    let ctx = op("artifacts", "s3.bucket", StepAction::Create, &[]);
+    let ctx = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Create, &[]);
     let b = kind.create(&ctx, &want).await.expect("create the bucket");
     assert_eq!(b.id, name);
     assert_eq!(b.attributes["arn"], json!(format!("arn:aws:s3:::{name}")));
     assert_eq!(b.attributes["bucket_regional_domain_name"], json!(format!("{name}.s3.us-east-1.amazonaws.com")));
     assert_eq!(b.attributes["region"], json!(REGION));
-    let b = read_one(&kind, name).await;
+    let b = read_one(&kind, &read_ctx(STACK, REGION), name).await;
     assert_clean(&bucket::SCHEMA, &want, &b);
     assert_eq!(b.tags.get("deployctl:resource").map(String::as_str), Some("artifacts"));
     assert_eq!(b.properties["force_destroy"], json!(false));
@@ -164,8 +107,11 @@ async fn bucket_round_trip() {
     // A bucket with nothing but its name reads back equal to the spec (the
     // defaults are what a new bucket has).
     let bare_want = props(json!({"bucket": "rt-bare-bucket"}));
-    let bare = kind.create(&op("bare", "s3.bucket", StepAction::Create, &[]), &bare_want).await.expect("create");
-    assert_clean(&bucket::SCHEMA, &bare_want, &read_one(&kind, "rt-bare-bucket").await);
+    let bare = kind
+        .create(&op(STACK, REGION, "bare", "s3.bucket", StepAction::Create, &[]), &bare_want)
+        .await
+        .expect("create");
+    assert_clean(&bucket::SCHEMA, &bare_want, &read_one(&kind, &read_ctx(STACK, REGION), "rt-bare-bucket").await);
     assert_eq!(bare.properties["public_access_block"]["block_public_policy"], json!(true));
     assert_eq!(bare.properties["server_side_encryption"]["sse_algorithm"], json!("AES256"));
     assert!(bare.properties.get("lifecycle_rules").is_none());
@@ -176,21 +122,23 @@ async fn bucket_round_trip() {
         ("other".to_string(), props(json!({"bucket": "rt-bare-bucket"}))),
         ("missing".to_string(), props(json!({"bucket": "rt-no-such-bucket"}))),
     ];
-    let found = kind.find_existing(&read_ctx(), &wanted).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &wanted).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), vec![("artifacts", name)]);
-    let mut tagged: Vec<String> = kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    let mut tagged: Vec<String> =
+        kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
     tagged.sort();
     assert_eq!(tagged, vec!["artifacts", "bare"]);
 
     // A name taken by a bucket that is not this resource's is refused.
     let err = kind
-        .create(&op("thief", "s3.bucket", StepAction::Create, &[]), &props(json!({"bucket": name})))
+        .create(&op(STACK, REGION, "thief", "s3.bucket", StepAction::Create, &[]), &props(json!({"bucket": name})))
         .await
         .expect_err("a bucket of another resource is not taken over");
     assert_eq!(err.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{err:?}");
 
     // Batched reads leave out what is gone.
-    let found = kind.read(&read_ctx(), &[name.to_string(), "rt-no-such-bucket".to_string()]).await.unwrap();
+    let found =
+        kind.read(&read_ctx(STACK, REGION), &[name.to_string(), "rt-no-such-bucket".to_string()]).await.unwrap();
     assert_eq!(found.len(), 1);
 
     // In place: versioning suspended, logs kept 30 days, CORS removed, a
@@ -205,7 +153,7 @@ async fn bucket_round_trip() {
     let mut changed = changes(&bucket::SCHEMA, &want2, &b);
     assert_eq!(changed, vec!["versioning", "lifecycle_rules", "policy", "cors_rules"]);
     changed.push("tags".into());
-    let ctx2 = op("artifacts", "s3.bucket", StepAction::Update, &[("team", "shop")]);
+    let ctx2 = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Update, &[("team", "shop")]);
     let b = kind.update(&ctx2, &b, &want2, &changed).await.expect("update the bucket");
     assert_clean(&bucket::SCHEMA, &want2, &b);
     assert_eq!(b.tags.get("team").map(String::as_str), Some("shop"));
@@ -231,7 +179,7 @@ async fn bucket_round_trip() {
     }
     s3.put_object().bucket(name).key("gone.txt").body(b"x".to_vec().into()).send().await.unwrap();
     s3.delete_object().bucket(name).key("gone.txt").send().await.unwrap();
-    let del = op("artifacts", "s3.bucket", StepAction::Delete, &[]);
+    let del = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Delete, &[]);
     let err = kind.delete(&del, &b).await.expect_err("a bucket with objects is not deleted");
     assert_eq!(err.code.as_deref(), Some("BucketNotEmpty"), "{err:?}");
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_destroy"), "{err:?}");
@@ -246,12 +194,12 @@ async fn bucket_round_trip() {
     assert!(!b.tags.contains_key(bucket::TAG_FORCE_DESTROY), "the marker is not one of the compared tags");
     let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
     assert!(tags.tag_set().iter().any(|t| t.key() == bucket::TAG_FORCE_DESTROY && t.value() == "true"));
-    let b = read_one(&kind, name).await;
+    let b = read_one(&kind, &read_ctx(STACK, REGION), name).await;
     kind.delete(&del, &b).await.expect("delete the bucket with its objects");
     kind.delete(&del, &b).await.expect("delete the bucket again");
     kind.delete(&del, &bare).await.expect("delete the bare bucket");
     let ids = [name.to_string(), "rt-bare-bucket".to_string()];
-    assert!(kind.read(&read_ctx(), &ids).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
 
 /// Regression: a run killed between CreateBucket and the tagging call left
@@ -267,19 +215,19 @@ async fn a_bucket_left_untagged_by_an_interrupted_create_is_adopted_by_the_retry
     s3.create_bucket().bucket("rt-interrupted").send().await.unwrap();
     let want = props(json!({"bucket": "rt-interrupted", "versioning": true}));
 
-    let fresh = op("artifacts", "s3.bucket", StepAction::Create, &[]);
+    let fresh = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Create, &[]);
     let err = kind.create(&fresh, &want).await.expect_err("a first create does not take over a bare bucket");
     assert_eq!(err.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{err:?}");
 
-    let mut retry = op("artifacts", "s3.bucket", StepAction::Create, &[]);
+    let mut retry = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Create, &[]);
     retry.interrupted_create = true;
     let b = kind.create(&retry, &want).await.expect("the retry adopts the bucket its first attempt made");
     assert_eq!(b.id, "rt-interrupted");
     assert_eq!(b.tags.get("deployctl:resource").map(String::as_str), Some("artifacts"));
-    assert_clean(&bucket::SCHEMA, &want, &read_one(&kind, "rt-interrupted").await);
+    assert_clean(&bucket::SCHEMA, &want, &read_one(&kind, &read_ctx(STACK, REGION), "rt-interrupted").await);
 
     // Another resource's bucket is never adopted, retry or not.
-    let mut other = op("logs", "s3.bucket", StepAction::Create, &[]);
+    let mut other = op(STACK, REGION, "logs", "s3.bucket", StepAction::Create, &[]);
     other.interrupted_create = true;
     let err = kind.create(&other, &want).await.expect_err("another resource's bucket");
     assert_eq!(err.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{err:?}");
@@ -300,11 +248,14 @@ async fn topic_round_trip() {
             {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:failures"},
         ],
     }));
-    let t = kind.create(&op("failures", "sns.topic", StepAction::Create, &[]), &want).await.expect("create the topic");
+    let t = kind
+        .create(&op(STACK, REGION, "failures", "sns.topic", StepAction::Create, &[]), &want)
+        .await
+        .expect("create the topic");
     assert!(t.id.starts_with("arn:aws:sns:us-east-1:"), "{}", t.id);
     assert!(t.id.ends_with(":rt-failures"), "{}", t.id);
     assert_eq!(t.attributes["name"], json!("rt-failures"));
-    let t = read_one(&kind, &t.id).await;
+    let t = read_one(&kind, &read_ctx(STACK, REGION), &t.id).await;
     assert_clean(&topic::SCHEMA, &want, &t);
     assert_eq!(t.tags.get("deployctl:resource").map(String::as_str), Some("failures"));
     let arn = t.id.clone();
@@ -313,9 +264,12 @@ async fn topic_round_trip() {
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "cloudwatch", "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": "*"}]});
     let fifo_want = props(json!({"fifo_topic": true, "policy": policy}));
-    let fifo = kind.create(&op("events", "sns.topic", StepAction::Create, &[]), &fifo_want).await.expect("fifo");
+    let fifo = kind
+        .create(&op(STACK, REGION, "events", "sns.topic", StepAction::Create, &[]), &fifo_want)
+        .await
+        .expect("fifo");
     assert!(fifo.id.ends_with(":rt-events.fifo"), "{}", fifo.id);
-    assert_clean(&topic::SCHEMA, &fifo_want, &read_one(&kind, &fifo.id).await);
+    assert_clean(&topic::SCHEMA, &fifo_want, &read_one(&kind, &read_ctx(STACK, REGION), &fifo.id).await);
 
     // Adoption by name (default or given), only with this resource's tags.
     let wanted = vec![
@@ -324,18 +278,24 @@ async fn topic_round_trip() {
         ("other".to_string(), props(json!({"name": "rt-failures"}))),
         ("missing".to_string(), Props::new()),
     ];
-    let mut found: Vec<(String, String)> =
-        kind.find_existing(&read_ctx(), &wanted).await.unwrap().into_iter().map(|(a, o)| (a, o.id)).collect();
+    let mut found: Vec<(String, String)> = kind
+        .find_existing(&read_ctx(STACK, REGION), &wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, o)| (a, o.id))
+        .collect();
     found.sort();
     assert_eq!(found, vec![("events".to_string(), fifo.id.clone()), ("failures".to_string(), arn.clone())]);
-    let mut tagged: Vec<String> = kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    let mut tagged: Vec<String> =
+        kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
     tagged.sort();
     assert_eq!(tagged, vec!["events", "failures"]);
 
     // A topic of that name that is not this resource's is refused.
     sns.create_topic().name("rt-taken").send().await.unwrap();
     let err = kind
-        .create(&op("taken", "sns.topic", StepAction::Create, &[]), &Props::new())
+        .create(&op(STACK, REGION, "taken", "sns.topic", StepAction::Create, &[]), &Props::new())
         .await
         .expect_err("a topic of another resource is not taken over");
     assert_eq!(err.code.as_deref(), Some("TopicAlreadyExists"), "{err:?}");
@@ -353,7 +313,7 @@ async fn topic_round_trip() {
     let mut changed = changes(&topic::SCHEMA, &want2, &t);
     assert_eq!(changed, vec!["display_name", "subscriptions"]);
     changed.push("tags".into());
-    let ctx2 = op("failures", "sns.topic", StepAction::Update, &[("team", "shop")]);
+    let ctx2 = op(STACK, REGION, "failures", "sns.topic", StepAction::Update, &[("team", "shop")]);
     let t = kind.update(&ctx2, &t, &want2, &changed).await.expect("update the topic");
     assert_clean(&topic::SCHEMA, &want2, &t);
     assert_eq!(t.tags.get("team").map(String::as_str), Some("shop"));
@@ -385,11 +345,11 @@ async fn topic_round_trip() {
     }
 
     // Delete, twice; nothing is read back.
-    let del = op("failures", "sns.topic", StepAction::Delete, &[]);
+    let del = op(STACK, REGION, "failures", "sns.topic", StepAction::Delete, &[]);
     kind.delete(&del, &t).await.expect("delete the topic");
     kind.delete(&del, &t).await.expect("delete the topic again");
     kind.delete(&del, &fifo).await.expect("delete the fifo topic");
-    assert!(kind.read(&read_ctx(), &[arn, fifo.id.clone()]).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &[arn, fifo.id.clone()]).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,7 +358,7 @@ async fn topic_policy_round_trip() {
     let aws = moto.aws().await;
     let sns = aws.sns();
     let topic = Topic::new(sns.clone())
-        .create(&op("alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
+        .create(&op(STACK, REGION, "alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
         .await
         .expect("create the topic");
     let arn = topic.id.clone();
@@ -412,9 +372,12 @@ async fn topic_policy_round_trip() {
     };
     let want = props(json!({"arn": arn, "policy": {"Version": "2012-10-17",
         "Statement": [statement("events", "events.amazonaws.com")]}}));
-    let p = kind.create(&op("alerts_policy", "sns.topic_policy", StepAction::Create, &[]), &want).await.unwrap();
+    let p = kind
+        .create(&op(STACK, REGION, "alerts_policy", "sns.topic_policy", StepAction::Create, &[]), &want)
+        .await
+        .unwrap();
     assert_eq!(p.id, arn);
-    assert_clean(&topic_policy::SCHEMA, &want, &read_one(&kind, &arn).await);
+    assert_clean(&topic_policy::SCHEMA, &want, &read_one(&kind, &read_ctx(STACK, REGION), &arn).await);
     let live_policy = |sns: aws_sdk_sns::Client, arn: String| async move {
         let attrs = sns.get_topic_attributes().topic_arn(arn).send().await.unwrap();
         serde_json::from_str::<Value>(&attrs.attributes().unwrap()["Policy"]).unwrap()
@@ -430,24 +393,29 @@ async fn topic_policy_round_trip() {
         .send()
         .await
         .unwrap();
-    let drifted = read_one(&kind, &arn).await;
+    let drifted = read_one(&kind, &read_ctx(STACK, REGION), &arn).await;
     assert_eq!(changes(&topic_policy::SCHEMA, &want, &drifted), vec!["policy".to_string()]);
     let fixed = kind
-        .update(&op("alerts_policy", "sns.topic_policy", StepAction::Update, &[]), &drifted, &want, &["policy".into()])
+        .update(
+            &op(STACK, REGION, "alerts_policy", "sns.topic_policy", StepAction::Update, &[]),
+            &drifted,
+            &want,
+            &["policy".into()],
+        )
         .await
         .unwrap();
     assert_clean(&topic_policy::SCHEMA, &want, &fixed);
 
     // Delete puts back SNS's default policy (the owner account only); twice
     // is fine, and so is a topic that is gone.
-    let del = op("alerts_policy", "sns.topic_policy", StepAction::Delete, &[]);
+    let del = op(STACK, REGION, "alerts_policy", "sns.topic_policy", StepAction::Delete, &[]);
     kind.delete(&del, &fixed).await.unwrap();
     kind.delete(&del, &fixed).await.unwrap();
     let restored = live_policy(sns.clone(), arn.clone()).await;
     assert_eq!(restored["Statement"][0]["Sid"], "__default_statement_ID", "{restored}");
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
     kind.delete(&del, &fixed).await.unwrap();
-    assert!(kind.read(&read_ctx(), std::slice::from_ref(&arn)).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&arn)).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,10 +439,13 @@ async fn alarm_round_trip() {
         "dimensions": {"ClusterName": "rt-cluster", "ServiceName": "rt-web"},
         "alarm_actions": [topic],
     }));
-    let cpu = kind.create(&op("cpu_high", "cloudwatch.alarm", StepAction::Create, &[]), &cpu_want).await.expect("cpu");
+    let cpu = kind
+        .create(&op(STACK, REGION, "cpu_high", "cloudwatch.alarm", StepAction::Create, &[]), &cpu_want)
+        .await
+        .expect("cpu");
     assert_eq!(cpu.id, "rt-cpu_high");
     assert!(cpu.attributes["arn"].as_str().unwrap().ends_with(":alarm:rt-cpu_high"));
-    let cpu = read_one(&kind, &cpu.id).await;
+    let cpu = read_one(&kind, &read_ctx(STACK, REGION), &cpu.id).await;
     assert_clean(&alarm::SCHEMA, &cpu_want, &cpu);
     assert_eq!(cpu.tags.get("deployctl:resource").map(String::as_str), Some("cpu_high"));
 
@@ -496,15 +467,15 @@ async fn alarm_round_trip() {
         "unit": "Count",
     }));
     let unhealthy = kind
-        .create(&op("unhealthy", "cloudwatch.alarm", StepAction::Create, &[]), &unhealthy_want)
+        .create(&op(STACK, REGION, "unhealthy", "cloudwatch.alarm", StepAction::Create, &[]), &unhealthy_want)
         .await
         .expect("create the unhealthy targets alarm");
     assert_eq!(unhealthy.id, "rt-unhealthy-targets");
-    assert_clean(&alarm::SCHEMA, &unhealthy_want, &read_one(&kind, &unhealthy.id).await);
+    assert_clean(&alarm::SCHEMA, &unhealthy_want, &read_one(&kind, &read_ctx(STACK, REGION), &unhealthy.id).await);
 
     // Batched reads leave out what is gone.
     let ids = [cpu.id.clone(), unhealthy.id.clone(), "rt-no-such-alarm".to_string()];
-    assert_eq!(kind.read(&read_ctx(), &ids).await.unwrap().len(), 2);
+    assert_eq!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().len(), 2);
 
     // Adoption by name, only with this resource's tags.
     let wanted = vec![
@@ -512,19 +483,20 @@ async fn alarm_round_trip() {
         ("other".to_string(), props(json!({"alarm_name": "rt-unhealthy-targets"}))),
         ("missing".to_string(), Props::new()),
     ];
-    let found = kind.find_existing(&read_ctx(), &wanted).await.unwrap();
+    let found = kind.find_existing(&read_ctx(STACK, REGION), &wanted).await.unwrap();
     assert_eq!(
         found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(),
         vec![("cpu_high", "rt-cpu_high")]
     );
-    let mut tagged: Vec<String> = kind.find_tagged(&read_ctx()).await.unwrap().into_iter().map(|(a, _)| a).collect();
+    let mut tagged: Vec<String> =
+        kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
     tagged.sort();
     assert_eq!(tagged, vec!["cpu_high", "unhealthy"]);
 
     // An alarm of that name that is not this resource's is not overwritten.
     let err = kind
         .create(
-            &op("thief", "cloudwatch.alarm", StepAction::Create, &[]),
+            &op(STACK, REGION, "thief", "cloudwatch.alarm", StepAction::Create, &[]),
             &props(json!({
             "alarm_name": "rt-cpu_high", "namespace": "AWS/ECS", "metric_name": "CPUUtilization",
             "statistic": "Average", "period": 60, "evaluation_periods": 1, "threshold": 1,
@@ -540,7 +512,7 @@ async fn alarm_round_trip() {
     let mut changed = changes(&alarm::SCHEMA, &want2, &cpu);
     assert_eq!(changed, vec!["threshold"]);
     changed.push("tags".into());
-    let ctx2 = op("cpu_high", "cloudwatch.alarm", StepAction::Update, &[("team", "shop")]);
+    let ctx2 = op(STACK, REGION, "cpu_high", "cloudwatch.alarm", StepAction::Update, &[("team", "shop")]);
     let cpu = kind.update(&ctx2, &cpu, &want2, &changed).await.expect("update the alarm");
     assert_clean(&alarm::SCHEMA, &want2, &cpu);
     assert_eq!(cpu.tags.get("team").map(String::as_str), Some("shop"));
@@ -556,9 +528,9 @@ async fn alarm_round_trip() {
     }
 
     // Delete, twice; nothing is read back.
-    let del = op("cpu_high", "cloudwatch.alarm", StepAction::Delete, &[]);
+    let del = op(STACK, REGION, "cpu_high", "cloudwatch.alarm", StepAction::Delete, &[]);
     kind.delete(&del, &cpu).await.expect("delete the alarm");
     kind.delete(&del, &cpu).await.expect("delete the alarm again");
     kind.delete(&del, &unhealthy).await.expect("delete the other alarm");
-    assert!(kind.read(&read_ctx(), &ids).await.unwrap().is_empty());
+    assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
