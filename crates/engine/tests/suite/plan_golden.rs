@@ -4,7 +4,7 @@
 //! of another format version are refused.
 //!
 //! After an intended format change, regenerate with
-//! `UPDATE_GOLDEN=1 cargo test -p deployctl-engine --test plan_golden`
+//! `UPDATE_GOLDEN=1 cargo test -p deployctl-engine --test suite plan_golden::`
 //! and review the diff (a change that breaks old plans needs a new
 //! `PLAN_FORMAT_VERSION`).
 

@@ -17,13 +17,8 @@ use serde_json::{json, Value};
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::moto::Moto;
 
 const DIMENSION: &str = "ecs:service:DesiredCount";
 

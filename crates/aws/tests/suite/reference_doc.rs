@@ -11,7 +11,7 @@ fn the_committed_reference_matches_the_schemas() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/reference.md is out of date: run `UPDATE_REFERENCE=1 cargo test -p deployctl-aws --test reference_doc`"
+        "docs/reference.md is out of date: run `UPDATE_REFERENCE=1 cargo test -p deployctl-aws --test suite reference_doc::`"
     );
 }
 

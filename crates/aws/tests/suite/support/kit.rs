@@ -1,7 +1,5 @@
-//! Helpers the `*_roundtrip.rs` tests share, included by
-//! `#[path = "support/kit.rs"] mod kit;` (each test file is its own crate,
-//! so items a given file does not use are allowed to be dead).
-#![allow(dead_code)]
+//! Helpers the `*_roundtrip.rs` modules of the suite share
+//! (`use crate::support::kit::{...};`).
 
 use deployctl_engine::diff::{diff_properties, Want};
 use deployctl_engine::{Observed, OpCtx, Props, ReadCtx, ResourceKind, StepAction};

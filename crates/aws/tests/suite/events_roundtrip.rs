@@ -17,13 +17,8 @@ use std::time::Duration;
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{assert_clean, changes, props, read_ctx, read_one, replaces};
+use crate::support::kit::{assert_clean, changes, props, read_ctx, read_one, replaces};
+use crate::support::moto::Moto;
 
 fn op(address: &str, action: StepAction, extra: &[(&str, &str)]) -> OpCtx {
     let mut tags = BTreeMap::from([

@@ -24,13 +24,8 @@ use std::time::Duration;
 const REGION: &str = "us-east-1";
 const STACK: &str = "shop";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{props, read_ctx, read_opt};
+use crate::support::kit::{props, read_ctx, read_opt};
+use crate::support::moto::Moto;
 
 fn tags(address: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

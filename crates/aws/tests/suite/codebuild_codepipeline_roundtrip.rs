@@ -39,13 +39,8 @@ const STACK: &str = "stock";
 const ACCOUNT: &str = "123456789012";
 const LINEAGE: &str = "test-lineage";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{props, read_ctx};
+use crate::support::kit::{props, read_ctx};
+use crate::support::moto::Moto;
 
 fn tags(address: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

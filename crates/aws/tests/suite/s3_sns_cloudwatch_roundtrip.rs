@@ -18,21 +18,14 @@ use serde_json::{json, Value};
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::cbor_shim;
+use crate::support::kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::moto::Moto;
 
 /// Clients whose CloudWatch calls go through a CBOR shim to moto.
 async fn aws_cbor(moto: &Moto) -> Aws {
     moto.aws_at(cbor_shim::start(moto.port)).await
 }
-
-#[path = "support/cbor_shim.rs"]
-mod cbor_shim;
 
 /// A bucket's versioning status through the raw API. moto names the root
 /// of its answer `GetBucketVersioningResponse`, which the SDK refuses to

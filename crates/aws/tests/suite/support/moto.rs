@@ -1,7 +1,5 @@
 //! A moto server of a test's own, killed when dropped: the harness the
-//! `*_roundtrip.rs` tests share, included by
-//! `#[path = "support/moto.rs"] mod moto;` (each test file is its own crate,
-//! so items a given file does not use are allowed to be dead).
+//! `*_roundtrip.rs` modules of the suite share (`use crate::support::moto::Moto;`).
 
 use deployctl_aws::Aws;
 use deployctl_engine::ApiCalls;
@@ -39,7 +37,6 @@ impl Moto {
     }
 
     /// A moto server with exactly `env` added to this process's environment.
-    #[allow(dead_code)]
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let bin = moto_server();
         assert!(
@@ -102,7 +99,6 @@ impl Moto {
 
     /// Clients configured as for this server but sent to `port` on
     /// 127.0.0.1 (a shim in front of it, say).
-    #[allow(dead_code)]
     pub async fn aws_at(&self, port: u16) -> Aws {
         Aws::from_config(config_at(port).await, ApiCalls::new())
     }

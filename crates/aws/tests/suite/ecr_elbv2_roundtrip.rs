@@ -23,13 +23,8 @@ use std::time::Duration;
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
+use crate::support::moto::Moto;
 
 /// An ACM certificate for the HTTPS listener (moto checks that it
 /// exists). No ACM SDK in this crate: one JSON call by hand.

@@ -24,13 +24,8 @@ const GITHUB_ARN: &str = "arn:aws:iam::123456789012:oidc-provider/token.actions.
 const THUMB_A: &str = "6938fd4d98bab03faadb97b34396831e3780aea1";
 const THUMB_B: &str = "1c58a3a8518e8759bf075b76b750d4f2df264fcd";
 
-#[path = "support/moto.rs"]
-mod moto;
-use moto::Moto;
-
-#[path = "support/kit.rs"]
-mod kit;
-use kit::{props, read_ctx, read_opt};
+use crate::support::kit::{props, read_ctx, read_opt};
+use crate::support::moto::Moto;
 
 fn tags(address: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut t = BTreeMap::from([
