@@ -4,65 +4,28 @@
 //! not in seconds. Run with `scripts/bench`; it prints a
 //! Markdown table (docs/benchmarks.md holds the latest figures).
 
-use std::net::TcpListener;
+use deployctl_localaws::LocalAws;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// moto's process, its port, and the CloudWatch translator's port.
-struct Moto(Child, u16, u16);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-fn start_moto() -> Moto {
-    let bin = std::env::var("DEPLOYCTL_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join(".venv/bin/moto_server"));
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .env("MOTO_ECS_SERVICE_RUNNING", "10")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bootstrap-moto)", bin.display()));
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    Moto(child, port, cbor_shim::start(port))
+fn start_moto() -> LocalAws {
+    LocalAws::start().unwrap_or_else(|e| panic!("{e}"))
 }
-
-/// A CloudWatch protocol translator in front of moto (see docs/stacks.md).
-#[path = "../crates/aws/tests/support/cbor_shim.rs"]
-mod cbor_shim;
 
 /// Secrets the example stacks read (`env:`), with throwaway values.
 const SECRETS: [(&str, &str); 2] = [("ALPHA_VANTAGE_API_KEY", "bench-api-key"), ("GITHUB_TOKEN", "bench-github-token")];
 
-fn run(moto: &Moto, state: &Path, args: &[&str]) -> std::process::Output {
+fn run(moto: &LocalAws, state: &Path, args: &[&str]) -> std::process::Output {
     let bin =
         root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl");
     let out = Command::new(&bin)
         .args(args)
         .current_dir(root())
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", moto.1))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_CLOUDWATCH", format!("http://127.0.0.1:{}", moto.2))
+        .envs(moto.client_env())
         .env("DEPLOYCTL_STATE_DIR", state)
         .envs(SECRETS)
         .output()
@@ -71,7 +34,7 @@ fn run(moto: &Moto, state: &Path, args: &[&str]) -> std::process::Output {
     out
 }
 
-fn deployctl(moto: &Moto, state: &Path, args: &[&str]) -> serde_json::Value {
+fn deployctl(moto: &LocalAws, state: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&run(moto, state, args).stdout).expect("JSON summary")
 }
 

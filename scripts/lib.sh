@@ -28,34 +28,59 @@ bootstrap_moto() {
   echo "$want" > "$stamp"
 }
 
-# A free TCP port on loopback.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# The local AWS endpoint's runtime files: its environment (env), its log,
+# the process group to stop, and the state dir for local-state stacks.
+LOCAL_AWS_DIR="$ROOT/.local-aws"
+
+# Whether the endpoint of $LOCAL_AWS_DIR is up and answering.
+local_aws_running() {
+  [ -f "$LOCAL_AWS_DIR/env" ] && [ -f "$LOCAL_AWS_DIR/pid" ] || return 1
+  kill -0 "$(cat "$LOCAL_AWS_DIR/pid")" 2>/dev/null || return 1
+  local url
+  url="$(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$LOCAL_AWS_DIR/env")"
+  python3 - "$url" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=2)
+PY
 }
 
-# Starts moto on a free loopback port; sets MOTO_PORT and MOTO_PID.
-start_moto() {
-  local log="$1"
-  MOTO_PORT="$(free_port)"
-  # MOTO_ECS_SERVICE_RUNNING: moto reports an ECS rollout COMPLETED only when
-  # this many tasks "run"; it must be at least any desired_count used.
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=10 nohup "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" > "$log" 2>&1 &
-  MOTO_PID=$!
-  for _ in $(seq 1 100); do
-    if python3 - "$MOTO_PORT" <<'PY' 2>/dev/null; then return 0; fi
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
-PY
-    sleep 0.2
+# Starts the endpoint unless it is running: moto behind the protocol front,
+# in a process group of its own (so that stop ends both). Idempotent.
+local_aws_start() {
+  if local_aws_running; then
+    echo "the local AWS endpoint is already running" >&2
+    return 0
+  fi
+  local_aws_stop >/dev/null 2>&1 || true
+  bootstrap_moto
+  echo "building the local AWS endpoint's front …" >&2
+  (cd "$ROOT" && cargo build --quiet -p deployctl-localaws --bin deployctl-local-aws) >&2
+  mkdir -p "$LOCAL_AWS_DIR"
+  rm -rf "$LOCAL_AWS_DIR/state" "$LOCAL_AWS_DIR/env"
+  mkdir -p "$LOCAL_AWS_DIR/state"
+  DEPLOYCTL_MOTO_SERVER="$MOTO_SERVER" setsid "$TARGET_DIR/debug/deployctl-local-aws" serve \
+    --env-file "$LOCAL_AWS_DIR/env" --state-dir "$LOCAL_AWS_DIR/state" \
+    < /dev/null > "$LOCAL_AWS_DIR/log" 2>&1 &
+  echo $! > "$LOCAL_AWS_DIR/pid"
+  for _ in $(seq 1 300); do
+    [ -f "$LOCAL_AWS_DIR/env" ] && { echo "local AWS endpoint started; log: $LOCAL_AWS_DIR/log" >&2; return 0; }
+    kill -0 "$(cat "$LOCAL_AWS_DIR/pid")" 2>/dev/null || break
+    sleep 0.1
   done
-  echo "moto did not start; see $log" >&2
+  echo "the local AWS endpoint did not start; its log ($LOCAL_AWS_DIR/log):" >&2
+  cat "$LOCAL_AWS_DIR/log" >&2
   return 1
 }
 
-# The environment that points the standard AWS chain at the local endpoint.
-use_moto_env() {
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
-  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-  export AWS_EC2_METADATA_DISABLED=true
-  unset AWS_PROFILE AWS_SESSION_TOKEN
+# Stops the endpoint (moto and the front: the whole process group).
+local_aws_stop() {
+  if [ -f "$LOCAL_AWS_DIR/pid" ]; then
+    local pid
+    pid="$(cat "$LOCAL_AWS_DIR/pid")"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$LOCAL_AWS_DIR/pid" "$LOCAL_AWS_DIR/env"
+    echo "local AWS endpoint stopped" >&2
+  else
+    echo "the local AWS endpoint is not running" >&2
+  fi
 }

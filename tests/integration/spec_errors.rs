@@ -19,6 +19,7 @@ fn check(name: &str, text: &str, expect: &[&str]) {
             assert!(r.stderr.contains(e), "{cmd:?} on {name}: expected {e:?} in:\n{r:?}");
         }
         assert!(!r.stderr.contains("panicked"), "{r:?}");
+        assert!(!r.stderr.lines().any(|l| l.starts_with("error: error:")), "the error prefix is printed once: {r:?}");
     }
     assert!(!p.state_dir().exists(), "state was touched for {name}");
     let tagged = rt().block_on(async { tagged(&moto.ec2().await, "bad").await });

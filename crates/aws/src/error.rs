@@ -1,17 +1,102 @@
 //! AWS SDK errors to the engine's [`ProviderError`]: the AWS error code,
 //! the message, and a hint where one helps.
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use deployctl_engine::ProviderError;
 
+/// Where a request went: kept on its response, so that an answer that is
+/// not an AWS error can name the endpoint that gave it.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint(String);
+
+impl Storable for Endpoint {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The interceptor that records each request's endpoint (scheme, host and
+/// port) on its response.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordEndpoint;
+
+impl Intercept for RecordEndpoint {
+    fn name(&self) -> &'static str {
+        "deployctl::RecordEndpoint"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let uri = ctx.request().uri();
+        let endpoint = match uri.find("://").map(|i| i + 3) {
+            Some(start) => uri[..start + uri[start..].find('/').unwrap_or(uri.len() - start)].to_string(),
+            None => uri.to_string(),
+        };
+        cfg.interceptor_state().store_put(Endpoint(endpoint));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(e) = cfg.load::<Endpoint>().cloned() {
+            ctx.response_mut().add_extension(e);
+        }
+        Ok(())
+    }
+}
+
+/// An answer that carries no AWS error code: say what the endpoint
+/// answered, which endpoint, and what is likely wrong.
+fn unexplained(raw: &HttpResponse) -> ProviderError {
+    let status = raw.status().as_u16();
+    let endpoint = raw.extension::<Endpoint>().map(|e| e.0.as_str()).unwrap_or("the AWS endpoint");
+    let body = raw.body().bytes().unwrap_or_default();
+    let first: String = String::from_utf8_lossy(&body[..body.len().min(160)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let shown = if first.is_empty() { "an empty body".to_string() } else { format!("'{first}'") };
+    let hint = match status {
+        404 | 405 => {
+            "the endpoint does not serve this service's protocol (a bare moto does not speak RPC v2 CBOR, which the SDK uses for CloudWatch and CodeDeploy); \
+             use deployctl's local endpoint instead: eval \"$(scripts/local-aws start)\""
+        }
+        502..=504 => "a proxy between here and the endpoint failed; retry, or check the proxy and AWS_ENDPOINT_URL",
+        _ => "the endpoint, or a proxy in front of it, answered something that is not AWS; check AWS_ENDPOINT_URL and any HTTPS_PROXY",
+    };
+    ProviderError::new(
+        Some(format!("HTTP{status}")),
+        format!("{endpoint} answered HTTP {status} with no AWS error code: {shown}"),
+    )
+    .with_hint(hint)
+}
+
 /// Converts any SDK error.
-pub fn from_sdk<E>(err: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> ProviderError
+pub fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match &err {
+        SdkError::ServiceError(se) if se.err().code().is_none() => unexplained(se.raw()),
         SdkError::ServiceError(se) => {
             let e = se.err();
             let code = e.code().map(str::to_string);
@@ -28,17 +113,7 @@ where
             Some("Timeout".into()),
             format!("AWS did not answer in time: {}", DisplayErrorContext(&err)),
         ),
-        SdkError::ResponseError(re) => {
-            let raw = re.raw();
-            let status = raw.status().as_u16();
-            let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-            let first = body.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('<')).unwrap_or("");
-            ProviderError::new(
-                Some(format!("HTTP{status}")),
-                format!("AWS answered HTTP {status} with something that is not an AWS error{}", if first.is_empty() { String::new() } else { format!(": {first}") }),
-            )
-            .with_hint("a proxy or the endpoint (AWS_ENDPOINT_URL) failed, not the request; retry, or check the endpoint's logs")
-        }
+        SdkError::ResponseError(re) => unexplained(re.raw()),
         _ => ProviderError::new(None, DisplayErrorContext(&err).to_string()),
     }
 }

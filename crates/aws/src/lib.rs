@@ -77,7 +77,10 @@ pub fn schemas() -> Vec<&'static KindSchema> {
 macro_rules! client {
     ($name:ident, $krate:ident) => {
         pub fn $name(&self) -> $krate::Client {
-            let conf = $krate::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone())).build();
+            let conf = $krate::config::Builder::from(&self.config)
+                .interceptor(CountCalls(self.calls.clone()))
+                .interceptor(error::RecordEndpoint)
+                .build();
             $krate::Client::from_conf(conf)
         }
     };
@@ -119,6 +122,7 @@ impl Aws {
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.config)
             .interceptor(CountCalls(self.calls.clone()))
+            .interceptor(error::RecordEndpoint)
             // A custom endpoint (the local emulator) has no per-bucket DNS.
             .force_path_style(self.config.endpoint_url().is_some())
             .build();

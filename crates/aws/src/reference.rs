@@ -63,7 +63,7 @@ pub fn markdown(kinds: &[&'static KindSchema]) -> String {
     let _ = writeln!(out, "# Resource reference\n");
     let _ = writeln!(
         out,
-        "Generated from the kinds' schemas (`cargo test -p deployctl-aws --test reference_doc` checks it; \
+        "Generated from the kinds' schemas (`cargo test -p deployctl-aws --test suite reference_doc::` checks it; \
          run it with `UPDATE_REFERENCE=1` to regenerate). Property names are the AWS API member names in \
          snake_case; defaults are AWS's own unless noted. A property with no default that you leave out is not \
          managed: deployctl neither sets it nor reports drift on it. **replace** means a change deletes the \

@@ -29,8 +29,26 @@ fn main() -> ExitCode {
     match rt.block_on(run::main(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error as the user reads it: `error: ` once, then the message and
+/// each cause that the message does not already spell out (the libraries'
+/// errors embed their sources; a `context` does not). Spec diagnostics carry
+/// their own `error: ` per problem.
+fn report(e: &anyhow::Error) -> String {
+    if let Some(d) = e.downcast_ref::<deployctl_spec::Diagnostics>() {
+        return d.to_string();
+    }
+    let mut text = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(&format!(": {c}"));
+        }
+    }
+    text
 }

@@ -92,6 +92,8 @@ fn is_live(e: &Endpoint) -> bool {
 fn filter_refused(e: &ProviderError) -> bool {
     match e.code.as_deref() {
         None | Some("InternalError" | "InternalFailure" | "InvalidFilter") => true,
+        // An answer with no AWS error code (`from_sdk` names its status).
+        Some(c) if c.starts_with("HTTP5") => true,
         Some("InvalidParameterValue") => e.message.contains("filter"),
         _ => false,
     }

@@ -18,13 +18,12 @@ use serde_json::{json, Value};
 const REGION: &str = "us-east-1";
 const STACK: &str = "rt";
 
-use crate::support::cbor_shim;
 use crate::support::kit::{assert_clean, changes, op, props, read_ctx, read_one, replaces};
 use crate::support::moto::Moto;
 
-/// Clients whose CloudWatch calls go through a CBOR shim to moto.
+/// Clients for the endpoint, whose front serves CloudWatch's CBOR.
 async fn aws_cbor(moto: &Moto) -> Aws {
-    moto.aws_at(cbor_shim::start(moto.port)).await
+    moto.aws().await
 }
 
 /// A bucket's versioning status through the raw API. moto names the root

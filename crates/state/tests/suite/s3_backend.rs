@@ -1,5 +1,5 @@
-//! The S3 backend against moto's server over real HTTP: one moto_server per
-//! test, on a free loopback port.
+//! The S3 backend against the local AWS endpoint over real HTTP: one per
+//! test, on free loopback ports.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
@@ -7,105 +7,23 @@ use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use deployctl_state::{Backend, Lock, LockInfo, ResourceState, S3Backend, State, StateError};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BUCKET: &str = "deployctl-state-test";
 const TABLE: &str = "deployctl-locks";
 
-/// A moto_server process, killed on drop.
+/// The local AWS endpoint of this test's own (the one harness,
+/// `deployctl_localaws::LocalAws`), stopped when dropped.
 struct Moto {
-    child: Child,
     url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+    _aws: deployctl_localaws::LocalAws,
 }
 
 impl Moto {
-    fn executable() -> PathBuf {
-        if let Some(path) = std::env::var_os("DEPLOYCTL_MOTO_SERVER") {
-            return PathBuf::from(path);
-        }
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
-    }
-
     fn start() -> Moto {
-        let exe = Moto::executable();
-        assert!(
-            exe.exists(),
-            "moto_server not found at {}: run scripts/bootstrap-moto to install it into .venv \
-             (or set DEPLOYCTL_MOTO_SERVER to its path)",
-            exe.display()
-        );
-        let mut last_error = String::new();
-        // The port is free when picked but could be taken before moto binds
-        // it: try a few.
-        for _ in 0..3 {
-            match Moto::try_start(&exe) {
-                Ok(moto) => return moto,
-                Err(e) => last_error = e,
-            }
-        }
-        panic!("could not start {}: {last_error}", exe.display());
+        let aws = deployctl_localaws::LocalAws::start().unwrap_or_else(|e| panic!("{e}"));
+        Moto { url: aws.endpoint(), _aws: aws }
     }
-
-    fn try_start(exe: &PathBuf) -> Result<Moto, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let log = dir.path().join("moto.log");
-        let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(exe)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|e| format!("spawn: {e}"))?;
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("moto_server exited with {status}:\n{}", moto.log_text()));
-            }
-            if http_answers(port) {
-                return Ok(moto);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!("moto_server did not answer on port {port} within 20 s:\n{}", moto.log_text()))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http_answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 /// A moto server with the state bucket and the lock table, and clients for it.

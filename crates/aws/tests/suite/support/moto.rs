@@ -1,82 +1,30 @@
-//! A moto server of a test's own, killed when dropped: the harness the
+//! A local AWS endpoint of a test's own, stopped when dropped: what the
 //! `*_roundtrip.rs` modules of the suite share (`use crate::support::moto::Moto;`).
 
 use deployctl_aws::Aws;
 use deployctl_engine::ApiCalls;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use deployctl_localaws::LocalAws;
 
 const REGION: &str = "us-east-1";
 
-/// What `start` runs moto with:
-/// - `MOTO_IAM_LOAD_MANAGED_POLICIES`: AWS managed policies exist, so roles
-///   can attach them.
-/// - `MOTO_ECS_SERVICE_RUNNING`: services report this many running tasks,
-///   and a rollout COMPLETED when it is at least their desired count.
-const DEFAULT_ENV: &[(&str, &str)] = &[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"), ("MOTO_ECS_SERVICE_RUNNING", "10")];
-
-/// A moto server of this test's own, killed when dropped.
+/// The local AWS endpoint (moto behind deployctl's protocol front) of this
+/// test's own, stopped when dropped. Started by the one harness,
+/// `deployctl_localaws::LocalAws`, with its moto settings.
 pub struct Moto {
+    /// The endpoint's port (the front's).
     pub port: u16,
-    child: Child,
-}
-
-fn moto_server() -> PathBuf {
-    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+    _aws: LocalAws,
 }
 
 impl Moto {
-    /// A moto server with the environment every round trip can live with.
     pub fn start() -> Moto {
-        Moto::start_with(DEFAULT_ENV)
+        Moto::start_with(&[])
     }
 
-    /// A moto server with exactly `env` added to this process's environment.
+    /// With `env` added to moto's settings.
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
-        let bin = moto_server();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {}: run scripts/bootstrap-moto (or set DEPLOYCTL_MOTO_SERVER)",
-            bin.display()
-        );
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .envs(env.iter().copied())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn moto_server");
-            let mut moto = Moto { port, child };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(30) {
-                if moto.ready() {
-                    return moto;
-                }
-                if let Ok(Some(_)) = moto.child.try_wait() {
-                    break; // port taken in the meantime: try another
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 16];
-        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
+        let aws = LocalAws::start_with(env, 0).unwrap_or_else(|e| panic!("{e}"));
+        Moto { port: aws.port(), _aws: aws }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -92,15 +40,9 @@ impl Moto {
         config_at(self.port).await
     }
 
-    /// Clients for this server.
+    /// Clients for this endpoint.
     pub async fn aws(&self) -> Aws {
-        self.aws_at(self.port).await
-    }
-
-    /// Clients configured as for this server but sent to `port` on
-    /// 127.0.0.1 (a shim in front of it, say).
-    pub async fn aws_at(&self, port: u16) -> Aws {
-        Aws::from_config(config_at(port).await, ApiCalls::new())
+        Aws::from_config(config_at(self.port).await, ApiCalls::new())
     }
 }
 
@@ -111,11 +53,4 @@ async fn config_at(port: u16) -> aws_config::SdkConfig {
         .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
         .load()
         .await
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
