@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const STACK: &str = "network";
+/// stacks/network.yaml with its default vars is the prod environment.
+const INSTANCE: &str = "network/prod";
 
 /// A small deterministic generator, so a failure can be replayed.
 struct Lcg(u64);
@@ -41,7 +43,7 @@ fn assert_exactly_one_of_each(moto: &Moto) {
 /// operation recorded as started but not finished, or only part of the
 /// stack recorded.
 fn interrupted_mid_apply(p: &Project) -> bool {
-    let Some(state) = p.state(STACK) else { return false };
+    let Some(state) = p.state(INSTANCE) else { return false };
     let resources = state["resources"].as_object().cloned().unwrap_or_default();
     resources.values().any(|r| r.get("pending").is_some())
         || (!resources.is_empty() && resources.len() < crate::network::NETWORK_RESOURCES)
@@ -90,7 +92,7 @@ fn sigkill_during_destroy_never_leaves_a_resource_behind() {
     p.ok(&["destroy", &spec, "--yes"]);
     let left = rt().block_on(async { tagged(&moto.ec2().await, STACK).await });
     assert_eq!(left, vec![]);
-    assert_eq!(p.state(STACK).unwrap()["resources"], serde_json::json!({}));
+    assert_eq!(p.state(INSTANCE).unwrap()["resources"], serde_json::json!({}));
 }
 
 /// The delivery kinds under the same treatment: a secret, a role, a build

@@ -1,33 +1,18 @@
-//! What every integration test needs: its own moto server on a free
-//! loopback port, a scratch directory for state, the real deployctl binary,
+//! What every integration test needs: its own local AWS endpoint on free
+//! loopback ports, a scratch directory for state, the real deployctl binary,
 //! and SDK clients to check the world through the AWS API.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-pub const REGION: &str = "us-east-1";
+pub use deployctl_localaws::REGION;
 
-/// moto does not serve aws-sdk-cloudwatch's protocol (RPC v2 CBOR); this
-/// translator in front of it does, and the binary reaches CloudWatch
-/// through it (AWS_ENDPOINT_URL_CLOUDWATCH). moto still does the work.
-#[path = "../../crates/aws/tests/support/cbor_shim.rs"]
-mod cbor_shim;
-
-/// A moto server of this test's own, killed when dropped.
+/// The local AWS endpoint of this test's own (moto behind deployctl's
+/// protocol front, so that every service's protocol is served), on free
+/// loopback ports; stopped when dropped. Started by the one harness,
+/// `deployctl_localaws::LocalAws`.
 pub struct Moto {
-    pub port: u16,
-    /// The CloudWatch protocol translator's port.
-    pub cloudwatch_port: u16,
-    child: Child,
-}
-
-fn moto_server() -> PathBuf {
-    if let Ok(p) = std::env::var("DEPLOYCTL_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server")
+    aws: deployctl_localaws::LocalAws,
 }
 
 impl Moto {
@@ -35,56 +20,25 @@ impl Moto {
         Moto::start_with(&[])
     }
 
-    /// A server with extra environment (moto's own switches).
+    /// An endpoint with extra moto settings (moto's own switches).
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
-        let bin = moto_server();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {}: run scripts/bootstrap-moto (or scripts/test, which does it)",
-            bin.display()
-        );
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                // moto reports an ECS rollout COMPLETED only when this many
-                // tasks "run"; it must be at least any desired_count used.
-                .env("MOTO_ECS_SERVICE_RUNNING", "10")
-                .envs(env.iter().copied())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn moto_server");
-            let mut moto = Moto { port, cloudwatch_port: 0, child };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(30) {
-                if moto.ready() {
-                    moto.cloudwatch_port = cbor_shim::start(moto.port);
-                    return moto;
-                }
-                if let Ok(Some(_)) = moto.child.try_wait() {
-                    break; // port taken in the meantime: try another
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("moto_server did not start");
+        let aws = deployctl_localaws::LocalAws::start_with(env, 0).unwrap_or_else(|e| panic!("{e}"));
+        Moto { aws }
     }
 
-    fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 16];
-        matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
-    }
-
+    /// The endpoint every client uses.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.aws.endpoint()
+    }
+
+    /// moto alone, without the front.
+    pub fn moto_endpoint(&self) -> String {
+        self.aws.moto_endpoint()
+    }
+
+    /// The environment that points a client at this endpoint.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        self.aws.client_env()
     }
 
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
@@ -110,19 +64,11 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A scratch project: state and specs in a temporary directory, and the
 /// binary pointed at this test's moto.
 pub struct Project {
     pub dir: tempfile::TempDir,
-    pub endpoint: String,
-    pub cloudwatch_endpoint: String,
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// What a run of the binary gave.
@@ -157,11 +103,7 @@ pub fn repo_file(rel: &str) -> PathBuf {
 
 impl Project {
     pub fn new(moto: &Moto) -> Project {
-        Project {
-            dir: tempfile::tempdir().expect("tempdir"),
-            endpoint: moto.endpoint(),
-            cloudwatch_endpoint: format!("http://127.0.0.1:{}", moto.cloudwatch_port),
-        }
+        Project { dir: tempfile::tempdir().expect("tempdir"), env: moto.client_env() }
     }
 
     /// Writes a spec into the project and returns its path.
@@ -179,17 +121,13 @@ impl Project {
         let mut c = Command::new(env!("CARGO_BIN_EXE_deployctl"));
         c.args(args)
             .current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ENDPOINT_URL_CLOUDWATCH", &self.cloudwatch_endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
             .env("DEPLOYCTL_STATE_DIR", self.state_dir())
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_ENDPOINT_URL_CLOUDWATCH")
             .stdin(Stdio::null());
         c
     }
@@ -206,8 +144,11 @@ impl Project {
         r
     }
 
-    pub fn state(&self, stack: &str) -> Option<serde_json::Value> {
-        let text = std::fs::read_to_string(self.state_dir().join(format!("{stack}.json"))).ok()?;
+    /// The local state of `STACK` or `STACK/ENVIRONMENT`
+    /// (`state/STACK.ENVIRONMENT.json`).
+    pub fn state(&self, instance: &str) -> Option<serde_json::Value> {
+        let file = format!("{}.json", instance.replace('/', "."));
+        let text = std::fs::read_to_string(self.state_dir().join(file)).ok()?;
         Some(serde_json::from_str(&text).expect("state is JSON"))
     }
 }
@@ -217,39 +158,62 @@ pub fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Every EC2 resource (of the kinds deployctl manages) tagged with the stack,
-/// as (kind, deployctl:resource tag, id), sorted.
+/// in any of its environments (`deployctl:stack` is `STACK` or
+/// `STACK/ENVIRONMENT`), as (kind, deployctl:resource tag, id), sorted.
+/// Pass `STACK/ENVIRONMENT` for one instance only.
 pub async fn tagged(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<(String, String, String)> {
     use aws_sdk_ec2::types::Filter;
-    let f = || Filter::builder().name("tag:deployctl:stack").values(stack).build();
+    let f = || Filter::builder().name("tag-key").values("deployctl:stack").build();
+    let owned = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter().find(|t| t.key() == Some("deployctl:stack")).and_then(|t| t.value()).is_some_and(|v| {
+            v == stack || (!stack.contains('/') && v.strip_prefix(stack).is_some_and(|rest| rest.starts_with('/')))
+        })
+    };
     let addr = |tags: &[aws_sdk_ec2::types::Tag]| {
         tags.iter().find(|t| t.key() == Some("deployctl:resource")).and_then(|t| t.value()).unwrap_or("?").to_string()
     };
     let mut out = Vec::new();
     for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
-        out.push(("vpc".into(), addr(v.tags()), v.vpc_id().unwrap().to_string()));
+        if owned(v.tags()) {
+            out.push(("vpc".into(), addr(v.tags()), v.vpc_id().unwrap().to_string()));
+        }
     }
     for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
-        out.push(("subnet".into(), addr(s.tags()), s.subnet_id().unwrap().to_string()));
+        if owned(s.tags()) {
+            out.push(("subnet".into(), addr(s.tags()), s.subnet_id().unwrap().to_string()));
+        }
     }
     for g in ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways() {
-        out.push(("igw".into(), addr(g.tags()), g.internet_gateway_id().unwrap().to_string()));
+        if owned(g.tags()) {
+            out.push(("igw".into(), addr(g.tags()), g.internet_gateway_id().unwrap().to_string()));
+        }
     }
     for g in ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups() {
-        out.push(("sg".into(), addr(g.tags()), g.group_id().unwrap().to_string()));
+        if owned(g.tags()) {
+            out.push(("sg".into(), addr(g.tags()), g.group_id().unwrap().to_string()));
+        }
     }
     for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
-        if !matches!(n.state().map(|s| s.as_str()), Some("deleted") | Some("deleting") | Some("failed")) {
+        if !matches!(n.state().map(|s| s.as_str()), Some("deleted") | Some("deleting") | Some("failed"))
+            && owned(n.tags())
+        {
             out.push(("nat".into(), addr(n.tags()), n.nat_gateway_id().unwrap().to_string()));
         }
     }
     for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
-        out.push(("eip".into(), addr(a.tags()), a.allocation_id().unwrap().to_string()));
+        if owned(a.tags()) {
+            out.push(("eip".into(), addr(a.tags()), a.allocation_id().unwrap().to_string()));
+        }
     }
     for r in ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables() {
-        out.push(("rtb".into(), addr(r.tags()), r.route_table_id().unwrap().to_string()));
+        if owned(r.tags()) {
+            out.push(("rtb".into(), addr(r.tags()), r.route_table_id().unwrap().to_string()));
+        }
     }
     for e in ec2.describe_vpc_endpoints().filters(f()).send().await.unwrap().vpc_endpoints() {
-        if !matches!(e.state().map(|s| s.as_str()), Some("deleted") | Some("Deleted") | Some("deleting")) {
+        if !matches!(e.state().map(|s| s.as_str()), Some("deleted") | Some("Deleted") | Some("deleting"))
+            && owned(e.tags())
+        {
             out.push(("vpce".into(), addr(e.tags()), e.vpc_endpoint_id().unwrap().to_string()));
         }
     }

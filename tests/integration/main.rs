@@ -1,13 +1,16 @@
 //! Integration tests: the real deployctl binary, through the real AWS SDK,
-//! against moto's server over real HTTP. Each test starts its own server on
-//! a free loopback port, so tests run in parallel.
+//! against the local AWS endpoint (moto's server behind deployctl's protocol
+//! front) over real HTTP. Each test starts its own endpoint on free loopback
+//! ports, so tests run in parallel.
 
 mod harness;
 
 mod crash;
 mod delivery;
+mod environments;
 mod init;
 mod interrupt;
+mod local_aws;
 mod network;
 mod network_tier;
 mod prod;

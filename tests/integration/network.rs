@@ -25,7 +25,7 @@ fn up_creates_the_network_with_its_values_and_diff_is_then_clean() {
 
     rt().block_on(async {
         let ec2 = moto.ec2().await;
-        let state = p.state(STACK).unwrap();
+        let state = p.state("network/prod").unwrap();
         let vpc_id = state["resources"]["vpc"]["id"].as_str().unwrap().to_string();
         let vpc = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
         assert_eq!(vpc.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
@@ -83,7 +83,7 @@ fn up_creates_the_network_with_its_values_and_diff_is_then_clean() {
         // Tags: deployctl's own, the stack's, the resource's.
         let tags = &vpc.vpcs()[0].tags();
         let get = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(str::to_string);
-        assert_eq!(get("deployctl:stack").as_deref(), Some("network"));
+        assert_eq!(get("deployctl:stack").as_deref(), Some("network/prod"), "the instance: stack and environment");
         assert_eq!(get("deployctl:resource").as_deref(), Some("vpc"));
         assert_eq!(get("project").as_deref(), Some("stock-dashboard"));
         assert_eq!(get("Name").as_deref(), Some("network-prod"));
@@ -100,7 +100,7 @@ fn a_subnet_deleted_outside_deployctl_shows_in_diff_and_up_recreates_it() {
     let p = Project::new(&moto);
     let spec = network_spec();
     p.ok(&["up", &spec, "--yes"]);
-    let subnet = p.state(STACK).unwrap()["resources"]["private[b]"]["id"].as_str().unwrap().to_string();
+    let subnet = p.state("network/prod").unwrap()["resources"]["private[b]"]["id"].as_str().unwrap().to_string();
     rt().block_on(async { moto.ec2().await.delete_subnet().subnet_id(&subnet).send().await.unwrap() });
 
     let diff = p.run(&["diff", &spec, "--detailed-exitcode"]);
@@ -126,7 +126,7 @@ fn a_property_changed_outside_deployctl_shows_in_diff_and_up_repairs_it() {
     let p = Project::new(&moto);
     let spec = network_spec();
     p.ok(&["up", &spec, "--yes"]);
-    let state = p.state(STACK).unwrap();
+    let state = p.state("network/prod").unwrap();
     let subnet = state["resources"]["public[a]"]["id"].as_str().unwrap().to_string();
     let alb_sg = state["resources"]["alb_sg"]["id"].as_str().unwrap().to_string();
     rt().block_on(async {
@@ -177,7 +177,7 @@ fn destroy_leaves_nothing_tagged_with_the_stack() {
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }).len(), NETWORK_RESOURCES);
     p.ok(&["destroy", &spec, "--yes"]);
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }), vec![]);
-    let state = p.state(STACK).unwrap();
+    let state = p.state("network/prod").unwrap();
     assert_eq!(state["resources"], serde_json::json!({}));
     // Destroying again finds nothing to do.
     let again = p.ok(&["destroy", &spec, "--yes"]);
@@ -190,7 +190,7 @@ fn reads_are_batched_one_describe_per_kind_and_a_clean_up_writes_nothing() {
     let p = Project::new(&moto);
     let spec = network_spec();
     p.ok(&["up", &spec, "--yes"]);
-    let serial = p.state(STACK).unwrap()["serial"].clone();
+    let serial = p.state("network/prod").unwrap()["serial"].clone();
     let s = p.ok(&["up", &spec, "--yes", "--json"]).json();
     let ec2 = &s["api_calls"]["EC2"];
     // Four subnets, two groups: still one Describe each.
@@ -205,7 +205,7 @@ fn reads_are_batched_one_describe_per_kind_and_a_clean_up_writes_nothing() {
     let mutating: Vec<&String> = ec2.as_object().unwrap().keys().filter(|op| !op.starts_with("Describe")).collect();
     assert!(mutating.is_empty(), "a clean up made {mutating:?}");
     assert_eq!(s["state_writes"], 0);
-    assert_eq!(p.state(STACK).unwrap()["serial"], serial);
+    assert_eq!(p.state("network/prod").unwrap()["serial"], serial);
 }
 
 #[test]
@@ -239,5 +239,5 @@ fn up_without_a_terminal_and_without_yes_refuses_and_changes_nothing() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("refusing to apply these changes without confirmation"), "{r:?}");
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, STACK).await }), vec![]);
-    assert!(p.state(STACK).is_none());
+    assert!(p.state("network/prod").is_none());
 }

@@ -24,7 +24,7 @@ fn the_nat_per_zone_network_goes_up_diffs_clean_and_destroys_to_nothing() {
 
     rt().block_on(async {
         let ec2 = moto.ec2().await;
-        let state = p.state("network").unwrap();
+        let state = p.state("network/prod").unwrap();
         let id = |a: &str| state["resources"][a]["id"].as_str().unwrap().to_string();
         // Each private subnet routes 0.0.0.0/0 to its own zone's NAT, which
         // lives in that zone's public subnet with its own elastic IP.
@@ -188,7 +188,7 @@ fn dev_sizing_shares_one_nat_between_both_zones() {
     let spec = spec("stacks/network.yaml");
     let dev = repo_file("stacks/env/dev.yaml").display().to_string();
     p.ok(&["up", &spec, "--var-file", &dev, "--yes"]);
-    let state = p.state("network").unwrap();
+    let state = p.state("network/prod").unwrap();
     let nat_a = state["resources"]["nat[a]"]["id"].as_str().unwrap().to_string();
     assert!(state["resources"].get("nat[b]").is_none());
     rt().block_on(async {
@@ -217,13 +217,13 @@ fn a_nat_gateway_gone_while_its_address_stayed_is_recreated_with_that_address() 
     let p = Project::new(&moto);
     let spec = spec("stacks/network.yaml");
     p.ok(&["up", &spec, "--yes"]);
-    let state = p.state("network").unwrap();
+    let state = p.state("network/prod").unwrap();
     let nat = state["resources"]["nat[b]"]["id"].as_str().unwrap().to_string();
     let eip = state["resources"]["nat_ip[b]"]["id"].as_str().unwrap().to_string();
     rt().block_on(async { moto.ec2().await.delete_nat_gateway().nat_gateway_id(&nat).send().await.unwrap() });
 
     let r = p.ok(&["up", &spec, "--yes"]);
-    let state = p.state("network").unwrap();
+    let state = p.state("network/prod").unwrap();
     let new_nat = state["resources"]["nat[b]"]["id"].as_str().unwrap().to_string();
     assert_ne!(new_nat, nat, "{r:?}");
     rt().block_on(async {

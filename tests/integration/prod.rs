@@ -184,10 +184,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         assert_eq!(env.compute_type().as_str(), "BUILD_GENERAL1_SMALL");
         assert_eq!(env.privileged_mode(), Some(true));
 
-        let cw_cfg = aws_sdk_cloudwatch::config::Builder::from(&cfg)
-            .endpoint_url(format!("http://127.0.0.1:{}", moto.cloudwatch_port))
-            .build();
-        let cw = aws_sdk_cloudwatch::Client::from_conf(cw_cfg);
+        let cw = aws_sdk_cloudwatch::Client::new(&cfg);
         let alarms =
             cw.describe_alarms().alarm_names(id("cpu_high")).alarm_names(id("unhealthy_targets")).send().await.unwrap();
         let mut seen: Vec<(String, f64, i32, i32, Vec<String>)> = alarms
@@ -320,7 +317,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
             .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     // moto has no UpdateProject (CodeBuild's in-place update is covered by
-    // crates/aws/tests/mocked_codebuild_propagation.rs); apply the other two.
+    // crates/aws/tests/suite/mocked_codebuild_propagation.rs); apply the other two.
     let r = up(&p, &["up", &spec, "--var", "github_branch=release", "--var", "cpu_alarm_threshold=90", "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
     rt().block_on(async {
@@ -329,10 +326,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         let pipe = cp.get_pipeline().name(id("pipeline")).send().await.unwrap();
         let source = &pipe.pipeline().unwrap().stages()[0].actions()[0];
         assert_eq!(source.configuration().unwrap()["Branch"], "release");
-        let cw_cfg = aws_sdk_cloudwatch::config::Builder::from(&cfg)
-            .endpoint_url(format!("http://127.0.0.1:{}", moto.cloudwatch_port))
-            .build();
-        let cw = aws_sdk_cloudwatch::Client::from_conf(cw_cfg);
+        let cw = aws_sdk_cloudwatch::Client::new(&cfg);
         let alarms = cw.describe_alarms().alarm_names(id("cpu_high")).send().await.unwrap();
         assert_eq!(alarms.metric_alarms()[0].threshold(), Some(90.0));
     });
@@ -390,7 +384,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "stock-dashboard").await }), vec![]);
     assert_eq!(s3_state(&moto, "prod")["resources"], serde_json::json!({}));
-    assert!(p.state("stock-dashboard").is_none(), "state went to the local backend");
+    assert!(p.state("stock-dashboard/prod").is_none(), "state went to the local backend");
     rt().block_on(async {
         let cfg = moto.sdk_config().await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);

@@ -11,6 +11,20 @@ pub(crate) fn is_ours(tags: &BTreeMap<String, String>, stack: &str, address: &st
         && tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
 }
 
+/// The stack name part of an instance identity (`network/dev` → `network`).
+pub(crate) fn stack_of(instance: &str) -> &str {
+    instance.split('/').next().unwrap_or(instance)
+}
+
+/// Whether `tags` mark the resource as `address`'s in any instance of the
+/// stack `instance` belongs to: what an adoption lookup by name returns, so
+/// that the planner, which checks the owner, can refuse another instance's
+/// resource by name instead of failing on "already exists" mid-apply.
+pub(crate) fn is_this_stacks(tags: &BTreeMap<String, String>, instance: &str, address: &str) -> bool {
+    tags.get(TAG_RESOURCE).map(String::as_str) == Some(address)
+        && tags.get(TAG_STACK).is_some_and(|owner| stack_of(owner) == stack_of(instance))
+}
+
 /// The tags to set (new or changed) and the keys to remove so that `live`
 /// becomes `want`.
 pub(crate) fn tag_changes(
@@ -37,6 +51,16 @@ mod tests {
         assert!(!is_ours(&t, "shop", "other"));
         assert!(!is_ours(&t, "other", "alerts"));
         assert!(!is_ours(&tags(&[(TAG_STACK, "shop")]), "shop", "alerts"));
+    }
+
+    #[test]
+    fn every_instance_of_the_stack_is_a_candidate_for_adoption_by_name() {
+        let prod = tags(&[(TAG_STACK, "shop/prod"), (TAG_RESOURCE, "alerts")]);
+        assert!(is_this_stacks(&prod, "shop/dev", "alerts"));
+        assert!(is_this_stacks(&prod, "shop", "alerts"), "a stack written before environments");
+        assert!(!is_this_stacks(&prod, "other/prod", "alerts"));
+        assert!(!is_this_stacks(&prod, "shop/prod", "other"));
+        assert!(!is_ours(&prod, "shop/dev", "alerts"));
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub struct Global {
     /// How long to wait for another run's lock before giving up.
     #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// Take over the resources that another instance of this stack owns
+    /// (`NAME/ENVIRONMENT`, as the refusal names it) where the spec names
+    /// them; their ownership tags are rewritten to this instance.
+    #[arg(long = "take-over", global = true, value_name = "INSTANCE")]
+    pub take_over: Option<String>,
     /// More detail: API calls per operation, state writes, reads.
     #[arg(short, long, global = true)]
     pub verbose: bool,

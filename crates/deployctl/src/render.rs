@@ -21,16 +21,16 @@ pub fn plan_text(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "No changes. Stack {} ({}) matches the spec: {} resources up to date.",
-            plan.stack,
+            plan.instance(),
             plan.region,
             plan.summary().unchanged
         );
         return out;
     }
-    let _ = writeln!(out, "deployctl {verb} will make these changes to stack {} ({}):", plan.stack, plan.region);
-    let _ = writeln!(out, "  + create   ~ update in place   -/+ replace   - delete");
+    let _ = writeln!(out, "deployctl {verb} will make these changes to stack {} ({}):", plan.instance(), plan.region);
+    let _ = writeln!(out, "  + create   ~ update in place   -/+ replace   - delete   <= adopt into state");
     let _ = writeln!(out);
-    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp) {
+    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp || r.adopt.is_some()) {
         resource_text(&mut out, r);
     }
     let _ = writeln!(out, "{}", summary_line(plan));
@@ -45,9 +45,14 @@ fn resource_text(out: &mut String, r: &ResourcePlan) {
         Action::Update => "will be updated in place".to_string(),
         Action::Replace => format!("must be replaced: {} cannot change in place", r.forced_by.join(", ")),
         Action::Delete => "will be deleted".to_string(),
+        Action::NoOp if r.adopt.is_some() => "will be adopted into state, unchanged".to_string(),
         Action::NoOp => "unchanged".to_string(),
     };
-    let _ = writeln!(out, "{:>3} {name}{id} {what}", r.action.symbol());
+    let symbol = if r.action == Action::NoOp && r.adopt.is_some() { "<=" } else { r.action.symbol() };
+    let _ = writeln!(out, "{symbol:>3} {name}{id} {what}");
+    if let Some(how) = &r.adopt {
+        let _ = writeln!(out, "      # adopt: {how}");
+    }
     for reason in &r.reasons {
         let _ = writeln!(out, "      # {reason}");
     }
@@ -94,8 +99,9 @@ fn value(v: &Value) -> String {
 
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
+    let adopt = if s.adopt > 0 { format!(", {} to adopt", s.adopt) } else { String::new() };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        "Plan: {} to create, {} to update, {} to replace, {} to delete{adopt}, {} unchanged.",
         s.create, s.update, s.replace, s.delete, s.unchanged
     )
 }
@@ -253,6 +259,7 @@ mod tests {
             prior: None,
             resume: false,
             timeouts: None,
+            adopt: None,
         }
     }
 
@@ -261,6 +268,7 @@ mod tests {
             format_version: PLAN_FORMAT_VERSION,
             mode,
             stack: "network".into(),
+            environment: None,
             region: "us-east-1".into(),
             state_lineage: Some(LINEAGE.into()),
             state_serial: Some(7),

@@ -38,13 +38,15 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Command::Diff { spec, detailed_exitcode, json, out } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
-            let (state, _) = read_state(ctx.backend.as_ref(), &stack).await?;
+            let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
             let (sink, rx) = EventSink::new();
             let view = spawn_view(rx, g.verbose);
-            let plan = deployctl_engine::plan(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink).await;
+            let plan =
+                deployctl_engine::plan_with(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink, &plan_options(g))
+                    .await;
             drop(sink);
             let _ = view.await;
-            let plan = plan.map_err(|e| anyhow!("{e}"))?;
+            let plan = plan?;
             if let Some(path) = out {
                 std::fs::write(path, plan.to_json()).with_context(|| format!("writing {}", path.display()))?;
             }
@@ -71,7 +73,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let saved = match plan {
                 Some(p) => {
                     let text = std::fs::read_to_string(p).with_context(|| format!("reading plan {}", p.display()))?;
-                    Some(Plan::from_json(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)
+                    Some(
+                        Plan::from_json(&text)
+                            .map_err(|e| anyhow!(e))
+                            .with_context(|| format!("reading plan {}", p.display()))?,
+                    )
                 }
                 None => None,
             };
@@ -96,7 +102,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let aws = Aws::connect(Some(region.as_deref().unwrap_or(&stack.region)), g.profile.as_deref(), calls).await;
             let backend = S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, lock_table);
             let over_tls = aws.config.endpoint_url().is_none_or(|u| u.starts_with("https://"));
-            let report = backend.bootstrap(over_tls).await.map_err(|e| anyhow!("{e}"))?;
+            let report = backend.bootstrap(over_tls).await?;
             for step in &report.steps {
                 println!("  {step}");
             }
@@ -109,14 +115,14 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Command::ForceUnlock { spec, id } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
-            ctx.backend.force_unlock(id).await.map_err(|e| anyhow!("{e}"))?;
+            ctx.backend.force_unlock(id).await?;
             println!("Lock {id} on {} removed.", ctx.backend.location());
             Ok(EXIT_OK)
         }
         Command::Output { spec, json } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
-            let (state, _) = read_state(ctx.backend.as_ref(), &stack).await?;
+            let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
             let outputs = state.map(|s| s.outputs).unwrap_or_default();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&outputs)?);
@@ -142,7 +148,7 @@ fn load(spec: &Path, g: &Global) -> Result<Stack> {
         overrides.pairs.push((k.to_string(), val.to_string()));
     }
     let schemas = deployctl_aws::schemas();
-    let mut stack = deployctl_spec::load(spec, &overrides, &schemas).map_err(|d| anyhow!("{d}"))?;
+    let mut stack = deployctl_spec::load(spec, &overrides, &schemas)?;
     if let Some(r) = &g.region {
         stack.region = r.clone();
     }
@@ -168,18 +174,64 @@ impl Ctx {
                 };
                 Arc::new(S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, lock_table))
             }
-            None => Arc::new(LocalBackend::new(&g.state_dir, &stack.name)),
+            None => Arc::new(LocalBackend::for_instance(
+                &g.state_dir,
+                &stack.name,
+                stack.environment.as_ref().map(|e| e.name.as_str()),
+            )),
         };
         Ctx { calls, kinds: aws.kinds(), backend }
     }
 }
 
-async fn read_state(backend: &dyn Backend, stack: &Stack) -> Result<(Option<State>, Option<String>)> {
-    match backend.read().await.map_err(|e| anyhow!("{e}"))? {
+fn plan_options(g: &Global) -> deployctl_engine::PlanOptions {
+    deployctl_engine::PlanOptions { take_over: g.take_over.clone() }
+}
+
+/// Before environments, every environment of a stack shared
+/// `<state-dir>/<stack>.json`. An instance whose own file does not exist yet
+/// must not start from nothing beside it: the resources in it would be
+/// created a second time. Says which file to move.
+fn check_legacy_local_state(stack: &Stack, g: &Global) -> Result<()> {
+    let (None, Some(env)) = (&stack.backend, &stack.environment) else { return Ok(()) };
+    let own = g.state_dir.join(format!("{}.{}.json", stack.name, env.name));
+    let legacy = g.state_dir.join(format!("{}.json", stack.name));
+    if own.exists() || !legacy.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&legacy).with_context(|| format!("reading {}", legacy.display()))?;
+    let old = deployctl_state::from_json(&legacy.display().to_string(), &text)?;
+    if old.environment.is_some() {
+        return Ok(()); // another stack without an environment, or already split
+    }
+    bail!(
+        "{} holds the state of stack {} from before environments (one state for every environment), and this run is environment {}\n  hint: if that state is environment {}'s, move it: mv {} {}",
+        legacy.display(),
+        stack.name,
+        env.name,
+        env.name,
+        legacy.display(),
+        own.display()
+    )
+}
+
+async fn read_state(backend: &dyn Backend, stack: &Stack, g: &Global) -> Result<(Option<State>, Option<String>)> {
+    check_legacy_local_state(stack, g)?;
+    let environment = stack.environment.as_ref().map(|e| e.name.as_str());
+    match backend.read().await? {
         Some(v) if v.state.stack != stack.name => bail!(
             "state in {} belongs to stack '{}', not '{}'\n  hint: give each stack its own backend key",
             backend.location(),
             v.state.stack,
+            stack.name
+        ),
+        // A state without an environment predates them: it is this
+        // instance's, since it is at this instance's location.
+        Some(v) if v.state.environment.is_some() && v.state.environment.as_deref() != environment => bail!(
+            "state in {} belongs to stack instance {}, not {}\n  hint: give each environment its own state: put the environment in the backend key, e.g. key: {}/${{var.env}}.json",
+            backend.location(),
+            v.state.instance(),
+            stack.instance(),
             stack.name
         ),
         Some(v) => Ok((Some(v.state), Some(v.version))),
@@ -255,11 +307,7 @@ async fn apply(
 ) -> Result<u8> {
     let started = Instant::now();
     let ctx = Ctx::new(stack, g).await;
-    let lock = ctx
-        .backend
-        .lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let lock = ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await?;
     let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
     let result = apply_locked(stack, g, mode, yes, json, saved, &ctx, lock.clone(), started).await;
     let held = lock.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -283,7 +331,7 @@ async fn apply_locked(
     lock: Arc<Mutex<Option<Box<dyn Lock>>>>,
     started: Instant,
 ) -> Result<u8> {
-    let (state, version) = read_state(ctx.backend.as_ref(), stack).await?;
+    let (state, version) = read_state(ctx.backend.as_ref(), stack, g).await?;
     let (sink, rx) = EventSink::new();
     let view = spawn_view(rx, g.verbose);
 
@@ -292,9 +340,7 @@ async fn apply_locked(
             check_saved_plan(&p, stack, state.as_ref())?;
             p
         }
-        None => {
-            deployctl_engine::plan(stack, state.as_ref(), &ctx.kinds, mode, &sink).await.map_err(|e| anyhow!("{e}"))?
-        }
+        None => deployctl_engine::plan_with(stack, state.as_ref(), &ctx.kinds, mode, &sink, &plan_options(g)).await?,
     };
     if !json {
         print!("{}", render::plan_text(&plan));
@@ -305,7 +351,11 @@ async fn apply_locked(
         return Ok(EXIT_OK);
     }
 
-    let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
+    let environment = stack.environment.as_ref().map(|e| e.name.clone());
+    let mut state = state.unwrap_or_else(|| State::for_instance(&stack.name, environment.as_deref(), &stack.region));
+    // A state written before environments is this instance's (it is at this
+    // instance's location): from now on it says so.
+    state.environment = environment;
     let lock_check = {
         let lock = lock.clone();
         let id = lock.lock().ok().and_then(|l| l.as_ref().map(|l| l.info().id.clone())).unwrap_or_default();
@@ -330,7 +380,7 @@ async fn apply_locked(
     // The view ends when the last event sink is gone.
     drop(executor);
     drop(sink);
-    let written = handle.await.map_err(|e| anyhow!("the state writer stopped: {e}"))?;
+    let written = handle.await.context("the state writer stopped")?;
     let _ = view.await;
 
     let s = plan.summary();
@@ -399,8 +449,8 @@ async fn apply_locked(
 
 /// A saved plan applies only to the state it was made against.
 fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>) -> Result<()> {
-    if plan.stack != stack.name {
-        bail!("the plan is for stack '{}', not '{}'", plan.stack, stack.name);
+    if plan.instance() != stack.instance() {
+        bail!("the plan is for stack instance '{}', not '{}'", plan.instance(), stack.instance());
     }
     if plan.mode != Mode::Apply {
         bail!("the plan is a destroy plan; `up --plan` applies only plans from `deployctl diff -o`");

@@ -21,8 +21,25 @@ pub enum EngineError {
     State(#[from] StateError),
     #[error("{0}")]
     PlanMismatch(String),
+    #[error(
+        "{} resource(s) the spec names belong to another instance of this stack, not {instance}; nothing was changed\n{}\n  hint: give this instance's resources names of its own (derive them from the environment, e.g. ${{var.env}}), or, to take them over on purpose, re-run with --take-over {}",
+        conflicts.len(),
+        conflicts.iter().map(|c| format!("  {} ({}) is owned by {}", c.display, c.id, c.owner)).collect::<Vec<_>>().join("\n"),
+        conflicts.first().map(|c| c.owner.as_str()).unwrap_or_default()
+    )]
+    OwnedElsewhere { instance: String, conflicts: Vec<OwnedElsewhere> },
     #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable, create the file, or create the Secrets Manager secret (and give it a value), then re-run")]
     Secrets(String),
+}
+
+/// A resource the spec names that another stack instance owns.
+#[derive(Debug, Clone)]
+pub struct OwnedElsewhere {
+    /// `logs.log_group.app`.
+    pub display: String,
+    pub id: String,
+    /// The owner's identity, from its `deployctl:stack` tag.
+    pub owner: String,
 }
 
 fn hint(h: &Option<String>) -> String {

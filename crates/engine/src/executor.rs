@@ -134,7 +134,8 @@ impl Executor {
             cancel: self.cancel.clone(),
             writer: writer.clone(),
             lineage: state.lineage.clone(),
-            stack: plan.stack.clone(),
+            // The instance: what ownership tags and generated names carry.
+            stack: plan.instance(),
             region: plan.region.clone(),
             known: Mutex::new(known),
             generations: state.resources.iter().map(|(a, r)| (a.clone(), (r.generation, r.id.is_some()))).collect(),

@@ -21,6 +21,6 @@ pub use error::EngineError;
 pub use events::{Event, EventSink, StepAction};
 pub use executor::{ApplyReport, Executor};
 pub use kind::{Kinds, Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind, WaitError};
-pub use plan::{Action, Change, Mode, Plan, Planned, ResourcePlan, Summary};
-pub use planner::plan;
+pub use plan::{Action, Adoption, Change, Mode, Plan, Planned, ResourcePlan, Summary};
+pub use planner::{plan, plan_with, PlanOptions};
 pub use writer::{LockCheck, StateWriter, Written};

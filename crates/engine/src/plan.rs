@@ -26,6 +26,9 @@ pub struct Plan {
     pub format_version: u32,
     pub mode: Mode,
     pub stack: String,
+    /// The stack instance's environment (`environment:`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub region: String,
     /// The state the plan was computed against; `up --plan` refuses to apply
     /// it once state has moved on. `None`: there was no state yet.
@@ -114,6 +117,30 @@ pub struct ResourcePlan {
     /// Step timeouts, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<Timeouts>,
+    /// The resource was not in state: it was found live and is taken into
+    /// state by this run (say how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<Adoption>,
+}
+
+/// How a resource that state did not know was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum Adoption {
+    /// By this instance's ownership tags: its state was lost or moved.
+    Tags,
+    /// It carries another instance's ownership tags and is taken over on
+    /// purpose (`--take-over FROM`); its tags are rewritten to this instance.
+    TakeOver { from: String },
+}
+
+impl std::fmt::Display for Adoption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Adoption::Tags => write!(f, "found by its deployctl tags, not in state"),
+            Adoption::TakeOver { from } => write!(f, "taken over from stack instance {from}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -167,6 +194,8 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub unchanged: usize,
+    /// Resources taken into state (also counted in their action).
+    pub adopt: usize,
 }
 
 impl Plan {
@@ -180,13 +209,25 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
             }
+            if r.adopt.is_some() {
+                s.adopt += 1;
+            }
         }
         s
     }
 
-    /// True when applying would change anything in AWS.
+    /// True when applying would change anything in AWS, or take a live
+    /// resource into state.
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action != Action::NoOp)
+        self.resources.iter().any(|r| r.action != Action::NoOp || r.adopt.is_some())
+    }
+
+    /// The stack instance's identity: `stack` or `stack/environment`.
+    pub fn instance(&self) -> String {
+        match &self.environment {
+            Some(e) => format!("{}/{e}", self.stack),
+            None => self.stack.clone(),
+        }
     }
 
     pub fn to_json(&self) -> String {

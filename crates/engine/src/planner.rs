@@ -3,8 +3,10 @@
 
 use crate::diff::{diff_properties, FieldDiff, Want};
 use crate::error::EngineError;
+use crate::error::OwnedElsewhere;
 use crate::events::{Event, EventSink};
 use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
+use crate::plan::Adoption;
 use crate::plan::*;
 use crate::resolve::{secret_sources, Known};
 use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
@@ -19,8 +21,10 @@ struct Live {
     observed: BTreeMap<String, Observed>,
     /// The kind of every observed resource.
     types: BTreeMap<String, String>,
-    /// Addresses whose resource was found by tag rather than through state.
-    adopted: BTreeSet<String>,
+    /// Addresses whose resource was found by tag rather than through state,
+    /// with how it is adopted: `None` for a create that state recorded the
+    /// intent of (resumed, not announced as an adoption).
+    adopted: BTreeMap<String, Option<Adoption>>,
 }
 
 /// The display name of a resource: `ec2.subnet.public[a]`.
@@ -34,7 +38,7 @@ pub fn all_tags(stack: &Stack, address: &str, own: &BTreeMap<String, Expr>) -> B
     let mut tags: BTreeMap<String, Expr> =
         stack.tags.iter().map(|(k, v)| (k.clone(), Expr::Literal(Value::String(v.clone())))).collect();
     tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-    tags.insert(TAG_STACK.into(), Expr::Literal(Value::String(stack.name.clone())));
+    tags.insert(TAG_STACK.into(), Expr::Literal(Value::String(stack.instance())));
     tags.insert(TAG_RESOURCE.into(), Expr::Literal(Value::String(address.to_string())));
     tags
 }
@@ -59,20 +63,43 @@ pub async fn plan(
     mode: Mode,
     events: &EventSink,
 ) -> Result<Plan, EngineError> {
+    plan_with(stack, state, kinds, mode, events, &PlanOptions::default()).await
+}
+
+/// What a plan may do beyond the default.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Take over the resources this other instance of the stack owns, where
+    /// the spec names them (`--take-over FROM`). Without it, finding one is
+    /// an error that names the owner.
+    pub take_over: Option<String>,
+}
+
+/// [`plan`] with options.
+pub async fn plan_with(
+    stack: &Stack,
+    state: Option<&State>,
+    kinds: &Kinds,
+    mode: Mode,
+    events: &EventSink,
+    options: &PlanOptions,
+) -> Result<Plan, EngineError> {
     // Secrets read (Secrets Manager) while checking are kept: each is read
     // once per plan.
     let mut known = Known { attributes: BTreeMap::new(), keys: keys_of(stack), secrets: BTreeMap::new() };
     if mode == Mode::Apply {
         check_secrets(stack, kinds, &mut known).await?;
     }
-    let empty = State::new(&stack.name, &stack.region);
+    let environment = stack.environment.as_ref().map(|e| e.name.clone());
+    let empty = State::for_instance(&stack.name, environment.as_deref(), &stack.region);
     let st = state.unwrap_or(&empty);
-    let live = read_live(stack, st, kinds, mode, events).await?;
+    let live = read_live(stack, st, kinds, mode, events, options).await?;
 
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         mode,
         stack: stack.name.clone(),
+        environment,
         region: stack.region.clone(),
         state_lineage: state.map(|s| s.lineage.clone()),
         state_serial: state.map(|s| s.serial),
@@ -132,6 +159,7 @@ pub async fn plan(
                 prior: prior.map(to_prior),
                 resume: false,
                 timeouts: timeouts_of(r),
+                adopt: live.adopted.get(&r.address).cloned().flatten(),
             };
 
             match prior {
@@ -171,8 +199,13 @@ pub async fn plan(
                     }
                 }
                 Some(obs) => {
-                    if live.adopted.contains(&r.address) {
-                        rp.reasons.push(format!("adopted {} (found by its tags after an interrupted create)", obs.id));
+                    match live.adopted.get(&r.address) {
+                        // Announced by `adopt`.
+                        Some(Some(_)) => {}
+                        Some(None) => rp
+                            .reasons
+                            .push(format!("adopted {} (found by its tags after an interrupted create)", obs.id)),
+                        None => {}
                     }
                     // Write-only properties (secrets) cannot be read back: compare
                     // against what state recorded.
@@ -257,7 +290,7 @@ pub async fn plan(
                 if mode == Mode::Apply {
                     reasons.push("no longer in the spec".to_string());
                 }
-                if live.adopted.contains(address) {
+                if live.adopted.contains_key(address) {
                     reasons.push(format!("found by its tags ({})", obs.id));
                 }
                 deletes.push(ResourcePlan {
@@ -278,6 +311,7 @@ pub async fn plan(
                     prior: Some(to_prior(obs)),
                     resume: false,
                     timeouts: stack.resource(address).and_then(timeouts_of),
+                    adopt: None,
                 });
             }
             None => plan.forget.push(address.clone()),
@@ -415,8 +449,9 @@ async fn read_live(
     kinds: &Kinds,
     mode: Mode,
     events: &EventSink,
+    options: &PlanOptions,
 ) -> Result<Live, EngineError> {
-    let ctx = ReadCtx { stack: stack.name.clone(), region: stack.region.clone() };
+    let ctx = ReadCtx { stack: stack.instance(), region: stack.region.clone() };
     let mut by_kind: BTreeMap<&str, Vec<(&String, String)>> = BTreeMap::new();
     for (address, rec) in &st.resources {
         if kinds.get(&rec.type_name).is_none() {
@@ -486,7 +521,9 @@ async fn read_live(
             Ok::<_, EngineError>((type_name.clone(), found))
         }
     });
-    let mut adopted = BTreeSet::new();
+    let instance = stack.instance();
+    let mut adopted = BTreeMap::new();
+    let mut conflicts = Vec::new();
     for res in join_all(finds).await {
         let (type_name, found) = res?;
         for (address, o) in found {
@@ -503,10 +540,26 @@ async fn read_live(
             if observed.contains_key(&address) || tracked_elsewhere || !type_matches {
                 continue;
             }
+            // Kinds return what carries this stack's ownership tags, in any
+            // of its environments: only this instance's is adopted as is.
+            let owner = o.tags.get(TAG_STACK).cloned().unwrap_or_default();
+            let how = if owner == instance {
+                (!st.resources.contains_key(&address)).then_some(Adoption::Tags)
+            } else if mode == Mode::Destroy {
+                continue; // never destroy another instance's resource
+            } else if options.take_over.as_deref() == Some(owner.as_str()) {
+                Some(Adoption::TakeOver { from: owner })
+            } else {
+                conflicts.push(OwnedElsewhere { display: display(&type_name, &address), id: o.id.clone(), owner });
+                continue;
+            };
             observed.insert(address.clone(), o);
             types.insert(address.clone(), type_name.clone());
-            adopted.insert(address);
+            adopted.insert(address, how);
         }
+    }
+    if !conflicts.is_empty() {
+        return Err(EngineError::OwnedElsewhere { instance, conflicts });
     }
     Ok(Live { observed, types, adopted })
 }

@@ -2,7 +2,9 @@
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::is_key;
-use crate::model::{dependencies, BackendSpec, Expr, Output, Pos, Resource, Stack, Timeouts, VarOverrides};
+use crate::model::{
+    dependencies, BackendSpec, Environment, Expr, Output, Pos, Resource, Stack, Timeouts, VarOverrides,
+};
 use crate::report::Report;
 use crate::schema::{KindSchema, SchemaRegistry};
 use crate::suggest;
@@ -15,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
-const TOP_KEYS: &[&str] = &["stack", "region", "backend", "tags", "vars", "resources", "outputs"];
+const TOP_KEYS: &[&str] = &["stack", "environment", "region", "backend", "tags", "vars", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "tags", "timeouts", "for_each"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const S3_KEYS: &[&str] = &["bucket", "key", "lock_table", "region"];
@@ -175,6 +177,7 @@ impl Loader<'_> {
             stack: name.as_deref(),
             region: region.as_deref().map_or(Region::Failed, Region::Known),
         };
+        let environment = section("environment").and_then(|e| self.environment(e, &base));
         let backend = section("backend").and_then(|e| self.backend(e, &base.scope(Each::None, None, "the backend")));
         let tags = section("tags")
             .map(|e| self.stack_tags(e, &base.scope(Each::None, None, "stack tags")))
@@ -185,6 +188,7 @@ impl Loader<'_> {
         let stack = Stack {
             file: file.to_string(),
             name: name.unwrap_or_default(),
+            environment,
             region: region.unwrap_or_default(),
             backend,
             vars: BTreeMap::new(),
@@ -227,6 +231,30 @@ impl Loader<'_> {
             return None;
         }
         Some(name)
+    }
+
+    /// The environment: which instance of the stack this run is (`prod`,
+    /// `dev`…), usually `${var.env}` so that a var file selects it.
+    fn environment(&mut self, e: &Entry, base: &Base) -> Option<Environment> {
+        let hint = || Some("use 1 to 32 lowercase letters, digits and '-', e.g. 'environment: ${var.env}'".to_string());
+        let templated = matches!(&e.value.kind, Kind::Str(s) if s.value.contains("${"));
+        match build(&e.value, &base.scope(Each::None, None, "the environment"), self.report) {
+            Val::Lit(v @ (Value::String(_) | Value::Number(_)), pos) => {
+                let name = value::render(&v);
+                let valid = (1..=32).contains(&name.len())
+                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !valid {
+                    self.error(pos, format!("invalid environment '{name}'"), hint());
+                    return None;
+                }
+                Some(Environment { name, templated, pos })
+            }
+            Val::Unknown(_) => None,
+            other => {
+                self.error(other.pos(), format!("'environment' must be a name, not {}", other.describe()), hint());
+                None
+            }
+        }
     }
 
     /// The region. `misspelt`: a misspelt key for it was already reported.

@@ -21,6 +21,9 @@ pub struct Stack {
     /// The file the stack came from, as given on the command line.
     pub file: String,
     pub name: String,
+    /// Which instance of the stack this is (`environment:`); `None` for a
+    /// stack with one instance.
+    pub environment: Option<Environment>,
     pub region: String,
     pub backend: Option<BackendSpec>,
     /// Final variable values (defaults merged with --var-file and --var).
@@ -36,6 +39,28 @@ impl Stack {
     pub fn resource(&self, address: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.address == address)
     }
+
+    /// The stack instance's identity: `NAME` for a stack without an
+    /// environment, `NAME/ENVIRONMENT` otherwise. It is what the
+    /// `deployctl:stack` tag holds and what state records, so that two
+    /// environments of one stack never adopt each other's resources.
+    pub fn instance(&self) -> String {
+        match &self.environment {
+            Some(e) => format!("{}/{}", self.name, e.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// `environment:` as loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    /// Written with a `${…}` (usually `${var.env}`): the spec is meant for
+    /// several environments, so a fixed name that AWS requires to be unique
+    /// would collide between them.
+    pub templated: bool,
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

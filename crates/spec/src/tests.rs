@@ -502,13 +502,25 @@ fn stack_and_region() {
 }
 
 #[test]
+fn the_environment_names_the_instance_and_a_var_file_can_select_it() {
+    let s = ok("stack: net\nenvironment: ${var.env}\nregion: us-east-1\nvars: {env: prod}\n");
+    let e = s.environment.as_ref().unwrap();
+    assert_eq!((e.name.as_str(), e.templated), ("prod", true));
+    assert_eq!(s.instance(), "net/prod");
+    assert_eq!(ok("stack: net\nregion: us-east-1\n").instance(), "net", "no environment: the stack alone");
+    let e = errs("stack: net\nregion: us-east-1\nenvironment: Prod_1\n");
+    let d = at(&e, "invalid environment 'Prod_1'", 3, 14);
+    assert!(hint(d).contains("lowercase letters"), "{d:?}");
+}
+
+#[test]
 fn unknown_top_level_key() {
     let e = errs("stack: net\nregion: us-east-1\nresource:\n  vpc: {}\nvariables: {}\nzzz: 1\n");
     let d = at(&e, "unknown top-level key 'resource'", 3, 1);
     assert_eq!(hint(d), "did you mean 'resources'?");
     at(&e, "unknown top-level key 'variables'", 5, 1);
     let d = at(&e, "unknown top-level key 'zzz'", 6, 1);
-    assert_eq!(hint(d), "top-level keys are: stack, region, backend, tags, vars, resources, outputs");
+    assert_eq!(hint(d), "top-level keys are: stack, environment, region, backend, tags, vars, resources, outputs");
 }
 
 #[test]

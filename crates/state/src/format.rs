@@ -60,9 +60,15 @@ pub fn from_json(location: &str, text: &str) -> Result<State, StateError> {
     if version < 1 {
         return Err(corrupt(format!("format_version {version} does not exist (versions start at 1)")));
     }
-    // Only version 1 exists so far: no migration yet. Parse the text again
-    // (not `doc`) so that errors carry the line and column.
-    serde_json::from_str::<State>(text).map_err(|e| corrupt(e.to_string()))
+    // Parse the text again (not `doc`) so that errors carry the line and
+    // column. Version 1 has the same fields minus `environment` (serde's
+    // default, `None`): migrating it is stamping the current version.
+    let mut state = serde_json::from_str::<State>(text).map_err(|e| corrupt(e.to_string()))?;
+    if version == 1 && state.environment.is_some() {
+        return Err(corrupt("format_version 1 has no 'environment' field".into()));
+    }
+    state.format_version = FORMAT_VERSION;
+    Ok(state)
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -143,8 +149,8 @@ mod tests {
 
     #[test]
     fn newer_version_is_refused_even_with_unknown_fields() {
-        let err = from_json("l", r#"{"format_version": 2, "something_new": true}"#).unwrap_err();
-        assert!(matches!(err, StateError::TooNew { found: 2, supported: 1 }), "{err}");
+        let err = from_json("l", r#"{"format_version": 3, "something_new": true}"#).unwrap_err();
+        assert!(matches!(err, StateError::TooNew { found: 3, supported: 2 }), "{err}");
         let err = from_json("l", r#"{"format_version": 99999999999}"#).unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: u32::MAX, .. }), "{err}");
     }

@@ -46,6 +46,17 @@ impl LocalBackend {
         LocalBackend { path, stack: stack.to_string() }
     }
 
+    /// The state of one environment of a stack: `<dir>/<stack>.<environment>.json`
+    /// (`<dir>/<stack>.json` without an environment).
+    pub fn for_instance(dir: impl Into<PathBuf>, stack: &str, environment: Option<&str>) -> LocalBackend {
+        let dir = dir.into();
+        let path = match environment {
+            Some(e) => dir.join(format!("{stack}.{e}.json")),
+            None => dir.join(format!("{stack}.json")),
+        };
+        LocalBackend { path, stack: stack.to_string() }
+    }
+
     /// The state file, `<dir>/<stack>.json`.
     pub fn path(&self) -> &Path {
         &self.path

@@ -11,7 +11,12 @@ use std::collections::BTreeMap;
 
 /// The version of the file format this build writes. Older versions are
 /// migrated on read; newer ones are refused.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: the first format.
+/// - 2: `environment`, the stack instance's environment (`None` for a stack
+///   with one instance). A version 1 state has none recorded: it is taken
+///   as belonging to the instance whose state location it is in.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +28,9 @@ pub struct State {
     /// Increases by one on every write.
     pub serial: u64,
     pub stack: String,
+    /// The stack instance's environment; its identity is `stack/environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub region: String,
     /// By resource address (`vpc`, `nat[a]`).
     #[serde(default)]
@@ -39,9 +47,23 @@ impl State {
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             stack: stack.to_string(),
+            environment: None,
             region: region.to_string(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+        }
+    }
+
+    /// A new state for one environment of a stack.
+    pub fn for_instance(stack: &str, environment: Option<&str>, region: &str) -> State {
+        State { environment: environment.map(str::to_string), ..State::new(stack, region) }
+    }
+
+    /// The instance identity: `stack` or `stack/environment`.
+    pub fn instance(&self) -> String {
+        match &self.environment {
+            Some(e) => format!("{}/{e}", self.stack),
+            None => self.stack.clone(),
         }
     }
 }

@@ -13,7 +13,7 @@
 
 use crate::elbv2::{want, want_str};
 use crate::error::from_sdk;
-use crate::tags::{is_ours, tag_changes};
+use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
@@ -395,7 +395,7 @@ impl ResourceKind for Alarm {
             .into_iter()
             .filter_map(|o| {
                 let address = by_name.get(&o.id)?;
-                is_ours(&o.tags, &ctx.stack, address).then(|| ((*address).clone(), o))
+                is_this_stacks(&o.tags, &ctx.stack, address).then(|| ((*address).clone(), o))
             })
             .collect())
     }

@@ -624,7 +624,7 @@ impl ResourceKind for Project {
             .into_iter()
             .filter_map(|o| {
                 let address = by_name.get(&o.id)?;
-                let mine = o.tags.get(TAG_STACK) == Some(&ctx.stack) && o.tags.get(TAG_RESOURCE) == Some(address);
+                let mine = crate::tags::is_this_stacks(&o.tags, &ctx.stack, address);
                 mine.then(|| ((*address).clone(), o))
             })
             .collect())

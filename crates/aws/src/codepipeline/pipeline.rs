@@ -556,11 +556,8 @@ impl ResourceKind for Pipeline {
                 None => default_name(&ctx.stack, address),
             };
             let found = self.read_name(&name).await?;
-            Ok::<_, ProviderError>(
-                found
-                    .filter(|o| o.tags.get(TAG_STACK) == Some(&ctx.stack) && o.tags.get(TAG_RESOURCE) == Some(address)),
-            )
-            .map(|o| o.map(|o| (address.clone(), o)))
+            Ok::<_, ProviderError>(found.filter(|o| crate::tags::is_this_stacks(&o.tags, &ctx.stack, address)))
+                .map(|o| o.map(|o| (address.clone(), o)))
         });
         let mut out = Vec::new();
         for r in join_all(lookups).await {

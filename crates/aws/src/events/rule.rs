@@ -25,7 +25,7 @@
 
 use crate::elbv2::want_str;
 use crate::error::from_sdk;
-use crate::tags::{is_ours, tag_changes};
+use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Rule as LiveRule, RuleState, Tag, Target};
 use aws_sdk_eventbridge::Client;
@@ -695,7 +695,7 @@ impl ResourceKind for Rule {
             .into_iter()
             .filter_map(|o| {
                 let address = by_id.get(&o.id)?;
-                is_ours(&o.tags, &ctx.stack, address).then(|| ((*address).clone(), o))
+                is_this_stacks(&o.tags, &ctx.stack, address).then(|| ((*address).clone(), o))
             })
             .collect())
     }

@@ -22,7 +22,7 @@
 //! is left alone, with an error that names it.
 
 use crate::error::from_sdk;
-use crate::tags::{is_ours, tag_changes};
+use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
@@ -389,7 +389,7 @@ impl ResourceKind for OidcProvider {
         let mut out = Vec::new();
         for ((address, _), host) in wanted.iter().zip(&hosts) {
             let found = live.iter().find(|l| {
-                is_ours(&l.observed.tags, &ctx.stack, address)
+                is_this_stacks(&l.observed.tags, &ctx.stack, address)
                     && host.is_none_or(|h| l.observed.attributes.get("url").and_then(Value::as_str) == Some(h))
             });
             if let Some(l) = found {

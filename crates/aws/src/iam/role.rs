@@ -10,7 +10,7 @@
 
 use super::{parse_policy, policy_text, sanitized_name};
 use crate::error::from_sdk;
-use crate::tags::is_ours;
+use crate::tags::{is_ours, is_this_stacks};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
@@ -317,7 +317,7 @@ impl ResourceKind for Role {
             };
             let found = self.read_role(&name).await?;
             Ok::<_, ProviderError>(
-                found.filter(|o| is_ours(&o.tags, &ctx.stack, address)).map(|o| (address.clone(), o)),
+                found.filter(|o| is_this_stacks(&o.tags, &ctx.stack, address)).map(|o| (address.clone(), o)),
             )
         });
         let mut out = Vec::new();

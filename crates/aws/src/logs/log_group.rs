@@ -8,7 +8,7 @@
 //! address's tags.
 
 use crate::error::from_sdk;
-use crate::tags::is_ours;
+use crate::tags::{is_ours, is_this_stacks};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{LogGroup as AwsLogGroup, LogGroupClass};
 use aws_sdk_cloudwatchlogs::Client;
@@ -214,7 +214,7 @@ impl ResourceKind for LogGroup {
             Some(async move {
                 let found = self.read_one(&name).await?;
                 Ok::<_, ProviderError>(
-                    found.filter(|o| is_ours(&o.tags, &ctx.stack, address)).map(|o| (address.clone(), o)),
+                    found.filter(|o| is_this_stacks(&o.tags, &ctx.stack, address)).map(|o| (address.clone(), o)),
                 )
             })
         });

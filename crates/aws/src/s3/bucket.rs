@@ -25,7 +25,7 @@
 
 use crate::elbv2::want;
 use crate::error::from_sdk;
-use crate::tags::is_ours;
+use crate::tags::{is_ours, is_this_stacks};
 use async_trait::async_trait;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
@@ -859,7 +859,7 @@ impl ResourceKind for Bucket {
                     _ => return Ok(None),
                 }
                 let tags = self.tags(&name).await?.unwrap_or_default();
-                if !is_ours(&tags, &ctx.stack, address) {
+                if !is_this_stacks(&tags, &ctx.stack, address) {
                     return Ok::<_, ProviderError>(None);
                 }
                 Ok(self.read_bucket(&name).await?.map(|o| (address.clone(), o)))

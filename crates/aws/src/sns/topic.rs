@@ -20,7 +20,7 @@
 
 use crate::elbv2::{want, want_str};
 use crate::error::from_sdk;
-use crate::tags::{is_ours, tag_changes};
+use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
@@ -392,7 +392,7 @@ impl ResourceKind for Topic {
                     Err(e) if not_found(&e) => return Ok(None),
                     Err(e) => return Err(e),
                 };
-                if !is_ours(&tags, &ctx.stack, address) {
+                if !is_this_stacks(&tags, &ctx.stack, address) {
                     return Ok(None);
                 }
                 Ok::<_, ProviderError>(self.read_topic(&arn).await?.map(|(o, _)| (address.clone(), o)))

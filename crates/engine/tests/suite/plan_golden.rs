@@ -57,6 +57,7 @@ fn base(address: &str, type_name: &str, action: Action) -> ResourcePlan {
         prior: None,
         resume: false,
         timeouts: None,
+        adopt: None,
     }
 }
 
@@ -214,6 +215,7 @@ fn sample() -> Plan {
         format_version: PLAN_FORMAT_VERSION,
         mode: Mode::Apply,
         stack: "network".into(),
+        environment: None,
         region: "us-east-1".into(),
         state_lineage: Some("5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11".into()),
         state_serial: Some(42),

@@ -18,13 +18,36 @@ fn assert_round_trips(name: &str) {
 }
 
 #[test]
-fn v1_full_round_trips_byte_for_byte() {
-    assert_round_trips("v1_full.json");
+fn v2_full_round_trips_byte_for_byte() {
+    assert_round_trips("v2_full.json");
+    let state = from_json("v2_full.json", &golden("v2_full.json")).unwrap();
+    assert_eq!(state.environment.as_deref(), Some("prod"));
+    assert_eq!(state.instance(), "network/prod");
 }
 
 #[test]
-fn v1_minimal_round_trips_byte_for_byte() {
-    assert_round_trips("v1_minimal.json");
+fn v2_minimal_round_trips_byte_for_byte() {
+    assert_round_trips("v2_minimal.json");
+}
+
+/// Version 1 (before environments) reads as version 2 with no environment,
+/// and is written back as version 2: the golden file of the migration.
+#[test]
+fn v1_migrates_to_v2_byte_for_byte() {
+    let state = from_json("v1_full.json", &golden("v1_full.json")).unwrap();
+    assert_eq!(state.format_version, 2);
+    assert_eq!(state.environment, None, "a v1 state records no environment");
+    assert_eq!(state.instance(), "network");
+    let migrated = to_json(&state);
+    assert!(migrated == golden("v1_full.migrated.json"), "v1 migrates to:\n{migrated}");
+    let minimal = from_json("v1_minimal.json", &golden("v1_minimal.json")).unwrap();
+    assert!(to_json(&minimal) == golden("v2_minimal.json"));
+}
+
+#[test]
+fn a_v1_state_naming_an_environment_is_refused() {
+    let text = golden("v2_full.json").replace("\"format_version\": 2", "\"format_version\": 1");
+    assert!(matches!(from_json("x", &text), Err(StateError::Corrupt { .. })));
 }
 
 #[test]
@@ -102,9 +125,9 @@ fn unknown_pending_field_and_op_are_rejected() {
 
 #[test]
 fn newer_format_is_refused_not_called_corrupt() {
-    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 2,\n  \"new_thing\": {},");
+    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 3,\n  \"new_thing\": {},");
     let err = from_json("state/network.json", &text).unwrap_err();
-    assert!(matches!(err, StateError::TooNew { found: 2, supported: 1 }), "{err}");
+    assert!(matches!(err, StateError::TooNew { found: 3, supported: 2 }), "{err}");
     assert!(err.to_string().contains("upgrade deployctl"), "{err}");
 }
 
