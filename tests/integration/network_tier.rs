@@ -188,7 +188,7 @@ fn dev_sizing_shares_one_nat_between_both_zones() {
     let spec = spec("stacks/network.yaml");
     let dev = repo_file("stacks/env/dev.yaml").display().to_string();
     p.ok(&["up", &spec, "--var-file", &dev, "--yes"]);
-    let state = p.state("network/prod").unwrap();
+    let state = p.state("network/dev").unwrap();
     let nat_a = state["resources"]["nat[a]"]["id"].as_str().unwrap().to_string();
     assert!(state["resources"].get("nat[b]").is_none());
     rt().block_on(async {
