@@ -144,3 +144,24 @@ fn local_state_from_before_environments_is_not_silently_forked() {
     std::fs::rename(p.state_dir().join("network.json"), p.state_dir().join("network.prod.json")).unwrap();
     assert_eq!(p.run(&["diff", &network()]).code, 0);
 }
+
+#[test]
+fn validate_refuses_a_fixed_unique_name_in_a_spec_for_several_environments() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let fixed = SHARED_NAME.replace("log_group_name: ${var.group}", "log_group_name: /shared/logs");
+    let spec = p.spec("fixed.yaml", &fixed).display().to_string();
+    let r = p.run(&["validate", &spec]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("fixed.yaml:11:23: log_group_name '/shared/logs' is the same in every environment"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("hint: derive it from the environment, e.g. log_group_name: /shared/logs-${var.env}"));
+    // Derived from the environment, it is fine; so is a stack with one
+    // environment written as a fixed value.
+    let derived = fixed.replace("log_group_name: /shared/logs", "log_group_name: /shared/${var.env}/logs");
+    p.ok(&["validate", &p.spec("derived.yaml", &derived).display().to_string()]);
+    let single = fixed.replace("environment: ${var.env}", "environment: prod");
+    p.ok(&["validate", &p.spec("single.yaml", &single).display().to_string()]);
+}

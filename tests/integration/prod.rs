@@ -409,3 +409,60 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
     });
 }
+
+/// Seed 000's environments are instances of their own: prod and staging of
+/// stacks/prod.yaml run side by side in one account, each with its own
+/// state object and resources, and both diff clean.
+#[test]
+fn prod_and_staging_of_the_dashboard_stand_side_by_side_and_both_diff_clean() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = spec();
+    let staging = repo_file("stacks/env/stock-dashboard-staging.yaml").display().to_string();
+    p.ok(&["init", &spec]);
+    let r = up(&p, &["up", &spec, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = up(&p, &["up", &spec, "--var-file", &staging, "--yes", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let summary = r.json();
+    assert_eq!(summary["plan"]["update"], 0, "staging touches nothing of prod's: {summary}");
+    assert_eq!(summary["plan"]["delete"], 0, "{summary}");
+    assert_eq!(up(&p, &["diff", &spec, "--detailed-exitcode"]).code, 0);
+    assert_eq!(up(&p, &["diff", &spec, "--var-file", &staging, "--detailed-exitcode"]).code, 0);
+
+    let (prod_state, staging_state) = (s3_state(&moto, "prod"), s3_state(&moto, "staging"));
+    assert_eq!(prod_state["environment"], "prod");
+    assert_eq!(staging_state["environment"], "staging");
+    let ids = |s: &serde_json::Value| -> Vec<String> {
+        s["resources"].as_object().unwrap().values().filter_map(|r| r["id"].as_str().map(str::to_string)).collect()
+    };
+    let (prod_ids, staging_ids) = (ids(&prod_state), ids(&staging_state));
+    // Staging shares one NAT between its zones: one NAT and one address fewer.
+    assert_eq!((prod_ids.len(), staging_ids.len()), (39, 37), "each instance has its own");
+    assert!(prod_ids.iter().all(|id| !staging_ids.contains(id)), "no resource is shared");
+    rt().block_on(async {
+        let cfg = moto.sdk_config().await;
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        let clusters = ecs
+            .describe_clusters()
+            .clusters("stock-dashboard-prod")
+            .clusters("stock-dashboard-staging")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(clusters.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).count(), 2, "{clusters:?}");
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let roles = iam.list_roles().send().await.unwrap();
+        let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
+        for env in ["prod", "staging"] {
+            assert!(names.iter().any(|n| n.starts_with(&format!("stock-dashboard-{env}-"))), "{env}: {names:?}");
+        }
+    });
+
+    let r = up(&p, &["destroy", &spec, "--var-file", &staging, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s3_state(&moto, "staging")["resources"], serde_json::json!({}));
+    assert_eq!(up(&p, &["diff", &spec, "--detailed-exitcode"]).code, 0, "prod is intact");
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "stock-dashboard/staging").await }), vec![]);
+    assert!(!rt().block_on(async { tagged(&moto.ec2().await, "stock-dashboard/prod").await }).is_empty());
+}

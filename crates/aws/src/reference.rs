@@ -45,7 +45,15 @@ fn props_table(out: &mut String, props: &[Prop], indent: &str) {
             if p.required { "yes" } else { "no" },
             change,
             p.default.map(|d| format!("`{d}`")).unwrap_or_else(|| "—".into()),
-            p.doc.replace('|', "\\|")
+            format!(
+                "{}{}",
+                p.doc.replace('|', "\\|"),
+                if p.unique {
+                    " Unique: with `environment: ${var.env}`, `validate` refuses a fixed value (the environments would collide)."
+                } else {
+                    ""
+                }
+            )
         );
     }
     for p in props {

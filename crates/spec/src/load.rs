@@ -81,6 +81,9 @@ struct Loader<'a> {
 /// The parts of a scope that stay the same for the whole stack.
 #[derive(Clone, Copy)]
 struct Base<'a> {
+    /// `environment:` is written with a `${…}`: the spec serves several
+    /// environments, so fixed unique names would collide between them.
+    several_environments: bool,
     vars: &'a Vars,
     stack: Option<&'a str>,
     region: Region<'a>,
@@ -172,12 +175,14 @@ impl Loader<'_> {
         let vars = vars::resolve(section("vars"), overrides, self.report);
         let name = self.stack_name(section("stack"), root.pos, meant.contains(&"stack"));
         let region = self.region(section("region"), root.pos, &vars, name.as_deref(), meant.contains(&"region"));
-        let base = Base {
+        let mut base = Base {
+            several_environments: false,
             vars: &vars,
             stack: name.as_deref(),
             region: region.as_deref().map_or(Region::Failed, Region::Known),
         };
         let environment = section("environment").and_then(|e| self.environment(e, &base));
+        base.several_environments = environment.as_ref().is_some_and(|e| e.templated);
         let backend = section("backend").and_then(|e| self.backend(e, &base.scope(Each::None, None, "the backend")));
         let tags = section("tags")
             .map(|e| self.stack_tags(e, &base.scope(Each::None, None, "stack tags")))
@@ -587,6 +592,14 @@ impl Loader<'_> {
             None => Val::Map(Vec::new(), d.pos),
         };
         let missing_at = props_entry.map_or(d.pos, |e| e.key_pos);
+        // Once per declaration, not per for_each instance.
+        let first_key = d.for_each.as_ref().and_then(Option::as_ref).and_then(|v| v.first()).map(|(k, _)| k);
+        let first = instance.is_none_or(|(k, _)| first_key == Some(k));
+        if base.several_environments && first {
+            if let (Some(kind), Some(entries)) = (d.kind, props_entry.and_then(|e| e.value.entries())) {
+                self.check_shared_names(kind, entries);
+            }
+        }
         let properties = match d.kind {
             Some(kind) => Typer { kind: kind.type_name, report: self.report }
                 .object(props, kind.properties, "", missing_at)
@@ -615,6 +628,30 @@ impl Loader<'_> {
             timeouts,
             pos: d.pos,
         })
+    }
+
+    /// A unique name written as a fixed value in a spec for several
+    /// environments: the second environment's create would fail, or, worse,
+    /// find the first's resource. Caught here, before any AWS call.
+    fn check_shared_names(&mut self, kind: &KindSchema, entries: &[Entry]) {
+        for e in entries {
+            let Some(prop) = kind.properties.iter().find(|p| p.name == e.key && p.unique) else { continue };
+            let fixed = match &e.value.kind {
+                Kind::Str(s) if !s.value.contains("${") => Some(s.value.clone()),
+                Kind::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            if let Some(v) = fixed {
+                self.error(
+                    e.value.pos,
+                    format!(
+                        "{} '{v}' is the same in every environment of this stack, and AWS requires it to be unique: the environments would collide",
+                        prop.name
+                    ),
+                    Some(format!("derive it from the environment, e.g. {}: {v}-${{var.env}}", prop.name)),
+                );
+            }
+        }
     }
 
     fn resource_tags(&mut self, d: &Decl, e: &Entry, scope: &Scope) -> BTreeMap<String, Expr> {

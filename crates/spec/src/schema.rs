@@ -52,12 +52,20 @@ pub struct Prop {
     /// managed at all (drift on it is ignored).
     pub default: Option<&'static str>,
     pub doc: &'static str,
+    /// AWS requires the value to be unique in the account and region (for
+    /// S3 buckets, everywhere): two instances of a stack that write the same
+    /// fixed value collide.
+    pub unique: bool,
 }
 
 impl Prop {
     /// A property that is optional, updated in place and has no default.
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop { name, ty, required: false, update: Update::InPlace, default: None, doc }
+        Prop { name, ty, required: false, update: Update::InPlace, default: None, doc, unique: false }
+    }
+    pub const fn unique(mut self) -> Prop {
+        self.unique = true;
+        self
     }
     pub const fn required(mut self) -> Prop {
         self.required = true;

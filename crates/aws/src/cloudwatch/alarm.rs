@@ -36,7 +36,8 @@ pub static SCHEMA: KindSchema = KindSchema {
           are ARNs, typically an SNS topic's: `alarm_actions: [\"${alerts.arn}\"]`.",
     properties: &[
         Prop::new("alarm_name", Type::String, "The alarm's name, unique in the region. Unset: `<stack>-<address>`.")
-            .replace(),
+            .replace()
+            .unique(),
         Prop::new("alarm_description", Type::String, "What the alarm means, shown in notifications."),
         Prop::new("namespace", Type::String, "The metric's namespace, e.g. `AWS/ECS` or `AWS/ApplicationELB`.")
             .required(),

@@ -189,7 +189,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "The project's name (2 to 255 letters, digits, `-` and `_`). Default: `<stack>-<resource>`.",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new("description", Type::String, "Free text."),
         Prop::new(
             "service_role",

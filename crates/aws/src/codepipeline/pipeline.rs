@@ -143,7 +143,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "The pipeline's name (letters, digits, `.@-_`, at most 100). Default: `<stack>-<resource>`.",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new(
             "role_arn",
             Type::String,

@@ -53,7 +53,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The name: lowercase letters, digits and `._-/`, e.g. `shop/api`.",
         )
         .required()
-        .replace(),
+        .replace().unique(),
         Prop::new(
             "image_tag_mutability",
             Type::String,

@@ -29,7 +29,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           default capacity provider strategy and Container Insights change in place. Delete refuses while \
           services outside the stack still use the cluster.",
     properties: &[
-        Prop::new("cluster_name", Type::String, "The cluster's name. Default: `<stack>-<resource>`.").replace(),
+        Prop::new("cluster_name", Type::String, "The cluster's name. Default: `<stack>-<resource>`.").replace().unique(),
         Prop::new(
             "capacity_providers",
             Type::Set(&Type::String),

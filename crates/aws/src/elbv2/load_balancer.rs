@@ -50,7 +50,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The name: letters, digits and hyphens, at most 32 characters, unique in the region. \
              Default: `<stack>-<resource>`, shortened with a hash to fit.",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new("type", Type::String, "`application`, `network` or `gateway`.").default("\"application\"").replace(),
         Prop::new("scheme", Type::String, "`internet-facing` or `internal`.").default("\"internet-facing\"").replace(),
         Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).").default("\"ipv4\""),

@@ -40,7 +40,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The name: letters, digits and hyphens, at most 32 characters. Default: `<stack>-<resource>`, \
              shortened with a hash to fit.",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new(
             "protocol",
             Type::String,

@@ -91,7 +91,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The rule's name, unique on its event bus: letters, digits, `.`, `-` and `_`, at most 64. Unset: \
              `<stack>-<address>`.",
         )
-        .replace(),
+        .replace()
+        .unique(),
         Prop::new("description", Type::String, "What the rule is for. Unset: not managed."),
         Prop::new(
             "event_pattern",

@@ -34,7 +34,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The role's name. Default: `<stack>-<resource>` (characters outside `[A-Za-z0-9_+=,.@-]` \
              become `-`; at most 64 characters).",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new("path", Type::String, "The role's path, `/` or `/like/this/`.").default("\"/\"").replace(),
         Prop::new("description", Type::String, "Free text."),
         Prop::new(

@@ -22,7 +22,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     doc: "A CloudWatch Logs log group. Without `retention_in_days` the group's retention is not managed \
           (AWS's default is to keep events forever).",
     properties: &[
-        Prop::new("log_group_name", Type::String, "The group's name, e.g. `/ecs/web`.").required().replace(),
+        Prop::new("log_group_name", Type::String, "The group's name, e.g. `/ecs/web`.").required().replace().unique(),
         Prop::new(
             "retention_in_days",
             Type::Int,

@@ -121,7 +121,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The bucket name, globally unique: 3–63 lowercase letters, digits, `-` and `.`.",
         )
         .required()
-        .replace(),
+        .replace().unique(),
         Prop::new(
             "versioning",
             Type::Bool,

@@ -49,7 +49,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "The secret's name. Default: `<stack>/<resource>` (characters outside `[A-Za-z0-9/_+=.@-]` become `-`).",
         )
-        .replace(),
+        .replace().unique(),
         Prop::new("description", Type::String, "Free text."),
         Prop::new(
             "kms_key_id",

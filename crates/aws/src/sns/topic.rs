@@ -64,7 +64,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The topic name: letters, digits, `-` and `_` (a FIFO topic's ends with `.fifo`). Unset: \
              `<stack>-<address>`.",
         )
-        .replace(),
+        .replace()
+        .unique(),
         Prop::new("display_name", Type::String, "The name shown as the sender of SMS and email messages."),
         Prop::new(
             "kms_master_key_id",
