@@ -85,3 +85,60 @@ fn a_wrong_value_type_names_its_position() {
         &["wrong_type.yaml:8:29"],
     );
 }
+
+/// Values AWS refuses, caught by `validate` before any call: the typo in
+/// `launch_type` that once deleted a running service (its replacement's
+/// create then failed), log retention days AWS does not offer, a CIDR
+/// block past /32, a port past 65535, an events rule with both a pattern
+/// and a schedule, and a Fargate task whose memory does not fit its CPU.
+#[test]
+fn values_aws_refuses_are_caught_offline_with_their_positions() {
+    check(
+        "refused",
+        &format!(
+            "{GOOD_HEAD}  svc:
+    type: ecs.service
+    properties:
+      cluster: arn:aws:ecs:us-east-1:123456789012:cluster/c
+      task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/t:1
+      launch_type: FARGATEE
+  logs:
+    type: logs.log_group
+    properties: {{log_group_name: /a, retention_in_days: -1}}
+  logs2:
+    type: logs.log_group
+    properties: {{log_group_name: /b, retention_in_days: 10}}
+  vpc:
+    type: ec2.vpc
+    properties: {{cidr_block: 10.0.0.0/33}}
+  tg:
+    type: elbv2.target_group
+    properties: {{port: 70000, vpc_id: \"${{vpc.id}}\"}}
+  rule:
+    type: events.rule
+    properties:
+      event_pattern: {{source: [aws.codepipeline]}}
+      schedule_expression: rate(5 minutes)
+  task:
+    type: ecs.task_definition
+    properties:
+      family: web
+      cpu: 256
+      memory: 4096
+      container_definitions: [{{name: web, image: nginx}}]
+"
+        ),
+        &[
+            "refused.yaml:9:20: property 'launch_type' of ecs.service: 'FARGATEE' is not one of the values AWS accepts",
+            "hint: did you mean 'FARGATE'?",
+            "refused.yaml:12:57: property 'retention_in_days' of logs.log_group: -1 is not a value AWS accepts",
+            "refused.yaml:15:57: property 'retention_in_days' of logs.log_group: 10 is not a value AWS accepts",
+            "hint: the nearest is 7",
+            "refused.yaml:18:30: property 'cidr_block' of ec2.vpc: '10.0.0.0/33' is not an IPv4 CIDR block",
+            "refused.yaml:21:24: property 'port' of elbv2.target_group: 70000 is out of range",
+            "refused.yaml:26:28: events.rule rule: a rule needs exactly one of event_pattern and schedule_expression",
+            "refused.yaml:32:15: ecs.task_definition task: memory 4096 MiB does not fit Fargate's cpu 256",
+            "hint: with cpu 256, memory is 512, 1024 or 2048 MiB",
+        ],
+    );
+}

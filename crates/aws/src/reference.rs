@@ -29,6 +29,18 @@ fn nested(t: &Type) -> Option<&'static [Prop]> {
     }
 }
 
+/// What `validate` enforces of a property's value, for the reference.
+fn constraint(c: &deployctl_spec::Check) -> String {
+    use deployctl_spec::Check;
+    match c {
+        Check::None => String::new(),
+        Check::OneOf(v) => format!(" One of: {}.", v.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+        Check::IntIn(v) => format!(" One of: {}.", v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+        Check::Range(a, b) => format!(" From {a} to {b}."),
+        Check::Cidr(a, b) => format!(" An IPv4 CIDR block, prefix /{a} to /{b}."),
+    }
+}
+
 fn props_table(out: &mut String, props: &[Prop], indent: &str) {
     let _ = writeln!(out, "{indent}| property | type | required | on change | default | description |");
     let _ = writeln!(out, "{indent}|---|---|---|---|---|---|");
@@ -37,23 +49,21 @@ fn props_table(out: &mut String, props: &[Prop], indent: &str) {
             Update::InPlace => "update in place",
             Update::Replace => "**replace**",
         };
+        let unique = if p.unique {
+            " Unique: with `environment: ${var.env}`, `validate` refuses a fixed value (the environments would collide)."
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{indent}| `{}` | {} | {} | {} | {} | {} |",
+            "{indent}| `{}` | {} | {} | {} | {} | {}{unique}{} |",
             p.name,
             type_name(&p.ty),
             if p.required { "yes" } else { "no" },
             change,
             p.default.map(|d| format!("`{d}`")).unwrap_or_else(|| "—".into()),
-            format!(
-                "{}{}",
-                p.doc.replace('|', "\\|"),
-                if p.unique {
-                    " Unique: with `environment: ${var.env}`, `validate` refuses a fixed value (the environments would collide)."
-                } else {
-                    ""
-                }
-            )
+            p.doc.replace('|', "\\|"),
+            constraint(&p.check)
         );
     }
     for p in props {

@@ -155,6 +155,7 @@ mod tests {
         ],
         attributes: &[Attr { name: "id", doc: "" }],
         taggable: true,
+        rules: &[],
         example: "",
     };
 

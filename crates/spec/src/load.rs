@@ -611,6 +611,9 @@ impl Loader<'_> {
                 BTreeMap::new()
             }
         };
+        if let Some(kind) = d.kind.filter(|k| !k.rules.is_empty()) {
+            self.check_rules(kind, d, &properties, props_entry.copied());
+        }
         let tags = d.fields.get("tags").map(|e| self.resource_tags(d, e, &scope)).unwrap_or_default();
         let timeouts =
             d.fields.get("timeouts").map(|e| self.timeouts(e, &base.scope(each, None, "timeouts"))).unwrap_or_default();
@@ -628,6 +631,23 @@ impl Loader<'_> {
             timeouts,
             pos: d.pos,
         })
+    }
+
+    /// The kind's cross-property rules, on what is known offline.
+    fn check_rules(&mut self, kind: &KindSchema, d: &Decl, properties: &BTreeMap<String, Expr>, entry: Option<&Entry>) {
+        let literals: crate::schema::Literals = properties
+            .iter()
+            .map(|(k, e)| (k.clone(), if let Expr::Literal(v) = e { Some(v.clone()) } else { None }))
+            .collect();
+        for rule in kind.rules {
+            if let Some(v) = rule(&literals) {
+                let pos = entry
+                    .and_then(|e| e.value.entries())
+                    .and_then(|es| es.iter().find(|e| e.key == v.field))
+                    .map_or(d.pos, |e| e.value.pos);
+                self.error(pos, format!("{} {}: {}", kind.type_name, d.name, v.message), Some(v.hint));
+            }
+        }
     }
 
     /// A unique name written as a fixed value in a spec for several

@@ -40,6 +40,23 @@ pub enum Update {
     Replace,
 }
 
+/// A constraint on a property's literal value that AWS enforces and that
+/// can be checked offline: `validate` refuses a value that breaks it, with
+/// file:line:column, before any AWS call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Check {
+    None,
+    /// One of these strings: the API model's enumeration (the SDK's
+    /// `values()`).
+    OneOf(&'static [&'static str]),
+    /// One of these integers (CloudWatch Logs retention days, say).
+    IntIn(&'static [i64]),
+    /// An integer from `min` to `max`, both included.
+    Range(i64, i64),
+    /// An IPv4 CIDR block whose prefix length is from `min` to `max`.
+    Cidr(u8, u8),
+}
+
 /// One property of a resource kind (or of a nested object).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prop {
@@ -56,12 +73,39 @@ pub struct Prop {
     /// S3 buckets, everywhere): two instances of a stack that write the same
     /// fixed value collide.
     pub unique: bool,
+    pub check: Check,
 }
 
 impl Prop {
     /// A property that is optional, updated in place and has no default.
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop { name, ty, required: false, update: Update::InPlace, default: None, doc, unique: false }
+        Prop {
+            name,
+            ty,
+            required: false,
+            update: Update::InPlace,
+            default: None,
+            doc,
+            unique: false,
+            check: Check::None,
+        }
+    }
+    /// The value must be one of `values` (an SDK enum's `values()`).
+    pub const fn one_of(mut self, values: &'static [&'static str]) -> Prop {
+        self.check = Check::OneOf(values);
+        self
+    }
+    pub const fn int_in(mut self, values: &'static [i64]) -> Prop {
+        self.check = Check::IntIn(values);
+        self
+    }
+    pub const fn range(mut self, min: i64, max: i64) -> Prop {
+        self.check = Check::Range(min, max);
+        self
+    }
+    pub const fn cidr(mut self, min_prefix: u8, max_prefix: u8) -> Prop {
+        self.check = Check::Cidr(min_prefix, max_prefix);
+        self
     }
     pub const fn unique(mut self) -> Prop {
         self.unique = true;
@@ -81,6 +125,25 @@ impl Prop {
     }
 }
 
+/// What a resource's properties are known to be offline: `Some(value)` for a
+/// literal, `None` for a property that is written but depends on another
+/// resource (known only at apply).
+pub type Literals = std::collections::BTreeMap<String, Option<serde_json::Value>>;
+
+/// A rule across a kind's properties that AWS enforces (an events rule
+/// needs exactly one of a pattern and a schedule; a Fargate task's memory
+/// must fit its CPU). `validate` runs every kind's rules with file:line:column.
+pub type Rule = fn(&Literals) -> Option<RuleViolation>;
+
+/// What a [`Rule`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    /// The property the message points at (the resource, if it is absent).
+    pub field: &'static str,
+    pub message: String,
+    pub hint: String,
+}
+
 /// One attribute a resource exposes to references (`${vpc.id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attr {
@@ -98,6 +161,8 @@ pub struct KindSchema {
     pub attributes: &'static [Attr],
     /// Whether the kind takes tags (and so `tags:` and adoption by tag).
     pub taggable: bool,
+    /// The kind's cross-property rules.
+    pub rules: &'static [Rule],
     /// One example resource, as YAML, for the reference.
     pub example: &'static str,
 }
@@ -155,5 +220,107 @@ impl SchemaRegistry for Vec<&'static KindSchema> {
     }
     fn type_names(&self) -> Vec<&'static str> {
         self.as_slice().type_names()
+    }
+}
+
+impl Check {
+    /// Why `v` breaks the constraint, and a hint; `None` when it holds (or
+    /// when `v` is not of the kind of value the constraint is about: the
+    /// type check reports that).
+    pub fn violation(&self, v: &serde_json::Value) -> Option<(String, String)> {
+        match (self, v) {
+            (Check::OneOf(values), serde_json::Value::String(s)) if !values.contains(&s.as_str()) => {
+                let hint = match crate::suggest::closest(s, values.iter().copied()) {
+                    Some(c) => format!("did you mean '{c}'? (one of: {})", values.join(", ")),
+                    None => format!("one of: {}", values.join(", ")),
+                };
+                Some((format!("'{s}' is not one of the values AWS accepts"), hint))
+            }
+            (Check::IntIn(values), serde_json::Value::Number(n)) => {
+                let i = n.as_i64()?;
+                if values.contains(&i) {
+                    return None;
+                }
+                let nearest = values.iter().min_by_key(|v| (*v - i).abs()).copied().unwrap_or_default();
+                let all: Vec<String> = values.iter().map(i64::to_string).collect();
+                Some((
+                    format!("{i} is not a value AWS accepts"),
+                    format!("the nearest is {nearest}; one of: {}", all.join(", ")),
+                ))
+            }
+            (Check::Range(min, max), serde_json::Value::Number(n)) => {
+                let i = n.as_i64()?;
+                (i < *min || i > *max)
+                    .then(|| (format!("{i} is out of range"), format!("use a value from {min} to {max}")))
+            }
+            (Check::Cidr(min, max), serde_json::Value::String(s)) => match parse_cidr(s) {
+                Some(prefix) if (*min..=*max).contains(&prefix) => None,
+                Some(prefix) => Some((
+                    format!("'{s}' has a /{prefix} prefix"),
+                    format!("AWS takes a prefix length from /{min} to /{max} here"),
+                )),
+                None => Some((
+                    format!("'{s}' is not an IPv4 CIDR block"),
+                    "write it as four octets (0-255) and a prefix length, e.g. 10.0.0.0/16".to_string(),
+                )),
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The prefix length of an IPv4 CIDR block, if `s` is one.
+fn parse_cidr(s: &str) -> Option<u8> {
+    let (addr, prefix) = s.split_once('/')?;
+    let octets: Vec<&str> = addr.split('.').collect();
+    let ok = octets.len() == 4
+        && octets.iter().all(|o| {
+            !o.is_empty()
+                && o.len() <= 3
+                && o.bytes().all(|b| b.is_ascii_digit())
+                && o.parse::<u16>().is_ok_and(|v| v <= 255)
+        });
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32 && !prefix.starts_with('+'))?;
+    ok.then_some(prefix)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_enumeration_names_the_closest_value() {
+        let c = Check::OneOf(&["EC2", "FARGATE", "EXTERNAL"]);
+        assert_eq!(c.violation(&json!("FARGATE")), None);
+        let (msg, hint) = c.violation(&json!("FARGATEE")).unwrap();
+        assert_eq!(msg, "'FARGATEE' is not one of the values AWS accepts");
+        assert!(hint.starts_with("did you mean 'FARGATE'?"), "{hint}");
+    }
+
+    #[test]
+    fn retention_values_suggest_the_nearest() {
+        let c = Check::IntIn(&[1, 3, 5, 7, 14, 30]);
+        assert_eq!(c.violation(&json!(7)), None);
+        assert!(c.violation(&json!(10)).unwrap().1.starts_with("the nearest is 7"), "ties go to the smaller");
+        assert!(c.violation(&json!(-1)).is_some());
+    }
+
+    #[test]
+    fn cidr_syntax_and_prefix_length() {
+        let c = Check::Cidr(16, 28);
+        assert_eq!(c.violation(&json!("10.0.0.0/16")), None);
+        assert!(c.violation(&json!("10.0.0.0/33")).unwrap().0.contains("not an IPv4 CIDR"));
+        assert!(c.violation(&json!("10.0.0.0/8")).unwrap().1.contains("/16 to /28"));
+        for bad in ["10.0.0/16", "10.0.0.256/16", "10.0.0.0", "a.b.c.d/16", "10.0.0.0/+8"] {
+            assert!(c.violation(&json!(bad)).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_range_names_its_bounds() {
+        let c = Check::Range(0, 65535);
+        assert_eq!(c.violation(&json!(443)), None);
+        assert_eq!(c.violation(&json!(70000)).unwrap().1, "use a value from 0 to 65535");
     }
 }

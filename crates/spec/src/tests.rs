@@ -15,6 +15,7 @@ static VPC: KindSchema = KindSchema {
     ],
     attributes: ATTRS,
     taggable: true,
+    rules: &[],
     example: "",
 };
 
@@ -29,6 +30,7 @@ static SUBNET: KindSchema = KindSchema {
     ],
     attributes: ATTRS,
     taggable: true,
+    rules: &[],
     example: "",
 };
 
@@ -50,6 +52,7 @@ static SG: KindSchema = KindSchema {
     ],
     attributes: ATTRS,
     taggable: true,
+    rules: &[],
     example: "",
 };
 
@@ -59,6 +62,7 @@ static NAT: KindSchema = KindSchema {
     properties: &[Prop::new("subnet_id", Type::String, "Its subnet.").required().replace()],
     attributes: &[Attr { name: "id", doc: "The id." }],
     taggable: true,
+    rules: &[],
     example: "",
 };
 
@@ -72,6 +76,7 @@ static ROUTE: KindSchema = KindSchema {
     ],
     attributes: &[],
     taggable: false,
+    rules: &[],
     example: "",
 };
 
@@ -88,6 +93,7 @@ static DB: KindSchema = KindSchema {
     ],
     attributes: ATTRS,
     taggable: true,
+    rules: &[],
     example: "",
 };
 

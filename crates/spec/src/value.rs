@@ -561,7 +561,18 @@ impl Typer<'_> {
         for (key, key_pos, value) in entries {
             let full = child(path, &key);
             match props.iter().find(|p| p.name == key) {
-                Some(prop) => out.push((key, self.typed(value, &prop.ty, &full))),
+                Some(prop) => {
+                    if let (Val::Lit(v, pos), true) = (&value, prop.check != crate::schema::Check::None) {
+                        if let Some((message, hint)) = prop.check.violation(v) {
+                            self.report.error(
+                                *pos,
+                                format!("property '{full}' of {}: {message}", self.kind),
+                                Some(hint),
+                            );
+                        }
+                    }
+                    out.push((key, self.typed(value, &prop.ty, &full)))
+                }
                 None => {
                     let names: Vec<&str> = props.iter().map(|p| p.name).collect();
                     meant.extend(suggest::closest(&key, names.iter().copied()));

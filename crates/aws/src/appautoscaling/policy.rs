@@ -90,6 +90,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "name", doc: "The policy name." },
     ],
     taggable: false,
+    rules: &[],
     example: "web_cpu:\n  type: appautoscaling.policy\n  properties:\n    policy_name: cpu70\n    service_namespace: \
               ecs\n    resource_id: service/shop/web\n    scalable_dimension: ecs:service:DesiredCount\n    \
               target_tracking_scaling_policy_configuration:\n      target_value: 70\n      \

@@ -67,6 +67,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "scalable_dimension", doc: "The scalable dimension, for the target's policies." },
     ],
     taggable: false,
+    rules: &[],
     example: "web_scaling:\n  type: appautoscaling.target\n  properties:\n    service_namespace: ecs\n    \
               resource_id: service/shop/web\n    scalable_dimension: ecs:service:DesiredCount\n    min_capacity: 2\n    \
               max_capacity: 10\n",

@@ -102,6 +102,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn", doc: "The alarm's ARN." },
     ],
     taggable: true,
+    rules: &[],
     example: "cpu_high:\n  type: cloudwatch.alarm\n  properties:\n    alarm_description: Service CPU above 80% for 10 \
               minutes\n    namespace: AWS/ECS\n    metric_name: CPUUtilization\n    statistic: Average\n    \
               period: 300\n    evaluation_periods: 2\n    threshold: 80\n    comparison_operator: \

@@ -230,6 +230,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "service_role", doc: "The service role's ARN." },
     ],
     taggable: true,
+    rules: &[],
     example: "build:\n  type: codebuild.project\n  properties:\n    description: builds the image and writes imagedefinitions.json\n    service_role: ${build_role.arn}\n    source:\n      type: CODEPIPELINE\n      buildspec: |\n        version: 0.2\n        phases:\n          build:\n            commands:\n              - docker build -t $ECR_REGISTRY/$ECR_REPOSITORY:latest .\n              - docker push $ECR_REGISTRY/$ECR_REPOSITORY:latest\n              - printf '[{\"name\":\"web\",\"imageUri\":\"%s\"}]' $ECR_REGISTRY/$ECR_REPOSITORY:latest > imagedefinitions.json\n        artifacts:\n          files: [imagedefinitions.json]\n    artifacts: {type: CODEPIPELINE}\n    environment:\n      image: aws/codebuild/standard:7.0\n      compute_type: BUILD_GENERAL1_SMALL\n      privileged_mode: true\n      environment_variables:\n        - {name: ECR_REPOSITORY, value: stock-dashboard}\n        - {name: GITHUB_TOKEN, value: \"stock-dashboard/github-token:token\", type: SECRETS_MANAGER}\n    logs_config:\n      cloud_watch_logs: {group_name: /codebuild/stock-dashboard}\n    timeout_in_minutes: 30\n",
 };
 

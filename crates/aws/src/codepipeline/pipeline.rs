@@ -190,6 +190,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "version", doc: "The pipeline structure's version: 1 at create, one more at every update." },
     ],
     taggable: true,
+    rules: &[],
     example: "pipeline:\n  type: codepipeline.pipeline\n  properties:\n    role_arn: ${pipeline_role.arn}\n    artifact_store: {location: \"${artifacts.id}\"}\n    github_oauth_token: secretsmanager:stock-dashboard/github-token\n    stages:\n      - name: Source\n        actions:\n          - name: GitHub\n            category: Source\n            owner: ThirdParty\n            provider: GitHub\n            configuration: {Owner: acme, Repo: stock-dashboard, Branch: main, PollForSourceChanges: \"false\"}\n            output_artifacts: [SourceOutput]\n      - name: Build\n        actions:\n          - name: Build\n            category: Build\n            provider: CodeBuild\n            configuration: {ProjectName: \"${build.id}\"}\n            input_artifacts: [SourceOutput]\n            output_artifacts: [BuildOutput]\n      - name: Deploy\n        actions:\n          - name: DeployToECS\n            category: Deploy\n            provider: ECS\n            configuration: {ClusterName: stock-dashboard, ServiceName: web, FileName: imagedefinitions.json}\n            input_artifacts: [BuildOutput]\n",
 };
 

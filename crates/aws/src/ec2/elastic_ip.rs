@@ -36,6 +36,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "allocation_id", doc: "The allocation id, `eipalloc-…` (the same as `id`)." },
     ],
     taggable: true,
+    rules: &[],
     example: "nat_ip:\n  type: ec2.elastic_ip\n  tags:\n    Name: ${stack}-nat\n",
 };
 

@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC it is attached to." },
     ],
     taggable: true,
+    rules: &[],
     example: "igw:\n  type: ec2.internet_gateway\n  properties:\n    vpc_id: ${vpc.id}\n",
 };
 

@@ -72,6 +72,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "state", doc: "`pending` or `available`." },
     ],
     taggable: true,
+    rules: &[],
     example: "nat:\n  type: ec2.nat_gateway\n  properties:\n    subnet_id: ${public_a.id}\n    allocation_id: ${nat_ip.id}\n  timeouts: {create: 10m, delete: 10m}\n  tags:\n    Name: ${stack}-nat\n",
 };
 

@@ -65,6 +65,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC." },
     ],
     taggable: true,
+    rules: &[],
     example: "private_rt:\n  type: ec2.route_table\n  properties:\n    vpc_id: ${vpc.id}\n    routes:\n      - {destination_cidr_block: 0.0.0.0/0, nat_gateway_id: \"${nat.id}\"}\n    subnet_ids: [\"${private_a.id}\", \"${private_b.id}\"]\n",
 };
 

@@ -16,9 +16,9 @@ use serde_json::{json, Map, Value};
 
 static RULE: [Prop; 8] = [
     Prop::new("ip_protocol", Type::String, "`tcp`, `udp`, `icmp`, or `-1` for all.").required(),
-    Prop::new("from_port", Type::Int, "First port (ICMP: type). Leave out for `-1`."),
-    Prop::new("to_port", Type::Int, "Last port (ICMP: code). Leave out for `-1`."),
-    Prop::new("cidr_ipv4", Type::String, "Source (ingress) or destination (egress) IPv4 range."),
+    Prop::new("from_port", Type::Int, "First port (ICMP: type). Leave out for `-1`.").range(-1, 65535),
+    Prop::new("to_port", Type::Int, "Last port (ICMP: code). Leave out for `-1`.").range(-1, 65535),
+    Prop::new("cidr_ipv4", Type::String, "Source (ingress) or destination (egress) IPv4 range.").cidr(0, 32),
     Prop::new("cidr_ipv6", Type::String, "IPv6 range."),
     Prop::new("prefix_list_id", Type::String, "A managed prefix list."),
     Prop::new("referenced_group_id", Type::String, "Another security group, e.g. `${alb_sg.id}`."),
@@ -44,6 +44,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC." },
     ],
     taggable: true,
+    rules: &[],
     example: "web_sg:\n  type: ec2.security_group\n  properties:\n    vpc_id: ${vpc.id}\n    description: web tier\n    ingress:\n      - {ip_protocol: tcp, from_port: 443, to_port: 443, cidr_ipv4: 0.0.0.0/0}\n      - {ip_protocol: tcp, from_port: 8080, to_port: 8080, referenced_group_id: \"${alb_sg.id}\"}\n",
 };
 

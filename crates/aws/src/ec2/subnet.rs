@@ -13,7 +13,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     doc: "A subnet of a VPC in one availability zone.",
     properties: &[
         Prop::new("vpc_id", Type::String, "The VPC, usually `${vpc.id}`.").required().replace(),
-        Prop::new("cidr_block", Type::String, "The IPv4 range, inside the VPC's.").required().replace(),
+        Prop::new("cidr_block", Type::String, "The IPv4 range, inside the VPC's.").required().replace().cidr(16, 28),
         Prop::new("availability_zone", Type::String, "The zone, e.g. `${region}a`. AWS picks one when unset.").replace(),
         Prop::new("map_public_ip_on_launch", Type::Bool, "Whether instances launched here get a public IPv4 address.")
             .default("false"),
@@ -27,6 +27,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "cidr_block", doc: "The IPv4 range." },
     ],
     taggable: true,
+    rules: &[],
     example: "public_a:\n  type: ec2.subnet\n  properties:\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.1.0/24\n    availability_zone: ${region}a\n    map_public_ip_on_launch: true\n",
 };
 

@@ -12,7 +12,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.vpc",
     doc: "A virtual private cloud. Created with its tags; deleted only after everything in it.",
     properties: &[
-        Prop::new("cidr_block", Type::String, "The IPv4 range, e.g. 10.0.0.0/16.").required().replace(),
+        Prop::new("cidr_block", Type::String, "The IPv4 range, e.g. 10.0.0.0/16.").required().replace().cidr(16, 28),
         Prop::new("instance_tenancy", Type::String, "`default` or `dedicated`.").default("\"default\"").replace(),
         Prop::new("enable_dns_support", Type::Bool, "Whether the Amazon DNS server resolves in the VPC.").default("true"),
         Prop::new("enable_dns_hostnames", Type::Bool, "Whether instances get public DNS hostnames.").default("false"),
@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "owner_id", doc: "The account that owns the VPC." },
     ],
     taggable: true,
+    rules: &[],
     example: "vpc:\n  type: ec2.vpc\n  properties:\n    cidr_block: 10.0.0.0/16\n    enable_dns_hostnames: true\n  tags:\n    Name: ${stack}-vpc\n",
 };
 

@@ -65,6 +65,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "prefix_list_id", doc: "Gateway: the service's prefix list, `pl-…`, for security group rules." },
     ],
     taggable: true,
+    rules: &[],
     example: "s3_endpoint:\n  type: ec2.vpc_endpoint\n  properties:\n    vpc_id: ${vpc.id}\n    service_name: com.amazonaws.${region}.s3\n    route_table_ids: [\"${private_rt.id}\"]\n    policy_document:\n      Statement:\n        - {Effect: Allow, Principal: \"*\", Action: \"s3:*\", Resource: \"*\"}\n",
 };
 

@@ -92,6 +92,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "registry_id", doc: "The registry (account) id." },
     ],
     taggable: true,
+    rules: &[],
     example: "repo:\n  type: ecr.repository\n  properties:\n    repository_name: shop/api\n    scan_on_push: true\n    lifecycle_policy:\n      rules:\n        - rulePriority: 1\n          description: Keep last 10 images\n          selection: {tagStatus: any, countType: imageCountMoreThan, countNumber: 10}\n          action: {type: expire}\n",
 };
 

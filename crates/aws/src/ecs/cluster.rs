@@ -53,6 +53,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "name", doc: "The cluster's name." },
     ],
     taggable: true,
+    rules: &[],
     example: "cluster:\n  type: ecs.cluster\n  properties:\n    cluster_name: ${stack}-cluster\n    capacity_providers: [FARGATE, FARGATE_SPOT]\n    default_capacity_provider_strategy:\n      - {capacity_provider: FARGATE, weight: 1, base: 1}\n      - {capacity_provider: FARGATE_SPOT, weight: 3}\n    container_insights: enabled\n",
 };
 

@@ -58,7 +58,9 @@ const DESCRIBE_CHUNK: usize = 10;
 static AWSVPC: [Prop; 3] = [
     Prop::new("subnets", Type::Set(&Type::String), "The subnets the tasks run in (private ones, usually).").required(),
     Prop::new("security_groups", Type::Set(&Type::String), "The tasks' security groups.").default("[]"),
-    Prop::new("assign_public_ip", Type::String, "`ENABLED` or `DISABLED`.").default("\"DISABLED\""),
+    Prop::new("assign_public_ip", Type::String, "`ENABLED` or `DISABLED`.")
+        .default("\"DISABLED\"")
+        .one_of(aws_sdk_ecs::types::AssignPublicIp::values()),
 ];
 
 static NETWORK: [Prop; 1] = [Prop::new(
@@ -71,7 +73,7 @@ static NETWORK: [Prop; 1] = [Prop::new(
 static LOAD_BALANCER: [Prop; 3] = [
     Prop::new("target_group_arn", Type::String, "The target group, usually `${tg.arn}`.").required(),
     Prop::new("container_name", Type::String, "The container that receives the traffic.").required(),
-    Prop::new("container_port", Type::Int, "Its port (one of its port mappings).").required(),
+    Prop::new("container_port", Type::Int, "Its port (one of its port mappings).").required().range(0, 65535),
 ];
 static LOAD_BALANCER_TYPE: Type = Type::Object(&LOAD_BALANCER);
 
@@ -124,7 +126,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "`FARGATE`, `EC2` or `EXTERNAL`. Leave out when using a capacity_provider_strategy (or the cluster's \
              default one).",
         )
-        .replace(),
+        .replace().one_of(aws_sdk_ecs::types::LaunchType::values()),
         Prop::new(
             "capacity_provider_strategy",
             Type::List(&STRATEGY_TYPE),
@@ -159,7 +161,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Prop::new("enable_execute_command", Type::Bool, "Whether ECS Exec is enabled (new tasks).").default("false"),
         Prop::new("scheduling_strategy", Type::String, "`REPLICA` or `DAEMON` (EC2 only).")
             .default("\"REPLICA\"")
-            .replace(),
+            .replace().one_of(aws_sdk_ecs::types::SchedulingStrategy::values()),
     ],
     attributes: &[
         Attr { name: "id", doc: "The service's ARN." },
@@ -168,6 +170,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "cluster_arn", doc: "The cluster's ARN." },
     ],
     taggable: true,
+    rules: &[],
     example: "web:\n  type: ecs.service\n  properties:\n    cluster: ${cluster.arn}\n    task_definition: ${task.arn}\n    desired_count: 2\n    launch_type: FARGATE\n    network_configuration:\n      awsvpc_configuration:\n        subnets: [\"${private_a.id}\", \"${private_b.id}\"]\n        security_groups: [\"${app_sg.id}\"]\n    load_balancers:\n      - {target_group_arn: \"${tg.arn}\", container_name: web, container_port: 8080}\n    health_check_grace_period_seconds: 60\n    deployment_configuration:\n      maximum_percent: 200\n      minimum_healthy_percent: 100\n      deployment_circuit_breaker: {enable: true, rollback: true}\n  timeouts: {create: 20m, update: 20m}\n",
 };
 

@@ -46,13 +46,14 @@ use deployctl_spec::Attr;
 use serde_json::Map;
 
 static PORT_MAPPING: [Prop; 5] = [
-    Prop::new("container_port", Type::Int, "The port the container listens on.").required(),
+    Prop::new("container_port", Type::Int, "The port the container listens on.").required().range(0, 65535),
     Prop::new(
         "host_port",
         Type::Int,
         "The host port. Leave it out under `awsvpc` (it must equal container_port) and for a dynamic port under \
          `bridge`.",
-    ),
+    )
+    .range(0, 65535),
     Prop::new("protocol", Type::String, "`tcp` or `udp`.").default("\"tcp\""),
     Prop::new("name", Type::String, "A name for Service Connect."),
     Prop::new("app_protocol", Type::String, "`http`, `http2` or `grpc` (Service Connect)."),
@@ -103,7 +104,9 @@ static HEALTH_CHECK: [Prop; 5] = [
 
 static DEPENDS_ON: [Prop; 2] = [
     Prop::new("container_name", Type::String, "The container this one waits for.").required(),
-    Prop::new("condition", Type::String, "`START`, `COMPLETE`, `SUCCESS` or `HEALTHY`.").required(),
+    Prop::new("condition", Type::String, "`START`, `COMPLETE`, `SUCCESS` or `HEALTHY`.")
+        .required()
+        .one_of(aws_sdk_ecs::types::ContainerCondition::values()),
 ];
 static DEPENDS_ON_TYPE: Type = Type::Object(&DEPENDS_ON);
 
@@ -183,7 +186,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             .replace(),
         Prop::new("network_mode", Type::String, "`awsvpc` (required by Fargate), `bridge`, `host` or `none`.")
             .default("\"awsvpc\"")
-            .replace(),
+            .replace().one_of(aws_sdk_ecs::types::NetworkMode::values()),
         Prop::new("requires_compatibilities", Type::Set(&Type::String), "`FARGATE`, `EC2` or `EXTERNAL`.")
             .default("[\"FARGATE\"]")
             .replace(),
@@ -210,8 +213,54 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn_without_revision", doc: "The family's ARN, without `:<revision>`." },
     ],
     taggable: true,
+    rules: &[fargate_size],
     example: "task:\n  type: ecs.task_definition\n  properties:\n    family: ${stack}-web\n    cpu: 512\n    memory: 1024\n    execution_role_arn: ${exec_role.arn}\n    container_definitions:\n      - name: web\n        image: nginx:1.27\n        port_mappings: [{container_port: 8080}]\n        environment: [{name: PORT, value: \"8080\"}]\n        secrets:\n          - {name: API_KEY, value_from: \"${api_key.arn}\"}\n        log_configuration:\n          log_driver: awslogs\n          options: {awslogs-group: /ecs/web, awslogs-region: us-east-1, awslogs-stream-prefix: ecs}\n        health_check:\n          command: [CMD-SHELL, \"curl -f http://localhost:8080/ || exit 1\"]\n          start_period: 60\n",
 };
+
+/// The memory sizes (MiB) Fargate takes for each task CPU size: from, to, step.
+const FARGATE_SIZES: &[(i64, i64, i64, i64)] = &[
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122880, 8192),
+];
+
+/// A Fargate task's memory must be one its CPU size allows (ECS refuses the
+/// registration otherwise): checked by `validate`, before any call.
+fn fargate_size(p: &deployctl_spec::Literals) -> Option<deployctl_spec::RuleViolation> {
+    let fargate = match p.get("requires_compatibilities") {
+        None => true, // the default, ["FARGATE"]
+        Some(Some(Value::Array(c))) => c.iter().any(|c| c == "FARGATE"),
+        Some(_) => false,
+    };
+    let int = |k: &str| p.get(k).and_then(|v| v.as_ref()).and_then(Value::as_i64);
+    let (Some(cpu), Some(memory)) = (int("cpu"), int("memory")) else { return None };
+    if !fargate {
+        return None;
+    }
+    let violation =
+        |message: String, hint: String| Some(deployctl_spec::RuleViolation { field: "memory", message, hint });
+    let cpus: Vec<String> = FARGATE_SIZES.iter().map(|s| s.0.to_string()).collect();
+    match FARGATE_SIZES.iter().find(|s| s.0 == cpu) {
+        None => violation(
+            format!("Fargate has no task CPU size {cpu}"),
+            format!("cpu is one of {} (1024 = 1 vCPU)", cpus.join(", ")),
+        ),
+        // 0.25 vCPU takes 0.5, 1 or 2 GB, not 1.5.
+        Some((256, ..)) if ![512, 1024, 2048].contains(&memory) => violation(
+            format!("memory {memory} MiB does not fit Fargate's cpu 256"),
+            "with cpu 256, memory is 512, 1024 or 2048 MiB".to_string(),
+        ),
+        Some((_, from, to, step)) if memory < *from || memory > *to || (memory - from) % step != 0 => violation(
+            format!("memory {memory} MiB does not fit Fargate's cpu {cpu}"),
+            format!("with cpu {cpu}, memory is {from} to {to} MiB in steps of {step}"),
+        ),
+        Some(_) => None,
+    }
+}
 
 pub struct TaskDefinition {
     client: Client,

@@ -63,7 +63,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           balancer changes in place.",
     properties: &[
         Prop::new("load_balancer_arn", Type::String, "The load balancer, usually `${alb.arn}`.").required().replace(),
-        Prop::new("port", Type::Int, "The port it listens on.").required(),
+        Prop::new("port", Type::Int, "The port it listens on.").required().range(1, 65535),
         Prop::new(
             "protocol",
             Type::String,
@@ -93,6 +93,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn", doc: "The listener's ARN." },
     ],
     taggable: true,
+    rules: &[],
     example: "https:\n  type: elbv2.listener\n  properties:\n    load_balancer_arn: ${alb.arn}\n    port: 443\n    protocol: HTTPS\n    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/0example\n    default_actions:\n      - {type: forward, target_group_arn: \"${app_tg.arn}\"}\n",
 };
 

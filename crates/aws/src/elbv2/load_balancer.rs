@@ -51,7 +51,7 @@ pub static SCHEMA: KindSchema = KindSchema {
              Default: `<stack>-<resource>`, shortened with a hash to fit.",
         )
         .replace().unique(),
-        Prop::new("type", Type::String, "`application`, `network` or `gateway`.").default("\"application\"").replace(),
+        Prop::new("type", Type::String, "`application`, `network` or `gateway`.").default("\"application\"").replace().one_of(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::values()),
         Prop::new("scheme", Type::String, "`internet-facing` or `internal`.").default("\"internet-facing\"").replace(),
         Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).").default("\"ipv4\""),
         Prop::new(
@@ -100,6 +100,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC of its subnets." },
     ],
     taggable: true,
+    rules: &[],
     example: "alb:\n  type: elbv2.load_balancer\n  properties:\n    subnets: [\"${public_a.id}\", \"${public_b.id}\"]\n    security_groups: [\"${alb_sg.id}\"]\n    idle_timeout: 120\n",
 };
 

@@ -48,7 +48,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         )
         .default("\"HTTP\"")
         .replace(),
-        Prop::new("port", Type::Int, "The port the targets receive traffic on.").replace(),
+        Prop::new("port", Type::Int, "The port the targets receive traffic on.").replace().range(1, 65535),
         Prop::new("vpc_id", Type::String, "The VPC of the targets.").replace(),
         Prop::new(
             "target_type",
@@ -114,6 +114,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         },
     ],
     taggable: true,
+    rules: &[],
     example: "app_tg:\n  type: elbv2.target_group\n  properties:\n    port: 8080\n    vpc_id: ${vpc.id}\n    target_type: ip\n    health_check_path: /\n    healthy_threshold_count: 2\n    unhealthy_threshold_count: 3\n    health_check_timeout_seconds: 5\n    deregistration_delay_timeout_seconds: 30\n",
 };
 

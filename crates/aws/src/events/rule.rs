@@ -130,6 +130,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "name", doc: "The rule name." },
     ],
     taggable: true,
+    rules: &[pattern_or_schedule],
     example: "pipeline_failed:\n  type: events.rule\n  properties:\n    description: Tell ops when a pipeline \
               execution fails\n    event_pattern:\n      source: [aws.codepipeline]\n      detail-type: \
               [CodePipeline Pipeline Execution State Change]\n      detail:\n        state: [FAILED]\n    \
@@ -219,6 +220,24 @@ pub fn pattern_value(text: &str) -> Value {
 /// The targets the spec asks for, when it manages them.
 fn wanted_targets(desired: &Props) -> Option<Vec<Value>> {
     desired.get("targets").and_then(Value::as_array).cloned()
+}
+
+/// EventBridge takes a rule with an event pattern or a schedule, not both
+/// and not neither: checked by `validate`, before any call.
+fn pattern_or_schedule(p: &deployctl_spec::Literals) -> Option<deployctl_spec::RuleViolation> {
+    let has = |k: &str| p.get(k).is_some_and(|v| !matches!(v, Some(Value::Null)));
+    let hint = "write event_pattern to match events, or schedule_expression (`rate(5 minutes)`, `cron(0 12 * * ? *)`) \
+                to run on a schedule; for both, write two rules";
+    let (field, message) = match (has("event_pattern"), has("schedule_expression")) {
+        (true, true) => ("schedule_expression", "it has event_pattern and schedule_expression"),
+        (false, false) => ("", "it has neither"),
+        _ => return None,
+    };
+    Some(deployctl_spec::RuleViolation {
+        field,
+        message: format!("a rule needs exactly one of event_pattern and schedule_expression ({message})"),
+        hint: hint.to_string(),
+    })
 }
 
 /// What EventBridge would refuse, or what deployctl could not keep in

@@ -83,6 +83,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         },
     ],
     taggable: true,
+    rules: &[],
     example:
         "github:\n  type: iam.oidc_provider\n  properties:\n    url: https://token.actions.githubusercontent.com\n    \
               client_id_list: [sts.amazonaws.com]\n",

@@ -66,6 +66,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "unique_id", doc: "The role's stable unique id, `AROA…`." },
     ],
     taggable: true,
+    rules: &[],
     example: "task_execution:\n  type: iam.role\n  properties:\n    assume_role_policy_document:\n      Version: \"2012-10-17\"\n      Statement:\n        - Effect: Allow\n          Principal: {Service: ecs-tasks.amazonaws.com}\n          Action: sts:AssumeRole\n    managed_policy_arns:\n      - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n    inline_policies:\n      read-secrets:\n        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n            Action: secretsmanager:GetSecretValue\n            Resource: \"*\"\n",
 };
 

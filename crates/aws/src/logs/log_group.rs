@@ -28,7 +28,10 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::Int,
             "Days to keep log events: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, \
              2192, 2557, 2922, 3288 or 3653.",
-        ),
+        )
+        .int_in(&[
+            1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+        ]),
         Prop::new("kms_key_id", Type::String, "The ARN of a KMS key to encrypt the group's data with."),
         Prop::new(
             "log_group_class",
@@ -43,6 +46,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn", doc: "The group's ARN (without the trailing `:*`)." },
     ],
     taggable: true,
+    rules: &[],
     example:
         "web_logs:\n  type: logs.log_group\n  properties:\n    log_group_name: /ecs/web\n    retention_in_days: 14\n",
 };

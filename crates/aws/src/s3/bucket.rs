@@ -177,6 +177,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "region", doc: "The bucket's region." },
     ],
     taggable: true,
+    rules: &[],
     example: "artifacts:\n  type: s3.bucket\n  properties:\n    bucket: shop-pipeline-artifacts-123456789012\n    \
               versioning: true\n    lifecycle_rules:\n      - {id: expire-old, expiration_days: 90, \
               noncurrent_version_expiration_days: 30}\n    policy:\n      Version: \"2012-10-17\"\n      \

@@ -83,6 +83,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "version_id", doc: "The id of the current version (`AWSCURRENT`); it changes with the value." },
     ],
     taggable: true,
+    rules: &[],
     example: "db_password:\n  type: secretsmanager.secret\n  properties:\n    name: prod/db-password\n    description: the database password\n    secret_string: env:DB_PASSWORD\n    recovery_window_in_days: 7\n",
 };
 

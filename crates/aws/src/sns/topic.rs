@@ -95,6 +95,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "name", doc: "The topic name." },
     ],
     taggable: true,
+    rules: &[],
     example: "alerts:\n  type: sns.topic\n  properties:\n    display_name: Shop alerts\n    subscriptions:\n      \
               - {protocol: email, endpoint: ops@example.com}\n",
 };

@@ -37,6 +37,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     attributes: &[Attr { name: "id", doc: "The topic ARN." }, Attr { name: "arn", doc: "The topic ARN." }],
     taggable: false,
+    rules: &[],
     example: concat!(
         "alerts_policy:\n",
         "  type: sns.topic_policy\n",

@@ -35,6 +35,7 @@ static SCHEMA: KindSchema = KindSchema {
     ],
     attributes: &[Attr { name: "id", doc: "The id." }],
     taggable: true,
+    rules: &[],
     example: "",
 };
 
