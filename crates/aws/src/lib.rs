@@ -177,3 +177,31 @@ impl Aws {
             .with_secret_store(Arc::new(secretsmanager::store::SecretsManagerStore::new(self.secretsmanager())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two lists above, schemas (what `validate` checks against) and
+    /// kinds (what `up` calls), must name the same kinds: a schema without
+    /// a constructor passes `validate` and then fails at plan, and a kind
+    /// without a schema entry is refused by `validate`.
+    #[test]
+    fn every_schema_has_a_kind_and_every_kind_a_schema() {
+        let aws = Aws::from_config(
+            SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build(),
+            ApiCalls::new(),
+        );
+        let kinds = aws.kinds();
+        let mut schemas: Vec<&str> = schemas().iter().map(|s| s.type_name).collect();
+        schemas.sort_unstable();
+        let n = schemas.len();
+        schemas.dedup();
+        assert_eq!(schemas.len(), n, "a schema is listed twice");
+        assert_eq!(kinds.type_names(), schemas);
+        for s in super::schemas() {
+            let kind = kinds.get(s.type_name).unwrap();
+            assert!(std::ptr::eq(kind.schema(), s), "{}: the kind publishes another schema than the list", s.type_name);
+        }
+    }
+}

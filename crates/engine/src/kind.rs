@@ -299,6 +299,13 @@ impl Kinds {
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn ResourceKind>> {
         self.kinds.get(type_name)
     }
+
+    /// Every kind's type name, sorted.
+    pub fn type_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.kinds.values().map(|k| k.schema().type_name).collect();
+        names.sort_unstable();
+        names
+    }
 }
 
 /// `deployctl:stack` and `deployctl:resource`.

@@ -63,7 +63,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             .replace(),
         Prop::new("service_namespace", Type::String, "The target's service namespace, e.g. `ecs`.")
             .required()
-            .replace(),
+            .replace()
+            .one_of(aws_sdk_applicationautoscaling::types::ServiceNamespace::values()),
         Prop::new(
             "resource_id",
             Type::String,
@@ -73,7 +74,8 @@ pub static SCHEMA: KindSchema = KindSchema {
         .replace(),
         Prop::new("scalable_dimension", Type::String, "The target's dimension, e.g. `ecs:service:DesiredCount`.")
             .required()
-            .replace(),
+            .replace()
+            .one_of(aws_sdk_applicationautoscaling::types::ScalableDimension::values()),
         Prop::new("policy_type", Type::String, "`TargetTrackingScaling`.")
             .default("\"TargetTrackingScaling\"")
             .replace(),

@@ -36,7 +36,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The service: `ecs`, `dynamodb`, `rds`, `lambda`, `elasticache`…",
         )
         .required()
-        .replace(),
+        .replace().one_of(aws_sdk_applicationautoscaling::types::ServiceNamespace::values()),
         Prop::new(
             "resource_id",
             Type::String,
@@ -50,7 +50,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "The property that scales; ECS: `ecs:service:DesiredCount`.",
         )
         .required()
-        .replace(),
+        .replace().one_of(aws_sdk_applicationautoscaling::types::ScalableDimension::values()),
         Prop::new("min_capacity", Type::Int, "The fewest units (tasks) scaling may leave.").required(),
         Prop::new("max_capacity", Type::Int, "The most units (tasks) scaling may add up to.").required(),
         Prop::new(

@@ -46,7 +46,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             "statistic",
             Type::String,
             "`Average`, `Sum`, `Minimum`, `Maximum` or `SampleCount` (or set `extended_statistic`).",
-        ),
+        )
+        .one_of(aws_sdk_cloudwatch::types::Statistic::values()),
         Prop::new("extended_statistic", Type::String, "A percentile instead of `statistic`, e.g. `p99`."),
         Prop::new("period", Type::Int, "Seconds over which the statistic is taken: 10, 30, or a multiple of 60.")
             .required(),
@@ -65,7 +66,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             "`GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or \
              `LessThanOrEqualToThreshold`.",
         )
-        .required(),
+        .required()
+        .one_of(aws_sdk_cloudwatch::types::ComparisonOperator::values()),
         Prop::new(
             "dimensions",
             Type::Map(&Type::String),

@@ -125,7 +125,8 @@ static ENVIRONMENT: [Prop; 6] = [
         "`BUILD_GENERAL1_SMALL` (3 GB, 2 vCPUs), `BUILD_GENERAL1_MEDIUM` (7 GB, 4 vCPUs), `BUILD_GENERAL1_LARGE`, \
          `BUILD_GENERAL1_2XLARGE`.",
     )
-    .required(),
+    .required()
+    .one_of(aws_sdk_codebuild::types::ComputeType::values()),
     Prop::new(
         "privileged_mode",
         Type::Bool,

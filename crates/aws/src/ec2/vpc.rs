@@ -13,7 +13,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     doc: "A virtual private cloud. Created with its tags; deleted only after everything in it.",
     properties: &[
         Prop::new("cidr_block", Type::String, "The IPv4 range, e.g. 10.0.0.0/16.").required().replace().cidr(16, 28),
-        Prop::new("instance_tenancy", Type::String, "`default` or `dedicated`.").default("\"default\"").replace(),
+        Prop::new("instance_tenancy", Type::String, "`default` or `dedicated`.").default("\"default\"").replace().one_of(aws_sdk_ec2::types::Tenancy::values()),
         Prop::new("enable_dns_support", Type::Bool, "Whether the Amazon DNS server resolves in the VPC.").default("true"),
         Prop::new("enable_dns_hostnames", Type::Bool, "Whether instances get public DNS hostnames.").default("false"),
     ],

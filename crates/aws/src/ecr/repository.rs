@@ -59,10 +59,10 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "`MUTABLE` or `IMMUTABLE` (an image tag cannot be pushed again) (PutImageTagMutability).",
         )
-        .default("\"MUTABLE\""),
+        .default("\"MUTABLE\"").one_of(aws_sdk_ecr::types::ImageTagMutability::values()),
         Prop::new("scan_on_push", Type::Bool, "Whether each pushed image is scanned for vulnerabilities.")
             .default("false"),
-        Prop::new("encryption_type", Type::String, "`AES256` or `KMS`.").default("\"AES256\"").replace(),
+        Prop::new("encryption_type", Type::String, "`AES256` or `KMS`.").default("\"AES256\"").replace().one_of(aws_sdk_ecr::types::EncryptionType::values()),
         Prop::new(
             "kms_key",
             Type::String,

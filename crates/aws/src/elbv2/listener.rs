@@ -69,7 +69,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "`HTTP` or `HTTPS` (application load balancers); `TCP`, `TLS`, `UDP`, `TCP_UDP` (network).",
         )
-        .required(),
+        .required().one_of(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::values()),
         Prop::new(
             "certificate_arn",
             Type::String,

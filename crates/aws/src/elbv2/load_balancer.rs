@@ -52,7 +52,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         )
         .replace().unique(),
         Prop::new("type", Type::String, "`application`, `network` or `gateway`.").default("\"application\"").replace().one_of(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::values()),
-        Prop::new("scheme", Type::String, "`internet-facing` or `internal`.").default("\"internet-facing\"").replace(),
+        Prop::new("scheme", Type::String, "`internet-facing` or `internal`.").default("\"internet-facing\"").replace().one_of(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::values()),
         Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).").default("\"ipv4\""),
         Prop::new(
             "subnets",

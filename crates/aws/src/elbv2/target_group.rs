@@ -47,7 +47,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "`HTTP`, `HTTPS` (application load balancers), `TCP`, `TLS`, `UDP`, `TCP_UDP` (network), `GENEVE`.",
         )
         .default("\"HTTP\"")
-        .replace(),
+        .replace().one_of(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::values()),
         Prop::new("port", Type::Int, "The port the targets receive traffic on.").replace().range(1, 65535),
         Prop::new("vpc_id", Type::String, "The VPC of the targets.").replace(),
         Prop::new(
@@ -56,7 +56,7 @@ pub static SCHEMA: KindSchema = KindSchema {
             "`instance`, `ip` (needed for ECS tasks in awsvpc mode, Fargate), `lambda` or `alb`.",
         )
         .default("\"instance\"")
-        .replace(),
+        .replace().one_of(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::values()),
         Prop::new("protocol_version", Type::String, "`HTTP1`, `HTTP2` or `GRPC` (HTTP and HTTPS target groups).")
             .default("\"HTTP1\"")
             .replace(),

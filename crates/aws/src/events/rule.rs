@@ -112,7 +112,8 @@ pub static SCHEMA: KindSchema = KindSchema {
             Type::String,
             "`ENABLED` or `DISABLED` (or `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`).",
         )
-        .default("\"ENABLED\""),
+        .default("\"ENABLED\"")
+        .one_of(aws_sdk_eventbridge::types::RuleState::values()),
         Prop::new("event_bus_name", Type::String, "The event bus's name (not its ARN).")
             .default("\"default\"")
             .replace(),

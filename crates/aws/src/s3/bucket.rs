@@ -59,7 +59,8 @@ const NO_BUCKET: &str = "NoSuchBucket";
 
 static SSE: [Prop; 3] = [
     Prop::new("sse_algorithm", Type::String, "`AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.")
-        .default("\"AES256\""),
+        .default("\"AES256\"")
+        .one_of(aws_sdk_s3::types::ServerSideEncryption::values()),
     Prop::new(
         "kms_master_key_id",
         Type::String,
