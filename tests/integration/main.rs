@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod architecture;
 mod crash;
 mod delivery;
 mod environments;
