@@ -18,3 +18,4 @@ mod prod;
 mod s3_backend;
 mod secrets;
 mod spec_errors;
+mod terminal;

@@ -288,8 +288,10 @@ fn confirm(what: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {what} without confirmation: stdin is not a terminal\n  hint: review the plan, then pass --yes");
     }
-    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    // The prompt is not the plan: it goes to stderr, so `up > plan.txt`
+    // still asks.
+    eprint!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -335,6 +337,7 @@ async fn apply_locked(
     let (sink, rx) = EventSink::new();
     let view = spawn_view(rx, g.verbose);
 
+    let saved_plan = saved.is_some();
     let plan = match saved {
         Some(p) => {
             check_saved_plan(&p, stack, state.as_ref())?;
@@ -346,9 +349,11 @@ async fn apply_locked(
         print!("{}", render::plan_text(&plan));
     }
     let verb = if mode == Mode::Destroy { "destroy these resources" } else { "apply these changes" };
-    if plan.has_changes() && !yes && !confirm(verb)? {
-        println!("Cancelled; nothing was changed.");
-        return Ok(EXIT_OK);
+    // A saved plan is what was reviewed: `up --plan` applies it as it is.
+    let reviewed = saved_plan;
+    if plan.has_changes() && !yes && !reviewed && !confirm(verb)? {
+        eprintln!("Cancelled; nothing was changed.");
+        return Ok(EXIT_ERROR);
     }
 
     let environment = stack.environment.as_ref().map(|e| e.name.clone());

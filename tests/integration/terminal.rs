@@ -1,0 +1,78 @@
+//! What a person at a terminal meets: the prompt (on stderr, so that the
+//! plan on stdout can be redirected), what declining does, and a saved plan
+//! applied as it was reviewed. The terminal is a real pty (util-linux's
+//! `script`).
+
+use crate::harness::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const SPEC: &str = "stack: tty
+region: us-east-1
+resources:
+  logs:
+    type: logs.log_group
+    properties: {log_group_name: /tty/logs, retention_in_days: 7}
+";
+
+/// Runs deployctl in a pty with `input` typed at it; stdout goes to
+/// `stdout_file`, so the pty shows only what went to stderr.
+fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path::Path) -> (i32, String) {
+    let base = p.command(args);
+    let line = format!("{} {} > {}", base.get_program().to_string_lossy(), args.join(" "), stdout_file.display());
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("script");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn groups(moto: &Moto) -> usize {
+    rt().block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config().await);
+        logs.describe_log_groups().log_group_name_prefix("/tty/").send().await.unwrap().log_groups().len()
+    })
+}
+
+#[test]
+fn declining_the_prompt_exits_1_and_the_prompt_is_on_stderr() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = p.spec("tty.yaml", SPEC).display().to_string();
+    let stdout = p.dir.path().join("stdout.txt");
+    let (code, terminal) = in_terminal(&p, &["up", &spec], "no\n", &stdout);
+    let plan = std::fs::read_to_string(&stdout).unwrap();
+    assert_eq!(code, 1, "declining is not success: {terminal}");
+    assert!(terminal.contains("Do you want to apply these changes? Only 'yes' will be accepted"), "{terminal}");
+    assert!(terminal.contains("Cancelled; nothing was changed."), "{terminal}");
+    assert!(plan.contains("logs.log_group.logs will be created"), "the plan is on stdout: {plan}");
+    assert!(!plan.contains("Do you want"), "the prompt is not: {plan}");
+    assert_eq!(groups(&moto), 0, "nothing was created");
+
+    let (code, terminal) = in_terminal(&p, &["up", &spec], "yes\n", &stdout);
+    assert_eq!(code, 0, "{terminal}");
+    assert_eq!(groups(&moto), 1);
+}
+
+#[test]
+fn a_saved_plan_is_applied_as_reviewed_without_asking_again() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = p.spec("tty.yaml", SPEC).display().to_string();
+    let plan = p.dir.path().join("plan.json").display().to_string();
+    p.ok(&["diff", &spec, "-o", &plan]);
+    // No terminal and no --yes: a fresh plan would be refused; the saved one
+    // is what was reviewed.
+    assert_eq!(p.run(&["up", &spec]).code, 1);
+    let r = p.ok(&["up", &spec, "--plan", &plan]);
+    assert!(!r.stderr.contains("Do you want"), "{r:?}");
+    assert_eq!(groups(&moto), 1);
+    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+}
