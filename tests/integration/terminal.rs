@@ -76,3 +76,21 @@ fn a_saved_plan_is_applied_as_reviewed_without_asking_again() {
     assert_eq!(groups(&moto), 1);
     assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
 }
+
+/// A Terraform word gets the deployctl command it means; a usage error
+/// exits 1, never 2 (which means "changes present"); `version` prints it.
+#[test]
+fn terraform_words_get_a_did_you_mean_and_usage_errors_exit_1() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    for (word, ours) in [("plan", "diff"), ("apply", "up"), ("show", "output")] {
+        let r = p.run(&[word, "stack.yaml"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains(&format!("hint: did you mean `deployctl {ours}`?")), "{r:?}");
+    }
+    let r = p.run(&["up", "--no-such-flag"]);
+    assert_eq!(r.code, 1, "a usage error is an error, not 'changes present': {r:?}");
+    let r = p.ok(&["version"]);
+    assert_eq!(r.stdout, format!("deployctl {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(p.run(&["--help"]).code, 0);
+}

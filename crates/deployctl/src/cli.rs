@@ -97,4 +97,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print deployctl's version.
+    Version,
+}
+
+/// The deployctl command a Terraform (or Pulumi) user's word means.
+pub fn meant(word: &str) -> Option<(&'static str, &'static str)> {
+    Some(match word {
+        "plan" | "preview" | "refresh" => ("diff", "shows what up would change, drift included"),
+        "apply" => ("up", "creates or updates everything in the spec"),
+        "show" => ("output", "prints the stack's outputs"),
+        _ => return None,
+    })
 }

@@ -15,10 +15,29 @@ mod render;
 mod run;
 
 use clap::Parser;
+
+/// A command line clap refuses: its message, a hint for Terraform's words,
+/// and exit 1 (clap's own 2 means "changes present" here). Help and
+/// `--version` are not errors: exit 0.
+fn usage_error(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if !e.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(word) = std::env::args().nth(1) {
+        if let Some((ours, what)) = cli::meant(&word) {
+            eprintln!("  hint: did you mean `deployctl {ours}`? It {what}: deployctl {ours} <SPEC>");
+        }
+    }
+    ExitCode::from(1)
+}
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

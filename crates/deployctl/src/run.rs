@@ -23,6 +23,10 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub async fn main(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     match &cli.command {
+        Command::Version => {
+            println!("deployctl {}", env!("CARGO_PKG_VERSION"));
+            Ok(EXIT_OK)
+        }
         Command::Validate { spec } => {
             let stack = load(spec, g)?;
             println!(
