@@ -125,10 +125,12 @@ impl Project {
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
             .env("DEPLOYCTL_STATE_DIR", self.state_dir())
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_ENDPOINT_URL_CLOUDWATCH")
             .stdin(Stdio::null());
+        // What would override the endpoint's environment, as the one
+        // harness lists it.
+        for k in deployctl_localaws::LocalAws::CLIENT_ENV_UNSET {
+            c.env_remove(k);
+        }
         c
     }
 

@@ -198,8 +198,8 @@ fn plan_options(g: &Global) -> deployctl_engine::PlanOptions {
 /// created a second time. Says which file to move.
 fn check_legacy_local_state(stack: &Stack, g: &Global) -> Result<()> {
     let (None, Some(env)) = (&stack.backend, &stack.environment) else { return Ok(()) };
-    let own = g.state_dir.join(format!("{}.{}.json", stack.name, env.name));
-    let legacy = g.state_dir.join(format!("{}.json", stack.name));
+    let own = LocalBackend::for_instance(&g.state_dir, &stack.name, Some(&env.name)).path().to_path_buf();
+    let legacy = LocalBackend::for_instance(&g.state_dir, &stack.name, None).path().to_path_buf();
     if own.exists() || !legacy.exists() {
         return Ok(());
     }
