@@ -14,6 +14,7 @@ pub mod elbv2;
 mod error;
 pub mod events;
 pub mod iam;
+pub mod kit;
 pub mod logs;
 pub mod reference;
 pub mod s3;
@@ -44,33 +45,87 @@ where
     Ok(out)
 }
 
+/// One resource kind: its schema and how to build it from a run's clients.
+pub struct Entry {
+    pub schema: &'static KindSchema,
+    pub make: fn(&Aws) -> Arc<dyn ResourceKind>,
+}
+
+/// The registry: every kind, once. `validate` reads the schemas, `up`
+/// builds the kinds, and the two cannot drift apart.
+pub static REGISTRY: &[Entry] = &[
+    Entry { schema: &ec2::vpc::SCHEMA, make: |aws| kit::Adapter::arc(ec2::vpc::Vpc::new(aws.ec2())) },
+    Entry { schema: &ec2::subnet::SCHEMA, make: |aws| Arc::new(ec2::subnet::Subnet::new(aws.ec2())) },
+    Entry {
+        schema: &ec2::internet_gateway::SCHEMA,
+        make: |aws| Arc::new(ec2::internet_gateway::InternetGateway::new(aws.ec2())),
+    },
+    Entry {
+        schema: &ec2::security_group::SCHEMA,
+        make: |aws| Arc::new(ec2::security_group::SecurityGroup::new(aws.ec2())),
+    },
+    Entry {
+        schema: &ec2::elastic_ip::SCHEMA,
+        make: |aws| Arc::new(ec2::elastic_ip::ElasticIp::with_account(aws.ec2(), aws.account.clone())),
+    },
+    Entry {
+        schema: &ec2::nat_gateway::SCHEMA,
+        make: |aws| Arc::new(ec2::nat_gateway::NatGateway::with_account(aws.ec2(), aws.account.clone())),
+    },
+    Entry { schema: &ec2::route_table::SCHEMA, make: |aws| Arc::new(ec2::route_table::RouteTable::new(aws.ec2())) },
+    Entry { schema: &ec2::vpc_endpoint::SCHEMA, make: |aws| Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2())) },
+    Entry { schema: &iam::role::SCHEMA, make: |aws| Arc::new(iam::role::Role::new(aws.iam())) },
+    Entry {
+        schema: &iam::oidc_provider::SCHEMA,
+        make: |aws| Arc::new(iam::oidc_provider::OidcProvider::new(aws.iam())),
+    },
+    Entry { schema: &logs::log_group::SCHEMA, make: |aws| Arc::new(logs::log_group::LogGroup::new(aws.logs())) },
+    Entry {
+        schema: &secretsmanager::secret::SCHEMA,
+        make: |aws| Arc::new(secretsmanager::secret::Secret::new(aws.secretsmanager())),
+    },
+    Entry { schema: &ecr::repository::SCHEMA, make: |aws| Arc::new(ecr::repository::Repository::new(aws.ecr())) },
+    Entry {
+        schema: &elbv2::load_balancer::SCHEMA,
+        make: |aws| Arc::new(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
+    },
+    Entry {
+        schema: &elbv2::target_group::SCHEMA,
+        make: |aws| Arc::new(elbv2::target_group::TargetGroup::new(aws.elbv2())),
+    },
+    Entry { schema: &elbv2::listener::SCHEMA, make: |aws| Arc::new(elbv2::listener::Listener::new(aws.elbv2())) },
+    Entry { schema: &ecs::cluster::SCHEMA, make: |aws| Arc::new(ecs::cluster::Cluster::new(aws.ecs())) },
+    Entry {
+        schema: &ecs::task_definition::SCHEMA,
+        make: |aws| Arc::new(ecs::task_definition::TaskDefinition::new(aws.ecs())),
+    },
+    Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
+    Entry { schema: &s3::bucket::SCHEMA, make: |aws| Arc::new(s3::bucket::Bucket::new(aws.s3())) },
+    Entry { schema: &sns::topic::SCHEMA, make: |aws| Arc::new(sns::topic::Topic::new(aws.sns())) },
+    Entry { schema: &sns::topic_policy::SCHEMA, make: |aws| Arc::new(sns::topic_policy::TopicPolicy::new(aws.sns())) },
+    Entry { schema: &cloudwatch::alarm::SCHEMA, make: |aws| Arc::new(cloudwatch::alarm::Alarm::new(aws.cloudwatch())) },
+    Entry {
+        schema: &appautoscaling::target::SCHEMA,
+        make: |aws| Arc::new(appautoscaling::target::Target::new(aws.appautoscaling())),
+    },
+    Entry {
+        schema: &appautoscaling::policy::SCHEMA,
+        make: |aws| Arc::new(appautoscaling::policy::Policy::new(aws.appautoscaling())),
+    },
+    Entry {
+        schema: &codebuild::project::SCHEMA,
+        make: |aws| Arc::new(codebuild::project::Project::new(aws.codebuild())),
+    },
+    Entry {
+        schema: &codepipeline::pipeline::SCHEMA,
+        make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
+    },
+    Entry { schema: &events::rule::SCHEMA, make: |aws| Arc::new(events::rule::Rule::new(aws.events())) },
+];
+
 /// Every kind's schema: what `validate` checks against, without AWS.
 pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![
-        &ec2::vpc::SCHEMA,
-        &ec2::subnet::SCHEMA,
-        &ec2::internet_gateway::SCHEMA,
-        &ec2::security_group::SCHEMA,
-        &ec2::elastic_ip::SCHEMA,
-        &ec2::nat_gateway::SCHEMA,
-        &ec2::route_table::SCHEMA,
-        &ec2::vpc_endpoint::SCHEMA,
-    ]
-    .into_iter()
-    .chain(iam::schemas())
-    .chain(logs::schemas())
-    .chain(secretsmanager::schemas())
-    .chain(ecr::schemas())
-    .chain(elbv2::schemas())
-    .chain(ecs::schemas())
-    .chain(s3::schemas())
-    .chain(sns::schemas())
-    .chain(cloudwatch::schemas())
-    .chain(appautoscaling::schemas())
-    .chain(codebuild::schemas())
-    .chain(codepipeline::schemas())
-    .chain(events::schemas())
-    .collect()
+    REGISTRY.iter().map(|e| e.schema).collect()
 }
 
 /// A client of one service, with the call counter attached.
@@ -91,6 +146,9 @@ macro_rules! client {
 pub struct Aws {
     pub config: SdkConfig,
     pub calls: ApiCalls,
+    /// The account id, looked up once per run by the kinds whose ARNs
+    /// need it.
+    account: ec2::elastic_ip::Account,
 }
 
 impl Aws {
@@ -105,12 +163,12 @@ impl Aws {
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
-        Aws { config: loader.load().await, calls }
+        Aws { config: loader.load().await, calls, account: Default::default() }
     }
 
     /// Builds from an existing configuration (tests with mocked clients).
     pub fn from_config(config: SdkConfig, calls: ApiCalls) -> Aws {
-        Aws { config, calls }
+        Aws { config, calls, account: Default::default() }
     }
 
     pub fn region(&self) -> Option<String> {
@@ -145,35 +203,7 @@ impl Aws {
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
-        let ec2 = self.ec2();
-        let account = ec2::elastic_ip::Account::new();
-        let list: Vec<Arc<dyn ResourceKind>> = vec![
-            Arc::new(ec2::vpc::Vpc::new(ec2.clone())),
-            Arc::new(ec2::subnet::Subnet::new(ec2.clone())),
-            Arc::new(ec2::internet_gateway::InternetGateway::new(ec2.clone())),
-            Arc::new(ec2::elastic_ip::ElasticIp::with_account(ec2.clone(), account.clone())),
-            Arc::new(ec2::nat_gateway::NatGateway::with_account(ec2.clone(), account)),
-            Arc::new(ec2::route_table::RouteTable::new(ec2.clone())),
-            Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(ec2.clone())),
-            Arc::new(ec2::security_group::SecurityGroup::new(ec2)),
-        ];
-        let list = list
-            .into_iter()
-            .chain(iam::kinds(self))
-            .chain(logs::kinds(self))
-            .chain(secretsmanager::kinds(self))
-            .chain(ecr::kinds(self))
-            .chain(elbv2::kinds(self))
-            .chain(ecs::kinds(self))
-            .chain(s3::kinds(self))
-            .chain(sns::kinds(self))
-            .chain(cloudwatch::kinds(self))
-            .chain(appautoscaling::kinds(self))
-            .chain(codebuild::kinds(self))
-            .chain(codepipeline::kinds(self))
-            .chain(events::kinds(self))
-            .collect();
-        Kinds::new(list)
+        Kinds::new(REGISTRY.iter().map(|e| (e.make)(self)).collect())
             .with_secret_store(Arc::new(secretsmanager::store::SecretsManagerStore::new(self.secretsmanager())))
     }
 }

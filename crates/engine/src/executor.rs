@@ -464,7 +464,8 @@ async fn step_body(
     match action {
         StepAction::Delete => {
             let prior = prior.unwrap_or_default();
-            kind.delete(&ctx, &prior).await.map_err(step_err)?;
+            let recorded = rp.prior.as_ref().map(|p| p.recorded.clone()).unwrap_or_default();
+            kind.delete(&ctx, &prior, &recorded).await.map_err(step_err)?;
             shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.remove(&address);
             shared
                 .writer

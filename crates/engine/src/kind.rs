@@ -264,8 +264,12 @@ pub trait ResourceKind: Send + Sync {
         changed: &[String],
     ) -> Result<Observed, ProviderError>;
 
-    /// Deletes the resource. Already gone is success.
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError>;
+    /// Deletes the resource. Already gone is success. `recorded` holds the
+    /// properties state recorded at the last apply (secrets as
+    /// fingerprints; empty for a resource adopted by tag and never applied):
+    /// how to delete (`force_destroy`, a recovery window) is read from
+    /// there, never from AWS tags.
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, recorded: &Props) -> Result<(), ProviderError>;
 
     /// Finishes a create that an earlier run started but did not see through
     /// (it was killed or interrupted while waiting): waits for the resource

@@ -159,6 +159,11 @@ pub struct Prior {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub attributes: serde_json::Map<String, Value>,
+    /// The properties state recorded at the last apply (secrets as
+    /// fingerprints): what a delete needs to know that AWS does not keep,
+    /// such as `force_destroy` or a secret's recovery window.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub recorded: serde_json::Map<String, Value>,
 }
 
 /// One field's change.

@@ -10,7 +10,7 @@ use crate::plan::Adoption;
 use crate::plan::*;
 use crate::resolve::{secret_sources, Known};
 use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
-use deployctl_state::{PendingOp, State};
+use deployctl_state::{PendingOp, ResourceState, State};
 use futures::future::join_all;
 use petgraph::graphmap::DiGraphMap;
 use serde_json::Value;
@@ -156,7 +156,7 @@ pub async fn plan_with(
                 dependencies: deps,
                 desired: r.properties.clone(),
                 tags: tags.clone(),
-                prior: prior.map(to_prior),
+                prior: prior.map(|p| to_prior(p, recorded)),
                 resume: false,
                 timeouts: timeouts_of(r),
                 adopt: live.adopted.get(&r.address).cloned().flatten(),
@@ -308,7 +308,7 @@ pub async fn plan_with(
                     previous_dependencies: Vec::new(),
                     desired: BTreeMap::new(),
                     tags: BTreeMap::new(),
-                    prior: Some(to_prior(obs)),
+                    prior: Some(to_prior(obs, rec)),
                     resume: false,
                     timeouts: stack.resource(address).and_then(timeouts_of),
                     adopt: None,
@@ -380,8 +380,14 @@ fn timeouts_of(r: &deployctl_spec::Resource) -> Option<Timeouts> {
     })
 }
 
-fn to_prior(o: &Observed) -> Prior {
-    Prior { id: o.id.clone(), properties: o.properties.clone(), tags: o.tags.clone(), attributes: o.attributes.clone() }
+fn to_prior(o: &Observed, rec: Option<&ResourceState>) -> Prior {
+    Prior {
+        id: o.id.clone(),
+        properties: o.properties.clone(),
+        tags: o.tags.clone(),
+        attributes: o.attributes.clone(),
+        recorded: rec.map(|r| r.properties.clone()).unwrap_or_default(),
+    }
 }
 
 fn planned(p: &Prop, v: Option<Value>) -> Planned {

@@ -119,6 +119,13 @@ impl Prop {
         self.update = Update::Replace;
         self
     }
+    /// Overrides the type a typed model derives from the field's Rust type
+    /// (a `Vec<String>` is a set unless it says it is a list, an integer of
+    /// seconds may be a duration).
+    pub const fn typed(mut self, ty: Type) -> Prop {
+        self.ty = ty;
+        self
+    }
     pub const fn default(mut self, json: &'static str) -> Prop {
         self.default = Some(json);
         self

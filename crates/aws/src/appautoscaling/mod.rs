@@ -5,21 +5,7 @@
 pub mod policy;
 pub mod target;
 
-use crate::Aws;
-use deployctl_engine::{ProviderError, ResourceKind};
-use deployctl_spec::KindSchema;
-use std::sync::Arc;
-
-/// The schemas of this service's kinds.
-pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&target::SCHEMA, &policy::SCHEMA]
-}
-
-/// This service's kinds, with their clients.
-pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let client = aws.appautoscaling();
-    vec![Arc::new(target::Target::new(client.clone())), Arc::new(policy::Policy::new(client))]
-}
+use deployctl_engine::ProviderError;
 
 /// The most resource ids (or policy names) one Describe… takes.
 pub(crate) const CHUNK: usize = 50;

@@ -369,7 +369,7 @@ impl ResourceKind for Policy {
         self.must_read(&arn).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let Some((key, name)) = key_of(&current.properties) else {
             return Err(ProviderError::msg(format!("scaling policy {} was read without its target", current.id)));
         };

@@ -269,7 +269,7 @@ impl ResourceKind for Target {
         self.must_read(&key).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let Some(key) = Key::parse(&current.id) else { return Ok(()) };
         match self
             .client

@@ -448,7 +448,7 @@ impl ResourceKind for Alarm {
         self.must_read(name).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_alarms().alarm_names(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),

@@ -703,7 +703,7 @@ impl ResourceKind for Project {
         self.read_one(&current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_project().name(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if e.code_is("ResourceNotFoundException") => Ok(()),

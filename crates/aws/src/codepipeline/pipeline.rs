@@ -618,7 +618,7 @@ impl ResourceKind for Pipeline {
         self.read_one(&current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_pipeline().name(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if gone(&e) => Ok(()),

@@ -197,7 +197,7 @@ impl ResourceKind for ElasticIp {
         self.read_one(&ctx.region, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let this = self;
         let id = current.id.as_str();
         let r = ctx

@@ -135,7 +135,7 @@ impl ResourceKind for InternetGateway {
         self.read_one(&ctx.region, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         // Detach from whatever it is attached to now, not what the plan saw.
         let live = match self.read_one(&ctx.region, &current.id).await {
             Ok(o) => o,

@@ -324,7 +324,7 @@ impl ResourceKind for NatGateway {
         self.read_one(&ctx.region, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let r = self.client.delete_nat_gateway().nat_gateway_id(&current.id).send().await;
         match r.map(|_| ()).map_err(from_sdk) {
             Ok(()) => {}

@@ -410,7 +410,7 @@ impl ResourceKind for RouteTable {
         Ok(observed(&ctx.region, &self.read_raw(&current.id).await?))
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let Some(live) = self.raw(&current.id).await? else { return Ok(()) };
         if live.associations().iter().any(|a| a.main() == Some(true)) {
             return Err(ProviderError::new(

@@ -303,7 +303,7 @@ impl ResourceKind for SecurityGroup {
         self.read_one(&ctx.region, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         // Network interfaces of just-deleted load balancers and tasks let go
         // of a group some time after their own delete returned: retry
         // DependencyViolation within the delete timeout.

@@ -150,7 +150,7 @@ impl ResourceKind for Subnet {
         self.read_one(&current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         ignore_not_found(self.client.delete_subnet().subnet_id(&current.id).send().await.map(|_| ()).map_err(from_sdk))
     }
 }

@@ -1,22 +1,26 @@
 //! `ec2.vpc`: a VPC with its DNS attributes.
 
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Tenancy, VpcAttributeName, VpcState};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, VpcAttributeName, VpcState};
+use deployctl_engine::{Observed, Poll, Props, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
+use serde_json::json;
+
+model! {
+    pub struct VpcModel {
+        cidr_block: String = "The IPv4 range, e.g. 10.0.0.0/16." [required, replace, cidr(16, 28)],
+        instance_tenancy: String = "`default` or `dedicated`."
+            [default("\"default\""), replace, one_of(Tenancy::values())],
+        enable_dns_support: bool = "Whether the Amazon DNS server resolves in the VPC." [default("true")],
+        enable_dns_hostnames: bool = "Whether instances get public DNS hostnames." [default("false")],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.vpc",
     doc: "A virtual private cloud. Created with its tags; deleted only after everything in it.",
-    properties: &[
-        Prop::new("cidr_block", Type::String, "The IPv4 range, e.g. 10.0.0.0/16.").required().replace().cidr(16, 28),
-        Prop::new("instance_tenancy", Type::String, "`default` or `dedicated`.").default("\"default\"").replace().one_of(aws_sdk_ec2::types::Tenancy::values()),
-        Prop::new("enable_dns_support", Type::Bool, "Whether the Amazon DNS server resolves in the VPC.").default("true"),
-        Prop::new("enable_dns_hostnames", Type::Bool, "Whether instances get public DNS hostnames.").default("false"),
-    ],
+    properties: <VpcModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The VPC id, `vpc-…`." },
         Attr { name: "arn", doc: "The VPC's ARN." },
@@ -30,19 +34,15 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Vpc {
     client: Client,
+    tags: crate::kit::tagger::Ec2Tags,
 }
 
 impl Vpc {
     pub fn new(client: Client) -> Vpc {
-        Vpc { client }
+        Vpc { tags: crate::kit::tagger::Ec2Tags(client.clone()), client }
     }
 
-    async fn describe(
-        &self,
-        region: &str,
-        filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
+    async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Live<VpcModel>>, ProviderError> {
         let mut pages = self.client.describe_vpcs().set_filters(Some(filters)).into_paginator().send();
         let mut vpcs = Vec::new();
         while let Some(page) = pages.next().await {
@@ -50,21 +50,22 @@ impl Vpc {
         }
         // DNS attributes are only readable one VPC and one attribute at a
         // time; read them concurrently.
-        let attrs = futures::future::join_all(vpcs.iter().map(|v| self.dns(v.vpc_id().unwrap_or_default()))).await;
-        for (v, dns) in vpcs.iter().zip(attrs) {
-            let (support, hostnames) = dns?;
+        let dns = futures::future::join_all(vpcs.iter().map(|v| self.dns(v.vpc_id().unwrap_or_default()))).await;
+        let mut out = Vec::new();
+        for (v, dns) in vpcs.iter().zip(dns) {
+            let (enable_dns_support, enable_dns_hostnames) = dns?;
             let id = v.vpc_id().unwrap_or_default().to_string();
-            let mut properties = Props::new();
-            properties.insert("cidr_block".into(), json!(v.cidr_block()));
-            properties.insert("instance_tenancy".into(), json!(v.instance_tenancy().map(|t| t.as_str())));
-            properties.insert("enable_dns_support".into(), json!(support));
-            properties.insert("enable_dns_hostnames".into(), json!(hostnames));
-            let mut attributes = Props::new();
-            attributes.insert("id".into(), json!(id));
-            attributes.insert("arn".into(), json!(arn(region, v.owner_id(), "vpc", &id)));
-            attributes.insert("cidr_block".into(), json!(v.cidr_block()));
-            attributes.insert("owner_id".into(), json!(v.owner_id()));
-            out.push(Observed { id, properties, tags: tag_map(v.tags()), attributes });
+            out.push(Live {
+                attributes: attributes(region, &id, v.cidr_block(), v.owner_id()),
+                model: VpcModel {
+                    cidr_block: v.cidr_block().unwrap_or_default().to_string(),
+                    instance_tenancy: v.instance_tenancy().map(|t| t.as_str()).unwrap_or("default").to_string(),
+                    enable_dns_support,
+                    enable_dns_hostnames,
+                },
+                tags: tag_map(v.tags()),
+                id,
+            });
         }
         Ok(out)
     }
@@ -77,94 +78,97 @@ impl Vpc {
         Ok((s, h))
     }
 
-    async fn set_dns(&self, id: &str, desired: &Props, live: &Props) -> Result<(), ProviderError> {
-        for (field, name) in [("enable_dns_support", true), ("enable_dns_hostnames", false)] {
-            let want = desired.get(field).and_then(Value::as_bool);
-            let Some(want) = want else { continue };
-            if live.get(field).and_then(Value::as_bool) == Some(want) {
-                continue;
-            }
-            let v = AttributeBooleanValue::builder().value(want).build();
-            let req = self.client.modify_vpc_attribute().vpc_id(id);
-            let req = if name { req.enable_dns_support(v) } else { req.enable_dns_hostnames(v) };
-            req.send().await.map_err(from_sdk)?;
+    /// One ModifyVpcAttribute per DNS attribute that is not yet `want`'s
+    /// (AWS takes one attribute per call).
+    async fn set_dns(&self, id: &str, want: &VpcModel, live: (bool, bool)) -> Result<(), ProviderError> {
+        let support = AttributeBooleanValue::builder().value(want.enable_dns_support).build();
+        let hostnames = AttributeBooleanValue::builder().value(want.enable_dns_hostnames).build();
+        if want.enable_dns_support != live.0 {
+            let call = self.client.modify_vpc_attribute().vpc_id(id).enable_dns_support(support);
+            call.send().await.map_err(from_sdk)?;
+        }
+        if want.enable_dns_hostnames != live.1 {
+            let call = self.client.modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(hostnames);
+            call.send().await.map_err(from_sdk)?;
         }
         Ok(())
     }
-
-    async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        self.describe(region, vec![filter("vpc-id", &[id.to_string()])])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ProviderError::new(Some("InvalidVpcID.NotFound".into()), format!("VPC {id} disappeared")))
-    }
 }
 
-#[async_trait]
-impl ResourceKind for Vpc {
+fn attributes(region: &str, id: &str, cidr: Option<&str>, owner: Option<&str>) -> Props {
+    attrs([
+        ("id", json!(id)),
+        ("arn", json!(arn(region, owner, "vpc", id))),
+        ("cidr_block", json!(cidr)),
+        ("owner_id", json!(owner)),
+    ])
+}
+
+#[async_trait::async_trait]
+impl Kind for Vpc {
+    type Model = VpcModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<VpcModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("vpc-id", chunk)])).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found.into_iter().filter_map(|o| Some((address_tag(&o.tags)?, o))).collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<VpcModel>>, ProviderError> {
+        self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let tenancy = desired.get("instance_tenancy").and_then(Value::as_str).map(Tenancy::from);
+    async fn create(&self, ctx: &OpCtx, want: &VpcModel) -> Result<Created, ProviderError> {
         let out = self
             .client
             .create_vpc()
-            .set_cidr_block(desired.get("cidr_block").and_then(Value::as_str).map(str::to_string))
-            .set_instance_tenancy(tenancy)
-            .tag_specifications(tag_spec(aws_sdk_ec2::types::ResourceType::Vpc, &ctx.tags))
+            .cidr_block(&want.cidr_block)
+            .instance_tenancy(Tenancy::from(want.instance_tenancy.as_str()))
+            .tag_specifications(tag_spec(ResourceType::Vpc, &ctx.tags))
             .send()
             .await
             .map_err(from_sdk)?;
-        let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+        let vpc = out.vpc().cloned().unwrap_or_else(|| aws_sdk_ec2::types::Vpc::builder().build());
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        let client = self.client.clone();
-        let vid = id.clone();
-        ctx.wait_for("VPC to be available", || {
-            let client = client.clone();
-            let vid = vid.clone();
-            async move {
-                let out = client.describe_vpcs().filters(filter("vpc-id", &[vid])).send().await.map_err(from_sdk)?;
-                let state = out.vpcs().first().and_then(|v| v.state().cloned());
-                Ok(match state {
+        if vpc.state() != Some(&VpcState::Available) {
+            ctx.wait_for("VPC to be available", || async {
+                let out = self.client.describe_vpcs().vpc_ids(&id).send().await.map_err(from_sdk)?;
+                Ok(match out.vpcs().first().and_then(|v| v.state()) {
                     Some(VpcState::Available) => Poll::Ready(()),
                     Some(s) => Poll::Pending(s.as_str().to_string()),
                     None => Poll::Pending("not visible yet".into()),
                 })
-            }
-        })
-        .await?;
-        let live = self.read_one(&ctx.region, &id).await?;
-        self.set_dns(&id, desired, &live.properties).await?;
-        self.read_one(&ctx.region, &id).await
+            })
+            .await?;
+        }
+        // A new VPC has AWS's DNS defaults: support on, hostnames off.
+        self.set_dns(&id, want, (true, false)).await?;
+        Ok(Created { attributes: attributes(&ctx.region, &id, vpc.cidr_block(), vpc.owner_id()), id })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        self.set_dns(&current.id, desired, &current.properties).await?;
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        self.read_one(&ctx.region, &current.id).await
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &VpcModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let flag = |f: &str| live.properties.get(f).and_then(serde_json::Value::as_bool);
+        let live_dns = (flag("enable_dns_support").unwrap_or(true), flag("enable_dns_hostnames").unwrap_or(false));
+        self.set_dns(&live.id, want, live_dns).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
-        ignore_not_found(self.client.delete_vpc().vpc_id(&current.id).send().await.map(|_| ()).map_err(from_sdk))
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _recorded: Option<&VpcModel>) -> Result<(), ProviderError> {
+        self.client.delete_vpc().vpc_id(&live.id).send().await.map_err(from_sdk)?;
+        Ok(())
     }
 }

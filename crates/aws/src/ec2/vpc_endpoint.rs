@@ -374,7 +374,7 @@ impl ResourceKind for VpcEndpoint {
         self.read_one(&ctx.region, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let mut out = self.client.delete_vpc_endpoints().vpc_endpoint_ids(&current.id).send().await.map_err(from_sdk);
         if matches!(&out, Err(e) if e.code_is("InvalidRoute.NotFound")) {
             // Only moto answers this: its ModifyVpcEndpoint does not add the

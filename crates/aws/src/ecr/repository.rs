@@ -414,7 +414,7 @@ impl ResourceKind for Repository {
         self.read_one(name).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let force = current.properties.get("force_delete").and_then(Value::as_bool).unwrap_or(false);
         match self.client.delete_repository().repository_name(&current.id).force(force).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),

@@ -241,7 +241,7 @@ impl ResourceKind for Cluster {
         self.read_one(arn).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let arn = current.id.as_str();
         let r = self.client.delete_cluster().cluster(arn).send().await.map_err(from_sdk);
         let cluster =

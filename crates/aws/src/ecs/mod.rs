@@ -7,30 +7,13 @@ pub mod service;
 pub mod task_definition;
 
 use crate::error::from_sdk;
-use crate::Aws;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 use aws_sdk_ecs::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{OpCtx, ProviderError, ResourceKind};
+use deployctl_engine::{OpCtx, ProviderError};
 use deployctl_spec::{KindSchema, Prop, Type};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-/// The schemas of this service's kinds.
-pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&cluster::SCHEMA, &task_definition::SCHEMA, &service::SCHEMA]
-}
-
-/// This service's kinds, with their clients.
-pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let ecs = aws.ecs();
-    vec![
-        Arc::new(cluster::Cluster::new(ecs.clone())),
-        Arc::new(task_definition::TaskDefinition::new(ecs.clone())),
-        Arc::new(service::Service::new(ecs)),
-    ]
-}
 
 /// `<stack>-<address>` in the characters ECS allows in cluster, service and
 /// family names (letters, digits, `-`, `_`; at most 255).

@@ -736,7 +736,7 @@ impl ResourceKind for Service {
         self.read_one(&cluster, &current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let cluster = cluster_of_observed(current);
         let arn = current.id.as_str();
         let inactive = |e: &ProviderError| is_gone(e) || e.code_is("ServiceNotActiveException");

@@ -758,7 +758,7 @@ impl ResourceKind for TaskDefinition {
 
     /// Deregisters the revision: it turns INACTIVE, stays describable, and
     /// tasks (and services, until updated) that run it keep running.
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let r = self.client.deregister_task_definition().task_definition(&current.id).send().await.map_err(from_sdk);
         match r {
             Ok(_) => Ok(()),

@@ -393,7 +393,7 @@ impl ResourceKind for Listener {
         self.read_one(arn).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_listener().listener_arn(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if crate::is_not_found(&e) => Ok(()),

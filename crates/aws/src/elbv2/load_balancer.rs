@@ -399,7 +399,7 @@ impl ResourceKind for LoadBalancer {
         self.read_one(&current.id).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let arn = current.id.as_str();
         match self.client.delete_load_balancer().load_balancer_arn(arn).send().await.map_err(from_sdk) {
             Ok(_) => {}

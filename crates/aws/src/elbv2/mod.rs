@@ -11,32 +11,15 @@ pub mod target_group;
 
 use crate::error::from_sdk;
 use crate::tags::tag_changes;
-use crate::Aws;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ResourceKind};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError};
 use deployctl_spec::KindSchema;
 use futures::future::join_all;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
-
-/// The schemas of this service's kinds.
-pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&load_balancer::SCHEMA, &target_group::SCHEMA, &listener::SCHEMA]
-}
-
-/// This service's kinds, with their clients.
-pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    let client = aws.elbv2();
-    vec![
-        Arc::new(load_balancer::LoadBalancer::new(client.clone())),
-        Arc::new(target_group::TargetGroup::new(client.clone())),
-        Arc::new(listener::Listener::new(client)),
-    ]
-}
 
 /// The most ARNs one DescribeTags (and one Describe… by ARN) takes.
 pub(crate) const ARN_CHUNK: usize = 20;

@@ -407,7 +407,7 @@ impl ResourceKind for TargetGroup {
         self.read_one(arn).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         const IN_USE_GRACE: Duration = Duration::from_secs(120);
         let (client, arn) = (&self.client, current.id.as_str());
         let start = Instant::now();

@@ -780,7 +780,7 @@ impl ResourceKind for Rule {
         self.must_read(&current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let (bus, name) = split_id(&current.id);
         let Some(live) = self.targets(bus, name).await? else { return Ok(()) };
         // A rule that has targets cannot be deleted.

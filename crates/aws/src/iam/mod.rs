@@ -8,21 +8,7 @@ pub mod role;
 
 pub use propagation::{is_propagation_error, while_role_propagates, while_role_propagates_with};
 
-use crate::Aws;
-use deployctl_engine::ResourceKind;
-use deployctl_spec::KindSchema;
 use serde_json::Value;
-use std::sync::Arc;
-
-/// The schemas of this service's kinds.
-pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&role::SCHEMA, &oidc_provider::SCHEMA]
-}
-
-/// This service's kinds, with their clients.
-pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    vec![Arc::new(role::Role::new(aws.iam())), Arc::new(oidc_provider::OidcProvider::new(aws.iam()))]
-}
 
 /// A deterministic name from `raw` (`<stack>-<address>`): characters `allowed`
 /// rejects become `-` (runs collapsed, none left at the end, so `nat[a]`

@@ -445,7 +445,7 @@ impl ResourceKind for OidcProvider {
         self.read_after_write(ctx, &current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let r = self.client.delete_open_id_connect_provider().open_id_connect_provider_arn(&current.id).send().await;
         match r.map_err(from_sdk) {
             Ok(_) => Ok(()),

@@ -391,7 +391,7 @@ impl ResourceKind for Role {
         self.read_after_write(ctx, &current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let name = current.id.as_str();
         // A role can only be deleted bare: detach, delete inline policies,
         // leave instance profiles first.

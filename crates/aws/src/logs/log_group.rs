@@ -296,7 +296,7 @@ impl ResourceKind for LogGroup {
         self.must_read(&current.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_log_group().log_group_name(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),

@@ -967,7 +967,7 @@ impl ResourceKind for Bucket {
         self.must_read(name).await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let name = current.id.as_str();
         let force = current.properties.get("force_destroy").and_then(Value::as_bool).unwrap_or(false);
         if force {

@@ -2,21 +2,6 @@
 
 pub mod bucket;
 
-use crate::Aws;
-use deployctl_engine::ResourceKind;
-use deployctl_spec::KindSchema;
-use std::sync::Arc;
-
-/// The schemas of this service's kinds.
-pub fn schemas() -> Vec<&'static KindSchema> {
-    vec![&bucket::SCHEMA]
-}
-
-/// This service's kinds, with their clients.
-pub fn kinds(aws: &Aws) -> Vec<Arc<dyn ResourceKind>> {
-    vec![Arc::new(bucket::Bucket::new(aws.s3()))]
-}
-
 /// The ARN partition of a region: `aws`, `aws-cn` or `aws-us-gov`.
 pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -412,7 +412,7 @@ impl ResourceKind for Secret {
         self.must_read(&live.id).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         // The delete settings, as read from the secret's tags.
         let props = if current.properties.contains_key("recovery_window_in_days") {
             current.properties.clone()

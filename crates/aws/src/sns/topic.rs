@@ -500,7 +500,7 @@ impl ResourceKind for Topic {
         self.must_read(arn).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.client.delete_topic().topic_arn(&current.id).send().await.map_err(from_sdk) {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),

@@ -175,7 +175,7 @@ impl ResourceKind for TopicPolicy {
         self.converge(ctx, &current.id, desired).await
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         match self.put(&current.id, default_policy(&current.id).to_string()).await {
             Err(e) if not_found(&e) => Ok(()),
             other => other,

@@ -11,7 +11,7 @@
 use deployctl_aws::appautoscaling::policy::{self, Policy};
 use deployctl_aws::appautoscaling::target::{self, Target};
 use deployctl_aws::Aws;
-use deployctl_engine::{ResourceKind, StepAction};
+use deployctl_engine::{Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
 
 const REGION: &str = "us-east-1";
@@ -198,12 +198,12 @@ async fn target_and_policies_round_trip() {
     // Delete policies, then the target, each twice; nothing is read back.
     let del = op(STACK, REGION, "cpu", "appautoscaling.policy", StepAction::Delete, &[]);
     for p in [&cpu, &mem] {
-        policies.delete(&del, p).await.expect("delete the policy");
-        policies.delete(&del, p).await.expect("delete the policy again");
+        policies.delete(&del, p, &Props::new()).await.expect("delete the policy");
+        policies.delete(&del, p, &Props::new()).await.expect("delete the policy again");
     }
     assert!(policies.read(&read_ctx(STACK, REGION), &[cpu.id.clone(), mem.id.clone()]).await.unwrap().is_empty());
     let del = op(STACK, REGION, "web_scaling", "appautoscaling.target", StepAction::Delete, &[]);
-    targets.delete(&del, &t).await.expect("deregister the target");
-    targets.delete(&del, &t).await.expect("deregister the target again");
+    targets.delete(&del, &t, &Props::new()).await.expect("deregister the target");
+    targets.delete(&del, &t, &Props::new()).await.expect("deregister the target again");
     assert!(targets.read(&read_ctx(STACK, REGION), std::slice::from_ref(&t.id)).await.unwrap().is_empty());
 }

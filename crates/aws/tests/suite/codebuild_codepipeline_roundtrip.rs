@@ -238,8 +238,8 @@ async fn build_project_of_seed_000_round_trips() {
     assert_eq!(tagged.len(), 1);
 
     let (ctx, _rx) = op(&project::SCHEMA, "build", StepAction::Delete, tags("build"));
-    kind.delete(&ctx, &created).await.unwrap();
-    kind.delete(&ctx, &created).await.unwrap();
+    kind.delete(&ctx, &created, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &created, &Props::new()).await.unwrap();
     assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&created.id)).await.unwrap().is_empty());
 }
 
@@ -278,7 +278,7 @@ async fn build_projects_of_seed_002_are_read_in_one_batch() {
     assert_eq!(read[0].properties["source"]["buildspec"], json!("backend/buildspec.yml"));
     for o in &read {
         let (ctx, _rx) = op(&project::SCHEMA, "x", StepAction::Delete, tags("x"));
-        kind.delete(&ctx, o).await.unwrap();
+        kind.delete(&ctx, o, &Props::new()).await.unwrap();
     }
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
@@ -446,8 +446,8 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
     assert!(progress(&mut rx).iter().any(|m| m.contains("waiting for IAM role to propagate")));
 
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
-    kind.delete(&ctx, &rotated).await.unwrap();
-    kind.delete(&ctx, &rotated).await.unwrap();
+    kind.delete(&ctx, &rotated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &rotated, &Props::new()).await.unwrap();
     assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&rotated.id)).await.unwrap().is_empty());
     std::env::remove_var(TOKEN_ENV);
 }
@@ -518,8 +518,8 @@ async fn codecommit_pipeline_of_seed_002_round_trips() {
     assert_eq!(build_backend.actions().iter().map(|a| a.run_order()).collect::<Vec<_>>(), [Some(1), Some(2)]);
 
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
-    kind.delete(&ctx, &updated).await.unwrap();
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&updated.id)).await.unwrap().is_empty());
 }
 
@@ -575,7 +575,7 @@ async fn github_pipeline_through_a_codestar_connection_needs_no_token() {
     assert_eq!(conf.get("BranchName").map(String::as_str), Some("release"));
 
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
 }
 
 async fn read_one_pipeline(kind: &Pipeline, id: &str) -> Observed {

@@ -15,7 +15,7 @@
 
 use deployctl_aws::ecr::repository::{self, Repository};
 use deployctl_aws::elbv2::{listener, load_balancer, target_group};
-use deployctl_engine::{OpCtx, ResourceKind, StepAction};
+use deployctl_engine::{OpCtx, Props, ResourceKind, StepAction};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -252,24 +252,24 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         "t",
         Duration::from_secs(2),
     );
-    let err = tg_kind.delete(&short, &tg).await.expect_err("a target group in use is not deleted");
+    let err = tg_kind.delete(&short, &tg, &Props::new()).await.expect_err("a target group in use is not deleted");
     assert!(err.message.contains("in use"), "{err:?}");
 
     // Delete in order, each twice; nothing is read back.
     for arn in &listener_arns {
         let l = read_one(&ls_kind, &read_ctx(STACK, REGION), arn).await;
         let ctx = op(STACK, REGION, "l", "elbv2.listener", StepAction::Delete, &[]);
-        ls_kind.delete(&ctx, &l).await.expect("delete the listener");
-        ls_kind.delete(&ctx, &l).await.expect("delete the listener again");
+        ls_kind.delete(&ctx, &l, &Props::new()).await.expect("delete the listener");
+        ls_kind.delete(&ctx, &l, &Props::new()).await.expect("delete the listener again");
     }
     assert!(ls_kind.read(&read_ctx(STACK, REGION), &listener_arns).await.unwrap().is_empty());
     let ctx = op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Delete, &[]);
-    tg_kind.delete(&ctx, &tg).await.expect("delete the target group");
-    tg_kind.delete(&ctx, &tg).await.expect("delete the target group again");
+    tg_kind.delete(&ctx, &tg, &Props::new()).await.expect("delete the target group");
+    tg_kind.delete(&ctx, &tg, &Props::new()).await.expect("delete the target group again");
     assert!(tg_kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&tg_arn)).await.unwrap().is_empty());
     let ctx = op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Delete, &[]);
-    lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer");
-    lb_kind.delete(&ctx, &lb).await.expect("delete the load balancer again");
+    lb_kind.delete(&ctx, &lb, &Props::new()).await.expect("delete the load balancer");
+    lb_kind.delete(&ctx, &lb, &Props::new()).await.expect("delete the load balancer again");
     assert!(lb_kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&lb_arn)).await.unwrap().is_empty());
     // Its security group can go right after.
     ec2.delete_security_group().group_id(&sg).send().await.expect("the group is free");
@@ -347,7 +347,7 @@ async fn ecr_repository_round_trip() {
     // A repository holding an image is not deleted without force_delete…
     ecr.put_image().repository_name("rt/api").image_manifest(MANIFEST).image_tag("v1").send().await.unwrap();
     let ctx = op(STACK, REGION, "repo", t, StepAction::Delete, &[]);
-    let err = kind.delete(&ctx, &repo).await.expect_err("a repository with images is kept");
+    let err = kind.delete(&ctx, &repo, &Props::new()).await.expect_err("a repository with images is kept");
     assert_eq!(err.code.as_deref(), Some("RepositoryNotEmptyException"));
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_delete: true"), "{err:?}");
 
@@ -364,8 +364,8 @@ async fn ecr_repository_round_trip() {
     assert!(live.tags().iter().any(|t| t.key() == repository::TAG_FORCE_DELETE && t.value() == "true"));
     let repo = read_one(&kind, &read_ctx(STACK, REGION), "rt/api").await;
     assert_eq!(repo.properties["force_delete"], json!(true));
-    kind.delete(&ctx, &repo).await.expect("delete the repository with its image");
-    kind.delete(&ctx, &repo).await.expect("delete the repository again");
+    kind.delete(&ctx, &repo, &Props::new()).await.expect("delete the repository with its image");
+    kind.delete(&ctx, &repo, &Props::new()).await.expect("delete the repository again");
     assert!(kind.read(&read_ctx(STACK, REGION), &["rt/api".to_string()]).await.unwrap().is_empty());
 }
 

@@ -205,7 +205,7 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
         [("container_definitions", Update::Replace)]
     );
     let (ctx, _rx) = op(&task_definition::SCHEMA, t_addr, StepAction::Delete, BTreeMap::new());
-    tasks.delete(&ctx, &live_t1).await.unwrap();
+    tasks.delete(&ctx, &live_t1, &Props::new()).await.unwrap();
     let (ctx, _rx) = op(&task_definition::SCHEMA, t_addr, StepAction::Create, tags(t_addr));
     let t2 = tasks.create(&ctx, &t_desired2).await.unwrap();
     assert_eq!(t2.attributes["revision"], json!(2));
@@ -275,22 +275,22 @@ async fn ecs_cluster_task_definition_and_service_round_trip() {
 
     // ---- deletes -----------------------------------------------------
     let (ctx, _rx) = op(&service::SCHEMA, s_addr, StepAction::Delete, BTreeMap::new());
-    services.delete(&ctx, &s3).await.unwrap();
-    services.delete(&ctx, &s3).await.unwrap();
+    services.delete(&ctx, &s3, &Props::new()).await.unwrap();
+    services.delete(&ctx, &s3, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&services, &read_ctx(STACK, REGION), &s1.id).await, None);
     let raw = ecs.describe_services().cluster(&cluster_arn).services(&s1.id).send().await.unwrap();
     assert_eq!(raw.services()[0].status(), Some("INACTIVE"));
 
     let (ctx, _rx) = op(&task_definition::SCHEMA, t_addr, StepAction::Delete, BTreeMap::new());
     for t in [&t2, &t3] {
-        tasks.delete(&ctx, t).await.unwrap();
-        tasks.delete(&ctx, t).await.unwrap();
+        tasks.delete(&ctx, t, &Props::new()).await.unwrap();
+        tasks.delete(&ctx, t, &Props::new()).await.unwrap();
         assert_eq!(read_opt(&tasks, &read_ctx(STACK, REGION), &t.id).await, None);
     }
 
     let (ctx, _rx) = op(&cluster::SCHEMA, c_addr, StepAction::Delete, BTreeMap::new());
-    clusters.delete(&ctx, &c2).await.unwrap();
-    clusters.delete(&ctx, &c2).await.unwrap();
+    clusters.delete(&ctx, &c2, &Props::new()).await.unwrap();
+    clusters.delete(&ctx, &c2, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&clusters, &read_ctx(STACK, REGION), &cluster_arn).await, None);
     assert!(clusters.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 }

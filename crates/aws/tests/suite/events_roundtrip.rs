@@ -268,12 +268,16 @@ async fn rule_round_trip() {
     // Delete (the targets first: a rule with targets cannot go), twice;
     // nothing is read back.
     let del = op("pipeline_failed", StepAction::Delete, &[]);
-    kind.delete(&del, &r).await.expect("delete the rule");
-    kind.delete(&del, &r).await.expect("delete the rule again");
+    kind.delete(&del, &r, &Props::new()).await.expect("delete the rule");
+    kind.delete(&del, &r, &Props::new()).await.expect("delete the rule again");
     let err = eb.describe_rule().name(name).send().await.expect_err("the rule is gone");
     assert_eq!(aws_sdk_eventbridge::error::ProvideErrorMetadata::code(&err), Some("ResourceNotFoundException"));
-    kind.delete(&op("nightly", StepAction::Delete, &[]), &nightly).await.expect("delete the scheduled rule");
-    kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders).await.expect("delete the bus's rule");
-    kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders).await.expect("delete it again");
+    kind.delete(&op("nightly", StepAction::Delete, &[]), &nightly, &Props::new())
+        .await
+        .expect("delete the scheduled rule");
+    kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders, &Props::new())
+        .await
+        .expect("delete the bus's rule");
+    kind.delete(&op("order_placed", StepAction::Delete, &[]), &orders, &Props::new()).await.expect("delete it again");
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }

@@ -169,8 +169,8 @@ async fn iam_role_round_trip_with_inline_and_managed_policies() {
 
     // Delete detaches and deletes the policies first; again is fine.
     let (ctx, _rx) = op(&role::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &updated).await.unwrap();
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await, None);
     assert!(kind
         .find_existing(&read_ctx(STACK, REGION), &[(address.to_string(), Props::new())])
@@ -262,8 +262,8 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     assert!(e.code_is("ResourceAlreadyExistsException"), "{e:?}");
 
     let (ctx, _rx) = op(&log_group::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &updated).await.unwrap();
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web").await, None);
     assert!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web-old").await.is_some());
 }
@@ -338,7 +338,7 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
 
     // Delete schedules it with the window from its tag: gone for deployctl.
     let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
     assert!(raw.deleted_date().is_some(), "scheduled for deletion, not deleted at once");
     assert_eq!(
@@ -346,7 +346,7 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
         None,
         "a secret scheduled for deletion counts as gone"
     );
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 
     // Created again under the same name: restored and adopted, same ARN.
@@ -360,10 +360,10 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
 
     // force_delete_without_recovery deletes for good.
     let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &restored).await.unwrap();
+    kind.delete(&ctx, &restored, &Props::new()).await.unwrap();
     let e = sm.describe_secret().secret_id(&created.id).send().await.unwrap_err();
     assert!(format!("{e:?}").contains("ResourceNotFoundException"), "{e:?}");
-    kind.delete(&ctx, &restored).await.unwrap();
+    kind.delete(&ctx, &restored, &Props::new()).await.unwrap();
 }
 
 #[tokio::test]

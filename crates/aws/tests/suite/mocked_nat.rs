@@ -316,7 +316,7 @@ mod around_the_nat_gateway {
         let describe = mock!(Client::describe_addresses).then_output(|| address(Some("eni-1")));
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
-        ElasticIp::new(client).delete(&delete_ctx(Duration::from_secs(30)), &eip()).await.unwrap();
+        ElasticIp::new(client).delete(&delete_ctx(Duration::from_secs(30)), &eip(), &Props::new()).await.unwrap();
 
         assert_eq!(release.num_calls(), 2);
     }
@@ -328,7 +328,10 @@ mod around_the_nat_gateway {
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
         let started = Instant::now();
-        let err = ElasticIp::new(client).delete(&delete_ctx(Duration::from_secs(30)), &eip()).await.unwrap_err();
+        let err = ElasticIp::new(client)
+            .delete(&delete_ctx(Duration::from_secs(30)), &eip(), &Props::new())
+            .await
+            .unwrap_err();
 
         assert!(started.elapsed() < Duration::from_secs(1), "it waited: {:?}", started.elapsed());
         assert_eq!(err.code.as_deref(), Some("AuthFailure"), "{err:?}");
@@ -342,7 +345,10 @@ mod around_the_nat_gateway {
         let describe = mock!(Client::describe_addresses).then_output(|| address(Some("eni-1")));
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
-        let err = ElasticIp::new(client).delete(&delete_ctx(Duration::from_secs(1)), &eip()).await.unwrap_err();
+        let err = ElasticIp::new(client)
+            .delete(&delete_ctx(Duration::from_secs(1)), &eip(), &Props::new())
+            .await
+            .unwrap_err();
 
         assert_eq!(err.code.as_deref(), Some("InvalidIPAddress.InUse"), "{err:?}");
         assert!(err.message.contains("eni-1"), "{err:?}");

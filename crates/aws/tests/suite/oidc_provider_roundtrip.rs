@@ -152,8 +152,8 @@ async fn github_provider_round_trip_thumbprints_and_tags_in_place() {
 
     // Delete; again is fine (moto answers success, AWS NoSuchEntity).
     let (ctx, _rx) = op(&oidc_provider::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &updated).await.unwrap();
-    kind.delete(&ctx, &updated).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), GITHUB_ARN).await, None);
     assert!(iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list().is_empty());
     assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());

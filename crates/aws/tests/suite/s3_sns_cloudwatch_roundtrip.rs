@@ -172,7 +172,7 @@ async fn bucket_round_trip() {
     s3.put_object().bucket(name).key("gone.txt").body(b"x".to_vec().into()).send().await.unwrap();
     s3.delete_object().bucket(name).key("gone.txt").send().await.unwrap();
     let del = op(STACK, REGION, "artifacts", "s3.bucket", StepAction::Delete, &[]);
-    let err = kind.delete(&del, &b).await.expect_err("a bucket with objects is not deleted");
+    let err = kind.delete(&del, &b, &Props::new()).await.expect_err("a bucket with objects is not deleted");
     assert_eq!(err.code.as_deref(), Some("BucketNotEmpty"), "{err:?}");
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_destroy"), "{err:?}");
 
@@ -187,9 +187,9 @@ async fn bucket_round_trip() {
     let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
     assert!(tags.tag_set().iter().any(|t| t.key() == bucket::TAG_FORCE_DESTROY && t.value() == "true"));
     let b = read_one(&kind, &read_ctx(STACK, REGION), name).await;
-    kind.delete(&del, &b).await.expect("delete the bucket with its objects");
-    kind.delete(&del, &b).await.expect("delete the bucket again");
-    kind.delete(&del, &bare).await.expect("delete the bare bucket");
+    kind.delete(&del, &b, &Props::new()).await.expect("delete the bucket with its objects");
+    kind.delete(&del, &b, &Props::new()).await.expect("delete the bucket again");
+    kind.delete(&del, &bare, &Props::new()).await.expect("delete the bare bucket");
     let ids = [name.to_string(), "rt-bare-bucket".to_string()];
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
@@ -338,9 +338,9 @@ async fn topic_round_trip() {
 
     // Delete, twice; nothing is read back.
     let del = op(STACK, REGION, "failures", "sns.topic", StepAction::Delete, &[]);
-    kind.delete(&del, &t).await.expect("delete the topic");
-    kind.delete(&del, &t).await.expect("delete the topic again");
-    kind.delete(&del, &fifo).await.expect("delete the fifo topic");
+    kind.delete(&del, &t, &Props::new()).await.expect("delete the topic");
+    kind.delete(&del, &t, &Props::new()).await.expect("delete the topic again");
+    kind.delete(&del, &fifo, &Props::new()).await.expect("delete the fifo topic");
     assert!(kind.read(&read_ctx(STACK, REGION), &[arn, fifo.id.clone()]).await.unwrap().is_empty());
 }
 
@@ -401,12 +401,12 @@ async fn topic_policy_round_trip() {
     // Delete puts back SNS's default policy (the owner account only); twice
     // is fine, and so is a topic that is gone.
     let del = op(STACK, REGION, "alerts_policy", "sns.topic_policy", StepAction::Delete, &[]);
-    kind.delete(&del, &fixed).await.unwrap();
-    kind.delete(&del, &fixed).await.unwrap();
+    kind.delete(&del, &fixed, &Props::new()).await.unwrap();
+    kind.delete(&del, &fixed, &Props::new()).await.unwrap();
     let restored = live_policy(sns.clone(), arn.clone()).await;
     assert_eq!(restored["Statement"][0]["Sid"], "__default_statement_ID", "{restored}");
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
-    kind.delete(&del, &fixed).await.unwrap();
+    kind.delete(&del, &fixed, &Props::new()).await.unwrap();
     assert!(kind.read(&read_ctx(STACK, REGION), std::slice::from_ref(&arn)).await.unwrap().is_empty());
 }
 
@@ -521,8 +521,8 @@ async fn alarm_round_trip() {
 
     // Delete, twice; nothing is read back.
     let del = op(STACK, REGION, "cpu_high", "cloudwatch.alarm", StepAction::Delete, &[]);
-    kind.delete(&del, &cpu).await.expect("delete the alarm");
-    kind.delete(&del, &cpu).await.expect("delete the alarm again");
-    kind.delete(&del, &unhealthy).await.expect("delete the other alarm");
+    kind.delete(&del, &cpu, &Props::new()).await.expect("delete the alarm");
+    kind.delete(&del, &cpu, &Props::new()).await.expect("delete the alarm again");
+    kind.delete(&del, &unhealthy, &Props::new()).await.expect("delete the other alarm");
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }

@@ -197,7 +197,7 @@ impl ResourceKind for Mem {
         .await
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
         let id = current.id.clone();
         self.mutate(ctx, move |world| {
             world.remove(&id);

@@ -88,6 +88,7 @@ fn sample() -> Plan {
             attributes: props(
                 json!({"id": "vpc-0a1b2c3d", "arn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0a1b2c3d"}),
             ),
+            recorded: Default::default(),
         }),
         resume: true,
         timeouts: Some(Timeouts { create_secs: Some(600), update_secs: None, delete_secs: Some(5400) }),
@@ -187,6 +188,8 @@ fn sample() -> Plan {
             properties: props(json!({"subnet_ids": ["subnet-old"], "port": 5432})),
             tags: BTreeMap::new(),
             attributes: props(json!({"id": "db-1"})),
+            // What a delete reads that AWS does not keep.
+            recorded: props(json!({"subnet_ids": ["subnet-old"], "port": 5432, "skip_final_snapshot": true})),
         }),
         ..base("db", "rds.instance", Action::Replace)
     };
@@ -207,6 +210,7 @@ fn sample() -> Plan {
             properties: props(json!({"description": "old"})),
             tags: [("deployctl:resource".to_string(), "old_sg".to_string())].into(),
             attributes: props(json!({"id": "sg-old"})),
+            recorded: props(json!({"description": "old"})),
         }),
         ..base("old_sg", "ec2.security_group", Action::Delete)
     };

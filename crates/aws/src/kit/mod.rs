@@ -1,0 +1,430 @@
+//! The kind toolkit: what every resource kind shares, written once.
+//!
+//! A kind is a typed model ([`model!`]) plus its API calls ([`Kind`]).
+//! [`Adapter`] implements the engine's `ResourceKind` once for every kind:
+//!
+//! - it turns the engine's JSON properties into the kind's model, with the
+//!   schema's defaults filled in, and the model back into JSON;
+//! - it owns adoption: by tag ([`Kind::find_tagged`]) or by natural key
+//!   ([`Adopt::ByName`]), batched, and a create that finds its own resource
+//!   already there ([`Kind::EXISTS`]) adopts it instead of failing;
+//! - it owns tags: a tag change never reaches the kind's `update`; the
+//!   kind's [`Tagger`] converges them;
+//! - it owns not-found: deleting what is already gone is success;
+//! - it hands `delete` the properties state recorded, typed.
+//!
+//! What is left to a kind is its calls and its mapping: read (batched),
+//! create (returning the id and attributes from the create response, with no
+//! read-back), update of the properties that changed, delete.
+
+pub mod tagger;
+
+pub use tagger::{TagChange, Tagger};
+
+use crate::tags::{is_ours, is_this_stacks, tag_changes};
+use async_trait::async_trait;
+use deployctl_engine::kind::TAG_RESOURCE;
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_spec::{KindSchema, Prop, Type};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Tags as a map.
+pub type Tags = BTreeMap<String, String>;
+
+/// A kind's properties as a Rust type. Written with [`model!`], which
+/// derives the schema's property list from the fields.
+pub trait Model: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The schema of each field, in declaration order.
+    const PROPS: &'static [Prop];
+
+    /// The model of `props` (what the engine resolved from the spec, or
+    /// what state recorded), with the schema's defaults for what is unset.
+    fn from_props(props: &Props) -> Result<Self, ProviderError> {
+        let mut full = props.clone();
+        fill_defaults(Self::PROPS, &mut full);
+        serde_json::from_value(Value::Object(full))
+            .map_err(|e| ProviderError::new(Some("InvalidProperties".into()), format!("properties: {e}")))
+    }
+
+    /// The model as JSON properties, in the spec's shape.
+    fn to_props(&self) -> Props {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Props::new(),
+        }
+    }
+}
+
+/// Fills each unset property that has a default, nested objects included.
+fn fill_defaults(props: &[Prop], values: &mut Props) {
+    for p in props {
+        let v = values.get(p.name).filter(|v| !v.is_null()).cloned();
+        let v = match v {
+            Some(v) => Some(v),
+            None => p.default.and_then(|d| serde_json::from_str(d).ok()),
+        };
+        let Some(mut v) = v else { continue };
+        match (&p.ty, &mut v) {
+            (Type::Object(inner), Value::Object(m)) => fill_defaults(inner, m),
+            (Type::Set(Type::Object(inner)) | Type::List(Type::Object(inner)), Value::Array(items)) => {
+                for item in items {
+                    if let Value::Object(m) = item {
+                        fill_defaults(inner, m);
+                    }
+                }
+            }
+            _ => {}
+        }
+        values.insert(p.name.to_string(), v);
+    }
+}
+
+/// The schema type a field's Rust type means. [`Prop::typed`] overrides it
+/// where one Rust type serves several (a list versus a set, seconds versus
+/// a duration).
+pub trait PropType {
+    const TYPE: Type;
+}
+
+macro_rules! prop_types {
+    ($($t:ty => $v:expr),* $(,)?) => { $(impl PropType for $t { const TYPE: Type = $v; })* };
+}
+prop_types! {
+    String => Type::String,
+    i64 => Type::Int,
+    i32 => Type::Int,
+    f64 => Type::Number,
+    bool => Type::Bool,
+    Value => Type::Document,
+    Vec<String> => Type::Set(&Type::String),
+    BTreeMap<String, String> => Type::Map(&Type::String),
+}
+impl<T: PropType> PropType for Option<T> {
+    const TYPE: Type = T::TYPE;
+}
+
+/// Declares a kind's model: a struct whose fields are its properties. The
+/// field's name is the property's name, its Rust type gives the schema
+/// type, and the bracket lists the [`Prop`] builders that apply:
+///
+/// ```ignore
+/// model! {
+///     pub struct VpcModel {
+///         cidr_block: String = "The IPv4 range." [required, replace, cidr(16, 28)],
+///         enable_dns_support: bool = "Whether DNS resolves." [default("true")],
+///     }
+/// }
+/// ```
+///
+/// `VpcModel::PROPS` is then the schema's property list, and code that
+/// misspells a property does not compile.
+#[macro_export]
+macro_rules! model {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident {
+        $( $field:ident : $ty:ty = $doc:literal $([ $($m:ident $(( $($arg:expr),* ))?),* $(,)? ])? ),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        $vis struct $name {
+            $( pub $field: $ty, )*
+        }
+        impl $crate::kit::Model for $name {
+            const PROPS: &'static [deployctl_spec::Prop] = &[
+                $( deployctl_spec::Prop::new(
+                    stringify!($field),
+                    <$ty as $crate::kit::PropType>::TYPE,
+                    $doc,
+                ) $($( .$m($($($arg),*)?) )*)? ),*
+            ];
+        }
+        impl $crate::kit::PropType for $name {
+            const TYPE: deployctl_spec::Type =
+                deployctl_spec::Type::Object(<$name as $crate::kit::Model>::PROPS);
+        }
+    };
+}
+pub use model;
+
+/// A resource as a kind reads it.
+#[derive(Debug, Clone)]
+pub struct Live<M> {
+    pub id: String,
+    pub model: M,
+    /// Its tags, AWS's own (`aws:`) left out.
+    pub tags: Tags,
+    pub attributes: Props,
+}
+
+impl<M: Model> Live<M> {
+    pub fn observed(self) -> Observed {
+        Observed { id: self.id, properties: self.model.to_props(), tags: self.tags, attributes: self.attributes }
+    }
+}
+
+/// What a create returns: the id and the attributes, from the create
+/// call's (and its wait's) responses.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: String,
+    pub attributes: Props,
+}
+
+/// How a resource this stack created but did not record is found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopt {
+    /// By its tags, with [`Kind::find_tagged`].
+    ByTag,
+    /// By the natural key in this property, which is also the resource's
+    /// id (a log group's name): read, and adopted if it carries this
+    /// stack's tags.
+    ByName(&'static str),
+    /// Not at all (the create call itself is idempotent by client token).
+    Never,
+}
+
+/// The attributes object from `(name, value)` pairs.
+pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Props {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// A kind: its model and its API calls. [`Adapter`] does the rest.
+#[async_trait]
+pub trait Kind: Send + Sync + 'static {
+    type Model: Model;
+
+    fn schema(&self) -> &'static KindSchema;
+
+    /// How lost resources are found again.
+    const ADOPT: Adopt;
+
+    /// Error codes of the create call meaning "a resource with this natural
+    /// key exists": with [`Adopt::ByName`], the adapter then adopts it if it
+    /// is this resource's (a create retried after a crash), and refuses
+    /// otherwise.
+    const EXISTS: &'static [&'static str] = &[];
+
+    /// Error codes meaning "no such resource" beyond the ones every service
+    /// shares (`*NotFound`, `NoSuchEntity`): a delete that gets one is done.
+    const GONE: &'static [&'static str] = &[];
+
+    /// How the kind's tags are changed after create; `None` for kinds
+    /// without tags.
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        None
+    }
+
+    /// Reads the given ids in as few calls as the API allows; ids that no
+    /// longer exist are left out.
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<Self::Model>>, ProviderError>;
+
+    /// Every resource of the kind tagged `deployctl:stack = ctx.stack`
+    /// (used with [`Adopt::ByTag`]).
+    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<Live<Self::Model>>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Creates the resource with `ctx.tags`, waits until it is usable, and
+    /// calls `ctx.record_id` the moment the id is known.
+    async fn create(&self, ctx: &OpCtx, want: &Self::Model) -> Result<Created, ProviderError>;
+
+    /// Changes the properties named in `changed` (never `tags`) from
+    /// `live` to `want`. Returns the new attributes if they changed.
+    async fn update(
+        &self,
+        _ctx: &OpCtx,
+        live: &Observed,
+        _want: &Self::Model,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        Err(ProviderError::msg(format!("{} cannot change {} in place", live.id, changed.join(", "))))
+    }
+
+    /// Deletes the resource. `recorded` is what the last apply recorded
+    /// (`None` for a resource adopted and never applied). Not found is
+    /// success: the adapter sees to it.
+    async fn delete(&self, ctx: &OpCtx, live: &Observed, recorded: Option<&Self::Model>) -> Result<(), ProviderError>;
+
+    /// Finishes an interrupted create: waits as `create` would have.
+    async fn resume(&self, _ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
+        Ok(current.clone())
+    }
+}
+
+/// The engine's `ResourceKind` for any [`Kind`].
+pub struct Adapter<K>(pub K);
+
+impl<K: Kind> Adapter<K> {
+    pub fn arc(kind: K) -> Arc<dyn ResourceKind> {
+        Arc::new(Adapter(kind))
+    }
+
+    async fn converge_tags(&self, ctx: &OpCtx, live: &Observed) -> Result<(), ProviderError> {
+        let Some(tagger) = self.0.tagger() else { return Ok(()) };
+        let (set, unset) = tag_changes(&live.tags, &ctx.tags);
+        if set.is_empty() && unset.is_empty() {
+            return Ok(());
+        }
+        tagger.tag(live, &tagger::TagChange { want: &ctx.tags, set: &set, unset: &unset }).await
+    }
+
+    /// A create that found a resource of the same name: this resource's
+    /// own, from a run killed before it recorded the id, is adopted and
+    /// converged; anything else is refused.
+    async fn adopt_existing(
+        &self,
+        ctx: &OpCtx,
+        field: &str,
+        name: &str,
+        desired: &Props,
+        conflict: ProviderError,
+    ) -> Result<Observed, ProviderError> {
+        let read = ReadCtx { stack: ctx.stack.clone(), region: ctx.region.clone() };
+        let live = self.0.read(&read, &[name.to_string()]).await?.into_iter().next();
+        let Some(live) = live.filter(|l| is_ours(&l.tags, &ctx.stack, &ctx.address)) else {
+            return Err(ProviderError::new(
+                conflict.code.clone(),
+                format!(
+                    "a {} with {field} {name} already exists and is not this stack's {}",
+                    self.0.schema().type_name,
+                    ctx.address
+                ),
+            )
+            .with_hint(format!("choose another {field}, or delete the existing one")));
+        };
+        ctx.record_id(&live.id);
+        let live = live.observed();
+        let mut full = desired.clone();
+        fill_defaults(K::Model::PROPS, &mut full);
+        let mut changed: Vec<String> = K::Model::PROPS
+            .iter()
+            .filter(|p| {
+                full.get(p.name).is_some_and(|v| !v.is_null()) && full.get(p.name) != live.properties.get(p.name)
+            })
+            .map(|p| p.name.to_string())
+            .collect();
+        changed.push("tags".into());
+        self.update(ctx, &live, desired, &changed).await
+    }
+}
+
+#[async_trait]
+impl<K: Kind> ResourceKind for Adapter<K> {
+    fn schema(&self) -> &'static KindSchema {
+        self.0.schema()
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+        Ok(self.0.read(ctx, ids).await?.into_iter().map(Live::observed).collect())
+    }
+
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+        if K::ADOPT != Adopt::ByTag {
+            return Ok(Vec::new());
+        }
+        let found = self.0.find_tagged(ctx).await?;
+        Ok(found.into_iter().filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed()))).collect())
+    }
+
+    async fn find_existing(
+        &self,
+        ctx: &ReadCtx,
+        wanted: &[(String, Props)],
+    ) -> Result<Vec<(String, Observed)>, ProviderError> {
+        let Adopt::ByName(field) = K::ADOPT else { return self.find_tagged(ctx).await };
+        // One batched read of every candidate's name.
+        let by_name: BTreeMap<String, &String> = wanted
+            .iter()
+            .filter_map(|(address, props)| Some((props.get(field)?.as_str()?.to_string(), address)))
+            .collect();
+        if by_name.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = by_name.keys().cloned().collect();
+        let found = self.0.read(ctx, &names).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|l| {
+                let address = *by_name.get(&l.id)?;
+                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+        let want = K::Model::from_props(desired)?;
+        match self.0.create(ctx, &want).await {
+            Ok(created) => {
+                debug_assert_attributes(self.0.schema(), &created.attributes);
+                Ok(Observed {
+                    id: created.id,
+                    properties: want.to_props(),
+                    tags: ctx.tags.clone(),
+                    attributes: created.attributes,
+                })
+            }
+            Err(e) => match K::ADOPT {
+                Adopt::ByName(field) if e.code.as_deref().is_some_and(|c| K::EXISTS.contains(&c)) => {
+                    let Some(name) = desired.get(field).and_then(Value::as_str) else { return Err(e) };
+                    self.adopt_existing(ctx, field, name, desired, e.clone()).await
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, ProviderError> {
+        let want = K::Model::from_props(desired)?;
+        let mut attributes = current.attributes.clone();
+        let rest: Vec<&str> = changed.iter().map(String::as_str).filter(|c| *c != "tags").collect();
+        if !rest.is_empty() {
+            if let Some(a) = self.0.update(ctx, current, &want, &rest).await? {
+                debug_assert_attributes(self.0.schema(), &a);
+                attributes = a;
+            }
+        }
+        let tags = if changed.iter().any(|c| c == "tags") {
+            self.converge_tags(ctx, current).await?;
+            ctx.tags.clone()
+        } else {
+            current.tags.clone()
+        };
+        Ok(Observed { id: current.id.clone(), properties: want.to_props(), tags, attributes })
+    }
+
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, recorded: &Props) -> Result<(), ProviderError> {
+        let recorded = if recorded.is_empty() { None } else { K::Model::from_props(recorded).ok() };
+        match self.0.delete(ctx, current, recorded.as_ref()).await {
+            Err(e) if is_gone::<K>(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
+        self.0.resume(ctx, current).await
+    }
+}
+
+/// Whether `e` says the resource does not exist.
+pub fn is_gone<K: Kind>(e: &ProviderError) -> bool {
+    crate::is_not_found(e) || e.code.as_deref().is_some_and(|c| K::GONE.contains(&c))
+}
+
+/// Every attribute a kind returns is one its schema declares, so that a
+/// reference to it passes `validate` (checked in debug builds: the tests).
+fn debug_assert_attributes(schema: &KindSchema, attributes: &Props) {
+    if cfg!(debug_assertions) {
+        for name in attributes.keys() {
+            assert!(schema.attribute(name).is_some(), "{}: attribute {name} is not in the schema", schema.type_name);
+        }
+    }
+}
