@@ -54,32 +54,61 @@ pub struct Entry {
 /// The registry: every kind, once. `validate` reads the schemas, `up`
 /// builds the kinds, and the two cannot drift apart.
 pub static REGISTRY: &[Entry] = &[
-    Entry { schema: &ec2::vpc::SCHEMA, make: |aws| kit::Adapter::arc(ec2::vpc::Vpc::new(aws.ec2())) },
-    Entry { schema: &ec2::subnet::SCHEMA, make: |aws| Arc::new(ec2::subnet::Subnet::new(aws.ec2())) },
+    Entry {
+        schema: &ec2::vpc::SCHEMA,
+        make: |aws| kit::Adapter::arc(ec2::vpc::Vpc::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
+    },
+    Entry {
+        schema: &ec2::subnet::SCHEMA,
+        make: |aws| kit::Adapter::arc(ec2::subnet::Subnet::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
+    },
     Entry {
         schema: &ec2::internet_gateway::SCHEMA,
-        make: |aws| Arc::new(ec2::internet_gateway::InternetGateway::new(aws.ec2())),
+        make: |aws| {
+            kit::Adapter::arc(ec2::internet_gateway::InternetGateway::new(aws.ec2()).sharing(aws.ec2_tagged.clone()))
+        },
     },
     Entry {
         schema: &ec2::security_group::SCHEMA,
-        make: |aws| Arc::new(ec2::security_group::SecurityGroup::new(aws.ec2())),
+        make: |aws| {
+            kit::Adapter::arc(
+                ec2::security_group::SecurityGroup::with_account(aws.ec2(), aws.account.clone())
+                    .sharing(aws.ec2_tagged.clone()),
+            )
+        },
     },
     Entry {
         schema: &ec2::elastic_ip::SCHEMA,
-        make: |aws| Arc::new(ec2::elastic_ip::ElasticIp::with_account(aws.ec2(), aws.account.clone())),
+        make: |aws| {
+            kit::Adapter::arc(
+                ec2::elastic_ip::ElasticIp::with_account(aws.ec2(), aws.account.clone())
+                    .sharing(aws.ec2_tagged.clone()),
+            )
+        },
     },
     Entry {
         schema: &ec2::nat_gateway::SCHEMA,
-        make: |aws| Arc::new(ec2::nat_gateway::NatGateway::with_account(aws.ec2(), aws.account.clone())),
+        make: |aws| {
+            kit::Adapter::arc(
+                ec2::nat_gateway::NatGateway::with_account(aws.ec2(), aws.account.clone())
+                    .sharing(aws.ec2_tagged.clone()),
+            )
+        },
     },
-    Entry { schema: &ec2::route_table::SCHEMA, make: |aws| Arc::new(ec2::route_table::RouteTable::new(aws.ec2())) },
+    Entry {
+        schema: &ec2::route_table::SCHEMA,
+        make: |aws| kit::Adapter::arc(ec2::route_table::RouteTable::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
+    },
     Entry { schema: &ec2::vpc_endpoint::SCHEMA, make: |aws| Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2())) },
     Entry { schema: &iam::role::SCHEMA, make: |aws| Arc::new(iam::role::Role::new(aws.iam())) },
     Entry {
         schema: &iam::oidc_provider::SCHEMA,
         make: |aws| Arc::new(iam::oidc_provider::OidcProvider::new(aws.iam())),
     },
-    Entry { schema: &logs::log_group::SCHEMA, make: |aws| Arc::new(logs::log_group::LogGroup::new(aws.logs())) },
+    Entry {
+        schema: &logs::log_group::SCHEMA,
+        make: |aws| kit::Adapter::arc(logs::log_group::LogGroup::with_tagging(aws.logs(), aws.tagging())),
+    },
     Entry {
         schema: &secretsmanager::secret::SCHEMA,
         make: |aws| Arc::new(secretsmanager::secret::Secret::new(aws.secretsmanager())),
@@ -148,7 +177,9 @@ pub struct Aws {
     pub calls: ApiCalls,
     /// The account id, looked up once per run by the kinds whose ARNs
     /// need it.
-    account: ec2::elastic_ip::Account,
+    account: ec2::Account,
+    /// The stack's EC2 resources, looked up once per run for adoption.
+    ec2_tagged: ec2::Tagged,
 }
 
 impl Aws {
@@ -163,12 +194,12 @@ impl Aws {
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
-        Aws { config: loader.load().await, calls, account: Default::default() }
+        Aws { config: loader.load().await, calls, account: Default::default(), ec2_tagged: Default::default() }
     }
 
     /// Builds from an existing configuration (tests with mocked clients).
     pub fn from_config(config: SdkConfig, calls: ApiCalls) -> Aws {
-        Aws { config, calls, account: Default::default() }
+        Aws { config, calls, account: Default::default(), ec2_tagged: Default::default() }
     }
 
     pub fn region(&self) -> Option<String> {
@@ -200,6 +231,7 @@ impl Aws {
     client!(codebuild, aws_sdk_codebuild);
     client!(codepipeline, aws_sdk_codepipeline);
     client!(events, aws_sdk_eventbridge);
+    client!(tagging, aws_sdk_resourcegroupstagging);
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {

@@ -6,29 +6,26 @@
 //! gateway deleted just before lets go of its address a little later.
 
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{DomainType, ResourceType};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind, WaitError};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
+use deployctl_engine::{Observed, Poll, ReadCtx, WaitError};
+use deployctl_spec::{Attr, KindSchema};
+use serde_json::json;
+
+model! {
+    pub struct ElasticIpModel {
+        domain: String = "`vpc` (the only kind new accounts have) or `standard` (EC2-Classic)."
+            [default("\"vpc\""), replace],
+        public_ipv4_pool: Option<String> = "The pool to allocate from: `amazon`, or the id of a BYOIP pool \
+            (`ipv4pool-ec2-…`). Unset: Amazon's pool, and not managed." [replace],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.elastic_ip",
     doc: "An Elastic IP address: a static public IPv4 address, as a NAT gateway needs. \
           Released on delete, after whatever holds it (a NAT gateway) is deleted.",
-    properties: &[
-        Prop::new("domain", Type::String, "`vpc` (the only kind new accounts have) or `standard` (EC2-Classic).")
-            .default("\"vpc\"")
-            .replace(),
-        Prop::new(
-            "public_ipv4_pool",
-            Type::String,
-            "The pool to allocate from: `amazon`, or the id of a BYOIP pool (`ipv4pool-ec2-…`). \
-             Unset: Amazon's pool, and not managed.",
-        )
-        .replace(),
-    ],
+    properties: <ElasticIpModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The allocation id, `eipalloc-…`." },
         Attr { name: "arn", doc: "The address's ARN." },
@@ -40,50 +37,30 @@ pub static SCHEMA: KindSchema = KindSchema {
     example: "nat_ip:\n  type: ec2.elastic_ip\n  tags:\n    Name: ${stack}-nat\n",
 };
 
-/// The account id, for the ARNs of kinds whose Describe answer names no
-/// owner (addresses, NAT gateways). Read once per run from
-/// DescribeSecurityGroups: every VPC has a default group, owned by the
-/// account. Clones share the answer, so the kinds of one run ask once.
-#[derive(Clone, Default)]
-pub struct Account(std::sync::Arc<tokio::sync::OnceCell<String>>);
-
-impl Account {
-    pub fn new() -> Account {
-        Account::default()
-    }
-
-    /// The account id, asked once however many kinds ask at the same time
-    /// (`None` when the account has no security group to tell it).
-    pub(crate) async fn get(&self, client: &Client) -> Result<Option<String>, ProviderError> {
-        let owner = self
-            .0
-            .get_or_try_init(|| async {
-                let out = client.describe_security_groups().max_results(5).send().await.map_err(from_sdk)?;
-                Ok::<_, ProviderError>(
-                    out.security_groups().iter().find_map(|g| g.owner_id()).unwrap_or_default().to_string(),
-                )
-            })
-            .await?;
-        Ok(Some(owner.clone()).filter(|o| !o.is_empty()))
-    }
-}
-
 pub struct ElasticIp {
     client: Client,
     account: Account,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
 }
 
 impl ElasticIp {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> ElasticIp {
-        ElasticIp { client, account: Account::new() }
+        ElasticIp::with_account(client, Account::new())
     }
 
     /// Shares the account lookup with the run's other kinds.
     pub fn with_account(client: Client, account: Account) -> ElasticIp {
-        ElasticIp { client, account }
+        ElasticIp { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client, account }
     }
 
-    async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Observed>, ProviderError> {
+    async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Live<ElasticIpModel>>, ProviderError> {
         // DescribeAddresses is not paginated.
         let out = self.client.describe_addresses().set_filters(Some(filters)).send().await.map_err(from_sdk)?;
         let addresses = out.addresses.unwrap_or_default();
@@ -94,38 +71,28 @@ impl ElasticIp {
         let mut found = Vec::new();
         for a in addresses {
             let Some(id) = a.allocation_id().map(str::to_string) else { continue };
-            let mut properties = Props::new();
-            properties.insert("domain".into(), json!(a.domain().map(|d| d.as_str()).unwrap_or("vpc")));
-            properties.insert("public_ipv4_pool".into(), json!(a.public_ipv4_pool()));
-            let mut attributes = Props::new();
-            attributes.insert("id".into(), json!(id));
-            attributes.insert("arn".into(), json!(arn(region, account.as_deref(), "elastic-ip", &id)));
-            attributes.insert("public_ip".into(), json!(a.public_ip()));
-            attributes.insert("allocation_id".into(), json!(id));
-            found.push(Observed { id, properties, tags: tag_map(a.tags()), attributes });
+            found.push(Live {
+                model: ElasticIpModel {
+                    domain: a.domain().map(|d| d.as_str()).unwrap_or("vpc").to_string(),
+                    public_ipv4_pool: a.public_ipv4_pool().map(str::to_string),
+                },
+                attributes: attrs([
+                    ("id", json!(id)),
+                    ("arn", json!(arn(region, account.as_deref(), "elastic-ip", &id))),
+                    ("public_ip", json!(a.public_ip())),
+                    ("allocation_id", json!(id)),
+                ]),
+                tags: tag_map(a.tags()),
+                id,
+            });
         }
         Ok(found)
     }
 
-    async fn find(&self, region: &str, id: &str) -> Result<Option<Observed>, ProviderError> {
-        Ok(self.describe(region, vec![filter("allocation-id", &[id.to_string()])]).await?.into_iter().next())
-    }
-
-    async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        self.find(region, id).await?.ok_or_else(|| {
-            ProviderError::new(Some("InvalidAllocationID.NotFound".into()), format!("elastic IP {id} disappeared"))
-        })
-    }
-
     /// What holds the address now, if anything (`eni-…` or `i-…`).
     async fn holder(&self, id: &str) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .client
-            .describe_addresses()
-            .filters(filter("allocation-id", &[id.to_string()]))
-            .send()
-            .await
-            .map_err(from_sdk)?;
+        let call = self.client.describe_addresses().filters(filter("allocation-id", &[id.to_string()]));
+        let out = call.send().await.map_err(from_sdk)?;
         Ok(out
             .addresses()
             .first()
@@ -136,70 +103,57 @@ impl ElasticIp {
 const IN_USE_HINT: &str = "a NAT gateway or an instance still holds the address; delete it (or disassociate the \
                            address) first, then re-run";
 
-#[async_trait]
-impl ResourceKind for ElasticIp {
+#[async_trait::async_trait]
+impl Kind for ElasticIp {
+    type Model = ElasticIpModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ElasticIpModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("allocation-id", chunk)])).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found
-            .into_iter()
-            .filter(|o| in_stack(o, &ctx.stack))
-            .filter_map(|o| Some((address_tag(&o.tags)?, o)))
-            .collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<ElasticIpModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "eipalloc-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
+    async fn create(&self, ctx: &OpCtx, want: &ElasticIpModel) -> Result<Created, ProviderError> {
         // AllocateAddress takes no client token: a crash before the id is
         // recorded is covered by adoption by tag.
         let out = self
             .client
             .allocate_address()
-            .domain(DomainType::from(s("domain").as_deref().unwrap_or("vpc")))
-            .set_public_ipv4_pool(s("public_ipv4_pool"))
+            .domain(DomainType::from(want.domain.as_str()))
+            .set_public_ipv4_pool(want.public_ipv4_pool.clone())
             .tag_specifications(tag_spec(ResourceType::ElasticIp, &ctx.tags))
             .send()
             .await
             .map_err(from_sdk)?;
         let id = out.allocation_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        // EC2 is eventually consistent: wait until DescribeAddresses sees it.
-        let (this, region, aid) = (self, ctx.region.as_str(), id.as_str());
-        let found = ctx
-            .wait_for("elastic IP to be visible", move || async move {
-                Ok(match this.find(region, aid).await? {
-                    Some(o) => Poll::Ready(o),
-                    None => Poll::Pending("not visible yet".into()),
-                })
-            })
-            .await?;
-        Ok(found)
+        // Everything is in the answer but the account, for the ARN (one
+        // lookup per run). A NAT gateway given the address before EC2 shows
+        // it everywhere retries (kit::retry_unseen), so no read is needed.
+        let account = self.account.get(&self.client).await?;
+        let attributes = attrs([
+            ("id", json!(id)),
+            ("arn", json!(arn(&ctx.region, account.as_deref(), "elastic-ip", &id))),
+            ("public_ip", json!(out.public_ip())),
+            ("allocation_id", json!(id)),
+        ]);
+        Ok(Created { id, attributes })
     }
 
-    async fn update(
-        &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        _desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        // Both properties force a replacement: only tags change in place.
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        self.read_one(&ctx.region, &current.id).await
-    }
-
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&ElasticIpModel>) -> Result<(), ProviderError> {
         let this = self;
-        let id = current.id.as_str();
+        let id = live.id.as_str();
         let r = ctx
             .wait_for("elastic IP to be released", move || async move {
                 let r = this.client.release_address().allocation_id(id).send().await.map_err(from_sdk);
@@ -234,11 +188,4 @@ impl ResourceKind for ElasticIp {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Whether a resource found with the stack filter really carries the stack
-/// tag: the emulator (moto) ignores tag filters on some Describe calls
-/// (DescribeNatGateways), and adoption must never take another stack's.
-pub(crate) fn in_stack(o: &Observed, stack: &str) -> bool {
-    o.tags.get(deployctl_engine::kind::TAG_STACK).map(String::as_str) == Some(stack)
 }

@@ -1,17 +1,22 @@
 //! `ec2.internet_gateway`: an internet gateway and its attachment to a VPC.
 
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::ResourceType;
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
+use deployctl_engine::{Observed, Props, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
+use serde_json::json;
+
+model! {
+    pub struct InternetGatewayModel {
+        vpc_id: Option<String> = "The VPC to attach to. Unset: left detached.",
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.internet_gateway",
     doc: "An internet gateway, attached to a VPC. Changing the VPC detaches and re-attaches it in place; on delete it is detached first.",
-    properties: &[Prop::new("vpc_id", Type::String, "The VPC to attach to. Unset: left detached.")],
+    properties: <InternetGatewayModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The gateway id, `igw-…`." },
         Attr { name: "arn", doc: "The gateway's ARN." },
@@ -24,47 +29,45 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct InternetGateway {
     client: Client,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
+}
+
+fn attributes(region: &str, id: &str, owner: Option<&str>, vpc: Option<&str>) -> Props {
+    attrs([("id", json!(id)), ("arn", json!(arn(region, owner, "internet-gateway", id))), ("vpc_id", json!(vpc))])
 }
 
 impl InternetGateway {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> InternetGateway {
-        InternetGateway { client }
+        InternetGateway { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client }
     }
 
     async fn describe(
         &self,
         region: &str,
-        filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Observed>, ProviderError> {
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Live<InternetGatewayModel>>, ProviderError> {
         let mut pages = self.client.describe_internet_gateways().set_filters(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for g in page.map_err(from_sdk)?.internet_gateways.unwrap_or_default() {
                 let id = g.internet_gateway_id().unwrap_or_default().to_string();
-                let vpc = g.attachments().iter().find_map(|a| a.vpc_id()).map(str::to_string);
-                let mut properties = Props::new();
-                properties.insert("vpc_id".into(), json!(vpc));
-                let mut attributes = Props::new();
-                attributes.insert("id".into(), json!(id));
-                attributes.insert("arn".into(), json!(arn(region, g.owner_id(), "internet-gateway", &id)));
-                attributes.insert("vpc_id".into(), json!(vpc));
-                out.push(Observed { id, properties, tags: tag_map(g.tags()), attributes });
+                let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
+                out.push(Live {
+                    attributes: attributes(region, &id, g.owner_id(), vpc),
+                    model: InternetGatewayModel { vpc_id: vpc.map(str::to_string) },
+                    tags: tag_map(g.tags()),
+                    id,
+                });
             }
         }
         Ok(out)
-    }
-
-    async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        self.describe(region, vec![filter("internet-gateway-id", &[id.to_string()])])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                ProviderError::new(
-                    Some("InvalidInternetGatewayID.NotFound".into()),
-                    format!("internet gateway {id} disappeared"),
-                )
-            })
     }
 
     async fn detach(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
@@ -81,22 +84,28 @@ impl InternetGateway {
     }
 }
 
-#[async_trait]
-impl ResourceKind for InternetGateway {
+#[async_trait::async_trait]
+impl Kind for InternetGateway {
+    type Model = InternetGatewayModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<InternetGatewayModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("internet-gateway-id", chunk)])).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found.into_iter().filter_map(|o| Some((address_tag(&o.tags)?, o))).collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<InternetGatewayModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "igw-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+    async fn create(&self, ctx: &OpCtx, want: &InternetGatewayModel) -> Result<Created, ProviderError> {
         let out = self
             .client
             .create_internet_gateway()
@@ -104,55 +113,48 @@ impl ResourceKind for InternetGateway {
             .send()
             .await
             .map_err(from_sdk)?;
-        let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+        let gateway = out.internet_gateway();
+        let id = gateway.and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
         ctx.record_id(&id);
-        if let Some(vpc) = desired.get("vpc_id").and_then(Value::as_str) {
+        if let Some(vpc) = &want.vpc_id {
             self.attach(&id, vpc).await?;
         }
-        self.read_one(&ctx.region, &id).await
+        let owner = gateway.and_then(|g| g.owner_id());
+        Ok(Created { attributes: attributes(&ctx.region, &id, owner, want.vpc_id.as_deref()), id })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let live = current.properties.get("vpc_id").and_then(Value::as_str);
-        let want = desired.get("vpc_id").and_then(Value::as_str);
-        if live != want {
-            if let Some(old) = live {
-                self.detach(&current.id, old).await?;
-            }
-            if let Some(new) = want {
-                self.attach(&current.id, new).await?;
-            }
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &InternetGatewayModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        if let Some(old) = live.properties.get("vpc_id").and_then(serde_json::Value::as_str) {
+            self.detach(&live.id, old).await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
+        if let Some(new) = &want.vpc_id {
+            self.attach(&live.id, new).await?;
         }
-        self.read_one(&ctx.region, &current.id).await
+        let mut attributes = live.attributes.clone();
+        attributes.insert("vpc_id".into(), json!(want.vpc_id));
+        Ok(Some(attributes))
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpCtx,
+        live: &Observed,
+        _: Option<&InternetGatewayModel>,
+    ) -> Result<(), ProviderError> {
         // Detach from whatever it is attached to now, not what the plan saw.
-        let live = match self.read_one(&ctx.region, &current.id).await {
-            Ok(o) => o,
-            Err(e) if crate::is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        if let Some(vpc) = live.properties.get("vpc_id").and_then(Value::as_str) {
-            self.detach(&current.id, vpc).await?;
+        let now =
+            self.describe(&ctx.region, vec![filter("internet-gateway-id", std::slice::from_ref(&live.id))]).await?;
+        let Some(now) = now.into_iter().next() else { return Ok(()) };
+        if let Some(vpc) = &now.model.vpc_id {
+            self.detach(&live.id, vpc).await?;
         }
-        ignore_not_found(
-            self.client
-                .delete_internet_gateway()
-                .internet_gateway_id(&current.id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(from_sdk),
-        )
+        self.client.delete_internet_gateway().internet_gateway_id(&live.id).send().await.map_err(from_sdk)?;
+        Ok(())
     }
 }

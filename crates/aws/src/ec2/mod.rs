@@ -98,3 +98,76 @@ pub(crate) fn ignore_not_found(r: Result<(), ProviderError>) -> Result<(), Provi
 pub(crate) fn arn(region: &str, owner: Option<&str>, kind: &str, id: &str) -> String {
     format!("arn:aws:ec2:{region}:{}:{kind}/{id}", owner.unwrap_or_default())
 }
+
+/// The account id, for the ARNs of kinds whose Describe answer names no
+/// owner (addresses, NAT gateways). Read once per run from
+/// DescribeSecurityGroups: every VPC has a default group, owned by the
+/// account. Clones share the answer, so the kinds of one run ask once.
+#[derive(Clone, Default)]
+pub struct Account(std::sync::Arc<tokio::sync::OnceCell<String>>);
+
+impl Account {
+    pub fn new() -> Account {
+        Account::default()
+    }
+
+    /// The account id, asked once however many kinds ask at the same time
+    /// (`None` when the account has no security group to tell it).
+    pub(crate) async fn get(&self, client: &Client) -> Result<Option<String>, ProviderError> {
+        let owner = self
+            .0
+            .get_or_try_init(|| async {
+                let out = client.describe_security_groups().max_results(5).send().await.map_err(from_sdk)?;
+                Ok::<_, ProviderError>(
+                    out.security_groups().iter().find_map(|g| g.owner_id()).unwrap_or_default().to_string(),
+                )
+            })
+            .await?;
+        Ok(Some(owner.clone()).filter(|o| !o.is_empty()))
+    }
+}
+
+/// Whether a resource found with the stack filter really carries the stack
+/// tag: the emulator (moto) ignores tag filters on some Describe calls
+/// (DescribeNatGateways), and adoption must never take another stack's.
+pub(crate) fn in_stack(o: &deployctl_engine::Observed, stack: &str) -> bool {
+    o.tags.get(deployctl_engine::kind::TAG_STACK).map(String::as_str) == Some(stack)
+}
+
+/// The ids of the stack's EC2 resources, from one paginated DescribeTags
+/// (`deployctl:stack = <instance>`) per run, shared by every EC2 kind's
+/// adoption lookup: a fresh stack costs one call instead of one Describe
+/// per kind, and a kind none of whose resources is tagged makes no call.
+/// Ids are told apart by their prefix (`vpc-`, `nat-`), which AWS fixes,
+/// rather than by DescribeTags' resource type, which moto 5.2.5 spells
+/// differently (`nat-gateway`, `vpc-elastic-ip`).
+#[derive(Clone, Default)]
+pub struct Tagged(std::sync::Arc<tokio::sync::Mutex<BTreeMap<String, std::sync::Arc<Vec<String>>>>>);
+
+impl Tagged {
+    /// The ids starting with `prefix` (`"subnet-"`) tagged with `stack`.
+    pub(crate) async fn ids(&self, client: &Client, stack: &str, prefix: &str) -> Result<Vec<String>, ProviderError> {
+        let mut cache = self.0.lock().await;
+        let all = match cache.get(stack) {
+            Some(all) => all.clone(),
+            None => {
+                let mut pages = client
+                    .describe_tags()
+                    .filters(filter("key", &[TAG_STACK.to_string()]))
+                    .filters(filter("value", &[stack.to_string()]))
+                    .into_paginator()
+                    .send();
+                let mut ids = Vec::new();
+                while let Some(page) = pages.next().await {
+                    ids.extend(
+                        page.map_err(from_sdk)?.tags().iter().filter_map(|t| t.resource_id()).map(str::to_string),
+                    );
+                }
+                let all = std::sync::Arc::new(ids);
+                cache.insert(stack.to_string(), all.clone());
+                all
+            }
+        };
+        Ok(all.iter().filter(|id| id.starts_with(prefix)).cloned().collect())
+    }
+}

@@ -20,48 +20,39 @@
 //! third. Because AWS would answer a repeated client token with the failed
 //! gateway, the token gets a suffix counting the failed gateways already
 //! tagged for this address, so a re-run after a failure creates a fresh one.
-//! The tags of what DescribeNatGateways returns are checked again here and
-//! in `find_tagged`: moto ignores tag filters on that call.
+//! The tags of what DescribeNatGateways returns are checked again here (and
+//! by the adapter for `find_tagged`): moto ignores tag filters on that call.
 //!
 //! Delete waits until the gateway is `deleted`, so that its Elastic IP can be
 //! released right after.
 
-use super::elastic_ip::{in_stack, Account};
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as Nat, NatGatewayState, ResourceType};
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
+use deployctl_engine::{Observed, Poll, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
+use serde_json::json;
 use std::time::Duration;
+
+model! {
+    pub struct NatGatewayModel {
+        subnet_id: String = "The subnet it lives in: a public subnet for a public gateway." [required, replace],
+        allocation_id: Option<String> =
+            "The Elastic IP's allocation id, usually `${nat_ip.id}`. Required for a public gateway." [replace],
+        connectivity_type: String = "`public` (to the internet) or `private` (to other networks)."
+            [default("\"public\""), replace],
+        private_ip_address: Option<String> =
+            "The private IPv4 address in the subnet. Unset: AWS picks one, and it is not managed." [replace],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.nat_gateway",
     doc: "A NAT gateway: instances in private subnets reach out through it. A public one sits in a public \
           subnet (whose VPC has an internet gateway attached) and needs an Elastic IP. Create waits until it \
           is available; delete waits until it is deleted, so its Elastic IP can be released after it.",
-    properties: &[
-        Prop::new("subnet_id", Type::String, "The subnet it lives in: a public subnet for a public gateway.")
-            .required()
-            .replace(),
-        Prop::new(
-            "allocation_id",
-            Type::String,
-            "The Elastic IP's allocation id, usually `${nat_ip.id}`. Required for a public gateway.",
-        )
-        .replace(),
-        Prop::new("connectivity_type", Type::String, "`public` (to the internet) or `private` (to other networks).")
-            .default("\"public\"")
-            .replace(),
-        Prop::new(
-            "private_ip_address",
-            Type::String,
-            "The private IPv4 address in the subnet. Unset: AWS picks one, and it is not managed.",
-        )
-        .replace(),
-    ],
+    properties: <NatGatewayModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The NAT gateway id, `nat-…`." },
         Attr { name: "arn", doc: "The NAT gateway's ARN." },
@@ -79,6 +70,8 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct NatGateway {
     client: Client,
     account: Account,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
 }
 
 /// Pending or available: everything else is dead or dying.
@@ -100,13 +93,19 @@ fn failure(id: &str, n: &Nat) -> ProviderError {
 }
 
 impl NatGateway {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> NatGateway {
-        NatGateway { client, account: Account::new() }
+        NatGateway::with_account(client, Account::new())
     }
 
     /// Shares the account lookup with the run's other kinds.
     pub fn with_account(client: Client, account: Account) -> NatGateway {
-        NatGateway { client, account }
+        NatGateway { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client, account }
     }
 
     /// Frees an elastic IP that a gateway which is gone still holds, so a new
@@ -169,7 +168,7 @@ impl NatGateway {
     }
 
     /// The live gateways among `found`, in the spec's shape.
-    async fn observe(&self, region: &str, found: Vec<Nat>) -> Result<Vec<Observed>, ProviderError> {
+    async fn observe(&self, region: &str, found: Vec<Nat>) -> Result<Vec<Live<NatGatewayModel>>, ProviderError> {
         let live: Vec<Nat> = found.into_iter().filter(is_live).collect();
         if live.is_empty() {
             return Ok(Vec::new());
@@ -178,159 +177,150 @@ impl NatGateway {
         Ok(live.iter().map(|n| observed(region, account.as_deref(), n)).collect())
     }
 
-    async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        let found = self.describe(vec![filter("nat-gateway-id", &[id.to_string()])]).await?;
-        self.observe(region, found).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(Some("NatGatewayNotFound".into()), format!("NAT gateway {id} disappeared"))
-        })
-    }
-
     async fn state(&self, id: &str) -> Result<Option<Nat>, ProviderError> {
         Ok(self.describe(vec![filter("nat-gateway-id", &[id.to_string()])]).await?.into_iter().next())
     }
 
     /// Waits until the gateway is `available`; `failed` is an error with the
     /// gateway's failure code and message.
-    async fn wait_available(&self, ctx: &OpCtx, id: &str) -> Result<(), ProviderError> {
+    async fn wait_available(&self, ctx: &OpCtx, id: &str) -> Result<Created, ProviderError> {
         let (this, nid) = (self, id);
-        ctx.wait_for("NAT gateway to be available", move || async move {
-            let n = this.state(nid).await?;
-            Ok(match n.as_ref().and_then(|n| n.state().map(|s| (n, s))) {
-                Some((_, NatGatewayState::Available)) => Poll::Ready(()),
-                Some((n, NatGatewayState::Failed)) => return Err(failure(nid, n)),
-                Some((_, NatGatewayState::Deleting | NatGatewayState::Deleted)) => {
-                    return Err(ProviderError::new(
-                        Some("NatGatewayDeleted".into()),
-                        format!("NAT gateway {nid} was deleted while it was being created"),
-                    ))
-                }
-                Some((_, s)) => Poll::Pending(s.as_str().to_string()),
-                None => Poll::Pending("not visible yet".into()),
+        let nat = ctx
+            .wait_for("NAT gateway to be available", move || async move {
+                let n = this.state(nid).await?;
+                Ok(match n.as_ref().and_then(|n| n.state().map(|s| (n, s))) {
+                    Some((n, NatGatewayState::Available)) => Poll::Ready(n.clone()),
+                    Some((n, NatGatewayState::Failed)) => return Err(failure(nid, n)),
+                    Some((_, NatGatewayState::Deleting | NatGatewayState::Deleted)) => {
+                        return Err(ProviderError::new(
+                            Some("NatGatewayDeleted".into()),
+                            format!("NAT gateway {nid} was deleted while it was being created"),
+                        ))
+                    }
+                    Some((_, s)) => Poll::Pending(s.as_str().to_string()),
+                    None => Poll::Pending("not visible yet".into()),
+                })
             })
-        })
-        .await?;
-        Ok(())
+            .await?;
+        let account = self.account.get(&self.client).await?;
+        let live = observed(&ctx.region, account.as_deref(), &nat);
+        Ok(Created { id: live.id, attributes: live.attributes })
     }
 }
 
 /// A gateway in the spec's shape: the primary address gives the allocation
 /// id and the private address (moto lists no `IsPrimary`: take the first).
-fn observed(region: &str, account: Option<&str>, n: &Nat) -> Observed {
+fn observed(region: &str, account: Option<&str>, n: &Nat) -> Live<NatGatewayModel> {
     let id = n.nat_gateway_id().unwrap_or_default().to_string();
     let addrs = n.nat_gateway_addresses();
     let primary = addrs.iter().find(|a| a.is_primary() == Some(true)).or(addrs.first());
-    let mut properties = Props::new();
-    properties.insert("subnet_id".into(), json!(n.subnet_id()));
-    properties.insert("allocation_id".into(), json!(primary.and_then(|a| a.allocation_id())));
-    properties.insert("connectivity_type".into(), json!(n.connectivity_type().map(|c| c.as_str()).unwrap_or("public")));
-    properties.insert("private_ip_address".into(), json!(primary.and_then(|a| a.private_ip())));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("arn".into(), json!(arn(region, account, "natgateway", &id)));
-    attributes.insert("public_ip".into(), json!(primary.and_then(|a| a.public_ip())));
-    attributes.insert("private_ip".into(), json!(primary.and_then(|a| a.private_ip())));
-    attributes.insert("subnet_id".into(), json!(n.subnet_id()));
-    attributes.insert("vpc_id".into(), json!(n.vpc_id()));
-    attributes.insert("state".into(), json!(n.state().map(|s| s.as_str())));
-    Observed { id, properties, tags: tag_map(n.tags()), attributes }
+    Live {
+        model: NatGatewayModel {
+            subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+            allocation_id: primary.and_then(|a| a.allocation_id()).map(str::to_string),
+            connectivity_type: n.connectivity_type().map(|c| c.as_str()).unwrap_or("public").to_string(),
+            private_ip_address: primary.and_then(|a| a.private_ip()).map(str::to_string),
+        },
+        attributes: attrs([
+            ("id", json!(id)),
+            ("arn", json!(arn(region, account, "natgateway", &id))),
+            ("public_ip", json!(primary.and_then(|a| a.public_ip()))),
+            ("private_ip", json!(primary.and_then(|a| a.private_ip()))),
+            ("subnet_id", json!(n.subnet_id())),
+            ("vpc_id", json!(n.vpc_id())),
+            ("state", json!(n.state().map(|s| s.as_str()))),
+        ]),
+        tags: tag_map(n.tags()),
+        id,
+    }
 }
 
-#[async_trait]
-impl ResourceKind for NatGateway {
+#[async_trait::async_trait]
+impl Kind for NatGateway {
+    type Model = NatGatewayModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<NatGatewayModel>>, ProviderError> {
         let found = in_chunks(ids, |chunk| self.describe(vec![filter("nat-gateway-id", chunk)])).await?;
         self.observe(&ctx.region, found).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(vec![stack_filter(&ctx.stack)]).await?;
-        let found = self.observe(&ctx.region, found).await?;
-        Ok(found
-            .into_iter()
-            .filter(|o| in_stack(o, &ctx.stack))
-            .filter_map(|o| Some((address_tag(&o.tags)?, o)))
-            .collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<NatGatewayModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "nat-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
-        // A gateway this step already created (its result never recorded)?
-        // (The tags are checked here too: moto ignores tag filters on
-        // DescribeNatGateways.)
-        let mine: Vec<Nat> = self
-            .describe(vec![
-                stack_filter(&ctx.stack),
-                filter(&format!("tag:{TAG_RESOURCE}"), std::slice::from_ref(&ctx.address)),
-            ])
-            .await?
-            .into_iter()
-            .filter(|n| {
-                let tags = tag_map(n.tags());
-                tags.get(TAG_STACK) == Some(&ctx.stack) && tags.get(TAG_RESOURCE) == Some(&ctx.address)
-            })
-            .collect();
+    async fn create(&self, ctx: &OpCtx, want: &NatGatewayModel) -> Result<Created, ProviderError> {
+        // A gateway this step already created (a run killed before it
+        // recorded the id)? Only a create that repeats an interrupted one
+        // can find one: any other create has a fresh generation, and so a
+        // fresh client token. (The tags are checked here too: moto ignores
+        // tag filters on DescribeNatGateways.)
+        let mut mine: Vec<Nat> = Vec::new();
+        if ctx.interrupted_create {
+            let tagged = self
+                .describe(vec![
+                    stack_filter(&ctx.stack),
+                    filter(&format!("tag:{TAG_RESOURCE}"), std::slice::from_ref(&ctx.address)),
+                ])
+                .await?;
+            mine = tagged
+                .into_iter()
+                .filter(|n| {
+                    let tags = tag_map(n.tags());
+                    tags.get(TAG_STACK) == Some(&ctx.stack) && tags.get(TAG_RESOURCE) == Some(&ctx.address)
+                })
+                .collect();
+        }
         let id = match mine.iter().find(|n| is_live(n)).and_then(|n| n.nat_gateway_id()) {
             Some(id) => {
                 ctx.progress(format!("resuming the wait for {id}, found by its tags"), Duration::ZERO);
                 id.to_string()
             }
             None => {
-                if let Some(allocation) = s("allocation_id") {
-                    self.free_stale_address(ctx, &allocation).await?;
+                if let Some(allocation) = &want.allocation_id {
+                    self.free_stale_address(ctx, allocation).await?;
                 }
                 let failed = mine.iter().filter(|n| n.state() == Some(&NatGatewayState::Failed)).count();
                 let token =
                     if failed == 0 { ctx.client_token.clone() } else { format!("{}-{failed}", ctx.client_token) };
-                let out = self
-                    .client
-                    .create_nat_gateway()
-                    .set_subnet_id(s("subnet_id"))
-                    .set_allocation_id(s("allocation_id"))
-                    .connectivity_type(ConnectivityType::from(s("connectivity_type").as_deref().unwrap_or("public")))
-                    .set_private_ip_address(s("private_ip_address"))
-                    .client_token(token)
-                    .tag_specifications(tag_spec(ResourceType::Natgateway, &ctx.tags))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
+                // An Elastic IP or subnet created a moment ago may not be
+                // visible to CreateNatGateway yet.
+                let unseen = ["InvalidAllocationID.NotFound", "InvalidSubnetID.NotFound"];
+                let out = crate::kit::retry_unseen(ctx, "the NAT gateway's address and subnet", &unseen, || {
+                    let call = self
+                        .client
+                        .create_nat_gateway()
+                        .subnet_id(&want.subnet_id)
+                        .set_allocation_id(want.allocation_id.clone())
+                        .connectivity_type(ConnectivityType::from(want.connectivity_type.as_str()))
+                        .set_private_ip_address(want.private_ip_address.clone())
+                        .client_token(&token)
+                        .tag_specifications(tag_spec(ResourceType::Natgateway, &ctx.tags));
+                    async move { call.send().await.map_err(from_sdk) }
+                })
+                .await?;
                 out.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string()
             }
         };
         ctx.record_id(&id);
-        self.wait_available(ctx, &id).await?;
-        self.read_one(&ctx.region, &id).await
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        _desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        // Every property forces a replacement: only tags change in place.
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        self.read_one(&ctx.region, &current.id).await
+        self.wait_available(ctx, &id).await
     }
 
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
-        self.wait_available(ctx, &current.id).await?;
-        self.read_one(&ctx.region, &current.id).await
+        let created = self.wait_available(ctx, &current.id).await?;
+        Ok(Observed { attributes: created.attributes, ..current.clone() })
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let r = self.client.delete_nat_gateway().nat_gateway_id(&current.id).send().await;
-        match r.map(|_| ()).map_err(from_sdk) {
-            Ok(()) => {}
-            Err(e) if crate::is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e),
-        }
+    async fn delete(&self, ctx: &OpCtx, current: &Observed, _: Option<&NatGatewayModel>) -> Result<(), ProviderError> {
+        self.client.delete_nat_gateway().nat_gateway_id(&current.id).send().await.map_err(from_sdk)?;
         let (this, nid) = (self, current.id.as_str());
         ctx.wait_for("NAT gateway to be deleted", move || async move {
             Ok(match this.state(nid).await?.as_ref().and_then(|n| n.state().cloned()) {

@@ -9,13 +9,11 @@
 //! target is a ReplaceRoute. A subnet explicitly associated with another
 //! table is moved with ReplaceRouteTableAssociation.
 
-use super::elastic_ip::in_stack;
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{ResourceType, Route, RouteOrigin, RouteTable as Table, RouteTableAssociationStateCode};
 use deployctl_engine::diff::normalize;
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_engine::{Observed, Props, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -43,22 +41,22 @@ const TARGETS: [&str; 6] = [
     "network_interface_id",
 ];
 
+model! {
+    pub struct RouteTableModel {
+        vpc_id: String = "The VPC, usually `${vpc.id}`." [required, replace],
+        routes: Option<Vec<Value>> = "The routes. Unset: not managed." [typed(Type::Set(&ROUTE_TYPE))],
+        subnet_ids: Option<Vec<String>> = "The subnets that use this table. A subnet associated with another \
+            table is moved to this one. Unset: not managed.",
+    }
+}
+
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.route_table",
     doc: "A route table of a VPC, with its routes and the subnets it is associated with, all updated in place. \
           Each route has exactly one destination (destination_cidr_block, destination_ipv6_cidr_block or \
           destination_prefix_list_id) and one target. The `local` route and the routes of gateway VPC endpoints \
           are not listed and never touched. The VPC's main route table is never managed.",
-    properties: &[
-        Prop::new("vpc_id", Type::String, "The VPC, usually `${vpc.id}`.").required().replace(),
-        Prop::new("routes", Type::Set(&ROUTE_TYPE), "The routes. Unset: not managed."),
-        Prop::new(
-            "subnet_ids",
-            Type::Set(&Type::String),
-            "The subnets that use this table. A subnet associated with another table is moved to this one. \
-             Unset: not managed.",
-        ),
-    ],
+    properties: <RouteTableModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The route table id, `rtb-…`." },
         Attr { name: "arn", doc: "The route table's ARN." },
@@ -87,6 +85,8 @@ macro_rules! route_request {
 
 pub struct RouteTable {
     client: Client,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
 }
 
 /// Whether a live route is one of ours: made by CreateRoute, not the local
@@ -144,19 +144,26 @@ fn subnet_associations(t: &Table) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn observed(region: &str, t: &Table) -> Observed {
-    let id = t.route_table_id().unwrap_or_default().to_string();
-    let routes: Vec<Value> = t.routes().iter().filter(|r| managed(r)).map(route_value).collect();
-    let subnets: Vec<Value> = subnet_associations(t).into_keys().map(Value::String).collect();
-    let mut properties = Props::new();
-    properties.insert("vpc_id".into(), json!(t.vpc_id()));
-    properties.insert("routes".into(), Value::Array(routes));
-    properties.insert("subnet_ids".into(), Value::Array(subnets));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("arn".into(), json!(arn(region, t.owner_id(), "route-table", &id)));
-    attributes.insert("vpc_id".into(), json!(t.vpc_id()));
-    Observed { id, properties, tags: tag_map(t.tags()), attributes }
+fn attributes(region: &str, t: &Table) -> Props {
+    let id = t.route_table_id().unwrap_or_default();
+    attrs([
+        ("id", json!(id)),
+        ("arn", json!(arn(region, t.owner_id(), "route-table", id))),
+        ("vpc_id", json!(t.vpc_id())),
+    ])
+}
+
+fn observed(region: &str, t: &Table) -> Live<RouteTableModel> {
+    Live {
+        id: t.route_table_id().unwrap_or_default().to_string(),
+        model: RouteTableModel {
+            vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+            routes: Some(t.routes().iter().filter(|r| managed(r)).map(route_value).collect()),
+            subnet_ids: Some(subnet_associations(t).into_keys().collect()),
+        },
+        tags: tag_map(t.tags()),
+        attributes: attributes(region, t),
+    }
 }
 
 /// A route's destination: (field, value). Checks that it has exactly one
@@ -201,20 +208,15 @@ fn live_key(r: &Value) -> Option<(&'static str, String)> {
     DESTINATIONS.iter().find_map(|k| Some((*k, r.get(*k)?.as_str()?.to_string())))
 }
 
-fn routes_in(props: &Props) -> Option<&Vec<Value>> {
-    props.get("routes").and_then(Value::as_array)
-}
-
-fn subnets_in(props: &Props) -> Option<Vec<String>> {
-    props
-        .get("subnet_ids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-}
-
 impl RouteTable {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> RouteTable {
-        RouteTable { client }
+        RouteTable { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client }
     }
 
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Table>, ProviderError> {
@@ -329,88 +331,85 @@ impl RouteTable {
         )
     }
 
-    async fn converge(&self, id: &str, desired: &Props, fields: &[&str]) -> Result<(), ProviderError> {
-        if fields.contains(&"routes") {
-            if let Some(want) = routes_in(desired) {
-                let live = self.read_raw(id).await?;
-                self.converge_routes(id, want, &live).await?;
-            }
+    /// Brings the routes and associations named in `fields` to `want`,
+    /// from `live`, the table as it is now.
+    async fn converge(&self, live: &Table, want: &RouteTableModel, fields: &[&str]) -> Result<(), ProviderError> {
+        let id = live.route_table_id().unwrap_or_default();
+        if let (true, Some(routes)) = (fields.contains(&"routes"), &want.routes) {
+            self.converge_routes(id, routes, live).await?;
         }
-        if fields.contains(&"subnet_ids") {
-            if let Some(want) = subnets_in(desired) {
-                let live = self.read_raw(id).await?;
-                self.converge_subnets(id, &want, &live).await?;
-            }
+        if let (true, Some(subnets)) = (fields.contains(&"subnet_ids"), &want.subnet_ids) {
+            self.converge_subnets(id, subnets, live).await?;
         }
         Ok(())
     }
 }
 
-#[async_trait]
-impl ResourceKind for RouteTable {
+#[async_trait::async_trait]
+impl Kind for RouteTable {
+    type Model = RouteTableModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RouteTableModel>>, ProviderError> {
         let tables = in_chunks(ids, |chunk| self.describe(vec![filter("route-table-id", chunk)])).await?;
         Ok(tables.iter().map(|t| observed(&ctx.region, t)).collect())
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found
-            .iter()
-            .map(|t| observed(&ctx.region, t))
-            .filter(|o| in_stack(o, &ctx.stack))
-            .filter_map(|o| Some((address_tag(&o.tags)?, o)))
-            .collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<RouteTableModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "rtb-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+    async fn create(&self, ctx: &OpCtx, want: &RouteTableModel) -> Result<Created, ProviderError> {
         // Check every route before creating anything.
-        if let Some(routes) = routes_in(desired) {
+        if let Some(routes) = &want.routes {
             by_destination(routes)?;
         }
         let out = self
             .client
             .create_route_table()
-            .set_vpc_id(desired.get("vpc_id").and_then(Value::as_str).map(str::to_string))
+            .vpc_id(&want.vpc_id)
             .client_token(&ctx.client_token)
             .tag_specifications(tag_spec(ResourceType::RouteTable, &ctx.tags))
             .send()
             .await
             .map_err(from_sdk)?;
-        let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+        let live = out.route_table().cloned().unwrap_or_else(|| Table::builder().build());
+        let id = live.route_table_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        let (this, rid) = (self, id.as_str());
-        ctx.wait_for("route table to be visible", move || async move {
-            Ok(match this.raw(rid).await? {
-                Some(_) => Poll::Ready(()),
-                None => Poll::Pending("not visible yet".into()),
-            })
+        // The answer is the new table (its local route, no associations):
+        // converge from it. Routes and associations that EC2 refuses while
+        // the table is not visible everywhere yet are retried.
+        let unseen = ["InvalidRouteTableID.NotFound"];
+        crate::kit::retry_unseen(ctx, "route table to be visible", &unseen, || {
+            self.converge(&live, want, &["routes", "subnet_ids"])
         })
         .await?;
-        self.converge(&id, desired, &["routes", "subnet_ids"]).await?;
-        Ok(observed(&ctx.region, &self.read_raw(&id).await?))
+        Ok(Created { attributes: attributes(&ctx.region, &live), id })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
+        _ctx: &OpCtx,
         current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let fields: Vec<&str> = changed.iter().map(String::as_str).collect();
-        self.converge(&current.id, desired, &fields).await?;
-        if fields.contains(&"tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        Ok(observed(&ctx.region, &self.read_raw(&current.id).await?))
+        want: &RouteTableModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        // Association ids are not in the plan's view of the table: read it
+        // once, now.
+        let live = self.read_raw(&current.id).await?;
+        self.converge(&live, want, changed).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _: Option<&RouteTableModel>) -> Result<(), ProviderError> {
         let Some(live) = self.raw(&current.id).await? else { return Ok(()) };
         if live.associations().iter().any(|a| a.main() == Some(true)) {
             return Err(ProviderError::new(
@@ -430,8 +429,7 @@ impl ResourceKind for RouteTable {
                 self.disassociate(assoc).await?;
             }
         }
-        ignore_not_found(
-            self.client.delete_route_table().route_table_id(&current.id).send().await.map(|_| ()).map_err(from_sdk),
-        )
+        self.client.delete_route_table().route_table_id(&current.id).send().await.map_err(from_sdk)?;
+        Ok(())
     }
 }

@@ -6,11 +6,10 @@
 //! permission read, description included.
 
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 use deployctl_engine::diff::normalize;
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use serde_json::{json, Map, Value};
 
@@ -26,17 +25,21 @@ static RULE: [Prop; 8] = [
 ];
 static RULE_TYPE: Type = Type::Object(&RULE);
 
+model! {
+    pub struct SecurityGroupModel {
+        vpc_id: String = "The VPC." [required, replace],
+        group_name: Option<String> = "The group's name. Default: `<stack>-<resource>`." [replace],
+        description: String = "The group's description." [default("\"Managed by deployctl\""), replace],
+        ingress: Option<Vec<Value>> = "Inbound rules." [typed(Type::Set(&RULE_TYPE))],
+        egress: Option<Vec<Value>> = "Outbound rules." [typed(Type::Set(&RULE_TYPE))],
+    }
+}
+
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.security_group",
     doc: "A security group. Each rule has exactly one of cidr_ipv4, cidr_ipv6, prefix_list_id or referenced_group_id. \
           Rules are updated in place. `egress` left out keeps AWS's default allow-all rule; `egress: []` removes it.",
-    properties: &[
-        Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
-        Prop::new("group_name", Type::String, "The group's name. Default: `<stack>-<resource>`.").replace(),
-        Prop::new("description", Type::String, "The group's description.").default("\"Managed by deployctl\"").replace(),
-        Prop::new("ingress", Type::Set(&RULE_TYPE), "Inbound rules."),
-        Prop::new("egress", Type::Set(&RULE_TYPE), "Outbound rules."),
-    ],
+    properties: <SecurityGroupModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The group id, `sg-…`." },
         Attr { name: "arn", doc: "The group's ARN." },
@@ -50,6 +53,14 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct SecurityGroup {
     client: Client,
+    account: Account,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
+}
+
+/// The rule AWS gives every new VPC security group: all traffic out.
+fn default_egress() -> Vec<Value> {
+    vec![json!({"ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0"})]
 }
 
 /// Flattens an IpPermission into spec-shaped rules, one per source.
@@ -117,64 +128,62 @@ fn permission(rule: &Value, field: &str, index: usize) -> Result<IpPermission, P
 }
 
 impl SecurityGroup {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> SecurityGroup {
-        SecurityGroup { client }
+        SecurityGroup::with_account(client, Account::new())
+    }
+
+    /// Shares the account lookup with the run's other kinds.
+    pub fn with_account(client: Client, account: Account) -> SecurityGroup {
+        SecurityGroup { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client, account }
     }
 
     async fn describe(
         &self,
         region: &str,
-        filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Observed>, ProviderError> {
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Live<SecurityGroupModel>>, ProviderError> {
         let mut pages = self.client.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for g in page.map_err(from_sdk)?.security_groups.unwrap_or_default() {
                 let id = g.group_id().unwrap_or_default().to_string();
-                let ingress: Vec<Value> = g.ip_permissions().iter().flat_map(rules_of).collect();
-                let egress: Vec<Value> = g.ip_permissions_egress().iter().flat_map(rules_of).collect();
-                let mut properties = Props::new();
-                properties.insert("vpc_id".into(), json!(g.vpc_id()));
-                properties.insert("group_name".into(), json!(g.group_name()));
-                properties.insert("description".into(), json!(g.description()));
-                properties.insert("ingress".into(), Value::Array(ingress));
-                properties.insert("egress".into(), Value::Array(egress));
-                let mut attributes = Props::new();
-                attributes.insert("id".into(), json!(id));
-                attributes.insert(
-                    "arn".into(),
-                    json!(g.security_group_arn().map(str::to_string).unwrap_or_else(|| arn(
-                        region,
-                        g.owner_id(),
-                        "security-group",
-                        &id
-                    ))),
-                );
-                attributes.insert("group_name".into(), json!(g.group_name()));
-                attributes.insert("vpc_id".into(), json!(g.vpc_id()));
-                out.push(Observed { id, properties, tags: tag_map(g.tags()), attributes });
+                let arn = g.security_group_arn().map(str::to_string);
+                out.push(Live {
+                    attributes: attributes(region, &id, arn, g.owner_id(), g.group_name(), g.vpc_id()),
+                    model: SecurityGroupModel {
+                        vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+                        group_name: g.group_name().map(str::to_string),
+                        description: g.description().unwrap_or_default().to_string(),
+                        ingress: Some(g.ip_permissions().iter().flat_map(rules_of).collect()),
+                        egress: Some(g.ip_permissions_egress().iter().flat_map(rules_of).collect()),
+                    },
+                    tags: tag_map(g.tags()),
+                    id,
+                });
             }
         }
         Ok(out)
     }
 
-    async fn read_one(&self, region: &str, id: &str) -> Result<Observed, ProviderError> {
-        self.describe(region, vec![filter("group-id", &[id.to_string()])]).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(Some("InvalidGroup.NotFound".into()), format!("security group {id} disappeared"))
-        })
-    }
-
-    /// Brings the group's rules to what `desired` asks, for each direction
+    /// Brings the group's rules from `live` to `want`, for each direction
     /// the spec manages: revoke what is not wanted (the exact live
     /// permission), then authorize what is missing.
-    async fn converge_rules(&self, region: &str, id: &str, desired: &Props) -> Result<(), ProviderError> {
-        let live = self.read_one(region, id).await?;
-        for (field, egress) in [("ingress", false), ("egress", true)] {
-            let Some(Value::Array(want)) = desired.get(field) else { continue };
-            let have: Vec<Value> = match live.properties.get(field) {
-                Some(Value::Array(v)) => v.clone(),
-                _ => Vec::new(),
-            };
+    async fn converge_rules(
+        &self,
+        id: &str,
+        want: &SecurityGroupModel,
+        live: (&[Value], &[Value]),
+    ) -> Result<(), ProviderError> {
+        for (field, egress, want, have) in
+            [("ingress", false, &want.ingress, live.0), ("egress", true, &want.egress, live.1)]
+        {
+            let Some(want) = want else { continue };
             let want_norm: Vec<Value> = want.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
             let have_norm: Vec<Value> = have.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
             let mut revoke = Vec::new();
@@ -189,53 +198,65 @@ impl SecurityGroup {
                     add.push(permission(raw, field, i)?);
                 }
             }
-            if !revoke.is_empty() {
-                let r = if egress {
-                    self.client
-                        .revoke_security_group_egress()
+            let (revoke, add) = (Some(revoke).filter(|r| !r.is_empty()), Some(add).filter(|a| !a.is_empty()));
+            let c = &self.client;
+            match (egress, revoke) {
+                (true, Some(r)) => drop(
+                    c.revoke_security_group_egress()
                         .group_id(id)
-                        .set_ip_permissions(Some(revoke))
+                        .set_ip_permissions(Some(r))
                         .send()
                         .await
-                        .map(|_| ())
-                        .map_err(from_sdk)
-                } else {
-                    self.client
-                        .revoke_security_group_ingress()
+                        .map_err(from_sdk)?,
+                ),
+                (false, Some(r)) => drop(
+                    c.revoke_security_group_ingress()
                         .group_id(id)
-                        .set_ip_permissions(Some(revoke))
+                        .set_ip_permissions(Some(r))
                         .send()
                         .await
-                        .map(|_| ())
-                        .map_err(from_sdk)
-                };
-                r?;
+                        .map_err(from_sdk)?,
+                ),
+                _ => {}
             }
-            if !add.is_empty() {
-                let r = if egress {
-                    self.client
-                        .authorize_security_group_egress()
+            match (egress, add) {
+                (true, Some(a)) => drop(
+                    c.authorize_security_group_egress()
                         .group_id(id)
-                        .set_ip_permissions(Some(add))
+                        .set_ip_permissions(Some(a))
                         .send()
                         .await
-                        .map(|_| ())
-                        .map_err(from_sdk)
-                } else {
-                    self.client
-                        .authorize_security_group_ingress()
+                        .map_err(from_sdk)?,
+                ),
+                (false, Some(a)) => drop(
+                    c.authorize_security_group_ingress()
                         .group_id(id)
-                        .set_ip_permissions(Some(add))
+                        .set_ip_permissions(Some(a))
                         .send()
                         .await
-                        .map(|_| ())
-                        .map_err(from_sdk)
-                };
-                r?;
+                        .map_err(from_sdk)?,
+                ),
+                _ => {}
             }
         }
         Ok(())
     }
+}
+
+fn attributes(
+    region: &str,
+    id: &str,
+    arn_of: Option<String>,
+    owner: Option<&str>,
+    name: Option<&str>,
+    vpc: Option<&str>,
+) -> Props {
+    attrs([
+        ("id", json!(id)),
+        ("arn", json!(arn_of.unwrap_or_else(|| arn(region, owner, "security-group", id)))),
+        ("group_name", json!(name)),
+        ("vpc_id", json!(vpc)),
+    ])
 }
 
 /// `<stack>-<address>` with the characters AWS allows in a group name.
@@ -246,64 +267,81 @@ fn default_name(stack: &str, address: &str) -> String {
         .collect()
 }
 
-#[async_trait]
-impl ResourceKind for SecurityGroup {
+#[async_trait::async_trait]
+impl Kind for SecurityGroup {
+    type Model = SecurityGroupModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<SecurityGroupModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("group-id", chunk)])).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found.into_iter().filter_map(|o| Some((address_tag(&o.tags)?, o))).collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<SecurityGroupModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "sg-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
+    async fn create(&self, ctx: &OpCtx, want: &SecurityGroupModel) -> Result<Created, ProviderError> {
         // Check every rule before creating anything.
-        for field in ["ingress", "egress"] {
-            if let Some(Value::Array(rules)) = desired.get(field) {
-                for (i, r) in rules.iter().enumerate() {
-                    permission(r, field, i)?;
-                }
+        for (field, rules) in [("ingress", &want.ingress), ("egress", &want.egress)] {
+            for (i, r) in rules.iter().flatten().enumerate() {
+                permission(r, field, i)?;
             }
         }
+        let name = want.group_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let out = self
             .client
             .create_security_group()
-            .group_name(s("group_name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address)))
-            .description(s("description").unwrap_or_else(|| "Managed by deployctl".into()))
-            .set_vpc_id(s("vpc_id"))
+            .group_name(&name)
+            .description(&want.description)
+            .vpc_id(&want.vpc_id)
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, &ctx.tags))
             .send()
             .await
             .map_err(from_sdk)?;
         let id = out.group_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        self.converge_rules(&ctx.region, &id, desired).await?;
-        self.read_one(&ctx.region, &id).await
+        // A new group has no inbound rules and AWS's allow-all outbound one.
+        self.converge_rules(&id, want, (&[], &default_egress())).await?;
+        let arn = out.security_group_arn().map(str::to_string);
+        let owner = if arn.is_none() { self.account.get(&self.client).await? } else { None };
+        let attributes = attributes(&ctx.region, &id, arn, owner.as_deref(), Some(&name), Some(&want.vpc_id));
+        Ok(Created { id, attributes })
     }
 
     async fn update(
         &self,
         ctx: &OpCtx,
         current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        if changed.iter().any(|c| c == "ingress" || c == "egress") {
-            self.converge_rules(&ctx.region, &current.id, desired).await?;
-        }
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        self.read_one(&ctx.region, &current.id).await
+        want: &SecurityGroupModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        // Revoking needs the exact live permission: read it now.
+        let live = self.describe(&ctx.region, vec![filter("group-id", std::slice::from_ref(&current.id))]).await?;
+        let Some(live) = live.into_iter().next() else {
+            return Err(ProviderError::new(
+                Some("InvalidGroup.NotFound".into()),
+                format!("security group {} disappeared", current.id),
+            ));
+        };
+        let rules = |r: &Option<Vec<Value>>| r.clone().unwrap_or_default();
+        self.converge_rules(&current.id, want, (&rules(&live.model.ingress), &rules(&live.model.egress))).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpCtx,
+        current: &Observed,
+        _: Option<&SecurityGroupModel>,
+    ) -> Result<(), ProviderError> {
         // Network interfaces of just-deleted load balancers and tasks let go
         // of a group some time after their own delete returned: retry
         // DependencyViolation within the delete timeout.

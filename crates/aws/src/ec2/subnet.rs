@@ -1,23 +1,26 @@
 //! `ec2.subnet`: a subnet in one availability zone.
 
 use super::*;
-use crate::error::from_sdk;
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as AwsSubnet, SubnetState};
+use deployctl_engine::{Observed, Poll, Props, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
+use serde_json::json;
+
+model! {
+    pub struct SubnetModel {
+        vpc_id: String = "The VPC, usually `${vpc.id}`." [required, replace],
+        cidr_block: String = "The IPv4 range, inside the VPC's." [required, replace, cidr(16, 28)],
+        availability_zone: Option<String> = "The zone, e.g. `${region}a`. AWS picks one when unset." [replace],
+        map_public_ip_on_launch: bool = "Whether instances launched here get a public IPv4 address."
+            [default("false")],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ec2.subnet",
     doc: "A subnet of a VPC in one availability zone.",
-    properties: &[
-        Prop::new("vpc_id", Type::String, "The VPC, usually `${vpc.id}`.").required().replace(),
-        Prop::new("cidr_block", Type::String, "The IPv4 range, inside the VPC's.").required().replace().cidr(16, 28),
-        Prop::new("availability_zone", Type::String, "The zone, e.g. `${region}a`. AWS picks one when unset.").replace(),
-        Prop::new("map_public_ip_on_launch", Type::Bool, "Whether instances launched here get a public IPv4 address.")
-            .default("false"),
-    ],
+    properties: <SubnetModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The subnet id, `subnet-…`." },
         Attr { name: "arn", doc: "The subnet's ARN." },
@@ -33,124 +36,127 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Subnet {
     client: Client,
+    tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
+}
+
+fn attributes(s: &AwsSubnet) -> Props {
+    attrs([
+        ("id", json!(s.subnet_id())),
+        ("arn", json!(s.subnet_arn())),
+        ("vpc_id", json!(s.vpc_id())),
+        ("availability_zone", json!(s.availability_zone())),
+        ("availability_zone_id", json!(s.availability_zone_id())),
+        ("cidr_block", json!(s.cidr_block())),
+    ])
 }
 
 impl Subnet {
-    pub fn new(client: Client) -> Subnet {
-        Subnet { client }
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
     }
 
-    async fn describe(&self, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Observed>, ProviderError> {
+    pub fn new(client: Client) -> Subnet {
+        Subnet { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client }
+    }
+
+    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live<SubnetModel>>, ProviderError> {
         let mut pages = self.client.describe_subnets().set_filters(Some(filters)).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for s in page.map_err(from_sdk)?.subnets.unwrap_or_default() {
-                let id = s.subnet_id().unwrap_or_default().to_string();
-                let mut properties = Props::new();
-                properties.insert("vpc_id".into(), json!(s.vpc_id()));
-                properties.insert("cidr_block".into(), json!(s.cidr_block()));
-                properties.insert("availability_zone".into(), json!(s.availability_zone()));
-                properties
-                    .insert("map_public_ip_on_launch".into(), json!(s.map_public_ip_on_launch().unwrap_or(false)));
-                let mut attributes = Props::new();
-                attributes.insert("id".into(), json!(id));
-                attributes.insert("arn".into(), json!(s.subnet_arn()));
-                attributes.insert("vpc_id".into(), json!(s.vpc_id()));
-                attributes.insert("availability_zone".into(), json!(s.availability_zone()));
-                attributes.insert("availability_zone_id".into(), json!(s.availability_zone_id()));
-                attributes.insert("cidr_block".into(), json!(s.cidr_block()));
-                out.push(Observed { id, properties, tags: tag_map(s.tags()), attributes });
+                out.push(Live {
+                    id: s.subnet_id().unwrap_or_default().to_string(),
+                    model: SubnetModel {
+                        vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                        cidr_block: s.cidr_block().unwrap_or_default().to_string(),
+                        availability_zone: s.availability_zone().map(str::to_string),
+                        map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
+                    },
+                    tags: tag_map(s.tags()),
+                    attributes: attributes(&s),
+                });
             }
         }
         Ok(out)
     }
 
-    async fn read_one(&self, id: &str) -> Result<Observed, ProviderError> {
-        self.describe(vec![filter("subnet-id", &[id.to_string()])]).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(Some("InvalidSubnetID.NotFound".into()), format!("subnet {id} disappeared"))
-        })
-    }
-
-    async fn set_public_ip(&self, id: &str, desired: &Props, live: &Props) -> Result<(), ProviderError> {
-        let want = desired.get("map_public_ip_on_launch").and_then(Value::as_bool).unwrap_or(false);
-        if live.get("map_public_ip_on_launch").and_then(Value::as_bool) != Some(want) {
-            self.client
-                .modify_subnet_attribute()
-                .subnet_id(id)
-                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(want).build())
-                .send()
-                .await
-                .map_err(from_sdk)?;
-        }
+    async fn set_public_ip(&self, id: &str, want: bool) -> Result<(), ProviderError> {
+        let value = AttributeBooleanValue::builder().value(want).build();
+        let call = self.client.modify_subnet_attribute().subnet_id(id).map_public_ip_on_launch(value);
+        call.send().await.map_err(from_sdk)?;
         Ok(())
     }
 }
 
-#[async_trait]
-impl ResourceKind for Subnet {
+#[async_trait::async_trait]
+impl Kind for Subnet {
+    type Model = SubnetModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<SubnetModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(vec![filter("subnet-id", chunk)])).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let found = self.describe(vec![stack_filter(&ctx.stack)]).await?;
-        Ok(found.into_iter().filter_map(|o| Some((address_tag(&o.tags)?, o))).collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<SubnetModel>>, ProviderError> {
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "subnet-").await?).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
+    async fn create(&self, ctx: &OpCtx, want: &SubnetModel) -> Result<Created, ProviderError> {
         let out = self
             .client
             .create_subnet()
-            .set_vpc_id(s("vpc_id"))
-            .set_cidr_block(s("cidr_block"))
-            .set_availability_zone(s("availability_zone"))
+            .vpc_id(&want.vpc_id)
+            .cidr_block(&want.cidr_block)
+            .set_availability_zone(want.availability_zone.clone())
             .tag_specifications(tag_spec(ResourceType::Subnet, &ctx.tags))
             .send()
             .await
             .map_err(from_sdk)?;
-        let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+        let subnet = out.subnet().cloned().unwrap_or_else(|| AwsSubnet::builder().build());
+        let id = subnet.subnet_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        let client = self.client.clone();
-        let sid = id.clone();
-        ctx.wait_for("subnet to be available", || {
-            let client = client.clone();
-            let sid = sid.clone();
-            async move {
-                let out =
-                    client.describe_subnets().filters(filter("subnet-id", &[sid])).send().await.map_err(from_sdk)?;
-                Ok(match out.subnets().first().and_then(|s| s.state().cloned()) {
+        if subnet.state() != Some(&SubnetState::Available) {
+            ctx.wait_for("subnet to be available", || async {
+                let out = self.client.describe_subnets().subnet_ids(&id).send().await.map_err(from_sdk)?;
+                Ok(match out.subnets().first().and_then(|s| s.state()) {
                     Some(SubnetState::Available) => Poll::Ready(()),
                     Some(st) => Poll::Pending(st.as_str().to_string()),
                     None => Poll::Pending("not visible yet".into()),
                 })
-            }
-        })
-        .await?;
-        let live = self.read_one(&id).await?;
-        self.set_public_ip(&id, desired, &live.properties).await?;
-        self.read_one(&id).await
+            })
+            .await?;
+        }
+        // A new subnet does not map public IPs (AWS's default).
+        if want.map_public_ip_on_launch {
+            self.set_public_ip(&id, true).await?;
+        }
+        Ok(Created { attributes: attributes(&subnet), id })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        self.set_public_ip(&current.id, desired, &current.properties).await?;
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, &current.id, &current.tags, ctx).await?;
-        }
-        self.read_one(&current.id).await
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &SubnetModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        self.set_public_ip(&live.id, want.map_public_ip_on_launch).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        ignore_not_found(self.client.delete_subnet().subnet_id(&current.id).send().await.map(|_| ()).map_err(from_sdk))
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&SubnetModel>) -> Result<(), ProviderError> {
+        self.client.delete_subnet().subnet_id(&live.id).send().await.map_err(from_sdk)?;
+        Ok(())
     }
 }

@@ -35,11 +35,18 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Vpc {
     client: Client,
     tags: crate::kit::tagger::Ec2Tags,
+    tagged: Tagged,
 }
 
 impl Vpc {
+    /// Shares the run's one DescribeTags of the stack with the other EC2 kinds.
+    pub fn sharing(mut self, tagged: Tagged) -> Self {
+        self.tagged = tagged;
+        self
+    }
+
     pub fn new(client: Client) -> Vpc {
-        Vpc { tags: crate::kit::tagger::Ec2Tags(client.clone()), client }
+        Vpc { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client }
     }
 
     async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Live<VpcModel>>, ProviderError> {
@@ -122,7 +129,7 @@ impl Kind for Vpc {
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<VpcModel>>, ProviderError> {
-        self.describe(&ctx.region, vec![stack_filter(&ctx.stack)]).await
+        self.read(ctx, &self.tagged.ids(&self.client, &ctx.stack, "vpc-").await?).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &VpcModel) -> Result<Created, ProviderError> {

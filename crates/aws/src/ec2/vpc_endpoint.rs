@@ -10,7 +10,7 @@
 //! compared as a document. The routes a gateway endpoint adds to its route
 //! tables belong to it: `ec2.route_table` leaves them alone.
 
-use super::elastic_ip::in_stack;
+use super::in_stack;
 use super::*;
 use crate::error::from_sdk;
 use async_trait::async_trait;

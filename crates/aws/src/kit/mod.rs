@@ -18,12 +18,13 @@
 //! read-back), update of the properties that changed, delete.
 
 pub mod tagger;
+pub mod tagging;
 
 pub use tagger::{TagChange, Tagger};
 
 use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
-use deployctl_engine::kind::TAG_RESOURCE;
+use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{KindSchema, Prop, Type};
 use serde::de::DeserializeOwned;
@@ -101,6 +102,7 @@ prop_types! {
     bool => Type::Bool,
     Value => Type::Document,
     Vec<String> => Type::Set(&Type::String),
+    Vec<Value> => Type::List(&Type::Document),
     BTreeMap<String, String> => Type::Map(&Type::String),
 }
 impl<T: PropType> PropType for Option<T> {
@@ -326,7 +328,14 @@ impl<K: Kind> ResourceKind for Adapter<K> {
             return Ok(Vec::new());
         }
         let found = self.0.find_tagged(ctx).await?;
-        Ok(found.into_iter().filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed()))).collect())
+        // Checked here as well as by the kind's filter: adoption must never
+        // take another stack's resource, and moto 5.2.5 ignores the tag
+        // filter of some Describe calls (DescribeNatGateways).
+        Ok(found
+            .into_iter()
+            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
+            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
+            .collect())
     }
 
     async fn find_existing(
@@ -336,10 +345,12 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     ) -> Result<Vec<(String, Observed)>, ProviderError> {
         let Adopt::ByName(field) = K::ADOPT else { return self.find_tagged(ctx).await };
         // One batched read of every candidate's name.
-        let by_name: BTreeMap<String, &String> = wanted
-            .iter()
-            .filter_map(|(address, props)| Some((props.get(field)?.as_str()?.to_string(), address)))
-            .collect();
+        let mut by_name: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for (address, props) in wanted {
+            if let Some(name) = props.get(field).and_then(Value::as_str) {
+                by_name.entry(name.to_string()).or_default().push(address);
+            }
+        }
         if by_name.is_empty() {
             return Ok(Vec::new());
         }
@@ -348,8 +359,8 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         Ok(found
             .into_iter()
             .filter_map(|l| {
-                let address = *by_name.get(&l.id)?;
-                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
+                let address = by_name.get(&l.id)?.iter().find(|a| is_this_stacks(&l.tags, &ctx.stack, a))?;
+                Some(((*address).clone(), l.observed()))
             })
             .collect())
     }
@@ -412,6 +423,33 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
         self.0.resume(ctx, current).await
     }
+}
+
+/// Retries `call` while AWS answers one of `codes` (eventual consistency:
+/// a resource created a moment ago that another service, or another call
+/// of the same one, does not see yet), with the step's backoff and
+/// timeout. The first answer is the usual one, so this costs nothing when
+/// AWS is consistent already; reads to "wait until visible" are not needed.
+pub async fn retry_unseen<T, F, Fut>(ctx: &OpCtx, what: &str, codes: &[&str], mut call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut + Send,
+    Fut: std::future::Future<Output = Result<T, ProviderError>> + Send,
+    T: Send,
+{
+    ctx.wait_for(what, || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(v) => Ok(deployctl_engine::Poll::Ready(v)),
+                Err(e) if e.code.as_deref().is_some_and(|c| codes.contains(&c)) => {
+                    Ok(deployctl_engine::Poll::Pending(format!("not visible yet ({e})")))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+    .map_err(ProviderError::from)
 }
 
 /// Whether `e` says the resource does not exist.

@@ -4,6 +4,7 @@
 //! the raw AWS API, adopt by natural key, delete (twice) and read nothing.
 
 use deployctl_aws::iam::role::{self, Role};
+use deployctl_aws::kit::Adapter;
 use deployctl_aws::logs::log_group::{self, LogGroup};
 use deployctl_aws::secretsmanager::secret::{self, Secret};
 use deployctl_engine::diff::{diff_properties, FieldDiff, Want};
@@ -206,7 +207,7 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let logs = aws.logs();
-    let kind = LogGroup::new(aws.logs());
+    let kind = Adapter(LogGroup::with_tagging(aws.logs(), aws.tagging()));
     let address = "web_logs";
     // A neighbour whose name starts like ours must not be mistaken for it.
     logs.create_log_group().log_group_name("/ecs/web-old").send().await.unwrap();
@@ -219,7 +220,8 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     assert_eq!(diff(&log_group::SCHEMA, &desired, &created), vec![]);
     assert_eq!(created.tags, tags(address, &[]));
     let live = read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web").await.unwrap();
-    assert_eq!(live, created);
+    assert_eq!(diff(&log_group::SCHEMA, &desired, &live), vec![]);
+    assert_eq!((&live.id, &live.tags, &live.attributes), (&created.id, &created.tags, &created.attributes));
     assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/we").await, None, "only the exact name is read");
 
     let found = kind
@@ -266,6 +268,48 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
     assert_eq!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web").await, None);
     assert!(read_opt(&kind, &read_ctx(STACK, REGION), "/ecs/web-old").await.is_some());
+}
+
+/// Many groups of a stack are read in pages, not one call each: one
+/// DescribeLogGroups per shared path and one tagging API call for all their
+/// tags; a group alone under its path is looked up by its own name.
+#[tokio::test]
+async fn log_groups_are_read_in_pages_with_their_tags_in_one_call() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let kind = Adapter(LogGroup::with_tagging(aws.logs(), aws.tagging()));
+    let mut names: Vec<String> = (0..12).map(|i| format!("/svc/app-{i:02}")).collect();
+    names.push("/other/solo".into());
+    for (i, name) in names.iter().enumerate() {
+        let address = format!("g{i}");
+        let (ctx, _rx) = op(&log_group::SCHEMA, &address, StepAction::Create, tags(&address, &[("n", &i.to_string())]));
+        kind.create(&ctx, &props(json!({"log_group_name": name}))).await.unwrap();
+    }
+    // Someone else's group under the same path is not read.
+    aws.logs().create_log_group().log_group_name("/svc/app-zz-foreign").send().await.unwrap();
+
+    let before = aws.calls.snapshot();
+    let mut read = kind.read(&read_ctx(STACK, REGION), &names).await.unwrap();
+    read.sort_by(|a, b| a.id.cmp(&b.id));
+    let calls: BTreeMap<String, u64> = aws
+        .calls
+        .snapshot()
+        .into_iter()
+        .map(|(k, c)| (k.1.clone(), c.calls - before.get(&k).map(|b| b.calls).unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        calls,
+        BTreeMap::from([("DescribeLogGroups".to_string(), 2), ("GetResources".to_string(), 1)]),
+        "one listing of /svc/, one lookup of /other/solo, one tagging call"
+    );
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(read.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), want);
+    for o in &read {
+        let i = names.iter().position(|n| *n == o.id).unwrap();
+        assert_eq!(o.tags, tags(&format!("g{i}"), &[("n", &i.to_string())]), "{}", o.id);
+    }
 }
 
 /// Everything a test can see of a step: the returned value and its events.

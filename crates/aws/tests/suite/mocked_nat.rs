@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{NatGateway as Nat, NatGatewayAddress, NatGatewayState, 
 use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use deployctl_aws::ec2::nat_gateway::NatGateway;
+use deployctl_aws::kit::Adapter;
 use deployctl_engine::{OpCtx, Props, ProviderError, ResourceKind, StepAction};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -109,7 +110,7 @@ async fn failed_nat_gateway_fails_the_create_with_its_failure_code_and_message()
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
 
-    let err = NatGateway::new(client).create(&ctx, &desired()).await.unwrap_err();
+    let err = Adapter(NatGateway::new(client)).create(&ctx, &desired()).await.unwrap_err();
 
     assert_eq!(err.code.as_deref(), Some("Gateway.NotAttached"), "{err:?}");
     assert!(err.message.contains("Network vpc-1 has no Internet gateway attached"), "{err:?}");
@@ -134,7 +135,7 @@ async fn nat_gateway_stuck_pending_times_out_naming_the_elapsed_time() {
     let (ctx, _cancel) = ctx(Duration::from_secs(3));
 
     let started = Instant::now();
-    let err = NatGateway::new(client).create(&ctx, &desired()).await.unwrap_err();
+    let err = Adapter(NatGateway::new(client)).create(&ctx, &desired()).await.unwrap_err();
 
     assert!(started.elapsed() >= Duration::from_secs(3), "gave up early: {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(10), "waited too long: {:?}", started.elapsed());
@@ -159,7 +160,7 @@ async fn interrupted_wait_is_resumed_by_adopting_the_pending_gateway_without_a_s
     let client =
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx1, cancel) = ctx(Duration::from_secs(60));
-    let kind = NatGateway::new(client);
+    let kind = Adapter(NatGateway::new(client));
     let want = desired();
     let run = kind.create(&ctx1, &want);
     let interrupt = async {
@@ -186,7 +187,7 @@ async fn interrupted_wait_is_resumed_by_adopting_the_pending_gateway_without_a_s
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx2, _cancel) = ctx(Duration::from_secs(60));
 
-    let o = NatGateway::new(client).create(&ctx2, &desired()).await.unwrap();
+    let o = Adapter(NatGateway::new(client)).create(&ctx2, &desired()).await.unwrap();
 
     assert_eq!(create.num_calls(), 0, "the pending gateway must be adopted, not created again");
     assert_eq!(o.id, NAT_ID);
@@ -211,7 +212,7 @@ async fn resume_waits_for_a_recorded_pending_gateway_and_creates_nothing() {
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
     let current = deployctl_engine::Observed { id: NAT_ID.into(), ..Default::default() };
 
-    let o = NatGateway::new(client).resume(&ctx, &current).await.unwrap();
+    let o = Adapter(NatGateway::new(client)).resume(&ctx, &current).await.unwrap();
 
     assert_eq!(create.num_calls(), 0);
     assert_eq!(o.attributes["state"], json!("available"));
@@ -232,7 +233,7 @@ async fn failed_gateway_found_by_tags_is_not_adopted_and_the_new_create_uses_a_f
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create, &account_rule(), &free_address_rule()]);
     let (ctx, _cancel) = ctx(Duration::from_secs(30));
 
-    let o = NatGateway::new(client).create(&ctx, &desired()).await.unwrap();
+    let o = Adapter(NatGateway::new(client)).create(&ctx, &desired()).await.unwrap();
 
     assert_eq!(create.num_calls(), 1);
     assert_eq!(o.attributes["state"], json!("available"));
@@ -259,7 +260,7 @@ async fn read_leaves_out_failed_and_deleted_gateways_but_keeps_pending_ones() {
     let ids: Vec<String> =
         ["nat-pending", "nat-available", "nat-failed", "nat-deleting", "nat-deleted"].map(String::from).to_vec();
 
-    let found = NatGateway::new(client).read(&ctx, &ids).await.unwrap();
+    let found = Adapter(NatGateway::new(client)).read(&ctx, &ids).await.unwrap();
 
     let got: Vec<&str> = found.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(got, ["nat-pending", "nat-available"]);
@@ -316,7 +317,10 @@ mod around_the_nat_gateway {
         let describe = mock!(Client::describe_addresses).then_output(|| address(Some("eni-1")));
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
-        ElasticIp::new(client).delete(&delete_ctx(Duration::from_secs(30)), &eip(), &Props::new()).await.unwrap();
+        Adapter(ElasticIp::new(client))
+            .delete(&delete_ctx(Duration::from_secs(30)), &eip(), &Props::new())
+            .await
+            .unwrap();
 
         assert_eq!(release.num_calls(), 2);
     }
@@ -328,7 +332,7 @@ mod around_the_nat_gateway {
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
         let started = Instant::now();
-        let err = ElasticIp::new(client)
+        let err = Adapter(ElasticIp::new(client))
             .delete(&delete_ctx(Duration::from_secs(30)), &eip(), &Props::new())
             .await
             .unwrap_err();
@@ -345,7 +349,7 @@ mod around_the_nat_gateway {
         let describe = mock!(Client::describe_addresses).then_output(|| address(Some("eni-1")));
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&release, &describe]);
 
-        let err = ElasticIp::new(client)
+        let err = Adapter(ElasticIp::new(client))
             .delete(&delete_ctx(Duration::from_secs(1)), &eip(), &Props::new())
             .await
             .unwrap_err();
@@ -390,7 +394,7 @@ mod around_the_nat_gateway {
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe]);
         let ctx = ReadCtx { stack: STACK.into(), region: "us-east-1".into() };
 
-        let found = RouteTableKind::new(client).read(&ctx, &["rtb-1".to_string()]).await.unwrap();
+        let found = Adapter(RouteTableKind::new(client)).read(&ctx, &["rtb-1".to_string()]).await.unwrap();
 
         assert_eq!(
             found[0].properties["routes"],

@@ -11,6 +11,7 @@ use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use deployctl_aws::ec2::subnet::Subnet;
+use deployctl_aws::kit::Adapter;
 use deployctl_aws::CountCalls;
 use deployctl_engine::{ApiCalls, CallCount, ReadCtx, ResourceKind};
 use serde_json::json;
@@ -77,7 +78,7 @@ async fn describe_subnets_throttled_twice_is_retried_and_counted_as_one_call() {
         .output(|| DescribeSubnetsOutput::builder().subnets(subnet()).build())
         .build();
     let calls = ApiCalls::new();
-    let kind = Subnet::new(client(&rule, &calls));
+    let kind = Adapter(Subnet::new(client(&rule, &calls)));
 
     let found = kind.read(&ctx(), &["subnet-0abc".to_string()]).await.expect("the read succeeds after retries");
 
@@ -100,7 +101,7 @@ async fn throttling_that_never_lets_up_surfaces_the_aws_code_and_a_parallelism_h
     let rule =
         mock!(Client::describe_subnets).sequence().http_status(400, Some(THROTTLED.to_string())).repeatedly().build();
     let calls = ApiCalls::new();
-    let kind = Subnet::new(client(&rule, &calls));
+    let kind = Adapter(Subnet::new(client(&rule, &calls)));
 
     let err = kind.read(&ctx(), &["subnet-0abc".to_string()]).await.expect_err("throttled to the end");
 
@@ -122,7 +123,7 @@ async fn a_modeled_throttling_error_is_retried_then_reported_with_its_code() {
         || DescribeSubnetsError::generic(ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build());
     let rule = mock!(Client::describe_subnets).sequence().error(throttling).repeatedly().build();
     let calls = ApiCalls::new();
-    let kind = Subnet::new(client(&rule, &calls));
+    let kind = Adapter(Subnet::new(client(&rule, &calls)));
 
     let err = kind.read(&ctx(), &["subnet-0abc".to_string()]).await.expect_err("throttled to the end");
 
