@@ -28,6 +28,32 @@ fn kill_after(p: &Project, args: &[&str], ms: u64) {
     let _ = child.wait();
 }
 
+/// SIGKILLs `child` `ms` after its apply began: after the state file at
+/// `state` first changes (the first intent written). Anchoring the moment to
+/// the apply rather than to the process start keeps the kills inside applies
+/// however long startup and planning take on a loaded machine. A run that
+/// ends before that is left to end.
+pub(crate) fn kill_into_apply(mut child: std::process::Child, state: &std::path::Path, ms: u64) {
+    let before = std::fs::read(state).ok();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        if std::fs::read(state).ok() != before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(ms));
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+fn state_file(p: &Project, instance: &str) -> std::path::PathBuf {
+    p.state_dir().join(format!("{}.json", instance.replace('/', ".")))
+}
+
 fn assert_exactly_one_of_each(moto: &Moto) {
     let tagged = rt().block_on(async { tagged(&moto.ec2().await, STACK).await });
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
@@ -57,10 +83,18 @@ fn sigkill_during_up_never_duplicates_or_loses_a_resource() {
     let mut rng = Lcg(0x5eed_0001);
     let mut mid_apply = 0;
     for round in 0..4 {
-        // Kills spread over the whole run, from process start to the end.
-        for _ in 0..4 {
-            let ms = 20 + rng.next_ms(450);
-            kill_after(&p, &["up", &spec, "--yes"], ms);
+        // Kills spread over the whole run: one from process start (startup
+        // and planning), three counted from the apply's first state write.
+        kill_after(&p, &["up", &spec, "--yes"], 20 + rng.next_ms(450));
+        mid_apply += usize::from(interrupted_mid_apply(&p));
+        for _ in 0..3 {
+            let child = p
+                .command(&["up", &spec, "--yes"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            kill_into_apply(child, &state_file(&p, INSTANCE), rng.next_ms(300));
             mid_apply += usize::from(interrupted_mid_apply(&p));
         }
         let r = p.ok(&["up", &spec, "--yes"]);
@@ -207,22 +241,20 @@ fn sigkill_during_delivery_up_and_destroy_never_duplicates_or_leaves_a_resource(
         }
     };
     let kill = |args: &[&str], ms: u64| {
-        let mut child = p
+        let child = p
             .command(args)
             .env("DEPLOYCTL_CRASH_TOKEN", "ghp_crash_token")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_into_apply(child, &state_file(&p, "delivery"), ms);
     };
     let mut rng = Lcg(0x5eed_0003);
     let mut mid_apply = 0;
     for round in 0..3 {
         for _ in 0..4 {
-            kill(&["up", &spec, "--yes"], 40 + rng.next_ms(500));
+            kill(&["up", &spec, "--yes"], rng.next_ms(400));
             let state = p.state("delivery");
             let recorded = state.as_ref().and_then(|s| s["resources"].as_object().cloned()).unwrap_or_default();
             let partial = recorded.values().any(|r| r.get("pending").is_some()) || (1..9).contains(&recorded.len());
@@ -242,7 +274,7 @@ fn sigkill_during_delivery_up_and_destroy_never_duplicates_or_leaves_a_resource(
         let diff = run(&["diff", &spec, "--detailed-exitcode"]);
         assert_eq!(diff.code, 0, "round {round}: {diff:?}");
         for _ in 0..2 {
-            kill(&["destroy", &spec, "--yes"], 20 + rng.next_ms(500));
+            kill(&["destroy", &spec, "--yes"], rng.next_ms(300));
         }
         let r = run(&["destroy", &spec, "--yes"]);
         assert_eq!(r.code, 0, "round {round}: {r:?}");
