@@ -101,8 +101,11 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
     Entry { schema: &s3::bucket::SCHEMA, make: |aws| Arc::new(s3::bucket::Bucket::new(aws.s3())) },
-    Entry { schema: &sns::topic::SCHEMA, make: |aws| Arc::new(sns::topic::Topic::new(aws.sns())) },
-    Entry { schema: &sns::topic_policy::SCHEMA, make: |aws| Arc::new(sns::topic_policy::TopicPolicy::new(aws.sns())) },
+    Entry { schema: &sns::topic::SCHEMA, make: |aws| sns::WithLookup::arc(sns::topic::Topic::new(aws.sns())) },
+    Entry {
+        schema: &sns::topic_policy::SCHEMA,
+        make: |aws| kit::Adapter::arc(sns::topic_policy::TopicPolicy::new(aws.sns())),
+    },
     Entry { schema: &cloudwatch::alarm::SCHEMA, make: |aws| Arc::new(cloudwatch::alarm::Alarm::new(aws.cloudwatch())) },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
