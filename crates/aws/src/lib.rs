@@ -106,7 +106,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &sns::topic_policy::SCHEMA,
         make: |aws| kit::Adapter::arc(sns::topic_policy::TopicPolicy::new(aws.sns())),
     },
-    Entry { schema: &cloudwatch::alarm::SCHEMA, make: |aws| Arc::new(cloudwatch::alarm::Alarm::new(aws.cloudwatch())) },
+    Entry {
+        schema: &cloudwatch::alarm::SCHEMA,
+        make: |aws| sns::WithLookup::arc(cloudwatch::alarm::Alarm::new(aws.cloudwatch())),
+    },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
         make: |aws| Arc::new(appautoscaling::target::Target::new(aws.appautoscaling())),

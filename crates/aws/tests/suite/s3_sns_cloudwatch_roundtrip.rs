@@ -417,7 +417,7 @@ async fn alarm_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let cw = aws_cbor(&moto).await.cloudwatch();
-    let kind = Alarm::new(cw.clone());
+    let kind = WithLookup(Adapter(Alarm::new(cw.clone())));
     let topic = aws.sns().create_topic().name("rt-failures").send().await.unwrap().topic_arn.unwrap();
 
     // Seed 000: the service's CPU above 80 % for 2 × 5 minutes.
