@@ -126,7 +126,7 @@ pub static REGISTRY: &[Entry] = &[
         schema: &codepipeline::pipeline::SCHEMA,
         make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
-    Entry { schema: &events::rule::SCHEMA, make: |aws| Arc::new(events::rule::Rule::new(aws.events())) },
+    Entry { schema: &events::rule::SCHEMA, make: |aws| sns::WithLookup::arc(events::rule::Rule::new(aws.events())) },
 ];
 
 /// Every kind's schema: what `validate` checks against, without AWS.
