@@ -365,6 +365,23 @@ fn entry_failures<'a>(
         .with_hint("check the targets' ARNs, and that each target's policy (or role_arn) lets EventBridge in"))
 }
 
+/// Every page of a call that takes and answers a NextToken (the SDK has no
+/// paginator for these).
+async fn all_pages<T, Fut>(mut page: impl FnMut(Option<String>) -> Fut) -> Result<Vec<T>, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+{
+    let (mut out, mut token) = (Vec::new(), None);
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        token = next.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 impl Rule {
     pub fn new(client: Client) -> Rule {
         Rule { tags: EventsTags(client.clone()), client }
@@ -373,40 +390,27 @@ impl Rule {
     /// The rules of one bus whose names start with `prefix`; none when the
     /// bus is gone.
     async fn list_rules(&self, bus: &str, prefix: Option<&str>) -> Result<Vec<LiveRule>, ProviderError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let prefix = prefix.filter(|p| !p.is_empty()).map(str::to_string);
-            let call = self.client.list_rules().event_bus_name(bus).set_name_prefix(prefix).limit(PAGE);
-            let page = match call.set_next_token(token).send().await.map_err(from_sdk) {
-                Ok(p) => p,
-                Err(e) if is_gone::<Self>(&e) => return Ok(Vec::new()),
-                Err(e) => return Err(e),
-            };
-            out.extend(page.rules().iter().cloned());
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
+        let prefix = prefix.filter(|p| !p.is_empty()).map(str::to_string);
+        let rules = all_pages(|token| {
+            let call = self.client.list_rules().event_bus_name(bus).set_name_prefix(prefix.clone()).limit(PAGE);
+            let call = call.set_next_token(token).send();
+            async move { call.await.map_err(from_sdk).map(|p| (p.rules.unwrap_or_default(), p.next_token)) }
+        });
+        match rules.await {
+            Err(e) if is_gone::<Self>(&e) => Ok(Vec::new()),
+            other => other,
         }
     }
 
     /// A rule's targets; `None` when the rule is gone.
     async fn targets(&self, bus: &str, name: &str) -> Result<Option<Vec<Target>>, ProviderError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let call = self.client.list_targets_by_rule().rule(name).event_bus_name(bus).set_next_token(token);
-            let page = match call.send().await.map_err(from_sdk) {
-                Ok(p) => p,
-                Err(e) if is_gone::<Self>(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            out.extend(page.targets().iter().cloned());
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                return Ok(Some(out));
-            }
+        let targets = all_pages(|token| {
+            let call = self.client.list_targets_by_rule().rule(name).event_bus_name(bus).set_next_token(token).send();
+            async move { call.await.map_err(from_sdk).map(|p| (p.targets.unwrap_or_default(), p.next_token)) }
+        });
+        match targets.await {
+            Err(e) if is_gone::<Self>(&e) => Ok(None),
+            other => other.map(Some),
         }
     }
 
@@ -539,17 +543,11 @@ impl Rule {
 
     /// Every event bus's name.
     async fn buses(&self) -> Result<Vec<String>, ProviderError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page =
-                self.client.list_event_buses().limit(PAGE).set_next_token(token).send().await.map_err(from_sdk)?;
-            out.extend(page.event_buses().iter().filter_map(|b| b.name().map(str::to_string)));
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+        let buses = all_pages(|token| {
+            let call = self.client.list_event_buses().limit(PAGE).set_next_token(token).send();
+            async move { call.await.map_err(from_sdk).map(|p| (p.event_buses.unwrap_or_default(), p.next_token)) }
+        });
+        Ok(buses.await?.into_iter().filter_map(|b| b.name).collect())
     }
 }
 
