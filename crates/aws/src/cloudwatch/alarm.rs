@@ -11,21 +11,56 @@
 //! and this resource's tags; create refuses a name that an alarm not of
 //! this resource already has, rather than overwrite it.
 
-use crate::elbv2::{want, want_str};
 use crate::error::from_sdk;
+use crate::kit::tagger::{CloudWatchTags, TagChange};
+use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Tagger, Tags};
+use crate::sns::FindExisting;
 use crate::tags::{is_ours, is_this_stacks, tag_changes};
-use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::kind::TAG_STACK;
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Type};
 use futures::future::join_all;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The most names one DescribeAlarms takes.
 const NAME_CHUNK: usize = 100;
+
+model! {
+    pub struct AlarmModel {
+        alarm_name: Option<String> = "The alarm's name, unique in the region. Unset: `<stack>-<address>`."
+            [replace, unique],
+        alarm_description: Option<String> = "What the alarm means, shown in notifications.",
+        namespace: String = "The metric's namespace, e.g. `AWS/ECS` or `AWS/ApplicationELB`." [required],
+        metric_name: String = "The metric, e.g. `CPUUtilization` or `UnHealthyHostCount`." [required],
+        statistic: Option<String> = "`Average`, `Sum`, `Minimum`, `Maximum` or `SampleCount` (or set \
+                                     `extended_statistic`)." [one_of(Statistic::values())],
+        extended_statistic: Option<String> = "A percentile instead of `statistic`, e.g. `p99`.",
+        period: i64 = "Seconds over which the statistic is taken: 10, 30, or a multiple of 60." [required],
+        evaluation_periods: i64 = "How many recent periods are compared with the threshold." [required],
+        datapoints_to_alarm: Option<i64> = "How many of those periods must breach (M out of N). Unset: all of them.",
+        // A JSON value, so that it reads back as written (`80`, not `80.0`).
+        threshold: Value = "The value the statistic is compared with, e.g. `80` or `0.5`."
+            [required, typed(Type::Number)],
+        comparison_operator: String = "`GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, \
+                                       `LessThanThreshold` or `LessThanOrEqualToThreshold`."
+            [required, one_of(ComparisonOperator::values())],
+        dimensions: BTreeMap<String, String> = "The metric's dimensions, name to value, e.g. `{ClusterName: \
+                                                \"${cluster.name}\", ServiceName: \"${service.name}\"}`."
+            [default("{}")],
+        treat_missing_data: String = "How periods without data count: `missing`, `notBreaching`, `breaching` or \
+                                      `ignore`." [default("\"missing\"")],
+        actions_enabled: bool = "Whether the actions run on state changes." [default("true")],
+        alarm_actions: Vec<String> = "ARNs notified when the alarm goes to ALARM (SNS topics, Auto Scaling \
+                                      policies)." [default("[]")],
+        ok_actions: Vec<String> = "ARNs notified when the alarm goes back to OK." [default("[]")],
+        insufficient_data_actions: Vec<String> = "ARNs notified when the alarm goes to INSUFFICIENT_DATA."
+            [default("[]")],
+        unit: Option<String> = "The metric's unit, e.g. `Percent`, when it matters to select the data.",
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "cloudwatch.alarm",
@@ -34,70 +69,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           ${cluster.name}` and `ServiceName: ${service.name}`; a load balancer's `LoadBalancer: \
           ${alb.arn_suffix}`; a target group's `TargetGroup: ${tg.arn_suffix}` (with `LoadBalancer` too). Actions \
           are ARNs, typically an SNS topic's: `alarm_actions: [\"${alerts.arn}\"]`.",
-    properties: &[
-        Prop::new("alarm_name", Type::String, "The alarm's name, unique in the region. Unset: `<stack>-<address>`.")
-            .replace()
-            .unique(),
-        Prop::new("alarm_description", Type::String, "What the alarm means, shown in notifications."),
-        Prop::new("namespace", Type::String, "The metric's namespace, e.g. `AWS/ECS` or `AWS/ApplicationELB`.")
-            .required(),
-        Prop::new("metric_name", Type::String, "The metric, e.g. `CPUUtilization` or `UnHealthyHostCount`.").required(),
-        Prop::new(
-            "statistic",
-            Type::String,
-            "`Average`, `Sum`, `Minimum`, `Maximum` or `SampleCount` (or set `extended_statistic`).",
-        )
-        .one_of(aws_sdk_cloudwatch::types::Statistic::values()),
-        Prop::new("extended_statistic", Type::String, "A percentile instead of `statistic`, e.g. `p99`."),
-        Prop::new("period", Type::Int, "Seconds over which the statistic is taken: 10, 30, or a multiple of 60.")
-            .required(),
-        Prop::new("evaluation_periods", Type::Int, "How many recent periods are compared with the threshold.")
-            .required(),
-        Prop::new(
-            "datapoints_to_alarm",
-            Type::Int,
-            "How many of those periods must breach (M out of N). Unset: all of them.",
-        ),
-        Prop::new("threshold", Type::Number, "The value the statistic is compared with, e.g. `80` or `0.5`.")
-            .required(),
-        Prop::new(
-            "comparison_operator",
-            Type::String,
-            "`GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or \
-             `LessThanOrEqualToThreshold`.",
-        )
-        .required()
-        .one_of(aws_sdk_cloudwatch::types::ComparisonOperator::values()),
-        Prop::new(
-            "dimensions",
-            Type::Map(&Type::String),
-            "The metric's dimensions, name to value, e.g. `{ClusterName: \"${cluster.name}\", ServiceName: \
-             \"${service.name}\"}`.",
-        )
-        .default("{}"),
-        Prop::new(
-            "treat_missing_data",
-            Type::String,
-            "How periods without data count: `missing`, `notBreaching`, `breaching` or `ignore`.",
-        )
-        .default("\"missing\""),
-        Prop::new("actions_enabled", Type::Bool, "Whether the actions run on state changes.").default("true"),
-        Prop::new(
-            "alarm_actions",
-            Type::Set(&Type::String),
-            "ARNs notified when the alarm goes to ALARM (SNS topics, Auto Scaling policies).",
-        )
-        .default("[]"),
-        Prop::new("ok_actions", Type::Set(&Type::String), "ARNs notified when the alarm goes back to OK.")
-            .default("[]"),
-        Prop::new(
-            "insufficient_data_actions",
-            Type::Set(&Type::String),
-            "ARNs notified when the alarm goes to INSUFFICIENT_DATA.",
-        )
-        .default("[]"),
-        Prop::new("unit", Type::String, "The metric's unit, e.g. `Percent`, when it matters to select the data."),
-    ],
+    properties: <AlarmModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The alarm name." },
         Attr { name: "name", doc: "The alarm name." },
@@ -114,6 +86,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Alarm {
     client: Client,
+    tags: CloudWatchTags,
 }
 
 /// `<stack>-<address>` as an alarm name.
@@ -121,21 +94,9 @@ pub fn default_name(stack: &str, address: &str) -> String {
     crate::iam::sanitized_name(&format!("{stack}-{address}"), |c| c.is_ascii_alphanumeric() || "-_.".contains(c), 255)
 }
 
-fn alarm_name(stack: &str, address: &str, desired: &Props) -> String {
-    want_str(&SCHEMA, desired, "alarm_name").unwrap_or_else(|| default_name(stack, address))
-}
-
-fn not_found(e: &ProviderError) -> bool {
-    e.code_is("ResourceNotFound") || e.code_is("ResourceNotFoundException")
-}
-
-fn cw_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
 /// A number the spec gives (a JSON number, or a number written as text).
-fn number(v: Option<Value>) -> Option<f64> {
-    match v? {
+fn number(v: &Value) -> Option<f64> {
+    match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -151,79 +112,54 @@ pub(crate) fn number_value(n: f64) -> Value {
     }
 }
 
-fn int(desired: &Props, name: &str) -> Option<i32> {
-    number(want(&SCHEMA, desired, name)).map(|n| n as i32)
-}
-
-fn strings(desired: &Props, name: &str) -> Vec<String> {
-    want(&SCHEMA, desired, name)
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
+fn attributes(name: &str, arn: Option<&str>) -> Props {
+    attrs([("id", json!(name)), ("name", json!(name)), ("arn", json!(arn))])
 }
 
 /// An alarm in the spec's shape.
-fn observed(a: &MetricAlarm, tags: BTreeMap<String, String>) -> Observed {
+fn live(a: &MetricAlarm, tags: Tags) -> Live<AlarmModel> {
     let name = a.alarm_name().unwrap_or_default().to_string();
-    let mut p = Props::new();
-    p.insert("alarm_name".into(), json!(name));
-    if let Some(d) = a.alarm_description().filter(|d| !d.is_empty()) {
-        p.insert("alarm_description".into(), json!(d));
-    }
-    p.insert("namespace".into(), json!(a.namespace()));
-    p.insert("metric_name".into(), json!(a.metric_name()));
-    if let Some(s) = a.statistic() {
-        p.insert("statistic".into(), json!(s.as_str()));
-    }
-    if let Some(s) = a.extended_statistic() {
-        p.insert("extended_statistic".into(), json!(s));
-    }
-    p.insert("period".into(), json!(a.period()));
-    p.insert("evaluation_periods".into(), json!(a.evaluation_periods()));
-    if let Some(d) = a.datapoints_to_alarm() {
-        p.insert("datapoints_to_alarm".into(), json!(d));
-    }
-    if let Some(t) = a.threshold() {
-        p.insert("threshold".into(), number_value(t));
-    }
-    p.insert("comparison_operator".into(), json!(a.comparison_operator().map(|c| c.as_str())));
-    let dims: Map<String, Value> = a
-        .dimensions()
-        .iter()
-        .filter_map(|d| Some((d.name()?.to_string(), json!(d.value().unwrap_or_default()))))
-        .collect();
-    p.insert("dimensions".into(), Value::Object(dims));
-    p.insert("treat_missing_data".into(), json!(a.treat_missing_data().unwrap_or("missing")));
-    p.insert("actions_enabled".into(), json!(a.actions_enabled().unwrap_or(true)));
-    p.insert("alarm_actions".into(), json!(a.alarm_actions()));
-    p.insert("ok_actions".into(), json!(a.ok_actions()));
-    p.insert("insufficient_data_actions".into(), json!(a.insufficient_data_actions()));
-    if let Some(u) = a.unit() {
-        p.insert("unit".into(), json!(u.as_str()));
-    }
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(name));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("arn".into(), json!(a.alarm_arn()));
-    Observed { id: name, properties: p, tags, attributes }
+    let model = AlarmModel {
+        alarm_name: Some(name.clone()),
+        alarm_description: a.alarm_description().filter(|d| !d.is_empty()).map(str::to_string),
+        namespace: a.namespace().unwrap_or_default().to_string(),
+        metric_name: a.metric_name().unwrap_or_default().to_string(),
+        statistic: a.statistic().map(|s| s.as_str().to_string()),
+        extended_statistic: a.extended_statistic().map(str::to_string),
+        period: a.period().unwrap_or_default().into(),
+        evaluation_periods: a.evaluation_periods().unwrap_or_default().into(),
+        datapoints_to_alarm: a.datapoints_to_alarm().map(Into::into),
+        threshold: a.threshold().map(number_value).unwrap_or(Value::Null),
+        comparison_operator: a.comparison_operator().map(|c| c.as_str()).unwrap_or_default().to_string(),
+        dimensions: a
+            .dimensions()
+            .iter()
+            .filter_map(|d| Some((d.name()?.to_string(), d.value().unwrap_or_default().to_string())))
+            .collect(),
+        treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+        actions_enabled: a.actions_enabled().unwrap_or(true),
+        alarm_actions: a.alarm_actions().to_vec(),
+        ok_actions: a.ok_actions().to_vec(),
+        insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+        unit: a.unit().map(|u| u.as_str().to_string()),
+    };
+    Live { attributes: attributes(&name, a.alarm_arn()), id: name, model, tags }
 }
 
 impl Alarm {
     pub fn new(client: Client) -> Alarm {
-        Alarm { client }
+        Alarm { tags: CloudWatchTags(client.clone()), client }
     }
 
-    async fn describe(&self, names: &[String]) -> Result<Vec<MetricAlarm>, ProviderError> {
-        let calls = names.chunks(NAME_CHUNK).map(|chunk| async move {
-            let mut pages = self
-                .client
-                .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .into_paginator()
-                .send();
+    /// DescribeAlarms of these names (all metric alarms for `None`).
+    async fn describe(&self, names: Option<&[String]>) -> Result<Vec<MetricAlarm>, ProviderError> {
+        let chunks: Vec<Option<Vec<String>>> = match names {
+            Some(names) => names.chunks(NAME_CHUNK).map(|c| Some(c.to_vec())).collect(),
+            None => vec![None],
+        };
+        let calls = chunks.into_iter().map(|chunk| async move {
+            let call = self.client.describe_alarms().set_alarm_names(chunk).alarm_types(AlarmType::MetricAlarm);
+            let mut pages = call.into_paginator().send();
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
                 out.extend(page.map_err(from_sdk)?.metric_alarms().iter().cloned());
@@ -235,85 +171,58 @@ impl Alarm {
             out.extend(r?);
         }
         // DescribeAlarms matches names exactly, but be sure.
-        out.retain(|a| a.alarm_name().is_some_and(|n| names.iter().any(|x| x == n)));
+        out.retain(|a| names.is_none_or(|names| a.alarm_name().is_some_and(|n| names.iter().any(|x| x == n))));
         Ok(out)
     }
 
-    /// The tags of an alarm; `None` when it is gone.
-    async fn tags(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .collect(),
-            )),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn observe(&self, alarms: &[MetricAlarm]) -> Result<Vec<Observed>, ProviderError> {
-        let tagged = join_all(alarms.iter().map(|a| self.tags(a.alarm_arn().unwrap_or_default()))).await;
-        let mut out = Vec::new();
-        for (a, tags) in alarms.iter().zip(tagged) {
-            if let Some(tags) = tags? {
-                out.push(observed(a, tags));
+    /// The alarms, each with its tags (ListTagsForResource, concurrently);
+    /// those gone meanwhile are left out.
+    async fn read_alarms(&self, names: Option<&[String]>) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
+        let alarms = self.describe(names).await?;
+        crate::read_each(alarms.iter().map(|a| async move {
+            let call = self.client.list_tags_for_resource().resource_arn(a.alarm_arn().unwrap_or_default());
+            match call.send().await.map_err(from_sdk) {
+                Ok(out) => Ok(Some(live(
+                    a,
+                    out.tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                        .filter(|(k, _)| !k.starts_with("aws:"))
+                        .collect(),
+                ))),
+                Err(e) if is_gone::<Self>(&e) => Ok(None),
+                Err(e) => Err(e),
             }
-        }
-        Ok(out)
-    }
-
-    async fn read_names(&self, names: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let found = self.describe(names).await?;
-        self.observe(&found).await
-    }
-
-    async fn must_read(&self, name: &str) -> Result<Observed, ProviderError> {
-        self.read_names(&[name.to_string()]).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(Some("ResourceNotFound".into()), format!("alarm {name} does not exist"))
-                .with_hint("it was deleted outside deployctl; re-run to create it again")
-        })
+        }))
+        .await
     }
 
     /// PutMetricAlarm with the whole configuration; `tags` only on create.
-    async fn put(&self, name: &str, desired: &Props, tags: Option<Vec<Tag>>) -> Result<(), ProviderError> {
-        let s = |k: &str| want_str(&SCHEMA, desired, k).filter(|v| !v.is_empty());
-        let dims: Vec<Dimension> = want(&SCHEMA, desired, "dimensions")
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default()
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                Dimension::builder().name(k).value(v).build()
-            })
-            .collect();
-        let threshold = number(want(&SCHEMA, desired, "threshold"))
-            .ok_or_else(|| ProviderError::msg("threshold is required and must be a number"))?;
+    async fn put(&self, name: &str, want: &AlarmModel, tags: Option<Vec<Tag>>) -> Result<(), ProviderError> {
+        let text = |v: Option<&String>| v.filter(|v| !v.is_empty()).cloned();
+        let dims = want.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+        let threshold =
+            number(&want.threshold).ok_or_else(|| ProviderError::msg("threshold is required and must be a number"))?;
         self.client
             .put_metric_alarm()
             .alarm_name(name)
-            .set_alarm_description(s("alarm_description"))
-            .set_namespace(s("namespace"))
-            .set_metric_name(s("metric_name"))
-            .set_statistic(s("statistic").map(|v| Statistic::from(v.as_str())))
-            .set_extended_statistic(s("extended_statistic"))
-            .set_period(int(desired, "period"))
-            .set_evaluation_periods(int(desired, "evaluation_periods"))
-            .set_datapoints_to_alarm(int(desired, "datapoints_to_alarm"))
+            .set_alarm_description(text(want.alarm_description.as_ref()))
+            .set_namespace(text(Some(&want.namespace)))
+            .set_metric_name(text(Some(&want.metric_name)))
+            .set_statistic(text(want.statistic.as_ref()).map(|v| Statistic::from(v.as_str())))
+            .set_extended_statistic(text(want.extended_statistic.as_ref()))
+            .period(want.period as i32)
+            .evaluation_periods(want.evaluation_periods as i32)
+            .set_datapoints_to_alarm(want.datapoints_to_alarm.map(|d| d as i32))
             .threshold(threshold)
-            .set_comparison_operator(s("comparison_operator").map(|v| ComparisonOperator::from(v.as_str())))
+            .comparison_operator(ComparisonOperator::from(want.comparison_operator.as_str()))
             .set_dimensions(Some(dims))
-            .set_treat_missing_data(s("treat_missing_data"))
-            .actions_enabled(want(&SCHEMA, desired, "actions_enabled").and_then(|v| v.as_bool()).unwrap_or(true))
-            .set_alarm_actions(Some(strings(desired, "alarm_actions")))
-            .set_ok_actions(Some(strings(desired, "ok_actions")))
-            .set_insufficient_data_actions(Some(strings(desired, "insufficient_data_actions")))
-            .set_unit(s("unit").map(|v| StandardUnit::from(v.as_str())))
+            .set_treat_missing_data(text(Some(&want.treat_missing_data)))
+            .actions_enabled(want.actions_enabled)
+            .set_alarm_actions(Some(want.alarm_actions.clone()))
+            .set_ok_actions(Some(want.ok_actions.clone()))
+            .set_insufficient_data_actions(Some(want.insufficient_data_actions.clone()))
+            .set_unit(text(want.unit.as_ref()).map(|v| StandardUnit::from(v.as_str())))
             .set_tags(tags)
             .send()
             .await
@@ -333,127 +242,107 @@ impl Alarm {
             })?;
         Ok(())
     }
-
-    async fn converge_tags(
-        &self,
-        arn: &str,
-        live: &BTreeMap<String, String>,
-        want: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let (set, unset) = tag_changes(live, want);
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(cw_tags(&set)))
-                .send()
-                .await
-                .map_err(from_sdk)?;
-        }
-        if !unset.is_empty() {
-            self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
-        }
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl ResourceKind for Alarm {
+#[async_trait::async_trait]
+impl Kind for Alarm {
+    type Model = AlarmModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        self.read_names(ids).await
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let mut pages = self.client.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(page.map_err(from_sdk)?.metric_alarms().iter().cloned());
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
+        self.read_alarms(Some(ids)).await
+    }
+
+    /// Alarms cannot be listed by tag: every metric alarm's tags are read.
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
+        let mut all = self.read_alarms(None).await?;
+        all.retain(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack));
+        Ok(all)
+    }
+
+    async fn create(&self, ctx: &OpCtx, want: &AlarmModel) -> Result<Created, ProviderError> {
+        let name = want.alarm_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        // PutMetricAlarm would overwrite an alarm of that name: refuse one
+        // that is not this resource's.
+        let existing = self.read_alarms(Some(std::slice::from_ref(&name))).await?.pop();
+        if existing.as_ref().is_some_and(|e| !is_ours(&e.tags, &ctx.stack, &ctx.address)) {
+            return Err(ProviderError::new(
+                Some("AlarmAlreadyExists".into()),
+                format!("an alarm named {name} already exists and is not this resource's"),
+            )
+            .with_hint("it lacks this stack's deployctl tags: set another alarm_name, or delete that alarm"));
         }
-        Ok(self
-            .observe(&all)
-            .await?
-            .into_iter()
-            .filter(|o| o.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|o| Some((o.tags.get(TAG_RESOURCE)?.clone(), o)))
-            .collect())
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.put(&name, want, Some(tags)).await?;
+        ctx.record_id(&name);
+        let arn = match existing {
+            // PutMetricAlarm ignores tags when the alarm existed (an
+            // earlier, interrupted create).
+            Some(existing) => {
+                let (set, unset) = tag_changes(&existing.tags, &ctx.tags);
+                let live = existing.observed();
+                if !set.is_empty() || !unset.is_empty() {
+                    self.tags.tag(&live, &TagChange { want: &ctx.tags, set: &set, unset: &unset }).await?;
+                }
+                live.attributes.get("arn").and_then(Value::as_str).map(str::to_string)
+            }
+            // PutMetricAlarm answers nothing: the ARN is in DescribeAlarms
+            // only (or would need the account id).
+            None => self.describe(Some(std::slice::from_ref(&name))).await?.pop().and_then(|a| a.alarm_arn),
+        };
+        Ok(Created { attributes: attributes(&name, arn.as_deref()), id: name })
     }
 
+    async fn update(
+        &self,
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &AlarmModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        self.put(&live.id, want, None).await?;
+        Ok(None)
+    }
+
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&AlarmModel>) -> Result<(), ProviderError> {
+        self.client.delete_alarms().alarm_names(&live.id).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+/// By name (or the default name), in one batched read, adopted only with
+/// this stack's and this resource's tags.
+#[async_trait::async_trait]
+impl FindExisting for Alarm {
     async fn find_existing(
         &self,
         ctx: &ReadCtx,
         wanted: &[(String, Props)],
     ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let by_name: BTreeMap<String, &String> =
-            wanted.iter().map(|(address, p)| (alarm_name(&ctx.stack, address, p), address)).collect();
-        if by_name.is_empty() {
-            return Ok(Vec::new());
-        }
+        let name = |address: &str, p: &Props| match p.get("alarm_name").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => default_name(&ctx.stack, address),
+        };
+        let by_name: BTreeMap<String, &String> = wanted.iter().map(|(a, p)| (name(a, p), a)).collect();
         let names: Vec<String> = by_name.keys().cloned().collect();
         Ok(self
-            .read_names(&names)
+            .read_alarms(Some(&names))
             .await?
             .into_iter()
-            .filter_map(|o| {
-                let address = by_name.get(&o.id)?;
-                is_this_stacks(&o.tags, &ctx.stack, address).then(|| ((*address).clone(), o))
+            .filter_map(|l| {
+                let address = *by_name.get(&l.id)?;
+                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
             })
             .collect())
-    }
-
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let name = alarm_name(&ctx.stack, &ctx.address, desired);
-        // PutMetricAlarm would overwrite an alarm of that name: refuse one
-        // that is not this resource's.
-        if let Some(existing) = self.read_names(std::slice::from_ref(&name)).await?.into_iter().next() {
-            if !is_ours(&existing.tags, &ctx.stack, &ctx.address) {
-                return Err(ProviderError::new(
-                    Some("AlarmAlreadyExists".into()),
-                    format!("an alarm named {name} already exists and is not this resource's"),
-                )
-                .with_hint("it lacks this stack's deployctl tags: set another alarm_name, or delete that alarm"));
-            }
-        }
-        self.put(&name, desired, Some(cw_tags(&ctx.tags))).await?;
-        ctx.record_id(&name);
-        let live = self.must_read(&name).await?;
-        // PutMetricAlarm ignores tags when the alarm existed (an earlier,
-        // interrupted create).
-        if live.tags != ctx.tags {
-            let arn = live.attributes.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
-            self.converge_tags(&arn, &live.tags, &ctx.tags).await?;
-            return self.must_read(&name).await;
-        }
-        Ok(live)
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let name = current.id.as_str();
-        if changed.iter().any(|c| c != "tags") {
-            self.put(name, desired, None).await?;
-        }
-        if changed.iter().any(|c| c == "tags") {
-            let arn = current.attributes.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
-            self.converge_tags(&arn, &current.tags, &ctx.tags).await?;
-        }
-        self.must_read(name).await
-    }
-
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        match self.client.delete_alarms().alarm_names(&current.id).send().await.map_err(from_sdk) {
-            Ok(_) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 }
 
@@ -465,7 +354,7 @@ mod tests {
     fn thresholds_read_as_written() {
         assert_eq!(number_value(80.0), json!(80));
         assert_eq!(number_value(0.5), json!(0.5));
-        assert_eq!(number(Some(json!("0.25"))), Some(0.25));
+        assert_eq!(number(&json!("0.25")), Some(0.25));
         assert_eq!(default_name("shop", "cpu_high[a]"), "shop-cpu_high-a");
     }
 }

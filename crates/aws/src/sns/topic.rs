@@ -18,38 +18,53 @@
 //! present, but has no ARN to unsubscribe, so removing it is skipped with a
 //! progress note (AWS drops unconfirmed subscriptions after three days).
 
-use crate::elbv2::{want, want_str};
+use super::FindExisting;
 use crate::error::from_sdk;
-use crate::tags::{is_ours, is_this_stacks, tag_changes};
-use async_trait::async_trait;
+use crate::kit::tagger::SnsTags;
+use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, PropType, Tagger, Tags};
+use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use futures::future::join_all;
+use deployctl_engine::kind::TAG_STACK;
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Type};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A subscription not yet confirmed has this instead of an ARN.
 const PENDING: &str = "PendingConfirmation";
 
-static SUBSCRIPTION: [Prop; 2] = [
-    Prop::new(
-        "protocol",
-        Type::String,
-        "`email`, `email-json`, `https`, `http`, `sms`, `sqs`, `lambda`, `firehose` or `application`.",
-    )
-    .required(),
-    Prop::new(
-        "endpoint",
-        Type::String,
-        "Where messages go: an address for email, a URL for http(s), a phone number for sms, an ARN for sqs, \
-         lambda and firehose.",
-    )
-    .required(),
-];
+/// "No such topic" codes beyond `*NotFound`.
+pub(super) const GONE: &[&str] = &["NotFoundException"];
+
+model! {
+    pub struct Subscription {
+        protocol: String = "`email`, `email-json`, `https`, `http`, `sms`, `sqs`, `lambda`, `firehose` or \
+                            `application`." [required],
+        endpoint: String = "Where messages go: an address for email, a URL for http(s), a phone number for sms, an \
+                            ARN for sqs, lambda and firehose." [required],
+    }
+}
+
+impl PropType for Vec<Subscription> {
+    const TYPE: Type = Type::Set(&<Subscription as PropType>::TYPE);
+}
+
+model! {
+    pub struct TopicModel {
+        name: Option<String> = "The topic name: letters, digits, `-` and `_` (a FIFO topic's ends with `.fifo`). \
+                                Unset: `<stack>-<address>`." [replace, unique],
+        display_name: Option<String> = "The name shown as the sender of SMS and email messages.",
+        kms_master_key_id: Option<String> = "The KMS key that encrypts messages at rest (`alias/aws/sns` for the \
+                                             AWS managed key). Unset: not managed.",
+        fifo_topic: bool = "Whether the topic is FIFO (ordered, deduplicated)." [default("false"), replace],
+        policy: Option<Value> = "The topic's access policy, written as YAML. Unset: not managed (SNS's default \
+                                 lets the owner account use the topic).",
+        subscriptions: Option<Vec<Subscription>> = "The topic's subscriptions. Unset: not managed; `[]` removes \
+                                                    them all (except those still pending confirmation).",
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "sns.topic",
@@ -57,38 +72,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           the email); until then they cannot be removed. Alarms publish to it through `alarm_actions: \
           [\"${topic.arn}\"]`; with `kms_master_key_id` set, the key's policy must let the publishing service use \
           it.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The topic name: letters, digits, `-` and `_` (a FIFO topic's ends with `.fifo`). Unset: \
-             `<stack>-<address>`.",
-        )
-        .replace()
-        .unique(),
-        Prop::new("display_name", Type::String, "The name shown as the sender of SMS and email messages."),
-        Prop::new(
-            "kms_master_key_id",
-            Type::String,
-            "The KMS key that encrypts messages at rest (`alias/aws/sns` for the AWS managed key). Unset: not \
-             managed.",
-        ),
-        Prop::new("fifo_topic", Type::Bool, "Whether the topic is FIFO (ordered, deduplicated).")
-            .default("false")
-            .replace(),
-        Prop::new(
-            "policy",
-            Type::Document,
-            "The topic's access policy, written as YAML. Unset: not managed (SNS's default lets the owner \
-             account use the topic).",
-        ),
-        Prop::new(
-            "subscriptions",
-            Type::Set(&Type::Object(&SUBSCRIPTION)),
-            "The topic's subscriptions. Unset: not managed; `[]` removes them all (except those still pending \
-             confirmation).",
-        ),
-    ],
+    properties: <TopicModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The topic ARN." },
         Attr { name: "arn", doc: "The topic ARN, for alarm actions and notifications." },
@@ -102,6 +86,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Topic {
     client: Client,
+    tags: SnsTags,
 }
 
 /// `<stack>-<address>` as a topic name (letters, digits, `-`, `_`; at most
@@ -115,27 +100,20 @@ pub fn default_name(stack: &str, address: &str, fifo: bool) -> String {
     }
 }
 
-fn is_fifo(desired: &Props) -> bool {
-    want(&SCHEMA, desired, "fifo_topic").and_then(|v| v.as_bool()).unwrap_or(false)
-}
-
-/// The name the spec asks for, or the default one.
-fn topic_name(stack: &str, address: &str, desired: &Props) -> String {
-    want_str(&SCHEMA, desired, "name").unwrap_or_else(|| default_name(stack, address, is_fifo(desired)))
+/// The name the spec's literals ask for, or the default one.
+fn topic_name(stack: &str, address: &str, literals: &Props) -> String {
+    match literals.get("name").and_then(Value::as_str) {
+        Some(name) => name.to_string(),
+        None => default_name(stack, address, literals.get("fifo_topic").and_then(Value::as_bool).unwrap_or(false)),
+    }
 }
 
 fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-pub(super) fn not_found(e: &ProviderError) -> bool {
-    e.code_is("NotFound") || e.code_is("NotFoundException") || e.code_is("ResourceNotFound")
-}
-
-fn sns_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(e.to_string())))
-        .collect()
+fn attributes(arn: &str) -> Props {
+    attrs([("id", json!(arn)), ("arn", json!(arn)), ("name", json!(name_of(arn)))])
 }
 
 /// A policy document as text to send: YAML written as a mapping, or a JSON
@@ -148,30 +126,12 @@ pub(super) fn policy_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The `(protocol, endpoint)` pairs the spec asks for.
-fn wanted_subscriptions(desired: &Props) -> Option<BTreeSet<(String, String)>> {
-    let list = desired.get("subscriptions")?.as_array()?;
-    Some(
-        list.iter()
-            .filter_map(|s| Some((s.get("protocol")?.as_str()?.to_string(), s.get("endpoint")?.as_str()?.to_string())))
-            .collect(),
-    )
-}
-
-/// One live subscription.
-#[derive(Debug, Clone)]
-struct Sub {
-    arn: String,
-    protocol: String,
-    endpoint: String,
-}
-
 impl Topic {
     pub fn new(client: Client) -> Topic {
-        Topic { client }
+        Topic { tags: SnsTags(client.clone()), client }
     }
 
-    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn tags(&self, arn: &str) -> Result<Tags, ProviderError> {
         let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk)?;
         Ok(out
             .tags()
@@ -181,71 +141,58 @@ impl Topic {
             .collect())
     }
 
-    async fn subscriptions(&self, arn: &str) -> Result<Vec<Sub>, ProviderError> {
+    /// The live subscriptions, each with its ARN (or [`PENDING`]).
+    async fn subscriptions(&self, arn: &str) -> Result<Vec<(String, Subscription)>, ProviderError> {
         let mut pages = self.client.list_subscriptions_by_topic().topic_arn(arn).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            for s in page.map_err(from_sdk)?.subscriptions() {
-                let arn = s.subscription_arn().unwrap_or_default();
-                if arn == "Deleted" {
-                    continue;
-                }
-                out.push(Sub {
-                    arn: arn.to_string(),
-                    protocol: s.protocol().unwrap_or_default().to_string(),
-                    endpoint: s.endpoint().unwrap_or_default().to_string(),
-                });
+            for s in page.map_err(from_sdk)?.subscriptions().iter().filter(|s| s.subscription_arn() != Some("Deleted"))
+            {
+                let (protocol, endpoint) = (s.protocol().unwrap_or_default(), s.endpoint().unwrap_or_default());
+                let sub = Subscription { protocol: protocol.to_string(), endpoint: endpoint.to_string() };
+                out.push((s.subscription_arn().unwrap_or_default().to_string(), sub));
             }
         }
         Ok(out)
     }
 
     /// One topic; `None` when it is gone.
-    async fn read_topic(&self, arn: &str) -> Result<Option<(Observed, Vec<Sub>)>, ProviderError> {
+    async fn read_topic(&self, arn: &str) -> Result<Option<Live<TopicModel>>, ProviderError> {
         let attrs = async { self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) };
         let (attrs, tags, subs) = futures::join!(attrs, self.tags(arn), self.subscriptions(arn));
         let (attrs, tags, subs) = match (attrs, tags, subs) {
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) if not_found(&e) => return Ok(None),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) if is_gone::<Self>(&e) => return Ok(None),
             (a, t, s) => (a?, t?, s?),
         };
         let empty = HashMap::new();
         let a = attrs.attributes().unwrap_or(&empty);
         let get = |k: &str| a.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let name = name_of(arn);
-        let mut properties = Props::new();
-        properties.insert("name".into(), json!(name));
-        properties.insert("display_name".into(), json!(get("DisplayName").unwrap_or_default()));
-        if let Some(k) = get("KmsMasterKeyId") {
-            properties.insert("kms_master_key_id".into(), json!(k));
-        }
-        properties.insert("fifo_topic".into(), json!(get("FifoTopic") == Some("true")));
-        if let Some(p) = get("Policy") {
-            properties.insert("policy".into(), serde_json::from_str(p).unwrap_or_else(|_| json!(p)));
-        }
-        properties.insert(
-            "subscriptions".into(),
-            Value::Array(subs.iter().map(|s| json!({"protocol": s.protocol, "endpoint": s.endpoint})).collect()),
-        );
-        let mut attributes = Props::new();
-        attributes.insert("id".into(), json!(arn));
-        attributes.insert("arn".into(), json!(arn));
-        attributes.insert("name".into(), json!(name));
-        Ok(Some((Observed { id: arn.to_string(), properties, tags, attributes }, subs)))
+        let model = TopicModel {
+            name: Some(name_of(arn).to_string()),
+            display_name: Some(get("DisplayName").unwrap_or_default().to_string()),
+            kms_master_key_id: get("KmsMasterKeyId").map(str::to_string),
+            fifo_topic: get("FifoTopic") == Some("true"),
+            policy: get("Policy").map(|p| serde_json::from_str(p).unwrap_or_else(|_| json!(p))),
+            subscriptions: Some(subs.into_iter().map(|(_, s)| s).collect()),
+        };
+        Ok(Some(Live { id: arn.to_string(), model, tags, attributes: attributes(arn) }))
     }
 
-    async fn read_arns(&self, arns: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let mut out = Vec::new();
-        for r in join_all(arns.iter().map(|a| self.read_topic(a))).await {
-            out.extend(r?.map(|(o, _)| o));
-        }
-        Ok(out)
-    }
-
-    async fn must_read(&self, arn: &str) -> Result<Observed, ProviderError> {
-        self.read_topic(arn).await?.map(|(o, _)| o).ok_or_else(|| {
-            ProviderError::new(Some("NotFound".into()), format!("topic {arn} does not exist"))
-                .with_hint("it was deleted outside deployctl; re-run to create it again")
-        })
+    /// The topics among `candidates` whose tags are `mine`, read in full.
+    async fn read_if<T: Send + Sync>(
+        &self,
+        candidates: Vec<(String, T)>,
+        mine: impl Fn(&Tags, &T) -> bool + Send + Sync,
+    ) -> Result<Vec<(T, Live<TopicModel>)>, ProviderError> {
+        let mine = &mine;
+        crate::read_each(candidates.into_iter().map(|(arn, t)| async move {
+            match self.tags(&arn).await {
+                Ok(tags) if mine(&tags, &t) => Ok(self.read_topic(&arn).await?.map(|live| (t, live))),
+                Err(e) if !is_gone::<Self>(&e) => Err(e),
+                _ => Ok(None),
+            }
+        }))
+        .await
     }
 
     async fn list_all(&self) -> Result<Vec<String>, ProviderError> {
@@ -258,28 +205,15 @@ impl Topic {
     }
 
     async fn set_attribute(&self, arn: &str, name: &str, value: String) -> Result<(), ProviderError> {
-        self.client
-            .set_topic_attributes()
-            .topic_arn(arn)
-            .attribute_name(name)
-            .attribute_value(value)
-            .send()
-            .await
-            .map_err(from_sdk)
-            .map_err(|e| e.with_hint(format!("SNS refused the topic's {name}")))?;
+        let call = self.client.set_topic_attributes().topic_arn(arn).attribute_name(name).attribute_value(value);
+        call.send().await.map_err(from_sdk).map_err(|e| e.with_hint(format!("SNS refused the topic's {name}")))?;
         Ok(())
     }
 
     /// Subscribes what is new, unsubscribes what is gone.
-    async fn converge_subscriptions(
-        &self,
-        ctx: &OpCtx,
-        arn: &str,
-        live: &[Sub],
-        want: &BTreeSet<(String, String)>,
-    ) -> Result<(), ProviderError> {
-        let have: BTreeSet<(String, String)> = live.iter().map(|s| (s.protocol.clone(), s.endpoint.clone())).collect();
-        for (protocol, endpoint) in want.difference(&have) {
+    async fn converge_subscriptions(&self, ctx: &OpCtx, arn: &str, want: &[Subscription]) -> Result<(), ProviderError> {
+        let live = self.subscriptions(arn).await?;
+        for Subscription { protocol, endpoint } in want.iter().filter(|s| !live.iter().any(|(_, l)| l == *s)) {
             self.client
                 .subscribe()
                 .topic_arn(arn)
@@ -297,8 +231,8 @@ impl Topic {
                 );
             }
         }
-        for s in live.iter().filter(|s| !want.contains(&(s.protocol.clone(), s.endpoint.clone()))) {
-            if s.arn == PENDING || !s.arn.starts_with("arn:") {
+        for (sub_arn, s) in live.iter().filter(|(_, l)| !want.contains(l)) {
+            if sub_arn == PENDING || !sub_arn.starts_with("arn:") {
                 ctx.progress(
                     format!(
                         "cannot remove the subscription {} ({}): it is still pending confirmation (AWS drops it \
@@ -309,126 +243,60 @@ impl Topic {
                 );
                 continue;
             }
-            match self.client.unsubscribe().subscription_arn(&s.arn).send().await.map_err(from_sdk) {
-                Ok(_) => {}
-                Err(e) if not_found(&e) => {}
-                Err(e) => return Err(e),
+            match self.client.unsubscribe().subscription_arn(sub_arn).send().await.map_err(from_sdk) {
+                Err(e) if !is_gone::<Self>(&e) => return Err(e),
+                _ => {}
             }
-        }
-        Ok(())
-    }
-
-    async fn converge_tags(
-        &self,
-        arn: &str,
-        live: &BTreeMap<String, String>,
-        want: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let (set, unset) = tag_changes(live, want);
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sns_tags(&set)?))
-                .send()
-                .await
-                .map_err(from_sdk)?;
-        }
-        if !unset.is_empty() {
-            self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
         }
         Ok(())
     }
 }
 
-#[async_trait]
-impl ResourceKind for Topic {
+#[async_trait::async_trait]
+impl Kind for Topic {
+    type Model = TopicModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+    const GONE: &'static [&'static str] = GONE;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        self.read_arns(ids).await
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let arns = self.list_all().await?;
-        let tagged = join_all(arns.iter().map(|a| async move { (a, self.tags(a).await) })).await;
-        let mut mine = Vec::new();
-        for (arn, tags) in tagged {
-            let tags = match tags {
-                Ok(t) => t,
-                Err(e) if not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            if tags.get(TAG_STACK) == Some(&ctx.stack) {
-                if let Some(address) = tags.get(TAG_RESOURCE) {
-                    mine.push((address.clone(), arn.clone()));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for (address, arn) in mine {
-            if let Some((o, _)) = self.read_topic(&arn).await? {
-                out.push((address, o));
-            }
-        }
-        Ok(out)
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicModel>>, ProviderError> {
+        crate::read_each(ids.iter().map(|arn| self.read_topic(arn))).await
     }
 
-    async fn find_existing(
-        &self,
-        ctx: &ReadCtx,
-        wanted: &[(String, Props)],
-    ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let by_name: HashMap<String, String> =
-            self.list_all().await?.into_iter().map(|a| (name_of(&a).to_string(), a)).collect();
-        let lookups = wanted.iter().filter_map(|(address, props)| {
-            let arn = by_name.get(&topic_name(&ctx.stack, address, props))?.clone();
-            Some(async move {
-                let tags = match self.tags(&arn).await {
-                    Ok(t) => t,
-                    Err(e) if not_found(&e) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                if !is_this_stacks(&tags, &ctx.stack, address) {
-                    return Ok(None);
-                }
-                Ok::<_, ProviderError>(self.read_topic(&arn).await?.map(|(o, _)| (address.clone(), o)))
-            })
-        });
-        let mut out = Vec::new();
-        for r in join_all(lookups).await {
-            out.extend(r?);
-        }
-        Ok(out)
+    /// Topics cannot be listed by tag: every topic's tags are read.
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<TopicModel>>, ProviderError> {
+        let all = self.list_all().await?.into_iter().map(|arn| (arn, ())).collect();
+        let found = self.read_if(all, |tags, _| tags.get(TAG_STACK) == Some(&ctx.stack)).await?;
+        Ok(found.into_iter().map(|(_, live)| live).collect())
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let name = topic_name(&ctx.stack, &ctx.address, desired);
-        let fifo = is_fifo(desired);
-        let mut attributes = HashMap::new();
-        if let Some(d) = want_str(&SCHEMA, desired, "display_name").filter(|d| !d.is_empty()) {
-            attributes.insert("DisplayName".to_string(), d);
-        }
-        if let Some(k) = want_str(&SCHEMA, desired, "kms_master_key_id").filter(|k| !k.is_empty()) {
-            attributes.insert("KmsMasterKeyId".to_string(), k);
-        }
-        if fifo {
-            attributes.insert("FifoTopic".to_string(), "true".to_string());
-        }
-        if let Some(p) = policy_text(desired.get("policy")) {
-            attributes.insert("Policy".to_string(), p);
-        }
+    async fn create(&self, ctx: &OpCtx, want: &TopicModel) -> Result<Created, ProviderError> {
+        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address, want.fifo_topic));
+        let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let settings: HashMap<String, String> = [
+            ("DisplayName", nonempty(&want.display_name)),
+            ("KmsMasterKeyId", nonempty(&want.kms_master_key_id)),
+            ("FifoTopic", want.fifo_topic.then(|| "true".to_string())),
+            ("Policy", policy_text(want.policy.as_ref())),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>();
+        let tags = tags.map_err(|e| ProviderError::msg(e.to_string()))?;
         let out = self
             .client
             .create_topic()
             .name(&name)
-            .set_attributes(Some(attributes))
-            .set_tags(Some(sns_tags(&ctx.tags)?))
+            .set_attributes(Some(settings))
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(from_sdk)
@@ -438,7 +306,7 @@ impl ResourceKind for Topic {
                         "a topic named {name} already exists and is not this resource's (other tags or settings): \
                          pick another name, or delete that topic"
                     ))
-                } else if fifo && !name.ends_with(".fifo") {
+                } else if want.fifo_topic && !name.ends_with(".fifo") {
                     e.with_hint("a FIFO topic's name must end with .fifo")
                 } else {
                     e
@@ -447,8 +315,7 @@ impl ResourceKind for Topic {
         let arn = out.topic_arn().unwrap_or_default().to_string();
         // An existing topic of that name is answered too: ours only if it
         // carries this resource's tags.
-        let tags = self.tags(&arn).await?;
-        if !is_ours(&tags, &ctx.stack, &ctx.address) {
+        if !is_ours(&self.tags(&arn).await?, &ctx.stack, &ctx.address) {
             return Err(ProviderError::new(
                 Some("TopicAlreadyExists".into()),
                 format!("a topic named {name} already exists and is not this resource's"),
@@ -456,32 +323,30 @@ impl ResourceKind for Topic {
             .with_hint("it lacks this stack's deployctl tags: pick another name, or delete that topic"));
         }
         ctx.record_id(&arn);
-        if let Some(want) = wanted_subscriptions(desired) {
-            let live = self.subscriptions(&arn).await?;
-            self.converge_subscriptions(ctx, &arn, &live, &want).await?;
+        if let Some(subs) = &want.subscriptions {
+            self.converge_subscriptions(ctx, &arn, subs).await?;
         }
-        self.must_read(&arn).await
+        Ok(Created { attributes: attributes(&arn), id: arn })
     }
 
     async fn update(
         &self,
         ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let arn = current.id.as_str();
-        let has = |p: &str| changed.iter().any(|c| c == p);
-        if has("display_name") {
-            self.set_attribute(arn, "DisplayName", want_str(&SCHEMA, desired, "display_name").unwrap_or_default())
-                .await?;
+        live: &Observed,
+        want: &TopicModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let arn = live.id.as_str();
+        for (field, attribute, value) in [
+            ("display_name", "DisplayName", &want.display_name),
+            ("kms_master_key_id", "KmsMasterKeyId", &want.kms_master_key_id),
+        ] {
+            if changed.contains(&field) {
+                self.set_attribute(arn, attribute, value.clone().unwrap_or_default()).await?;
+            }
         }
-        if has("kms_master_key_id") {
-            let key = want_str(&SCHEMA, desired, "kms_master_key_id").unwrap_or_default();
-            self.set_attribute(arn, "KmsMasterKeyId", key).await?;
-        }
-        if has("policy") {
-            match policy_text(desired.get("policy")) {
+        if changed.contains(&"policy") {
+            match policy_text(want.policy.as_ref()) {
                 Some(p) => self.set_attribute(arn, "Policy", p).await?,
                 None => ctx.progress(
                     "an empty policy is not sent: SNS topics always have one (remove `policy` to leave it unmanaged)",
@@ -489,23 +354,37 @@ impl ResourceKind for Topic {
                 ),
             }
         }
-        if has("subscriptions") {
-            let want = wanted_subscriptions(desired).unwrap_or_default();
-            let live = self.subscriptions(arn).await?;
-            self.converge_subscriptions(ctx, arn, &live, &want).await?;
+        if changed.contains(&"subscriptions") {
+            self.converge_subscriptions(ctx, arn, want.subscriptions.as_deref().unwrap_or_default()).await?;
         }
-        if has("tags") {
-            self.converge_tags(arn, &current.tags, &ctx.tags).await?;
-        }
-        self.must_read(arn).await
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        match self.client.delete_topic().topic_arn(&current.id).send().await.map_err(from_sdk) {
-            Ok(_) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&TopicModel>) -> Result<(), ProviderError> {
+        self.client.delete_topic().topic_arn(&live.id).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+/// By name: one ListTopics, then the tags of each candidate whose name is
+/// taken, adopted only with this stack's and this resource's tags.
+#[async_trait::async_trait]
+impl FindExisting for Topic {
+    async fn find_existing(
+        &self,
+        ctx: &ReadCtx,
+        wanted: &[(String, Props)],
+    ) -> Result<Vec<(String, Observed)>, ProviderError> {
+        let by_name: HashMap<String, String> =
+            self.list_all().await?.into_iter().map(|a| (name_of(&a).to_string(), a)).collect();
+        let candidates = wanted
+            .iter()
+            .filter_map(|(address, props)| {
+                Some((by_name.get(&topic_name(&ctx.stack, address, props))?.clone(), address))
+            })
+            .collect();
+        let found = self.read_if(candidates, |tags, address| is_this_stacks(tags, &ctx.stack, address)).await?;
+        Ok(found.into_iter().map(|(address, live)| (address.clone(), live.observed())).collect())
     }
 }
 

@@ -10,13 +10,20 @@
 //! Delete puts back the policy SNS gives a new topic (the owner account
 //! may do everything); a topic already gone is success.
 
-use super::topic::not_found;
 use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live};
 use aws_sdk_sns::Client;
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
 use serde_json::{json, Value};
+
+model! {
+    pub struct TopicPolicyModel {
+        arn: String = "The topic's ARN (`${alerts.arn}`)." [required, replace],
+        policy: Value = "The policy document, written as YAML (sent as JSON, compared semantically). Every \
+                         statement's `Resource` is the topic's ARN." [required],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "sns.topic_policy",
@@ -25,33 +32,14 @@ pub static SCHEMA: KindSchema = KindSchema {
           events.amazonaws.com}`), S3 event notifications, CodeStar notifications. Do not also set the topic's \
           own `policy`. Destroying it puts back the policy SNS gives a new topic (only the owner account may use \
           it).",
-    properties: &[
-        Prop::new("arn", Type::String, "The topic's ARN (`${alerts.arn}`).").required().replace(),
-        Prop::new(
-            "policy",
-            Type::Document,
-            "The policy document, written as YAML (sent as JSON, compared semantically). Every statement's \
-             `Resource` is the topic's ARN.",
-        )
-        .required(),
-    ],
+    properties: <TopicPolicyModel as crate::kit::Model>::PROPS,
     attributes: &[Attr { name: "id", doc: "The topic ARN." }, Attr { name: "arn", doc: "The topic ARN." }],
     taggable: false,
     rules: &[],
-    example: concat!(
-        "alerts_policy:\n",
-        "  type: sns.topic_policy\n",
-        "  properties:\n",
-        "    arn: ${alerts.arn}\n",
-        "    policy:\n",
-        "      Version: \"2012-10-17\"\n",
-        "      Statement:\n",
-        "        - Sid: PipelineEvents\n",
-        "          Effect: Allow\n",
-        "          Principal: {Service: events.amazonaws.com}\n",
-        "          Action: sns:Publish\n",
-        "          Resource: ${alerts.arn}\n",
-    ),
+    example: "alerts_policy:\n  type: sns.topic_policy\n  properties:\n    arn: ${alerts.arn}\n    policy:\n      \
+              Version: \"2012-10-17\"\n      Statement:\n        - Sid: PipelineEvents\n          Effect: Allow\n          \
+              Principal: {Service: events.amazonaws.com}\n          Action: sns:Publish\n          Resource: \
+              ${alerts.arn}\n",
 };
 
 pub struct TopicPolicy {
@@ -79,11 +67,15 @@ pub fn default_policy(arn: &str) -> Value {
 }
 
 /// The policy to send; an empty one is refused before any call.
-fn policy_text(v: Option<&Value>) -> Result<String, ProviderError> {
-    super::topic::policy_text(v).ok_or_else(|| {
+fn policy_text(v: &Value) -> Result<String, ProviderError> {
+    super::topic::policy_text(Some(v)).ok_or_else(|| {
         ProviderError::new(Some("InvalidParameter".into()), "policy is empty")
             .with_hint("write the policy document as a YAML mapping")
     })
+}
+
+fn attributes(arn: &str) -> Props {
+    attrs([("id", json!(arn)), ("arn", json!(arn))])
 }
 
 impl TopicPolicy {
@@ -91,95 +83,76 @@ impl TopicPolicy {
         TopicPolicy { client }
     }
 
-    async fn read_one(&self, arn: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn read_one(&self, arn: &str) -> Result<Option<Live<TopicPolicyModel>>, ProviderError> {
         let out = match self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) {
             Ok(out) => out,
-            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) if crate::kit::is_gone::<Self>(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let policy = out
-            .attributes()
-            .and_then(|a| a.get("Policy"))
-            .map(|p| serde_json::from_str(p).unwrap_or_else(|_| json!(p)))
-            .unwrap_or(Value::Null);
-        let mut properties = Props::new();
-        properties.insert("arn".into(), json!(arn));
-        properties.insert("policy".into(), policy);
-        let mut attributes = Props::new();
-        attributes.insert("id".into(), json!(arn));
-        attributes.insert("arn".into(), json!(arn));
-        Ok(Some(Observed { id: arn.to_string(), properties, tags: Default::default(), attributes }))
+        let policy = out.attributes().and_then(|a| a.get("Policy"));
+        let policy = policy.map(|p| serde_json::from_str(p).unwrap_or_else(|_| json!(p))).unwrap_or(Value::Null);
+        Ok(Some(Live {
+            id: arn.to_string(),
+            model: TopicPolicyModel { arn: arn.to_string(), policy },
+            tags: Default::default(),
+            attributes: attributes(arn),
+        }))
     }
 
     async fn put(&self, arn: &str, policy: String) -> Result<(), ProviderError> {
-        self.client
-            .set_topic_attributes()
-            .topic_arn(arn)
-            .attribute_name("Policy")
-            .attribute_value(policy)
-            .send()
-            .await
-            .map_err(from_sdk)
-            .map_err(|e| {
-                if not_found(&e) {
-                    e.with_hint(format!("the topic {arn} does not exist; create it first (arn: ${{topic.arn}})"))
-                } else {
-                    e.with_hint("SNS refused the policy: check its JSON, and that every Resource is the topic's ARN")
-                }
-            })?;
+        let call = self.client.set_topic_attributes().topic_arn(arn).attribute_name("Policy");
+        call.attribute_value(policy).send().await.map_err(from_sdk).map_err(|e| {
+            if crate::kit::is_gone::<Self>(&e) {
+                e.with_hint(format!("the topic {arn} does not exist; create it first (arn: ${{topic.arn}})"))
+            } else {
+                e.with_hint("SNS refused the policy: check its JSON, and that every Resource is the topic's ARN")
+            }
+        })?;
         Ok(())
-    }
-
-    async fn converge(&self, ctx: &OpCtx, arn: &str, desired: &Props) -> Result<Observed, ProviderError> {
-        let policy = policy_text(desired.get("policy"))?;
-        ctx.record_id(arn);
-        self.put(arn, policy).await?;
-        self.read_one(arn).await?.ok_or_else(|| {
-            ProviderError::new(Some("NotFound".into()), format!("topic {arn} disappeared while its policy was set"))
-        })
     }
 }
 
-#[async_trait]
-impl ResourceKind for TopicPolicy {
+#[async_trait::async_trait]
+impl Kind for TopicPolicy {
+    type Model = TopicPolicyModel;
+    /// Nothing to find: a policy is not tagged, and setting it again is
+    /// harmless.
+    const ADOPT: Adopt = Adopt::Never;
+    const GONE: &'static [&'static str] = super::topic::GONE;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicPolicyModel>>, ProviderError> {
         crate::read_each(ids.iter().map(|arn| self.read_one(arn))).await
     }
 
-    /// Nothing to find by tag: a policy is not tagged, and setting it again
-    /// is harmless.
-    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        Ok(Vec::new())
-    }
-
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let arn = desired.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
+    async fn create(&self, ctx: &OpCtx, want: &TopicPolicyModel) -> Result<Created, ProviderError> {
+        let arn = &want.arn;
         if !arn.starts_with("arn:") {
             return Err(ProviderError::new(Some("InvalidParameter".into()), format!("'{arn}' is not a topic ARN"))
                 .with_hint("write arn: ${topic.arn}"));
         }
-        self.converge(ctx, &arn, desired).await
+        let policy = policy_text(&want.policy)?;
+        ctx.record_id(arn);
+        self.put(arn, policy).await?;
+        Ok(Created { id: arn.clone(), attributes: attributes(arn) })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        _changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        self.converge(ctx, &current.id, desired).await
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &TopicPolicyModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        self.put(&live.id, policy_text(&want.policy)?).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        match self.put(&current.id, default_policy(&current.id).to_string()).await {
-            Err(e) if not_found(&e) => Ok(()),
-            other => other,
-        }
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&TopicPolicyModel>) -> Result<(), ProviderError> {
+        self.put(&live.id, default_policy(&live.id).to_string()).await
     }
 }
 
@@ -196,8 +169,8 @@ mod tests {
 
     #[test]
     fn an_empty_policy_is_refused_before_any_call() {
-        assert!(policy_text(Some(&json!({}))).is_err());
-        assert!(policy_text(None).is_err());
-        assert_eq!(policy_text(Some(&json!({"Version": "2012-10-17"}))).unwrap(), r#"{"Version":"2012-10-17"}"#);
+        assert!(policy_text(&json!({})).is_err());
+        assert!(policy_text(&Value::Null).is_err());
+        assert_eq!(policy_text(&json!({"Version": "2012-10-17"})).unwrap(), r#"{"Version":"2012-10-17"}"#);
     }
 }

@@ -8,9 +8,11 @@
 //! above 80 % for 2 × 5 minutes and one on unhealthy targets above 0.
 
 use deployctl_aws::cloudwatch::alarm::{self, Alarm};
+use deployctl_aws::kit::Adapter;
 use deployctl_aws::s3::bucket::{self, Bucket};
 use deployctl_aws::sns::topic::{self, Topic};
 use deployctl_aws::sns::topic_policy::{self, TopicPolicy};
+use deployctl_aws::sns::WithLookup;
 use deployctl_aws::Aws;
 use deployctl_engine::{Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
@@ -230,7 +232,7 @@ async fn topic_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let kind = Topic::new(sns.clone());
+    let kind = WithLookup(Adapter(Topic::new(sns.clone())));
 
     // The topic for pipeline failures: default name, an email and a queue.
     let want = props(json!({
@@ -349,12 +351,12 @@ async fn topic_policy_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let topic = Topic::new(sns.clone())
+    let topic = WithLookup(Adapter(Topic::new(sns.clone())))
         .create(&op(STACK, REGION, "alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
         .await
         .expect("create the topic");
     let arn = topic.id.clone();
-    let kind = TopicPolicy::new(sns.clone());
+    let kind = Adapter(TopicPolicy::new(sns.clone()));
     assert!(replaces(&topic_policy::SCHEMA, "arn"));
 
     // EventBridge may publish: a policy that names the topic's own ARN.
@@ -415,7 +417,7 @@ async fn alarm_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let cw = aws_cbor(&moto).await.cloudwatch();
-    let kind = Alarm::new(cw.clone());
+    let kind = WithLookup(Adapter(Alarm::new(cw.clone())));
     let topic = aws.sns().create_topic().name("rt-failures").send().await.unwrap().topic_arn.unwrap();
 
     // Seed 000: the service's CPU above 80 % for 2 × 5 minutes.
