@@ -130,14 +130,14 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
     Entry { schema: &s3::bucket::SCHEMA, make: |aws| Arc::new(s3::bucket::Bucket::new(aws.s3())) },
-    Entry { schema: &sns::topic::SCHEMA, make: |aws| sns::WithLookup::arc(sns::topic::Topic::new(aws.sns())) },
+    Entry { schema: &sns::topic::SCHEMA, make: |aws| kit::Adapter::arc(sns::topic::Topic::new(aws.sns())) },
     Entry {
         schema: &sns::topic_policy::SCHEMA,
         make: |aws| kit::Adapter::arc(sns::topic_policy::TopicPolicy::new(aws.sns())),
     },
     Entry {
         schema: &cloudwatch::alarm::SCHEMA,
-        make: |aws| sns::WithLookup::arc(cloudwatch::alarm::Alarm::new(aws.cloudwatch())),
+        make: |aws| kit::Adapter::arc(cloudwatch::alarm::Alarm::new(aws.cloudwatch())),
     },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
@@ -155,7 +155,7 @@ pub static REGISTRY: &[Entry] = &[
         schema: &codepipeline::pipeline::SCHEMA,
         make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
-    Entry { schema: &events::rule::SCHEMA, make: |aws| sns::WithLookup::arc(events::rule::Rule::new(aws.events())) },
+    Entry { schema: &events::rule::SCHEMA, make: |aws| kit::Adapter::arc(events::rule::Rule::new(aws.events())) },
 ];
 
 /// Every kind's schema: what `validate` checks against, without AWS.

@@ -12,10 +12,9 @@
 //! this resource already has, rather than overwrite it.
 
 use crate::error::from_sdk;
-use crate::kit::tagger::{CloudWatchTags, TagChange};
+use crate::kit::tagger::CloudWatchTags;
 use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Tagger, Tags};
-use crate::sns::FindExisting;
-use crate::tags::{is_ours, is_this_stacks, tag_changes};
+use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
 use deployctl_engine::kind::TAG_STACK;
@@ -247,7 +246,7 @@ impl Alarm {
 #[async_trait::async_trait]
 impl Kind for Alarm {
     type Model = AlarmModel;
-    const ADOPT: Adopt = Adopt::ByTag;
+    const ADOPT: Adopt = Adopt::Custom;
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
 
     fn schema(&self) -> &'static KindSchema {
@@ -288,11 +287,8 @@ impl Kind for Alarm {
             // PutMetricAlarm ignores tags when the alarm existed (an
             // earlier, interrupted create).
             Some(existing) => {
-                let (set, unset) = tag_changes(&existing.tags, &ctx.tags);
                 let live = existing.observed();
-                if !set.is_empty() || !unset.is_empty() {
-                    self.tags.tag(&live, &TagChange { want: &ctx.tags, set: &set, unset: &unset }).await?;
-                }
+                crate::kit::converge_tags(&self.tags, &live, &ctx.tags).await?;
                 live.attributes.get("arn").and_then(Value::as_str).map(str::to_string)
             }
             // PutMetricAlarm answers nothing: the ARN is in DescribeAlarms
@@ -317,12 +313,7 @@ impl Kind for Alarm {
         self.client.delete_alarms().alarm_names(&live.id).send().await.map_err(from_sdk)?;
         Ok(())
     }
-}
 
-/// By name (or the default name), in one batched read, adopted only with
-/// this stack's and this resource's tags.
-#[async_trait::async_trait]
-impl FindExisting for Alarm {
     async fn find_existing(
         &self,
         ctx: &ReadCtx,
@@ -345,6 +336,10 @@ impl FindExisting for Alarm {
             .collect())
     }
 }
+
+/// By name (or the default name), in one batched read, adopted only with
+/// this stack's and this resource's tags.
+#[async_trait::async_trait]
 
 #[cfg(test)]
 mod tests {

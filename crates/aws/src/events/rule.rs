@@ -29,10 +29,9 @@
 //! the rule (a rule that has targets cannot be deleted).
 
 use crate::error::from_sdk;
-use crate::kit::tagger::{EventsTags, TagChange};
+use crate::kit::tagger::EventsTags;
 use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, PropType, Tagger, Tags};
-use crate::sns::FindExisting;
-use crate::tags::{is_ours, is_this_stacks, tag_changes};
+use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_eventbridge::types::{Rule as LiveRule, RuleState, Tag, Target};
 use aws_sdk_eventbridge::Client;
 use deployctl_engine::kind::TAG_STACK;
@@ -554,7 +553,7 @@ impl Rule {
 #[async_trait::async_trait]
 impl Kind for Rule {
     type Model = RuleModel;
-    const ADOPT: Adopt = Adopt::ByTag;
+    const ADOPT: Adopt = Adopt::Custom;
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
 
     fn schema(&self) -> &'static KindSchema {
@@ -606,10 +605,7 @@ impl Kind for Rule {
         // An earlier, interrupted create left the rule: PutRule does not
         // change the tags of a rule that exists.
         if let Some(existing) = existing {
-            let (set, unset) = tag_changes(&existing.tags, &ctx.tags);
-            if !set.is_empty() || !unset.is_empty() {
-                self.tags.tag(&existing.observed(), &TagChange { want: &ctx.tags, set: &set, unset: &unset }).await?;
-            }
+            crate::kit::converge_tags(&self.tags, &existing.observed(), &ctx.tags).await?;
         }
         Ok(Created { attributes: attributes(&id, arn.as_deref(), &name), id })
     }
@@ -644,12 +640,7 @@ impl Kind for Rule {
         self.client.delete_rule().name(name).event_bus_name(bus).send().await.map_err(from_sdk)?;
         Ok(())
     }
-}
 
-/// By name (or the default name) on its bus, in one batched read, adopted
-/// only with this stack's and this resource's tags.
-#[async_trait::async_trait]
-impl FindExisting for Rule {
     async fn find_existing(
         &self,
         ctx: &ReadCtx,
@@ -668,6 +659,10 @@ impl FindExisting for Rule {
             .collect())
     }
 }
+
+/// By name (or the default name) on its bus, in one batched read, adopted
+/// only with this stack's and this resource's tags.
+#[async_trait::async_trait]
 
 #[cfg(test)]
 mod tests {

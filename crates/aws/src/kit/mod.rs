@@ -184,6 +184,10 @@ pub enum Adopt {
     /// id (a log group's name): read, and adopted if it carries this
     /// stack's tags.
     ByName(&'static str),
+    /// By the kind's own [`Kind::find_existing`]: its natural key has a
+    /// default (`<stack>-<address>`) or is not its id (a topic's name versus
+    /// its ARN). It must return only resources carrying this stack's tags.
+    Custom,
     /// Not at all (the create call itself is idempotent by client token).
     Never,
 }
@@ -229,6 +233,17 @@ pub trait Kind: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// With [`Adopt::Custom`]: the resources this stack created for the
+    /// `wanted` addresses (with what is known of their properties), looked
+    /// up in as few calls as the API allows.
+    async fn find_existing(
+        &self,
+        _ctx: &ReadCtx,
+        _wanted: &[(String, Props)],
+    ) -> Result<Vec<(String, Observed)>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     /// Creates the resource with `ctx.tags`, waits until it is usable, and
     /// calls `ctx.record_id` the moment the id is known.
     async fn create(&self, ctx: &OpCtx, want: &Self::Model) -> Result<Created, ProviderError>;
@@ -265,12 +280,10 @@ impl<K: Kind> Adapter<K> {
     }
 
     async fn converge_tags(&self, ctx: &OpCtx, live: &Observed) -> Result<(), ProviderError> {
-        let Some(tagger) = self.0.tagger() else { return Ok(()) };
-        let (set, unset) = tag_changes(&live.tags, &ctx.tags);
-        if set.is_empty() && unset.is_empty() {
-            return Ok(());
+        match self.0.tagger() {
+            Some(tagger) => converge_tags(tagger, live, &ctx.tags).await,
+            None => Ok(()),
         }
-        tagger.tag(live, &tagger::TagChange { want: &ctx.tags, set: &set, unset: &unset }).await
     }
 
     /// A create that found a resource of the same name: this resource's
@@ -343,7 +356,11 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         ctx: &ReadCtx,
         wanted: &[(String, Props)],
     ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let Adopt::ByName(field) = K::ADOPT else { return self.find_tagged(ctx).await };
+        let field = match K::ADOPT {
+            Adopt::ByName(field) => field,
+            Adopt::Custom => return self.0.find_existing(ctx, wanted).await,
+            Adopt::ByTag | Adopt::Never => return self.find_tagged(ctx).await,
+        };
         // One batched read of every candidate's name.
         let mut by_name: BTreeMap<String, Vec<&String>> = BTreeMap::new();
         for (address, props) in wanted {
@@ -423,6 +440,17 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
         self.0.resume(ctx, current).await
     }
+}
+
+/// Brings `live`'s tags to `want` through `tagger`: what the adapter does on
+/// update, for the kinds whose create is an upsert that ignores tags on a
+/// resource that exists (PutMetricAlarm, PutRule).
+pub async fn converge_tags(tagger: &dyn Tagger, live: &Observed, want: &Tags) -> Result<(), ProviderError> {
+    let (set, unset) = tag_changes(&live.tags, want);
+    if set.is_empty() && unset.is_empty() {
+        return Ok(());
+    }
+    tagger.tag(live, &tagger::TagChange { want, set: &set, unset: &unset }).await
 }
 
 /// Retries `call` while AWS answers one of `codes` (eventual consistency:

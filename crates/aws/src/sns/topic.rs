@@ -18,7 +18,6 @@
 //! present, but has no ARN to unsubscribe, so removing it is skipped with a
 //! progress note (AWS drops unconfirmed subscriptions after three days).
 
-use super::FindExisting;
 use crate::error::from_sdk;
 use crate::kit::tagger::SnsTags;
 use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, PropType, Tagger, Tags};
@@ -255,7 +254,7 @@ impl Topic {
 #[async_trait::async_trait]
 impl Kind for Topic {
     type Model = TopicModel;
-    const ADOPT: Adopt = Adopt::ByTag;
+    const ADOPT: Adopt = Adopt::Custom;
     const GONE: &'static [&'static str] = GONE;
 
     fn schema(&self) -> &'static KindSchema {
@@ -364,12 +363,7 @@ impl Kind for Topic {
         self.client.delete_topic().topic_arn(&live.id).send().await.map_err(from_sdk)?;
         Ok(())
     }
-}
 
-/// By name: one ListTopics, then the tags of each candidate whose name is
-/// taken, adopted only with this stack's and this resource's tags.
-#[async_trait::async_trait]
-impl FindExisting for Topic {
     async fn find_existing(
         &self,
         ctx: &ReadCtx,
@@ -387,6 +381,10 @@ impl FindExisting for Topic {
         Ok(found.into_iter().map(|(address, live)| (address.clone(), live.observed())).collect())
     }
 }
+
+/// By name: one ListTopics, then the tags of each candidate whose name is
+/// taken, adopted only with this stack's and this resource's tags.
+#[async_trait::async_trait]
 
 #[cfg(test)]
 mod tests {
