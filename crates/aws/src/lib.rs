@@ -84,7 +84,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &secretsmanager::secret::SCHEMA,
         make: |aws| Arc::new(secretsmanager::secret::Secret::new(aws.secretsmanager())),
     },
-    Entry { schema: &ecr::repository::SCHEMA, make: |aws| Arc::new(ecr::repository::Repository::new(aws.ecr())) },
+    Entry {
+        schema: &ecr::repository::SCHEMA,
+        make: |aws| kit::Adapter::arc(ecr::repository::Repository::new(aws.ecr())),
+    },
     Entry {
         schema: &elbv2::load_balancer::SCHEMA,
         make: |aws| Arc::new(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
