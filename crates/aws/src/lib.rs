@@ -82,7 +82,7 @@ pub static REGISTRY: &[Entry] = &[
     Entry { schema: &logs::log_group::SCHEMA, make: |aws| Arc::new(logs::log_group::LogGroup::new(aws.logs())) },
     Entry {
         schema: &secretsmanager::secret::SCHEMA,
-        make: |aws| Arc::new(secretsmanager::secret::Secret::new(aws.secretsmanager())),
+        make: |aws| kit::Adapter::arc(secretsmanager::secret::Secret::new(aws.secretsmanager())),
     },
     Entry {
         schema: &ecr::repository::SCHEMA,
