@@ -7,9 +7,8 @@
 //! [`WriteOnly`]), and scrubs it from any error message before returning one.
 //!
 //! How to delete (`recovery_window_in_days`, `force_delete_without_recovery`)
-//! is not something AWS holds: delete reads it from the properties state
-//! recorded at the last apply (nothing recorded: the 30-day window). A read
-//! reports the defaults.
+//! is not held by AWS: delete reads it from the properties state recorded
+//! (nothing recorded: the 30-day window); a read reports the defaults.
 //!
 //! A secret scheduled for deletion counts as gone. Creating a secret whose
 //! name is still held by one scheduled for deletion restores it and adopts it
@@ -25,15 +24,14 @@ use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Type};
 use serde_json::json;
-use std::collections::HashMap;
 
 const DEFAULT_WINDOW: i64 = 30;
 
-/// A write-only value: read from the plaintext the engine hands over (or
-/// the fingerprint state recorded), never written out. It serializes as
-/// null, so the adapter's results carry no plaintext, and its `Debug` is
-/// redacted.
-#[derive(Clone, PartialEq)]
+/// A write-only value (the plaintext the engine hands over, or the recorded
+/// fingerprint): it serializes as null and debugs as `<redacted>`, so the
+/// adapter's results (built from the model) never carry it.
+#[derive(Clone, PartialEq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct WriteOnly(String);
 
 impl std::fmt::Debug for WriteOnly {
@@ -44,11 +42,6 @@ impl std::fmt::Debug for WriteOnly {
 impl serde::Serialize for WriteOnly {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_none()
-    }
-}
-impl<'de> serde::Deserialize<'de> for WriteOnly {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(WriteOnly)
     }
 }
 impl PropType for WriteOnly {
@@ -121,54 +114,46 @@ fn scrub(mut e: ProviderError, want: &SecretModel) -> ProviderError {
 }
 
 /// The recovery window, checked: AWS takes 7 to 30 days.
-fn window(want: &SecretModel) -> Result<i64, ProviderError> {
+fn window(want: &SecretModel) -> Result<(), ProviderError> {
     let w = want.recovery_window_in_days;
-    if !(7..=30).contains(&w) {
-        return Err(ProviderError::msg(format!("recovery_window_in_days is {w}; it must be from 7 to 30"))
-            .with_hint("use force_delete_without_recovery: true to delete without a recovery window"));
-    }
-    Ok(w)
-}
-
-/// What DescribeSecret and ListSecrets both say of a secret.
-struct Described<'a> {
-    arn: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    kms_key_id: Option<&'a str>,
-    tags: &'a [Tag],
-    versions: Option<&'a HashMap<String, Vec<String>>>,
+    (7..=30).contains(&w).then_some(()).ok_or_else(|| {
+        ProviderError::msg(format!("recovery_window_in_days is {w}; it must be from 7 to 30"))
+            .with_hint("use force_delete_without_recovery: true to delete without a recovery window")
+    })
 }
 
 fn attributes(arn: &str, name: &str, version: Option<&str>) -> Props {
     let mut a = attrs([("id", json!(arn)), ("arn", json!(arn)), ("name", json!(name))]);
-    if let Some(v) = version {
-        a.insert("version_id".into(), json!(v));
-    }
+    a.extend(version.map(|v| ("version_id".to_string(), json!(v))));
     a
 }
 
-fn live(d: Described) -> Live<SecretModel> {
-    let current = d.versions.and_then(|v| v.iter().find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT")));
-    Live {
-        id: d.arn.to_string(),
-        model: SecretModel {
-            name: Some(d.name.to_string()),
-            description: d.description.filter(|s| !s.is_empty()).map(str::to_string),
-            kms_key_id: d.kms_key_id.map(str::to_string),
-            secret_string: None,
-            // Not held by AWS: delete reads them from state.
-            recovery_window_in_days: DEFAULT_WINDOW,
-            force_delete_without_recovery: false,
-        },
-        tags: d
-            .tags
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect(),
-        attributes: attributes(d.arn, d.name, current.map(|(v, _)| v.as_str())),
-    }
+/// A secret as DescribeSecret or ListSecrets tells it (they differ in the
+/// name of the versions' field).
+macro_rules! live {
+    ($s:expr, $versions:ident) => {{
+        let (s, arn) = ($s, $s.arn().unwrap_or_default());
+        let current = s.$versions().and_then(|v| v.iter().find(|(_, st)| st.iter().any(|s| s == "AWSCURRENT")));
+        Live {
+            id: arn.to_string(),
+            model: SecretModel {
+                name: s.name().map(str::to_string),
+                description: s.description().filter(|d| !d.is_empty()).map(str::to_string),
+                kms_key_id: s.kms_key_id().map(str::to_string),
+                secret_string: None,
+                // Not held by AWS: delete reads them from state.
+                recovery_window_in_days: DEFAULT_WINDOW,
+                force_delete_without_recovery: false,
+            },
+            tags: s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect(),
+            attributes: attributes(arn, s.name().unwrap_or_default(), current.map(|(v, _)| v.as_str())),
+        }
+    }};
 }
 
 impl Secret {
@@ -184,26 +169,18 @@ impl Secret {
             Err(e) if crate::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(arn) = out.arn() else { return Ok(None) };
-        let l = live(Described {
-            arn,
-            name: out.name().unwrap_or_default(),
-            description: out.description(),
-            kms_key_id: out.kms_key_id(),
-            tags: out.tags(),
-            versions: out.version_ids_to_stages(),
-        });
-        Ok(Some((l, out.deleted_date().is_some())))
+        Ok(out.arn().is_some().then(|| (live!(&out, version_ids_to_stages), out.deleted_date().is_some())))
     }
 
-    /// The secret if it exists and is not scheduled for deletion.
-    async fn read_one(&self, id: &str) -> Result<Option<Live<SecretModel>>, ProviderError> {
-        Ok(self.describe(id).await?.filter(|(_, deleted)| !deleted).map(|(l, _)| l))
-    }
-
-    /// Brings the named properties of the secret `arn` to `want`; returns
-    /// the new version's id when the value was written.
-    async fn converge(&self, arn: &str, want: &SecretModel, changed: &[&str]) -> Result<Option<String>, ProviderError> {
+    /// Brings the named properties of the secret `arn` to `want`; a value
+    /// written changes `attributes`' version id.
+    async fn converge(
+        &self,
+        arn: &str,
+        want: &SecretModel,
+        changed: &[&str],
+        attributes: &mut Props,
+    ) -> Result<bool, ProviderError> {
         window(want)?;
         let has = |f: &str| changed.contains(&f);
         if has("description") || has("kms_key_id") {
@@ -219,9 +196,10 @@ impl Secret {
         match &want.secret_string {
             Some(WriteOnly(value)) if has("secret_string") => {
                 let out = self.client.put_secret_value().secret_id(arn).secret_string(value).send().await;
-                Ok(out.map_err(from_sdk)?.version_id().map(str::to_string))
+                attributes.insert("version_id".into(), json!(out.map_err(from_sdk)?.version_id()));
+                Ok(true)
             }
-            _ => Ok(None),
+            _ => Ok(false),
         }
     }
 
@@ -259,17 +237,13 @@ impl Secret {
         let mut changed = vec!["secret_string"];
         changed.extend(want.description.as_ref().map(|_| "description"));
         changed.extend(want.kms_key_id.as_ref().map(|_| "kms_key_id"));
-        let version = self.converge(&found.id, want, &changed).await?;
-        let found = found.observed();
+        let mut found = found.observed();
+        self.converge(&found.id, want, &changed, &mut found.attributes).await?;
         let (set, unset) = tag_changes(&found.tags, &ctx.tags);
         if !set.is_empty() || !unset.is_empty() {
             self.tags.tag(&found, &TagChange { want: &ctx.tags, set: &set, unset: &unset }).await?;
         }
-        let mut attributes = found.attributes;
-        if let Some(v) = version {
-            attributes.insert("version_id".into(), json!(v));
-        }
-        Ok(Created { id: found.id, attributes })
+        Ok(Created { id: found.id, attributes: found.attributes })
     }
 }
 
@@ -287,7 +261,8 @@ impl Kind for Secret {
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<SecretModel>>, ProviderError> {
-        crate::read_each(ids.iter().map(|id| self.read_one(id))).await
+        let live = ids.iter().map(|id| async move { Ok(self.describe(id).await?.filter(|l| !l.1).map(|l| l.0)) });
+        crate::read_each(live).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<SecretModel>>, ProviderError> {
@@ -301,16 +276,8 @@ impl Kind for Secret {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for s in page.map_err(from_sdk)?.secret_list() {
-                let (Some(arn), Some(name)) = (s.arn(), s.name()) else { continue };
-                let l = live(Described {
-                    arn,
-                    name,
-                    description: s.description(),
-                    kms_key_id: s.kms_key_id(),
-                    tags: s.tags(),
-                    versions: s.secret_versions_to_stages(),
-                });
-                if s.deleted_date().is_none() && l.tags.get(TAG_STACK) == Some(&ctx.stack) {
+                let l = live!(s, secret_versions_to_stages);
+                if s.arn().is_some() && s.deleted_date().is_none() && l.tags.get(TAG_STACK) == Some(&ctx.stack) {
                     out.push(l);
                 }
             }
@@ -359,12 +326,9 @@ impl Kind for Secret {
         want: &SecretModel,
         changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        let version = self.converge(&live.id, want, changed).await.map_err(|e| scrub(e, want))?;
-        Ok(version.map(|v| {
-            let mut a = live.attributes.clone();
-            a.insert("version_id".into(), json!(v));
-            a
-        }))
+        let mut attributes = live.attributes.clone();
+        let wrote = self.converge(&live.id, want, changed, &mut attributes).await.map_err(|e| scrub(e, want))?;
+        Ok(wrote.then_some(attributes))
     }
 
     async fn delete(&self, _ctx: &OpCtx, live: &Observed, recorded: Option<&SecretModel>) -> Result<(), ProviderError> {
