@@ -103,7 +103,7 @@ pub static REGISTRY: &[Entry] = &[
         make: |aws| Arc::new(ecs::task_definition::TaskDefinition::new(aws.ecs())),
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
-    Entry { schema: &s3::bucket::SCHEMA, make: |aws| Arc::new(s3::bucket::Bucket::new(aws.s3())) },
+    Entry { schema: &s3::bucket::SCHEMA, make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3())) },
     Entry { schema: &sns::topic::SCHEMA, make: |aws| Arc::new(sns::topic::Topic::new(aws.sns())) },
     Entry { schema: &sns::topic_policy::SCHEMA, make: |aws| Arc::new(sns::topic_policy::TopicPolicy::new(aws.sns())) },
     Entry { schema: &cloudwatch::alarm::SCHEMA, make: |aws| Arc::new(cloudwatch::alarm::Alarm::new(aws.cloudwatch())) },
