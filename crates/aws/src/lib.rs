@@ -111,9 +111,12 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &secretsmanager::secret::SCHEMA,
-        make: |aws| Arc::new(secretsmanager::secret::Secret::new(aws.secretsmanager())),
+        make: |aws| kit::Adapter::arc(secretsmanager::secret::Secret::new(aws.secretsmanager())),
     },
-    Entry { schema: &ecr::repository::SCHEMA, make: |aws| Arc::new(ecr::repository::Repository::new(aws.ecr())) },
+    Entry {
+        schema: &ecr::repository::SCHEMA,
+        make: |aws| kit::Adapter::arc(ecr::repository::Repository::new(aws.ecr())),
+    },
     Entry {
         schema: &elbv2::load_balancer::SCHEMA,
         make: |aws| Arc::new(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
@@ -129,7 +132,7 @@ pub static REGISTRY: &[Entry] = &[
         make: |aws| Arc::new(ecs::task_definition::TaskDefinition::new(aws.ecs())),
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
-    Entry { schema: &s3::bucket::SCHEMA, make: |aws| Arc::new(s3::bucket::Bucket::new(aws.s3())) },
+    Entry { schema: &s3::bucket::SCHEMA, make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3())) },
     Entry { schema: &sns::topic::SCHEMA, make: |aws| kit::Adapter::arc(sns::topic::Topic::new(aws.sns())) },
     Entry {
         schema: &sns::topic_policy::SCHEMA,

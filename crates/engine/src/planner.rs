@@ -207,10 +207,11 @@ pub async fn plan_with(
                             .push(format!("adopted {} (found by its tags after an interrupted create)", obs.id)),
                         None => {}
                     }
-                    // Write-only properties (secrets) cannot be read back: compare
-                    // against what state recorded.
+                    // Write-only properties (secrets) cannot be read back, and
+                    // state-only ones are not in AWS at all: compare against
+                    // what state recorded.
                     let mut live_props = obs.properties.clone();
-                    for p in schema.properties.iter().filter(|p| matches!(p.ty, Type::Secret)) {
+                    for p in schema.properties.iter().filter(|p| matches!(p.ty, Type::Secret) || p.state_only) {
                         if let Some(v) = recorded.and_then(|rec| rec.properties.get(p.name)) {
                             live_props.insert(p.name.to_string(), v.clone());
                         }

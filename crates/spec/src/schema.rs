@@ -74,6 +74,10 @@ pub struct Prop {
     /// fixed value collide.
     pub unique: bool,
     pub check: Check,
+    /// AWS does not hold the value (how to delete: `force_destroy`, a
+    /// recovery window). It is compared against what state recorded, never
+    /// against a read, and only delete acts on it.
+    pub state_only: bool,
 }
 
 impl Prop {
@@ -88,6 +92,7 @@ impl Prop {
             doc,
             unique: false,
             check: Check::None,
+            state_only: false,
         }
     }
     /// The value must be one of `values` (an SDK enum's `values()`).
@@ -105,6 +110,11 @@ impl Prop {
     }
     pub const fn cidr(mut self, min_prefix: u8, max_prefix: u8) -> Prop {
         self.check = Check::Cidr(min_prefix, max_prefix);
+        self
+    }
+    /// See [`Prop::state_only`].
+    pub const fn state_only(mut self) -> Prop {
+        self.state_only = true;
         self
     }
     pub const fn unique(mut self) -> Prop {

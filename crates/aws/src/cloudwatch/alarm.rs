@@ -337,10 +337,6 @@ impl Kind for Alarm {
     }
 }
 
-/// By name (or the default name), in one batched read, adopted only with
-/// this stack's and this resource's tags.
-#[async_trait::async_trait]
-
 #[cfg(test)]
 mod tests {
     use super::*;

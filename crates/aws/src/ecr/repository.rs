@@ -7,33 +7,24 @@
 //! asked on its own, concurrently), then per repository, concurrently,
 //! GetLifecyclePolicy (its text is a JSON string, read back as a document)
 //! and ListTagsForResource. Repositories cannot be listed by tag: adoption
-//! looks each candidate up by its name and adopts it only if it carries this
-//! stack's and this resource's tags.
+//! looks each candidate up by its name.
 //!
 //! `force_delete`: AWS refuses to delete a repository that still holds
-//! images unless the delete call says `force`. Delete only sees the
-//! resource as last read, so the setting is kept on the repository itself,
-//! as the tag `deployctl:force-delete = true` (set at create and update,
-//! read back into the property, and left out of the tags the plan
-//! compares). To delete a repository with its images, set
-//! `force_delete: true`, apply, then remove it.
+//! images unless the delete call says `force`. AWS keeps no such setting:
+//! delete reads it from the properties state recorded at the last apply, so
+//! to delete a repository with its images, set `force_delete: true`, apply,
+//! then remove it. A read cannot see it and reports the default.
 
 use crate::elbv2::read_batched;
 use crate::error::from_sdk;
-use crate::tags::tag_changes;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, tagger::EcrTags, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository as Repo, Tag,
 };
 use aws_sdk_ecr::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-
-/// The tag that carries `force_delete` to the delete step.
-pub const TAG_FORCE_DELETE: &str = "deployctl:force-delete";
 
 /// The most names one DescribeRepositories takes.
 const NAME_CHUNK: usize = 100;
@@ -41,49 +32,34 @@ const NAME_CHUNK: usize = 100;
 const NOT_FOUND: &str = "RepositoryNotFoundException";
 const NO_POLICY: &str = "LifecyclePolicyNotFoundException";
 
+model! {
+    pub struct RepositoryModel {
+        repository_name: String = "The name: lowercase letters, digits and `._-/`, e.g. `shop/api`."
+            [required, replace, unique],
+        image_tag_mutability: String =
+            "`MUTABLE` or `IMMUTABLE` (an image tag cannot be pushed again) (PutImageTagMutability)."
+            [default("\"MUTABLE\""), one_of(ImageTagMutability::values())],
+        scan_on_push: bool = "Whether each pushed image is scanned for vulnerabilities." [default("false")],
+        encryption_type: String = "`AES256` or `KMS`."
+            [default("\"AES256\""), replace, one_of(EncryptionType::values())],
+        kms_key: Option<String> = "The KMS key of `KMS` encryption. Unset: the AWS managed key, not managed."
+            [replace],
+        lifecycle_policy: Value =
+            "The lifecycle policy (`rules: [{rulePriority, description, selection, action}]`), written as YAML. \
+             Unset: none (a policy set outside deployctl is removed)."
+            [default("{}")],
+        force_delete: bool =
+            "Whether deleting the repository deletes the images in it; without it, deleting a repository that \
+             holds images fails."
+            [default("false"), state_only],
+    }
+}
+
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ecr.repository",
     doc: "A private ECR repository for container images. A repository that still holds images is deleted only \
-          with `force_delete: true` (applied before the delete: the setting is kept on the repository as the tag \
-          `deployctl:force-delete`).",
-    properties: &[
-        Prop::new(
-            "repository_name",
-            Type::String,
-            "The name: lowercase letters, digits and `._-/`, e.g. `shop/api`.",
-        )
-        .required()
-        .replace().unique(),
-        Prop::new(
-            "image_tag_mutability",
-            Type::String,
-            "`MUTABLE` or `IMMUTABLE` (an image tag cannot be pushed again) (PutImageTagMutability).",
-        )
-        .default("\"MUTABLE\"").one_of(aws_sdk_ecr::types::ImageTagMutability::values()),
-        Prop::new("scan_on_push", Type::Bool, "Whether each pushed image is scanned for vulnerabilities.")
-            .default("false"),
-        Prop::new("encryption_type", Type::String, "`AES256` or `KMS`.").default("\"AES256\"").replace().one_of(aws_sdk_ecr::types::EncryptionType::values()),
-        Prop::new(
-            "kms_key",
-            Type::String,
-            "The KMS key of `KMS` encryption. Unset: the AWS managed key, not managed.",
-        )
-        .replace(),
-        Prop::new(
-            "lifecycle_policy",
-            Type::Document,
-            "The lifecycle policy (`rules: [{rulePriority, description, selection, action}]`), written as YAML. \
-             Unset: none (a policy set outside deployctl is removed).",
-        )
-        .default("{}"),
-        Prop::new(
-            "force_delete",
-            Type::Bool,
-            "Whether deleting the repository deletes the images in it; without it, deleting a repository that \
-             holds images fails.",
-        )
-        .default("false"),
-    ],
+          with `force_delete: true` (applied before the delete: the setting is kept in state).",
+    properties: <RepositoryModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The repository name." },
         Attr { name: "name", doc: "The repository name." },
@@ -98,54 +74,38 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Repository {
     client: Client,
-}
-
-/// What the spec asks for a property, or its default.
-fn want(desired: &Props, name: &str) -> Option<Value> {
-    match desired.get(name) {
-        Some(v) if !v.is_null() => Some(v.clone()),
-        _ => SCHEMA.property(name).and_then(deployctl_engine::diff::default_of),
-    }
-}
-
-fn want_str(desired: &Props, name: &str) -> Option<String> {
-    want(desired, name).and_then(|v| v.as_str().map(str::to_string))
-}
-
-fn want_bool(desired: &Props, name: &str) -> bool {
-    want(desired, name).and_then(|v| v.as_bool()).unwrap_or(false)
+    tags: EcrTags,
 }
 
 /// A lifecycle policy worth sending: a non-empty document.
-fn policy_text(desired: &Props) -> Option<String> {
-    match want(desired, "lifecycle_policy") {
-        Some(Value::Object(m)) if m.is_empty() => None,
+fn policy_text(want: &RepositoryModel) -> Option<String> {
+    match &want.lifecycle_policy {
         // Written as a JSON string rather than as YAML: send it as it is.
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
-        Some(v @ (Value::Object(_) | Value::Array(_))) => Some(v.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Object(m) if m.is_empty() => None,
+        v @ (Value::Object(_) | Value::Array(_)) => Some(v.to_string()),
         _ => None,
     }
 }
 
-/// The tags the repository should carry: the step's, plus the force-delete
-/// marker when asked.
-fn wanted_tags(ctx: &OpCtx, desired: &Props) -> BTreeMap<String, String> {
-    let mut tags = ctx.tags.clone();
-    if want_bool(desired, "force_delete") {
-        tags.insert(TAG_FORCE_DELETE.into(), "true".into());
-    }
-    tags
+fn scanning(want: &RepositoryModel) -> ImageScanningConfiguration {
+    ImageScanningConfiguration::builder().scan_on_push(want.scan_on_push).build()
 }
 
-fn ecr_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(e.to_string())))
-        .collect()
+fn attributes(r: &Repo) -> Props {
+    let name = r.repository_name().unwrap_or_default();
+    attrs([
+        ("id", json!(name)),
+        ("name", json!(name)),
+        ("arn", json!(r.repository_arn())),
+        ("repository_uri", json!(r.repository_uri())),
+        ("registry_id", json!(r.registry_id())),
+    ])
 }
 
 impl Repository {
     pub fn new(client: Client) -> Repository {
-        Repository { client }
+        Repository { tags: EcrTags(client.clone()), client }
     }
 
     async fn describe(&self, names: Vec<String>) -> Result<Vec<Repo>, ProviderError> {
@@ -154,20 +114,10 @@ impl Repository {
         Ok(out.repositories.unwrap_or_default())
     }
 
-    async fn describe_all(&self) -> Result<Vec<Repo>, ProviderError> {
-        let mut pages = self.client.describe_repositories().into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            out.extend(page.map_err(from_sdk)?.repositories.unwrap_or_default());
-        }
-        Ok(out)
-    }
-
     /// The lifecycle policy and the tags of one repository; `None` when it
     /// vanished meanwhile.
-    async fn details(&self, repo: &Repo) -> Result<Option<Observed>, ProviderError> {
-        let name = repo.repository_name().unwrap_or_default();
-        let arn = repo.repository_arn().unwrap_or_default();
+    async fn details(&self, r: &Repo) -> Result<Option<Live<RepositoryModel>>, ProviderError> {
+        let name = r.repository_name().unwrap_or_default();
         let policy = async {
             match self.client.get_lifecycle_policy().repository_name(name).send().await.map_err(from_sdk) {
                 Ok(out) => Ok(out.lifecycle_policy_text().map(|t| serde_json::from_str(t).unwrap_or(json!(t)))),
@@ -175,254 +125,135 @@ impl Repository {
                 Err(e) => Err(e),
             }
         };
+        let arn = r.repository_arn().unwrap_or_default();
         let tags = async { self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) };
-        let (policy, tags) = futures::join!(policy, tags);
-        let (policy, tags) = match (policy, tags) {
+        let (policy, tags) = match futures::join!(policy, tags) {
             (Err(e), _) | (_, Err(e)) if e.code_is(NOT_FOUND) => return Ok(None),
             (p, t) => (p?, t?),
         };
-        let mut tags: BTreeMap<String, String> = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect();
-        let force = tags.remove(TAG_FORCE_DELETE).is_some_and(|v| v == "true");
-        Ok(Some(observed(repo, policy, force, tags)))
-    }
-
-    async fn observe(&self, repos: &[Repo]) -> Result<Vec<Observed>, ProviderError> {
-        crate::read_each(repos.iter().map(|r| self.details(r))).await
-    }
-
-    async fn read_names(&self, names: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let found = read_batched(names, NAME_CHUNK, NOT_FOUND, |chunk| self.describe(chunk)).await?;
-        self.observe(&found).await
-    }
-
-    async fn read_one(&self, name: &str) -> Result<Observed, ProviderError> {
-        self.read_names(&[name.to_string()])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ProviderError::new(Some(NOT_FOUND.into()), format!("repository {name} disappeared")))
-    }
-
-    async fn put_policy(&self, name: &str, desired: &Props) -> Result<(), ProviderError> {
-        match policy_text(desired) {
-            Some(text) => {
-                self.client
-                    .put_lifecycle_policy()
-                    .repository_name(name)
-                    .lifecycle_policy_text(text)
-                    .send()
-                    .await
-                    .map_err(from_sdk)
-                    .map_err(|e| e.with_hint("check lifecycle_policy against the ECR lifecycle policy syntax"))?;
-            }
-            None => match self.client.delete_lifecycle_policy().repository_name(name).send().await.map_err(from_sdk) {
-                Ok(_) => {}
-                Err(e) if e.code_is(NO_POLICY) => {}
-                Err(e) => return Err(e),
+        let enc = r.encryption_configuration();
+        Ok(Some(Live {
+            id: name.to_string(),
+            model: RepositoryModel {
+                repository_name: name.to_string(),
+                image_tag_mutability: r.image_tag_mutability().map_or("MUTABLE", |m| m.as_str()).to_string(),
+                scan_on_push: r.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+                encryption_type: enc.map_or("AES256", |e| e.encryption_type().as_str()).to_string(),
+                kms_key: enc.and_then(|e| e.kms_key()).map(str::to_string),
+                lifecycle_policy: policy.unwrap_or_else(|| json!({})),
+                // Not held by AWS: delete reads it from state.
+                force_delete: false,
             },
-        }
-        Ok(())
+            tags: tags
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect(),
+            attributes: attributes(r),
+        }))
     }
 
-    async fn converge_tags(
-        &self,
-        arn: &str,
-        live: &BTreeMap<String, String>,
-        want: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let (set, unset) = tag_changes(live, want);
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(ecr_tags(&set)?))
-                .send()
+    async fn put_policy(&self, name: &str, want: &RepositoryModel) -> Result<(), ProviderError> {
+        if let Some(text) = policy_text(want) {
+            let call = self.client.put_lifecycle_policy().repository_name(name).lifecycle_policy_text(text);
+            call.send()
                 .await
-                .map_err(from_sdk)?;
+                .map_err(from_sdk)
+                .map_err(|e| e.with_hint("check lifecycle_policy against the ECR lifecycle policy syntax"))?;
+            return Ok(());
         }
-        if !unset.is_empty() {
-            self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
+        match self.client.delete_lifecycle_policy().repository_name(name).send().await.map_err(from_sdk) {
+            Err(e) if !e.code_is(NO_POLICY) => Err(e),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
-/// A repository in the spec's shape.
-fn observed(r: &Repo, policy: Option<Value>, force: bool, tags: BTreeMap<String, String>) -> Observed {
-    let name = r.repository_name().unwrap_or_default().to_string();
-    let enc = r.encryption_configuration();
-    let mut properties = Props::new();
-    properties.insert("repository_name".into(), json!(name));
-    properties.insert("image_tag_mutability".into(), json!(r.image_tag_mutability().map(|m| m.as_str())));
-    properties.insert(
-        "scan_on_push".into(),
-        json!(r.image_scanning_configuration().map(|c| c.scan_on_push()).unwrap_or(false)),
-    );
-    properties.insert("encryption_type".into(), json!(enc.map(|e| e.encryption_type().as_str()).unwrap_or("AES256")));
-    if let Some(k) = enc.and_then(|e| e.kms_key()) {
-        properties.insert("kms_key".into(), json!(k));
-    }
-    if let Some(p) = policy {
-        properties.insert("lifecycle_policy".into(), p);
-    }
-    properties.insert("force_delete".into(), json!(force));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(name));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("arn".into(), json!(r.repository_arn()));
-    attributes.insert("repository_uri".into(), json!(r.repository_uri()));
-    attributes.insert("registry_id".into(), json!(r.registry_id()));
-    Observed { id: name, properties, tags, attributes }
-}
+#[async_trait::async_trait]
+impl Kind for Repository {
+    type Model = RepositoryModel;
+    const ADOPT: Adopt = Adopt::ByName("repository_name");
+    const EXISTS: &'static [&'static str] = &["RepositoryAlreadyExistsException"];
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
 
-/// The tags as they are on the repository, the force-delete marker
-/// included.
-fn live_tags(current: &Observed) -> BTreeMap<String, String> {
-    let mut tags = current.tags.clone();
-    if current.properties.get("force_delete").and_then(Value::as_bool) == Some(true) {
-        tags.insert(TAG_FORCE_DELETE.into(), "true".into());
-    }
-    tags
-}
-
-#[async_trait]
-impl ResourceKind for Repository {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        self.read_names(ids).await
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let all = self.describe_all().await?;
-        let found = self.observe(&all).await?;
-        Ok(found
-            .into_iter()
-            .filter(|o| o.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|o| Some((o.tags.get(TAG_RESOURCE)?.clone(), o)))
-            .collect())
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RepositoryModel>>, ProviderError> {
+        let found = read_batched(ids, NAME_CHUNK, NOT_FOUND, |chunk| self.describe(chunk)).await?;
+        crate::read_each(found.iter().map(|r| self.details(r))).await
     }
 
-    async fn find_existing(
-        &self,
-        ctx: &ReadCtx,
-        wanted: &[(String, Props)],
-    ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let by_name: BTreeMap<String, &String> = wanted
-            .iter()
-            .filter_map(|(address, p)| Some((p.get("repository_name")?.as_str()?.to_string(), address)))
-            .collect();
-        if by_name.is_empty() {
-            return Ok(Vec::new());
-        }
-        let names: Vec<String> = by_name.keys().cloned().collect();
-        let found = self.read_names(&names).await?;
-        Ok(found
-            .into_iter()
-            .filter_map(|o| {
-                let address = by_name.get(&o.id)?;
-                let mine = crate::tags::is_this_stacks(&o.tags, &ctx.stack, address);
-                mine.then(|| ((*address).clone(), o))
-            })
-            .collect())
-    }
-
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let name =
-            want_str(desired, "repository_name").ok_or_else(|| ProviderError::msg("repository_name is required"))?;
+    async fn create(&self, ctx: &OpCtx, want: &RepositoryModel) -> Result<Created, ProviderError> {
         let encryption = EncryptionConfiguration::builder()
-            .encryption_type(EncryptionType::from(want_str(desired, "encryption_type").unwrap_or_default().as_str()))
-            .set_kms_key(want_str(desired, "kms_key"))
+            .encryption_type(EncryptionType::from(want.encryption_type.as_str()))
+            .set_kms_key(want.kms_key.clone())
             .build()
             .map_err(|e| ProviderError::msg(e.to_string()))?;
-        self.client
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| ProviderError::msg(e.to_string()))?;
+        let out = self
+            .client
             .create_repository()
-            .repository_name(&name)
-            .image_tag_mutability(ImageTagMutability::from(
-                want_str(desired, "image_tag_mutability").unwrap_or_default().as_str(),
-            ))
-            .image_scanning_configuration(
-                ImageScanningConfiguration::builder().scan_on_push(want_bool(desired, "scan_on_push")).build(),
-            )
+            .repository_name(&want.repository_name)
+            .image_tag_mutability(ImageTagMutability::from(want.image_tag_mutability.as_str()))
+            .image_scanning_configuration(scanning(want))
             .encryption_configuration(encryption)
-            .set_tags(Some(ecr_tags(&wanted_tags(ctx, desired))?))
+            .set_tags(Some(tags))
             .send()
             .await
-            .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("RepositoryAlreadyExistsException") {
-                    e.with_hint(format!(
-                        "a repository named {name} already exists and is not this resource's (it lacks this stack's \
-                         deployctl tags): pick another repository_name, or delete that repository"
-                    ))
-                } else {
-                    e
-                }
-            })?;
-        ctx.record_id(&name);
-        if policy_text(desired).is_some() {
-            self.put_policy(&name, desired).await?;
+            .map_err(from_sdk)?;
+        ctx.record_id(&want.repository_name);
+        if policy_text(want).is_some() {
+            self.put_policy(&want.repository_name, want).await?;
         }
-        self.read_one(&name).await
+        let repo = out.repository.unwrap_or_else(|| Repo::builder().repository_name(&want.repository_name).build());
+        Ok(Created { id: want.repository_name.clone(), attributes: attributes(&repo) })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let name = current.id.as_str();
-        let has = |p: &str| changed.iter().any(|c| c == p);
-        if has("image_tag_mutability") {
-            self.client
-                .put_image_tag_mutability()
-                .repository_name(name)
-                .image_tag_mutability(ImageTagMutability::from(
-                    want_str(desired, "image_tag_mutability").unwrap_or_default().as_str(),
-                ))
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &RepositoryModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let name = live.id.as_str();
+        if changed.contains(&"image_tag_mutability") {
+            let mutability = ImageTagMutability::from(want.image_tag_mutability.as_str());
+            let call = self.client.put_image_tag_mutability().repository_name(name).image_tag_mutability(mutability);
+            call.send().await.map_err(from_sdk)?;
         }
-        if has("scan_on_push") {
-            self.client
-                .put_image_scanning_configuration()
-                .repository_name(name)
-                .image_scanning_configuration(
-                    ImageScanningConfiguration::builder().scan_on_push(want_bool(desired, "scan_on_push")).build(),
-                )
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        if changed.contains(&"scan_on_push") {
+            let call = self.client.put_image_scanning_configuration().repository_name(name);
+            call.image_scanning_configuration(scanning(want)).send().await.map_err(from_sdk)?;
         }
-        if has("lifecycle_policy") {
-            self.put_policy(name, desired).await?;
+        if changed.contains(&"lifecycle_policy") {
+            self.put_policy(name, want).await?;
         }
-        if has("tags") || has("force_delete") {
-            let arn = current.attributes.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
-            self.converge_tags(&arn, &live_tags(current), &wanted_tags(ctx, desired)).await?;
-        }
-        self.read_one(name).await
+        // force_delete: nothing to call; state records it.
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let force = current.properties.get("force_delete").and_then(Value::as_bool).unwrap_or(false);
-        match self.client.delete_repository().repository_name(&current.id).force(force).send().await.map_err(from_sdk) {
-            Ok(_) => Ok(()),
-            Err(e) if e.code_is(NOT_FOUND) => Ok(()),
+    async fn delete(
+        &self,
+        _ctx: &OpCtx,
+        live: &Observed,
+        recorded: Option<&RepositoryModel>,
+    ) -> Result<(), ProviderError> {
+        let force = recorded.is_some_and(|r| r.force_delete);
+        let call = self.client.delete_repository().repository_name(&live.id).force(force);
+        match call.send().await.map_err(from_sdk) {
             Err(e) if e.code_is("RepositoryNotEmptyException") => {
                 Err(e.with_hint("set force_delete: true to delete it with its images (apply that first, then delete)"))
             }
-            Err(e) => Err(e),
+            other => other.map(|_| ()),
         }
     }
 }

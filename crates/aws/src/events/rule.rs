@@ -660,10 +660,6 @@ impl Kind for Rule {
     }
 }
 
-/// By name (or the default name) on its bus, in one batched read, adopted
-/// only with this stack's and this resource's tags.
-#[async_trait::async_trait]
-
 #[cfg(test)]
 mod tests {
     use super::*;

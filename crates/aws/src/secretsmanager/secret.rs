@@ -3,14 +3,12 @@
 //! The value (`secret_string`) is write-only: the engine resolves it from
 //! `env:`/`file:` and hands the plaintext to `create`/`update` for the API call
 //! only, and records a fingerprint. This kind never reads the value back
-//! (no GetSecretValue), never puts it in [`Observed`], and scrubs it from any
-//! error message before returning one.
+//! (no GetSecretValue), never lets it into an [`Observed`] (see
+//! [`WriteOnly`]), and scrubs it from any error message before returning one.
 //!
 //! How to delete (`recovery_window_in_days`, `force_delete_without_recovery`)
-//! cannot be read from AWS, and `delete` does not see the spec; so create and
-//! update store it in two tags of the secret's own, `deployctl:recovery-window`
-//! (the days) and `deployctl:force-delete` (`true`, only when set), which
-//! `read` turns back into the two properties (and leaves out of the tags).
+//! is not held by AWS: delete reads it from the properties state recorded
+//! (nothing recorded: the 30-day window); a read reports the defaults.
 //!
 //! A secret scheduled for deletion counts as gone. Creating a secret whose
 //! name is still held by one scheduled for deletion restores it and adopts it
@@ -18,64 +16,67 @@
 
 use crate::error::from_sdk;
 use crate::iam::sanitized_name;
+use crate::kit::{attrs, model, tagger::SecretsManagerTags, Adopt, Created, Kind, Live, PropType, TagChange, Tagger};
 use crate::tags::{is_ours, tag_changes};
-use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-
-/// The tag holding the recovery window (days) the secret is deleted with.
-pub const TAG_RECOVERY_WINDOW: &str = "deployctl:recovery-window";
-/// The tag saying the secret is deleted without recovery (`true`).
-pub const TAG_FORCE_DELETE: &str = "deployctl:force-delete";
+use deployctl_engine::kind::TAG_STACK;
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Type};
+use serde_json::json;
 
 const DEFAULT_WINDOW: i64 = 30;
+
+/// A write-only value (the plaintext the engine hands over, or the recorded
+/// fingerprint): it serializes as null and debugs as `<redacted>`, so the
+/// adapter's results (built from the model) never carry it.
+#[derive(Clone, PartialEq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WriteOnly(String);
+
+impl std::fmt::Debug for WriteOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+impl serde::Serialize for WriteOnly {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+impl PropType for WriteOnly {
+    const TYPE: Type = Type::Secret;
+}
+
+model! {
+    pub struct SecretModel {
+        name: Option<String> =
+            "The secret's name. Default: `<stack>/<resource>` (characters outside `[A-Za-z0-9/_+=.@-]` become `-`)."
+            [replace, unique],
+        description: Option<String> = "Free text.",
+        kms_key_id: Option<String> =
+            "The ARN of the KMS key that encrypts the secret. Left out, AWS uses `aws/secretsmanager` and the key \
+             is not managed.",
+        secret_string: Option<WriteOnly> =
+            "The value: `env:NAME` or `file:PATH` (never a literal). Left out, the secret's value is not managed \
+             (set it elsewhere).",
+        recovery_window_in_days: i64 =
+            "When the secret is deleted, how many days (7 to 30) it can still be restored."
+            [default("30"), range(7, 30), state_only],
+        force_delete_without_recovery: bool =
+            "Delete the secret at once, without a recovery window, when it is deleted." [default("false"), state_only],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "secretsmanager.secret",
     doc: "A Secrets Manager secret. Its value is read from `env:NAME` or `file:PATH` at apply time and never \
           stored: state and plans hold a fingerprint, and a changed value is written as a new version. Deleting \
           schedules the secret for deletion after `recovery_window_in_days` (or at once with \
-          `force_delete_without_recovery`); deployctl keeps these two settings in tags of the secret \
-          (`deployctl:recovery-window`, `deployctl:force-delete`). A secret scheduled for deletion counts as \
-          gone; creating one with the same name restores it if it was this stack's.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The secret's name. Default: `<stack>/<resource>` (characters outside `[A-Za-z0-9/_+=.@-]` become `-`).",
-        )
-        .replace().unique(),
-        Prop::new("description", Type::String, "Free text."),
-        Prop::new(
-            "kms_key_id",
-            Type::String,
-            "The ARN of the KMS key that encrypts the secret. Left out, AWS uses `aws/secretsmanager` and the key \
-             is not managed.",
-        ),
-        Prop::new(
-            "secret_string",
-            Type::Secret,
-            "The value: `env:NAME` or `file:PATH` (never a literal). Left out, the secret's value is not managed \
-             (set it elsewhere).",
-        ),
-        Prop::new(
-            "recovery_window_in_days",
-            Type::Int,
-            "When the secret is deleted, how many days (7 to 30) it can still be restored.",
-        )
-        .default("30"),
-        Prop::new(
-            "force_delete_without_recovery",
-            Type::Bool,
-            "Delete the secret at once, without a recovery window, when it is deleted.",
-        )
-        .default("false"),
-    ],
+          `force_delete_without_recovery`); deployctl keeps these two settings in state, as applied last. A \
+          secret scheduled for deletion counts as gone; creating one with the same name restores it if it was \
+          this stack's.",
+    properties: <SecretModel as crate::kit::Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The secret's ARN." },
         Attr { name: "arn", doc: "The secret's ARN, e.g. for a container's `secrets` or an IAM policy." },
@@ -89,15 +90,12 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Secret {
     client: Client,
+    tags: SecretsManagerTags,
 }
 
 /// `<stack>/<address>` as a secret name.
 pub fn default_name(stack: &str, address: &str) -> String {
     sanitized_name(&format!("{stack}/{address}"), |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c), 512)
-}
-
-fn not_found(e: &ProviderError) -> bool {
-    e.code_is("ResourceNotFoundException")
 }
 
 /// Whether the error says the secret is (already) scheduled for deletion.
@@ -108,170 +106,102 @@ fn scheduled_for_deletion(e: &ProviderError) -> bool {
 
 /// Removes the secret value from an error, in case AWS (or a transport error)
 /// ever echoes it.
-fn scrub(mut e: ProviderError, secret: Option<&str>) -> ProviderError {
-    if let Some(s) = secret.filter(|s| !s.is_empty()) {
+fn scrub(mut e: ProviderError, want: &SecretModel) -> ProviderError {
+    if let Some(WriteOnly(s)) = want.secret_string.as_ref().filter(|s| !s.0.is_empty()) {
         e.message = e.message.replace(s, "<redacted>");
         e.hint = e.hint.map(|h| h.replace(s, "<redacted>"));
     }
     e
 }
 
-/// Every tag, `aws:` ones left out.
-fn raw_tags(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+/// The recovery window, checked: AWS takes 7 to 30 days.
+fn window(want: &SecretModel) -> Result<(), ProviderError> {
+    let w = want.recovery_window_in_days;
+    (7..=30).contains(&w).then_some(()).ok_or_else(|| {
+        ProviderError::msg(format!("recovery_window_in_days is {w}; it must be from 7 to 30"))
+            .with_hint("use force_delete_without_recovery: true to delete without a recovery window")
+    })
 }
 
-/// The delete settings, from the spec (defaults filled in), checked.
-fn delete_policy(desired: &Props) -> Result<(i64, bool), ProviderError> {
-    let window = desired.get("recovery_window_in_days").and_then(Value::as_i64).unwrap_or(DEFAULT_WINDOW);
-    if !(7..=30).contains(&window) {
-        return Err(ProviderError::msg(format!("recovery_window_in_days is {window}; it must be from 7 to 30"))
-            .with_hint("use force_delete_without_recovery: true to delete without a recovery window"));
-    }
-    let force = desired.get("force_delete_without_recovery").and_then(Value::as_bool).unwrap_or(false);
-    Ok((window, force))
+fn attributes(arn: &str, name: &str, version: Option<&str>) -> Props {
+    let mut a = attrs([("id", json!(arn)), ("arn", json!(arn)), ("name", json!(name))]);
+    a.extend(version.map(|v| ("version_id".to_string(), json!(v))));
+    a
 }
 
-/// The tags a secret should carry: the run's, plus the delete settings.
-fn wanted_tags(ctx: &OpCtx, window: i64, force: bool) -> BTreeMap<String, String> {
-    let mut t = ctx.tags.clone();
-    t.insert(TAG_RECOVERY_WINDOW.into(), window.to_string());
-    if force {
-        t.insert(TAG_FORCE_DELETE.into(), "true".into());
-    } else {
-        t.remove(TAG_FORCE_DELETE);
-    }
-    t
-}
-
-fn sm_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-/// What DescribeSecret and ListSecrets both say of a secret.
-struct Described<'a> {
-    arn: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    kms_key_id: Option<&'a str>,
-    tags: BTreeMap<String, String>,
-    versions: Option<&'a HashMap<String, Vec<String>>>,
-}
-
-fn observed(d: Described) -> Observed {
-    let mut tags = d.tags;
-    let window = tags.remove(TAG_RECOVERY_WINDOW).and_then(|w| w.parse::<i64>().ok()).unwrap_or(DEFAULT_WINDOW);
-    let force = tags.remove(TAG_FORCE_DELETE).is_some_and(|f| f == "true");
-    let mut properties = Props::new();
-    properties.insert("name".into(), json!(d.name));
-    properties.insert("description".into(), json!(d.description.filter(|s| !s.is_empty())));
-    properties.insert("kms_key_id".into(), json!(d.kms_key_id));
-    properties.insert("recovery_window_in_days".into(), json!(window));
-    properties.insert("force_delete_without_recovery".into(), json!(force));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(d.arn));
-    attributes.insert("arn".into(), json!(d.arn));
-    attributes.insert("name".into(), json!(d.name));
-    let current = d.versions.and_then(|v| v.iter().find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT")));
-    if let Some((version, _)) = current {
-        attributes.insert("version_id".into(), json!(version));
-    }
-    Observed { id: d.arn.to_string(), properties, tags, attributes }
+/// A secret as DescribeSecret or ListSecrets tells it (they differ in the
+/// name of the versions' field).
+macro_rules! live {
+    ($s:expr, $versions:ident) => {{
+        let (s, arn) = ($s, $s.arn().unwrap_or_default());
+        let current = s.$versions().and_then(|v| v.iter().find(|(_, st)| st.iter().any(|s| s == "AWSCURRENT")));
+        Live {
+            id: arn.to_string(),
+            model: SecretModel {
+                name: s.name().map(str::to_string),
+                description: s.description().filter(|d| !d.is_empty()).map(str::to_string),
+                kms_key_id: s.kms_key_id().map(str::to_string),
+                secret_string: None,
+                // Not held by AWS: delete reads them from state.
+                recovery_window_in_days: DEFAULT_WINDOW,
+                force_delete_without_recovery: false,
+            },
+            tags: s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect(),
+            attributes: attributes(arn, s.name().unwrap_or_default(), current.map(|(v, _)| v.as_str())),
+        }
+    }};
 }
 
 impl Secret {
     pub fn new(client: Client) -> Secret {
-        Secret { client }
+        Secret { tags: SecretsManagerTags(client.clone()), client }
     }
 
-    /// The secret (by ARN or name) with all its tags, and whether it is
-    /// scheduled for deletion; `None` if it does not exist.
-    async fn describe(&self, id: &str) -> Result<Option<(Observed, BTreeMap<String, String>, bool)>, ProviderError> {
+    /// The secret (by ARN or name), and whether it is scheduled for
+    /// deletion; `None` if it does not exist.
+    async fn describe(&self, id: &str) -> Result<Option<(Live<SecretModel>, bool)>, ProviderError> {
         let out = match self.client.describe_secret().secret_id(id).send().await.map_err(from_sdk) {
             Ok(o) => o,
-            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) if crate::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(arn) = out.arn() else { return Ok(None) };
-        let tags = raw_tags(out.tags());
-        let o = observed(Described {
-            arn,
-            name: out.name().unwrap_or_default(),
-            description: out.description(),
-            kms_key_id: out.kms_key_id(),
-            tags: tags.clone(),
-            versions: out.version_ids_to_stages(),
-        });
-        Ok(Some((o, tags, out.deleted_date().is_some())))
+        Ok(out.arn().is_some().then(|| (live!(&out, version_ids_to_stages), out.deleted_date().is_some())))
     }
 
-    /// The secret if it exists and is not scheduled for deletion.
-    async fn read_one(&self, id: &str) -> Result<Option<Observed>, ProviderError> {
-        Ok(self.describe(id).await?.filter(|(_, _, deleted)| !deleted).map(|(o, _, _)| o))
-    }
-
-    async fn must_read(&self, id: &str) -> Result<Observed, ProviderError> {
-        self.read_one(id).await?.ok_or_else(|| {
-            ProviderError::new(Some("ResourceNotFoundException".into()), format!("secret {id} does not exist"))
-                .with_hint("it was deleted (or scheduled for deletion) outside deployctl; re-run to create it again")
-        })
-    }
-
-    /// Brings the named properties of the live secret (`arn`, with all its
-    /// tags `live_tags`) to `desired`.
+    /// Brings the named properties of the secret `arn` to `want`; a value
+    /// written changes `attributes`' version id.
     async fn converge(
         &self,
-        ctx: &OpCtx,
         arn: &str,
-        live_tags: &BTreeMap<String, String>,
-        desired: &Props,
+        want: &SecretModel,
         changed: &[&str],
-    ) -> Result<(), ProviderError> {
+        attributes: &mut Props,
+    ) -> Result<bool, ProviderError> {
+        window(want)?;
         let has = |f: &str| changed.contains(&f);
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
-        let (window, force) = delete_policy(desired)?;
-        let secret = s("secret_string");
         if has("description") || has("kms_key_id") {
             let mut call = self.client.update_secret().secret_id(arn);
             if has("description") {
-                call = call.description(s("description").unwrap_or_default());
+                call = call.description(want.description.clone().unwrap_or_default());
             }
             if has("kms_key_id") {
-                call = call.set_kms_key_id(s("kms_key_id"));
+                call = call.set_kms_key_id(want.kms_key_id.clone());
             }
             call.send().await.map_err(from_sdk)?;
         }
-        if has("secret_string") {
-            if let Some(value) = secret.as_deref() {
-                self.client
-                    .put_secret_value()
-                    .secret_id(arn)
-                    .secret_string(value)
-                    .send()
-                    .await
-                    .map_err(|e| scrub(from_sdk(e), Some(value)))?;
+        match &want.secret_string {
+            Some(WriteOnly(value)) if has("secret_string") => {
+                let out = self.client.put_secret_value().secret_id(arn).secret_string(value).send().await;
+                attributes.insert("version_id".into(), json!(out.map_err(from_sdk)?.version_id()));
+                Ok(true)
             }
+            _ => Ok(false),
         }
-        if has("tags") || has("recovery_window_in_days") || has("force_delete_without_recovery") {
-            let want = wanted_tags(ctx, window, force);
-            let (set, unset) = tag_changes(live_tags, &want);
-            if !set.is_empty() {
-                self.client
-                    .tag_resource()
-                    .secret_id(arn)
-                    .set_tags(Some(sm_tags(&set)))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
-            }
-            if !unset.is_empty() {
-                self.client.untag_resource().secret_id(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
-            }
-        }
-        Ok(())
     }
 
     /// A create found the name taken: adopt the secret if it is this
@@ -280,11 +210,11 @@ impl Secret {
         &self,
         ctx: &OpCtx,
         name: &str,
-        desired: &Props,
+        want: &SecretModel,
         err: ProviderError,
-    ) -> Result<String, ProviderError> {
-        let Some((_, tags, deleted)) = self.describe(name).await? else { return Err(err) };
-        if !is_ours(&tags, &ctx.stack, &ctx.address) {
+    ) -> Result<Created, ProviderError> {
+        let Some((found, deleted)) = self.describe(name).await? else { return Err(err) };
+        if !is_ours(&found.tags, &ctx.stack, &ctx.address) {
             let (what, hint) = if deleted {
                 (
                     "is scheduled for deletion",
@@ -304,29 +234,39 @@ impl Secret {
             ctx.progress(format!("restoring secret {name}, which was scheduled for deletion"), Default::default());
             self.client.restore_secret().secret_id(name).send().await.map_err(from_sdk)?;
         }
-        let (live, tags, _) = self.describe(name).await?.ok_or(err)?;
-        ctx.record_id(&live.id);
-        let mut changed = vec!["tags", "description", "kms_key_id", "secret_string"];
-        changed.retain(|f| match *f {
-            "description" | "kms_key_id" => desired.get(*f).is_some_and(|v| !v.is_null()),
-            _ => true,
-        });
-        self.converge(ctx, &live.id, &tags, desired, &changed).await?;
-        Ok(live.id)
+        ctx.record_id(&found.id);
+        let mut changed = vec!["secret_string"];
+        changed.extend(want.description.as_ref().map(|_| "description"));
+        changed.extend(want.kms_key_id.as_ref().map(|_| "kms_key_id"));
+        let mut found = found.observed();
+        self.converge(&found.id, want, &changed, &mut found.attributes).await?;
+        let (set, unset) = tag_changes(&found.tags, &ctx.tags);
+        if !set.is_empty() || !unset.is_empty() {
+            self.tags.tag(&found, &TagChange { want: &ctx.tags, set: &set, unset: &unset }).await?;
+        }
+        Ok(Created { id: found.id, attributes: found.attributes })
     }
 }
 
-#[async_trait]
-impl ResourceKind for Secret {
+#[async_trait::async_trait]
+impl Kind for Secret {
+    type Model = SecretModel;
+    const ADOPT: Adopt = Adopt::ByTag;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        crate::read_each(ids.iter().map(|id| self.read_one(id))).await
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<SecretModel>>, ProviderError> {
+        let live = ids.iter().map(|id| async move { Ok(self.describe(id).await?.filter(|l| !l.1).map(|l| l.0)) });
+        crate::read_each(live).await
+    }
+
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<SecretModel>>, ProviderError> {
         let mut pages = self
             .client
             .list_secrets()
@@ -337,99 +277,71 @@ impl ResourceKind for Secret {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for s in page.map_err(from_sdk)?.secret_list() {
-                let (Some(arn), Some(name)) = (s.arn(), s.name()) else { continue };
-                let tags = raw_tags(s.tags());
-                if s.deleted_date().is_some() || tags.get(TAG_STACK) != Some(&ctx.stack) {
-                    continue;
+                let l = live!(s, secret_versions_to_stages);
+                if s.arn().is_some() && s.deleted_date().is_none() && l.tags.get(TAG_STACK) == Some(&ctx.stack) {
+                    out.push(l);
                 }
-                let Some(address) = tags.get(TAG_RESOURCE).cloned() else { continue };
-                let o = observed(Described {
-                    arn,
-                    name,
-                    description: s.description(),
-                    kms_key_id: s.kms_key_id(),
-                    tags,
-                    versions: s.secret_versions_to_stages(),
-                });
-                out.push((address, o));
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
-        let (window, force) = delete_policy(desired)?;
-        let name = s("name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
-        let secret = s("secret_string");
+    async fn create(&self, ctx: &OpCtx, want: &SecretModel) -> Result<Created, ProviderError> {
+        window(want)?;
+        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let secret = want.secret_string.as_ref().map(|s| s.0.clone());
         // The token makes a retried create of the same value idempotent; it
         // must be 32 to 64 characters.
         let token = secret.as_ref().filter(|_| (32..=64).contains(&ctx.client_token.len())).map(|_| &ctx.client_token);
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         let r = self
             .client
             .create_secret()
             .name(&name)
-            .set_description(s("description"))
-            .set_kms_key_id(s("kms_key_id"))
-            .set_secret_string(secret.clone())
+            .set_description(want.description.clone())
+            .set_kms_key_id(want.kms_key_id.clone())
+            .set_secret_string(secret)
             .set_client_request_token(token.cloned())
-            .set_tags(Some(sm_tags(&wanted_tags(ctx, window, force))))
+            .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| scrub(from_sdk(e), secret.as_deref()));
-        let arn = match r {
+            .map_err(|e| scrub(from_sdk(e), want));
+        match r {
             Ok(out) => {
-                let arn = out.arn().unwrap_or_default().to_string();
-                ctx.record_id(&arn);
-                arn
+                let arn = out.arn().unwrap_or_default();
+                ctx.record_id(arn);
+                let attributes = attributes(arn, out.name().unwrap_or(&name), out.version_id());
+                Ok(Created { id: arn.to_string(), attributes })
             }
             Err(e) if e.code_is("ResourceExistsException") || scheduled_for_deletion(&e) => {
-                self.adopt(ctx, &name, desired, e).await.map_err(|e| scrub(e, secret.as_deref()))?
+                self.adopt(ctx, &name, want, e).await.map_err(|e| scrub(e, want))
             }
-            Err(e) => return Err(e),
-        };
-        self.must_read(&arn).await
+            Err(e) => Err(e),
+        }
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let secret = desired.get("secret_string").and_then(Value::as_str);
-        let (live, tags, deleted) = self.describe(&current.id).await?.filter(|(_, _, d)| !d).ok_or_else(|| {
-            ProviderError::new(
-                Some("ResourceNotFoundException".into()),
-                format!("secret {} does not exist", current.id),
-            )
-            .with_hint("it was deleted (or scheduled for deletion) outside deployctl; re-run to create it again")
-        })?;
-        debug_assert!(!deleted);
-        let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
-        self.converge(ctx, &live.id, &tags, desired, &changed).await.map_err(|e| scrub(e, secret))?;
-        self.must_read(&live.id).await
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &SecretModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let mut attributes = live.attributes.clone();
+        let wrote = self.converge(&live.id, want, changed, &mut attributes).await.map_err(|e| scrub(e, want))?;
+        Ok(wrote.then_some(attributes))
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        // The delete settings, as read from the secret's tags.
-        let props = if current.properties.contains_key("recovery_window_in_days") {
-            current.properties.clone()
-        } else {
-            match self.describe(&current.id).await? {
-                Some((o, _, _)) => o.properties,
-                None => return Ok(()),
-            }
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, recorded: Option<&SecretModel>) -> Result<(), ProviderError> {
+        let call = self.client.delete_secret().secret_id(&live.id);
+        let call = match recorded {
+            Some(r) if r.force_delete_without_recovery => call.force_delete_without_recovery(true),
+            Some(r) => call.recovery_window_in_days(r.recovery_window_in_days),
+            None => call.recovery_window_in_days(DEFAULT_WINDOW),
         };
-        let window = props.get("recovery_window_in_days").and_then(Value::as_i64).unwrap_or(DEFAULT_WINDOW);
-        let force = props.get("force_delete_without_recovery").and_then(Value::as_bool).unwrap_or(false);
-        let mut call = self.client.delete_secret().secret_id(&current.id);
-        call = if force { call.force_delete_without_recovery(true) } else { call.recovery_window_in_days(window) };
         match call.send().await.map_err(from_sdk) {
-            Ok(_) => Ok(()),
-            Err(e) if not_found(&e) || scheduled_for_deletion(&e) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if scheduled_for_deletion(&e) => Ok(()),
+            other => other.map(|_| ()),
         }
     }
 }

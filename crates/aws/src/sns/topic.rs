@@ -382,10 +382,6 @@ impl Kind for Topic {
     }
 }
 
-/// By name: one ListTopics, then the tags of each candidate whose name is
-/// taken, adopted only with this stack's and this resource's tags.
-#[async_trait::async_trait]
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 
 use deployctl_aws::ecr::repository::{self, Repository};
 use deployctl_aws::elbv2::{listener, load_balancer, target_group};
+use deployctl_aws::kit::Adapter;
 use deployctl_engine::{OpCtx, Props, ResourceKind, StepAction};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -283,7 +284,7 @@ async fn ecr_repository_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let ecr = aws.ecr();
-    let kind = Repository::new(ecr.clone());
+    let kind = Adapter(Repository::new(ecr.clone()));
     let t = "ecr.repository";
 
     // Seed 000: keep the last 10 images (scan on push is turned on below).
@@ -351,22 +352,47 @@ async fn ecr_repository_round_trip() {
     assert_eq!(err.code.as_deref(), Some("RepositoryNotEmptyException"));
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_delete: true"), "{err:?}");
 
-    // …and is with it: the setting travels as a tag the plan does not see.
+    // …and is with it, once applied: state records it, AWS holds nothing.
     let want3 = props(json!({"repository_name": "rt/api", "scan_on_push": true, "force_delete": true}));
     let changed = changes(&repository::SCHEMA, &want3, &repo);
     assert_eq!(changed, vec!["force_delete"]);
     let repo =
         kind.update(&op(STACK, REGION, "repo", t, StepAction::Update, &[]), &repo, &want3, &changed).await.unwrap();
     assert_clean(&repository::SCHEMA, &want3, &repo);
-    assert!(!repo.tags.contains_key(repository::TAG_FORCE_DELETE));
+    let repo = read_one(&kind, &read_ctx(STACK, REGION), "rt/api").await;
+    kind.delete(&ctx, &repo, &want3).await.expect("delete the repository with its image");
+    kind.delete(&ctx, &repo, &want3).await.expect("delete the repository again");
+    assert!(kind.read(&read_ctx(STACK, REGION), &["rt/api".to_string()]).await.unwrap().is_empty());
+}
+
+/// `force_delete` reaches the delete from the properties state recorded,
+/// not from the repository: no `deployctl:*` tag but the stack's and the
+/// address's is written, and a repository never applied (adopted, nothing
+/// recorded) is not forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_delete_follows_the_recorded_force_delete_without_a_tag() {
+    let moto = Moto::start();
+    let ecr = moto.aws().await.ecr();
+    let kind = Adapter(Repository::new(ecr.clone()));
+    let t = "ecr.repository";
+    let want = props(json!({"repository_name": "rt/forced", "force_delete": true}));
+    let repo = kind.create(&op(STACK, REGION, "repo", t, StepAction::Create, &[]), &want).await.expect("create");
+    ecr.put_image().repository_name("rt/forced").image_manifest(MANIFEST).image_tag("v1").send().await.unwrap();
+
     let arn = repo.attributes["arn"].as_str().unwrap();
     let live = ecr.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
-    assert!(live.tags().iter().any(|t| t.key() == repository::TAG_FORCE_DELETE && t.value() == "true"));
-    let repo = read_one(&kind, &read_ctx(STACK, REGION), "rt/api").await;
-    assert_eq!(repo.properties["force_delete"], json!(true));
-    kind.delete(&ctx, &repo, &Props::new()).await.expect("delete the repository with its image");
-    kind.delete(&ctx, &repo, &Props::new()).await.expect("delete the repository again");
-    assert!(kind.read(&read_ctx(STACK, REGION), &["rt/api".to_string()]).await.unwrap().is_empty());
+    let mut keys: Vec<&str> = live.tags().iter().map(|t| t.key()).filter(|k| k.starts_with("deployctl:")).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["deployctl:resource", "deployctl:stack"]);
+
+    let ctx = op(STACK, REGION, "repo", t, StepAction::Delete, &[]);
+    let live = read_one(&kind, &read_ctx(STACK, REGION), "rt/forced").await;
+    let err = kind.delete(&ctx, &live, &Props::new()).await.expect_err("nothing recorded: not forced");
+    assert_eq!(err.code.as_deref(), Some("RepositoryNotEmptyException"));
+    let unforced = props(json!({"repository_name": "rt/forced", "force_delete": false}));
+    kind.delete(&ctx, &live, &unforced).await.expect_err("recorded false: not forced");
+    kind.delete(&ctx, &live, &want).await.expect("recorded true: deleted with its image");
+    assert!(kind.read(&read_ctx(STACK, REGION), &["rt/forced".to_string()]).await.unwrap().is_empty());
 }
 
 mod mocked {

@@ -10,7 +10,6 @@
 use aws_sdk_eventbridge::types::RuleState;
 use deployctl_aws::events::rule::{self, Rule};
 use deployctl_aws::kit::Adapter;
-use deployctl_aws::sns::WithLookup;
 use deployctl_engine::{OpCtx, Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -78,7 +77,7 @@ async fn rule_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let eb = aws.events();
-    let kind = WithLookup(Adapter(Rule::new(eb.clone())));
+    let kind = Adapter(Rule::new(eb.clone()));
     let sns = aws.sns();
     let alerts = sns.create_topic().name("rt-alerts").send().await.unwrap().topic_arn.unwrap();
     let ops = sns.create_topic().name("rt-ops").send().await.unwrap().topic_arn.unwrap();

@@ -330,7 +330,7 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sm = aws.secretsmanager();
-    let kind = Secret::new(aws.secretsmanager());
+    let kind = Adapter(Secret::new(aws.secretsmanager()));
     let address = "db_password";
     let first_value = "correct-horse-battery-staple-1";
     let second_value = "correct-horse-battery-staple-2";
@@ -340,8 +340,8 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     let created = kind.create(&ctx, &desired).await.unwrap();
     let shown = format!("{created:?}{}", drain(&mut rx));
     assert_never_shows(first_value, "the create's result or events", &shown);
-    assert!(!created.properties.contains_key("secret_string"), "the value is never read back");
-    assert_eq!(created.properties["name"], json!("app/db_password"), "the default name is `<stack>/<address>`");
+    assert!(!matches!(created.properties.get("secret_string"), Some(serde_json::Value::String(_))));
+    assert_eq!(created.attributes["name"], json!("app/db_password"), "the default name is `<stack>/<address>`");
     assert!(created.id.starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db_password-"));
     assert_eq!(created.attributes["arn"], json!(created.id));
     assert_eq!(created.tags, tags(address, &[("team", "data")]), "the delete-policy tags are not shown as tags");
@@ -350,14 +350,17 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     assert_eq!(first_version, json!("0123456789abcdef0123456789abcdef"), "the client token is the first version");
 
     let live = read_opt(&kind, &read_ctx(STACK, REGION), &created.id).await.unwrap();
-    assert_eq!(live, created);
+    assert!(!matches!(live.properties.get("secret_string"), Some(serde_json::Value::String(_))), "never read back");
+    assert_eq!(live.properties["name"], json!("app/db_password"));
+    assert_eq!((&live.id, &live.tags, &live.attributes), (&created.id, &created.tags, &created.attributes));
+    assert_eq!(diff(&secret::SCHEMA, &desired, &live), vec![]);
     let tagged = kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap();
     assert_eq!(tagged.len(), 1);
     assert_eq!(tagged[0].0, address);
-    assert_eq!(tagged[0].1, created);
+    assert_eq!(tagged[0].1, live);
 
     // A new value: PutSecretValue, a new current version; and a shorter
-    // recovery window, kept in a tag of the secret.
+    // recovery window, kept in state only.
     let mut changed = desired.clone();
     changed.insert("secret_string".into(), json!(second_value));
     changed.insert("recovery_window_in_days".into(), json!(7));
@@ -376,13 +379,14 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
     let stages = raw.version_ids_to_stages().unwrap();
     assert_eq!(stages[first_version.as_str().unwrap()], ["AWSPREVIOUS"]);
     assert_eq!(stages[updated.attributes["version_id"].as_str().unwrap()], ["AWSCURRENT"]);
-    assert!(raw.tags().iter().any(|t| t.key() == Some("deployctl:recovery-window") && t.value() == Some("7")));
+    assert_eq!(raw.tags().len(), 3, "the run's tags only, no delete setting: {:?}", raw.tags());
     let value = sm.get_secret_value().secret_id(&created.id).send().await.unwrap();
     assert_eq!(value.secret_string(), Some(second_value));
 
-    // Delete schedules it with the window from its tag: gone for deployctl.
+    // Delete schedules it with the window state recorded: gone for deployctl.
     let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    let recorded = fingerprinted(&changed);
+    kind.delete(&ctx, &updated, &recorded).await.unwrap();
     let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
     assert!(raw.deleted_date().is_some(), "scheduled for deletion, not deleted at once");
     assert_eq!(
@@ -390,7 +394,7 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
         None,
         "a secret scheduled for deletion counts as gone"
     );
-    kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &updated, &recorded).await.unwrap();
     assert!(kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().is_empty());
 
     // Created again under the same name: restored and adopted, same ARN.
@@ -404,10 +408,70 @@ async fn secret_round_trip_value_change_makes_a_new_version_and_never_shows_the_
 
     // force_delete_without_recovery deletes for good.
     let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Delete, BTreeMap::new());
-    kind.delete(&ctx, &restored, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &restored, &fingerprinted(&forced)).await.unwrap();
     let e = sm.describe_secret().secret_id(&created.id).send().await.unwrap_err();
     assert!(format!("{e:?}").contains("ResourceNotFoundException"), "{e:?}");
-    kind.delete(&ctx, &restored, &Props::new()).await.unwrap();
+    kind.delete(&ctx, &restored, &fingerprinted(&forced)).await.unwrap();
+}
+
+/// `desired` as state records it: the value as a fingerprint.
+fn fingerprinted(desired: &Props) -> Props {
+    let mut p = desired.clone();
+    if p.contains_key("secret_string") {
+        p.insert("secret_string".into(), json!("sha256:0000"));
+    }
+    p
+}
+
+/// When the secret `id` is scheduled to be deleted, in days from now.
+async fn days_to_deletion(sm: &aws_sdk_secretsmanager::Client, id: &str) -> f64 {
+    let raw = sm.describe_secret().secret_id(id).send().await.unwrap();
+    let at = raw.deleted_date().expect("scheduled for deletion").as_secs_f64();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    (at - now) / 86400.0
+}
+
+/// The delete settings reach the delete from the properties state recorded,
+/// not from the secret: it carries no `deployctl:*` tag but the stack's and
+/// the address's, and a secret never applied (adopted, nothing recorded)
+/// gets the 30-day window.
+#[tokio::test]
+async fn secret_delete_follows_the_recorded_settings_without_a_tag() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let sm = aws.secretsmanager();
+    let kind = Adapter(Secret::new(aws.secretsmanager()));
+    let mut ids = BTreeMap::new();
+    for (address, settings) in [
+        ("week", json!({"recovery_window_in_days": 7})),
+        ("forced", json!({"force_delete_without_recovery": true})),
+        ("adopted", json!({"recovery_window_in_days": 7, "force_delete_without_recovery": true})),
+    ] {
+        let desired = props(settings);
+        let (ctx, _rx) = op(&secret::SCHEMA, address, StepAction::Create, tags(address, &[]));
+        let created = kind.create(&ctx, &desired).await.unwrap();
+        let raw = sm.describe_secret().secret_id(&created.id).send().await.unwrap();
+        let mut keys: Vec<&str> = raw.tags().iter().filter_map(|t| t.key()).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, vec!["deployctl:resource", "deployctl:stack"], "{address}");
+        ids.insert(address, (created, desired));
+    }
+    let (ctx, _rx) = op(&secret::SCHEMA, "any", StepAction::Delete, BTreeMap::new());
+
+    let (week, recorded) = &ids["week"];
+    kind.delete(&ctx, week, recorded).await.unwrap();
+    let days = days_to_deletion(&sm, &week.id).await;
+    assert!((6.9..7.1).contains(&days), "the recorded 7-day window: {days}");
+
+    let (forced, recorded) = &ids["forced"];
+    kind.delete(&ctx, forced, recorded).await.unwrap();
+    let e = sm.describe_secret().secret_id(&forced.id).send().await.unwrap_err();
+    assert!(format!("{e:?}").contains("ResourceNotFoundException"), "deleted at once: {e:?}");
+
+    let (adopted, _) = &ids["adopted"];
+    kind.delete(&ctx, adopted, &Props::new()).await.unwrap();
+    let days = days_to_deletion(&sm, &adopted.id).await;
+    assert!((29.9..30.1).contains(&days), "nothing recorded: the 30-day window, not forced: {days}");
 }
 
 #[tokio::test]
@@ -415,7 +479,7 @@ async fn secret_create_refuses_a_name_held_by_another_and_does_not_echo_the_valu
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sm = aws.secretsmanager();
-    let kind = Secret::new(aws.secretsmanager());
+    let kind = Adapter(Secret::new(aws.secretsmanager()));
     sm.create_secret().name("shared/token").secret_string("theirs").send().await.unwrap();
     let value = "our-very-secret-token";
     let desired = props(json!({"name": "shared/token", "secret_string": value}));

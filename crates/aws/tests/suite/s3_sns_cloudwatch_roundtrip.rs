@@ -12,7 +12,6 @@ use deployctl_aws::kit::Adapter;
 use deployctl_aws::s3::bucket::{self, Bucket};
 use deployctl_aws::sns::topic::{self, Topic};
 use deployctl_aws::sns::topic_policy::{self, TopicPolicy};
-use deployctl_aws::sns::WithLookup;
 use deployctl_aws::Aws;
 use deployctl_engine::{Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
@@ -62,7 +61,7 @@ async fn bucket_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let s3 = aws.s3();
-    let kind = Bucket::new(s3.clone());
+    let kind = Adapter(Bucket::new(s3.clone()));
 
     // The artifact bucket: versioned, SSE-KMS with a bucket key, blocked,
     // ALB logs expiring after 90 days, TLS only, CORS for a web front.
@@ -105,10 +104,11 @@ async fn bucket_round_trip() {
         .create(&op(STACK, REGION, "bare", "s3.bucket", StepAction::Create, &[]), &bare_want)
         .await
         .expect("create");
-    assert_clean(&bucket::SCHEMA, &bare_want, &read_one(&kind, &read_ctx(STACK, REGION), "rt-bare-bucket").await);
-    assert_eq!(bare.properties["public_access_block"]["block_public_policy"], json!(true));
-    assert_eq!(bare.properties["server_side_encryption"]["sse_algorithm"], json!("AES256"));
-    assert!(bare.properties.get("lifecycle_rules").is_none());
+    let bare_live = read_one(&kind, &read_ctx(STACK, REGION), "rt-bare-bucket").await;
+    assert_clean(&bucket::SCHEMA, &bare_want, &bare_live);
+    assert_eq!(bare_live.properties["public_access_block"]["block_public_policy"], json!(true));
+    assert_eq!(bare_live.properties["server_side_encryption"]["sse_algorithm"], json!("AES256"));
+    assert!(bare_live.properties["lifecycle_rules"].is_null(), "none: not managed");
 
     // Adoption by name: only with this stack's and this address's tags.
     let wanted = vec![
@@ -118,10 +118,6 @@ async fn bucket_round_trip() {
     ];
     let found = kind.find_existing(&read_ctx(STACK, REGION), &wanted).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), vec![("artifacts", name)]);
-    let mut tagged: Vec<String> =
-        kind.find_tagged(&read_ctx(STACK, REGION)).await.unwrap().into_iter().map(|(a, _)| a).collect();
-    tagged.sort();
-    assert_eq!(tagged, vec!["artifacts", "bare"]);
 
     // A name taken by a bucket that is not this resource's is refused.
     let err = kind
@@ -178,22 +174,49 @@ async fn bucket_round_trip() {
     assert_eq!(err.code.as_deref(), Some("BucketNotEmpty"), "{err:?}");
     assert!(err.hint.as_deref().unwrap_or_default().contains("force_destroy"), "{err:?}");
 
-    // …and is, with every version, once force_destroy is applied.
+    // …and is, with every version, once force_destroy is applied (state
+    // records it; the bucket carries nothing of it).
     let mut want3 = want2.clone();
     want3.insert("force_destroy".into(), json!(true));
     let changed = changes(&bucket::SCHEMA, &want3, &b);
     assert_eq!(changed, vec!["force_destroy"]);
     let b = kind.update(&ctx2, &b, &want3, &changed).await.expect("set force_destroy");
     assert_clean(&bucket::SCHEMA, &want3, &b);
-    assert!(!b.tags.contains_key(bucket::TAG_FORCE_DESTROY), "the marker is not one of the compared tags");
-    let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
-    assert!(tags.tag_set().iter().any(|t| t.key() == bucket::TAG_FORCE_DESTROY && t.value() == "true"));
     let b = read_one(&kind, &read_ctx(STACK, REGION), name).await;
-    kind.delete(&del, &b, &Props::new()).await.expect("delete the bucket with its objects");
-    kind.delete(&del, &b, &Props::new()).await.expect("delete the bucket again");
+    kind.delete(&del, &b, &want3).await.expect("delete the bucket with its objects");
+    kind.delete(&del, &b, &want3).await.expect("delete the bucket again");
     kind.delete(&del, &bare, &Props::new()).await.expect("delete the bare bucket");
     let ids = [name.to_string(), "rt-bare-bucket".to_string()];
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
+}
+
+/// `force_destroy` reaches the delete from the properties state recorded,
+/// not from the bucket: no `deployctl:*` tag but the stack's and the
+/// address's is written, and a bucket never applied (adopted, nothing
+/// recorded) is not emptied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_delete_follows_the_recorded_force_destroy_without_a_tag() {
+    let moto = Moto::start();
+    let s3 = moto.aws().await.s3();
+    let kind = Adapter(Bucket::new(s3.clone()));
+    let name = "rt-forced-bucket";
+    let want = props(json!({"bucket": name, "force_destroy": true}));
+    let b = kind.create(&op(STACK, REGION, "logs", "s3.bucket", StepAction::Create, &[]), &want).await.unwrap();
+    s3.put_object().bucket(name).key("a.txt").body(b"a".to_vec().into()).send().await.unwrap();
+
+    let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
+    let mut keys: Vec<&str> = tags.tag_set().iter().map(|t| t.key()).filter(|k| k.starts_with("deployctl:")).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["deployctl:resource", "deployctl:stack"]);
+
+    let del = op(STACK, REGION, "logs", "s3.bucket", StepAction::Delete, &[]);
+    let err = kind.delete(&del, &b, &Props::new()).await.expect_err("nothing recorded: not emptied");
+    assert_eq!(err.code.as_deref(), Some("BucketNotEmpty"), "{err:?}");
+    let unforced = props(json!({"bucket": name, "force_destroy": false}));
+    let err = kind.delete(&del, &b, &unforced).await.expect_err("recorded false: not emptied");
+    assert_eq!(err.code.as_deref(), Some("BucketNotEmpty"), "{err:?}");
+    kind.delete(&del, &b, &want).await.expect("recorded true: emptied and deleted");
+    assert!(kind.read(&read_ctx(STACK, REGION), &[name.to_string()]).await.unwrap().is_empty());
 }
 
 /// Regression: a run killed between CreateBucket and the tagging call left
@@ -205,7 +228,7 @@ async fn a_bucket_left_untagged_by_an_interrupted_create_is_adopted_by_the_retry
     let moto = Moto::start();
     let aws = moto.aws().await;
     let s3 = aws.s3();
-    let kind = Bucket::new(s3.clone());
+    let kind = Adapter(Bucket::new(s3.clone()));
     s3.create_bucket().bucket("rt-interrupted").send().await.unwrap();
     let want = props(json!({"bucket": "rt-interrupted", "versioning": true}));
 
@@ -232,7 +255,7 @@ async fn topic_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let kind = WithLookup(Adapter(Topic::new(sns.clone())));
+    let kind = Adapter(Topic::new(sns.clone()));
 
     // The topic for pipeline failures: default name, an email and a queue.
     let want = props(json!({
@@ -351,7 +374,7 @@ async fn topic_policy_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let topic = WithLookup(Adapter(Topic::new(sns.clone())))
+    let topic = Adapter(Topic::new(sns.clone()))
         .create(&op(STACK, REGION, "alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
         .await
         .expect("create the topic");
@@ -417,7 +440,7 @@ async fn alarm_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let cw = aws_cbor(&moto).await.cloudwatch();
-    let kind = WithLookup(Adapter(Alarm::new(cw.clone())));
+    let kind = Adapter(Alarm::new(cw.clone()));
     let topic = aws.sns().create_topic().name("rt-failures").send().await.unwrap().topic_arn.unwrap();
 
     // Seed 000: the service's CPU above 80 % for 2 × 5 minutes.
