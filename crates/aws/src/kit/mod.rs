@@ -337,7 +337,7 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        if K::ADOPT != Adopt::ByTag {
+        if !matches!(K::ADOPT, Adopt::ByTag | Adopt::Custom) {
             return Ok(Vec::new());
         }
         let found = self.0.find_tagged(ctx).await?;
