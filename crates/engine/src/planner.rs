@@ -381,6 +381,27 @@ fn timeouts_of(r: &deployctl_spec::Resource) -> Option<Timeouts> {
     })
 }
 
+/// How long a request sent by a run that was then killed may still take to
+/// land: AWS answers mutating calls within seconds, and the killed process
+/// cannot retry.
+pub const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long to wait, at `now`, before looking for what interrupted creates
+/// made: the rest of [`IN_FLIGHT_GRACE`] after the latest one started, if it
+/// has not passed.
+fn in_flight_wait(st: &State, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let now = time::OffsetDateTime::from(now);
+    st.resources
+        .values()
+        .filter(|r| r.id.is_none())
+        .filter_map(|r| r.pending.as_ref().filter(|p| p.op == PendingOp::Create))
+        .filter_map(|p| time::OffsetDateTime::parse(&p.started_at, &time::format_description::well_known::Rfc3339).ok())
+        .map(|started| started + IN_FLIGHT_GRACE - now)
+        .filter(|left| left.is_positive())
+        .max()
+        .and_then(|left| std::time::Duration::try_from(left).ok())
+}
+
 fn to_prior(o: &Observed, rec: Option<&ResourceState>) -> Prior {
     Prior {
         id: o.id.clone(),
@@ -515,6 +536,14 @@ async fn read_live(
             candidates.entry(r.type_name.clone()).or_default().push((r.address.clone(), literal(r)));
         }
     }
+    // A create killed a moment ago may still be landing: its request was
+    // sent, AWS is still processing it, and the resource appears only after
+    // this run looked. Looking first would create it a second time. So when
+    // a create without a recorded result started less than
+    // IN_FLIGHT_GRACE ago, the look-up waits until that much has passed.
+    if let Some(wait) = in_flight_wait(st, std::time::SystemTime::now()) {
+        tokio::time::sleep(wait).await;
+    }
     let finds = candidates.iter().map(|(type_name, wanted)| {
         let ctx = ctx.clone();
         async move {
@@ -569,4 +598,37 @@ async fn read_live(
         return Err(EngineError::OwnedElsewhere { instance, conflicts });
     }
     Ok(Live { observed, types, adopted })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deployctl_state::Pending;
+    use std::time::{Duration, SystemTime};
+
+    fn state_with(started_at: &str, id: Option<&str>, op: PendingOp) -> State {
+        let mut st = State::new("network", "us-east-1");
+        let mut r = ResourceState::new("ec2.vpc");
+        r.id = id.map(str::to_string);
+        r.pending = Some(Pending { op, started_at: started_at.to_string(), token: None });
+        st.resources.insert("vpc".into(), r);
+        st
+    }
+
+    /// Guards the kill tests' duplicate VPCs: a create killed while its
+    /// request was still being processed is looked for only once that
+    /// request can have landed.
+    #[test]
+    fn adoption_waits_out_a_create_killed_a_moment_ago() {
+        let at = |s: &str| {
+            SystemTime::from(time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap())
+        };
+        let st = state_with("2026-12-02T03:00:00Z", None, PendingOp::Create);
+        assert_eq!(in_flight_wait(&st, at("2026-12-02T03:00:02Z")), Some(Duration::from_secs(3)));
+        assert_eq!(in_flight_wait(&st, at("2026-12-02T03:00:06Z")), None, "long enough ago");
+        let recorded = state_with("2026-12-02T03:00:00Z", Some("vpc-1"), PendingOp::Create);
+        assert_eq!(in_flight_wait(&recorded, at("2026-12-02T03:00:01Z")), None, "its id is known");
+        let delete = state_with("2026-12-02T03:00:00Z", None, PendingOp::Delete);
+        assert_eq!(in_flight_wait(&delete, at("2026-12-02T03:00:01Z")), None, "only creates make things");
+    }
 }
