@@ -69,6 +69,7 @@ fn fill_defaults(props: &[Prop], values: &mut Props) {
             None => p.default.and_then(|d| serde_json::from_str(d).ok()),
         };
         let Some(mut v) = v else { continue };
+        coerce(&p.ty, &mut v);
         match (&p.ty, &mut v) {
             (Type::Object(inner), Value::Object(m)) => fill_defaults(inner, m),
             (Type::Set(Type::Object(inner)) | Type::List(Type::Object(inner)), Value::Array(items)) => {
@@ -81,6 +82,22 @@ fn fill_defaults(props: &[Prop], values: &mut Props) {
             _ => {}
         }
         values.insert(p.name.to_string(), v);
+    }
+}
+
+/// A number or boolean that arrives as text (a reference interpolated into
+/// a string resolves to one) becomes the schema's type, as the hand-written
+/// kinds accepted it; anything else is left for deserialization to refuse.
+fn coerce(ty: &Type, v: &mut Value) {
+    let Value::String(text) = v else { return };
+    let parsed = match ty {
+        Type::Int | Type::Duration => text.trim().parse::<i64>().ok().map(Value::from),
+        Type::Number => text.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
+        Type::Bool => text.trim().parse::<bool>().ok().map(Value::Bool),
+        _ => None,
+    };
+    if let Some(p) = parsed {
+        *v = p;
     }
 }
 
@@ -492,5 +509,32 @@ fn debug_assert_attributes(schema: &KindSchema, attributes: &Props) {
         for name in attributes.keys() {
             assert!(schema.attribute(name).is_some(), "{}: attribute {name} is not in the schema", schema.type_name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    model! {
+        struct Probe {
+            period: i64 = "" [default("60")],
+            threshold: f64 = "",
+            enabled: bool = "" [default("true")],
+            name: Option<String> = "",
+        }
+    }
+
+    /// Guards numbers written through an interpolated reference: they
+    /// resolve to text, and the hand-written kinds accepted them.
+    #[test]
+    fn numbers_and_booleans_given_as_text_take_the_schema_type() {
+        let props = json!({"period": "300", "threshold": "80.5", "enabled": "false", "name": "42"});
+        let m = Probe::from_props(props.as_object().unwrap()).unwrap();
+        assert_eq!(m, Probe { period: 300, threshold: 80.5, enabled: false, name: Some("42".into()) });
+        let defaults = Probe::from_props(json!({"threshold": 1}).as_object().unwrap()).unwrap();
+        assert_eq!((defaults.period, defaults.enabled, defaults.name), (60, true, None));
+        assert!(Probe::from_props(json!({"threshold": "eighty"}).as_object().unwrap()).is_err());
     }
 }

@@ -125,45 +125,39 @@ arn_list_tagger!(
     |k: &String, v: &String| aws_sdk_eventbridge::types::Tag::builder().key(k).value(v).build()
 );
 
-/// CloudWatch Logs: TagResource and UntagResource by ARN (without the
-/// trailing `:*`), tags as a map.
-pub struct LogsTags(pub aws_sdk_cloudwatchlogs::Client);
+/// TagResource with the ARN and the tags as a map, UntagResource with the
+/// keys.
+macro_rules! arn_map_tagger {
+    ($(#[$doc:meta])* $name:ident, $krate:ident) => {
+        $(#[$doc])*
+        pub struct $name(pub $krate::Client);
 
-#[async_trait]
-impl Tagger for LogsTags {
-    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
-        let arn = arn(live)?;
-        if !c.set.is_empty() {
-            let tags = c.set.clone().into_iter().collect();
-            self.0.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(from_sdk)?;
+        #[async_trait]
+        impl Tagger for $name {
+            async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+                let arn = arn(live)?;
+                if !c.set.is_empty() {
+                    let tags = c.set.clone().into_iter().collect();
+                    self.0.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(from_sdk)?;
+                }
+                if !c.unset.is_empty() {
+                    let keys = Some(c.unset.to_vec());
+                    self.0.untag_resource().resource_arn(arn).set_tag_keys(keys).send().await.map_err(from_sdk)?;
+                }
+                Ok(())
+            }
         }
-        if !c.unset.is_empty() {
-            let keys = Some(c.unset.to_vec());
-            self.0.untag_resource().resource_arn(arn).set_tag_keys(keys).send().await.map_err(from_sdk)?;
-        }
-        Ok(())
-    }
+    };
 }
 
-/// Application Auto Scaling: TagResource and UntagResource by ARN, tags as
-/// a map.
-pub struct AppAutoScalingTags(pub aws_sdk_applicationautoscaling::Client);
-
-#[async_trait]
-impl Tagger for AppAutoScalingTags {
-    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
-        let arn = arn(live)?;
-        if !c.set.is_empty() {
-            let tags = c.set.clone().into_iter().collect();
-            self.0.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(from_sdk)?;
-        }
-        if !c.unset.is_empty() {
-            let keys = Some(c.unset.to_vec());
-            self.0.untag_resource().resource_arn(arn).set_tag_keys(keys).send().await.map_err(from_sdk)?;
-        }
-        Ok(())
-    }
-}
+arn_map_tagger!(
+    /// CloudWatch Logs log groups (their ARN without the trailing `:*`).
+    LogsTags, aws_sdk_cloudwatchlogs
+);
+arn_map_tagger!(
+    /// Application Auto Scaling targets and policies.
+    AppAutoScalingTags, aws_sdk_applicationautoscaling
+);
 
 /// ELBv2: AddTags and RemoveTags on a list of ARNs.
 pub struct Elbv2Tags(pub aws_sdk_elasticloadbalancingv2::Client);
