@@ -247,7 +247,6 @@ impl Alarm {
 impl Kind for Alarm {
     type Model = AlarmModel;
     const ADOPT: Adopt = Adopt::Custom;
-    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA

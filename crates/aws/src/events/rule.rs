@@ -554,7 +554,6 @@ impl Rule {
 impl Kind for Rule {
     type Model = RuleModel;
     const ADOPT: Adopt = Adopt::Custom;
-    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA

@@ -60,10 +60,6 @@ pub struct LogGroup {
     tags: LogsTags,
 }
 
-fn not_found(e: &ProviderError) -> bool {
-    e.code_is("ResourceNotFoundException")
-}
-
 /// The group's ARN without the `:*` DescribeLogGroups' `arn` ends with.
 fn arn_of(g: &AwsLogGroup) -> String {
     match g.log_group_arn() {
@@ -126,7 +122,7 @@ impl LogGroup {
         while let Some(page) = pages.next().await {
             let page = match page.map_err(from_sdk) {
                 Ok(p) => p,
-                Err(e) if not_found(&e) => break,
+                Err(e) if crate::is_not_found(&e) => break,
                 Err(e) => return Err(e),
             };
             out.extend(
@@ -151,7 +147,7 @@ impl LogGroup {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             )),
-            Err(e) if not_found(&e) => Ok(None),
+            Err(e) if crate::is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -162,7 +158,6 @@ impl Kind for LogGroup {
     type Model = LogGroupModel;
     const ADOPT: Adopt = Adopt::ByName("log_group_name");
     const EXISTS: &'static [&'static str] = &["ResourceAlreadyExistsException"];
-    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
