@@ -90,7 +90,11 @@ pub struct Alarm {
 
 /// `<stack>-<address>` as an alarm name.
 pub fn default_name(stack: &str, address: &str) -> String {
-    crate::iam::sanitized_name(&format!("{stack}-{address}"), |c| c.is_ascii_alphanumeric() || "-_.".contains(c), 255)
+    crate::kit::names::sanitized_name(
+        &format!("{stack}-{address}"),
+        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
+        255,
+    )
 }
 
 /// A number the spec gives (a JSON number, or a number written as text).

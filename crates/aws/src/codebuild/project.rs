@@ -26,7 +26,8 @@
 //! CodeBuild resolves it at build time with the service role's permissions.
 
 use crate::error::from_sdk;
-use crate::iam::{sanitized_name, while_role_propagates};
+use crate::kit::names::sanitized_name;
+use crate::kit::propagation::while_role_propagates;
 use async_trait::async_trait;
 use aws_sdk_codebuild::types::{
     ArtifactNamespace, ArtifactPackaging, ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, ComputeType,

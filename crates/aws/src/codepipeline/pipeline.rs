@@ -36,7 +36,8 @@
 //! [`while_role_propagates`].
 
 use crate::error::from_sdk;
-use crate::iam::{sanitized_name, while_role_propagates};
+use crate::kit::names::sanitized_name;
+use crate::kit::propagation::while_role_propagates;
 use crate::tags::tag_changes;
 use async_trait::async_trait;
 use aws_sdk_codepipeline::types::{
@@ -693,9 +694,9 @@ mod tests {
             Some("InvalidStructureException".into()),
             "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::123456789012:role/p",
         );
-        assert!(crate::iam::is_propagation_error(&e));
+        assert!(crate::kit::propagation::is_propagation_error(&e));
         let other = ProviderError::new(Some("InvalidStructureException".into()), "Pipeline has only 1 stage(s)");
-        assert!(!crate::iam::is_propagation_error(&other));
+        assert!(!crate::kit::propagation::is_propagation_error(&other));
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! to delete a repository with its images, set `force_delete: true`, apply,
 //! then remove it. A read cannot see it and reports the default.
 
-use crate::elbv2::read_batched;
 use crate::error::from_sdk;
+use crate::kit::read_batched;
 use crate::kit::{attrs, model, tagger::EcrTags, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository as Repo, Tag,

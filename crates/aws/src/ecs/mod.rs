@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// `<stack>-<address>` in the characters ECS allows in cluster, service and
 /// family names (letters, digits, `-`, `_`; at most 255).
 pub(crate) fn default_name(stack: &str, address: &str) -> String {
-    crate::iam::sanitized_name(
+    crate::kit::names::sanitized_name(
         &format!("{stack}-{address}"),
         |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
         255,

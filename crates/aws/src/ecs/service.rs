@@ -565,7 +565,7 @@ impl Service {
         if force {
             req = req.force_new_deployment(true);
         }
-        let out = crate::iam::while_role_propagates(ctx, "updating the service", || {
+        let out = crate::kit::propagation::while_role_propagates(ctx, "updating the service", || {
             let req = req.clone();
             async move { req.send().await.map_err(from_sdk).map_err(with_hint) }
         })
@@ -674,7 +674,7 @@ impl ResourceKind for Service {
             .scheduling_strategy(SchedulingStrategy::from(scheduling.as_str()))
             .client_token(&ctx.client_token)
             .set_tags(Some(tags_of(&ctx.tags)));
-        let out = crate::iam::while_role_propagates(ctx, "creating the service", || {
+        let out = crate::kit::propagation::while_role_propagates(ctx, "creating the service", || {
             let req = req.clone();
             async move { req.send().await.map_err(from_sdk).map_err(with_hint) }
         })

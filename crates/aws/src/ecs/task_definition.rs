@@ -729,7 +729,7 @@ impl ResourceKind for TaskDefinition {
                 return Ok(o);
             }
         }
-        let out = crate::iam::while_role_propagates(ctx, "registering the task definition", || {
+        let out = crate::kit::propagation::while_role_propagates(ctx, "registering the task definition", || {
             let request = request.clone();
             async move { request.send().await.map_err(from_sdk) }
         })

@@ -17,6 +17,7 @@
 
 use super::*;
 use crate::error::from_sdk;
+use crate::kit::read_batched;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener as Ls, ProtocolEnum, RedirectActionConfig,

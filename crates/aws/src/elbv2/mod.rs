@@ -19,7 +19,6 @@ use deployctl_spec::KindSchema;
 use futures::future::join_all;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 /// The most ARNs one DescribeTags (and one Describe… by ARN) takes.
 pub(crate) const ARN_CHUNK: usize = 20;
@@ -163,39 +162,6 @@ pub(crate) async fn converge_tags(
         client.remove_tags().resource_arns(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
     }
     Ok(())
-}
-
-/// Describes `ids` in batches of `chunk` with `call`; when AWS refuses a
-/// batch with `missing` (one id of it is gone: DescribeLoadBalancers and
-/// friends fail the whole call), asks for each id of that batch on its own,
-/// concurrently, and leaves out the ones that are gone.
-pub(crate) async fn read_batched<T, F, Fut>(
-    ids: &[String],
-    chunk: usize,
-    missing: &str,
-    call: F,
-) -> Result<Vec<T>, ProviderError>
-where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: Future<Output = Result<Vec<T>, ProviderError>>,
-{
-    let mut out = Vec::new();
-    for batch in ids.chunks(chunk.max(1)) {
-        match call(batch.to_vec()).await {
-            Ok(found) => out.extend(found),
-            Err(e) if e.code_is(missing) => {
-                for r in join_all(batch.iter().map(|id| call(vec![id.clone()]))).await {
-                    match r {
-                        Ok(found) => out.extend(found),
-                        Err(e) if e.code_is(missing) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
 }
 
 /// Whether an observed resource carries this stack's tag.

@@ -18,6 +18,7 @@
 
 use super::*;
 use crate::error::from_sdk;
+use crate::kit::read_batched;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup as Tg, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum,

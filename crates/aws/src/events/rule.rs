@@ -30,13 +30,13 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::EventsTags;
-use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, PropType, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_eventbridge::types::{Rule as LiveRule, RuleState, Tag, Target};
 use aws_sdk_eventbridge::Client;
 use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
-use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation, Type};
+use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,10 +64,6 @@ model! {
     }
 }
 
-impl PropType for Vec<RuleTarget> {
-    const TYPE: Type = Type::Set(&<RuleTarget as PropType>::TYPE);
-}
-
 model! {
     pub struct RuleModel {
         name: Option<String> = "The rule's name, unique on its event bus: letters, digits, `.`, `-` and `_`, at \
@@ -84,7 +80,8 @@ model! {
         targets: Option<Vec<RuleTarget>> = "What the rule invokes, keyed by `id` (at most 5 a rule). Unset: not \
                                             managed; `[]` removes them all. Target settings not listed here (input \
                                             transformers, ECS, Batch or SQS parameters, dead-letter queues, retry \
-                                            policies) are not managed, and a target that changes loses them.",
+                                            policies) are not managed, and a target that changes loses them."
+            [typed(<RuleTarget as Model>::SET)],
     }
 }
 
@@ -118,7 +115,11 @@ pub struct Rule {
 /// `<stack>-<address>` as a rule name (letters, digits, `.`, `-`, `_`; at
 /// most 64).
 pub fn default_name(stack: &str, address: &str) -> String {
-    crate::iam::sanitized_name(&format!("{stack}-{address}"), |c| c.is_ascii_alphanumeric() || "-_.".contains(c), 64)
+    crate::kit::names::sanitized_name(
+        &format!("{stack}-{address}"),
+        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
+        64,
+    )
 }
 
 /// The id of a rule: its name on the default bus, `<bus>/<name>` elsewhere.
@@ -705,7 +706,7 @@ mod tests {
 
     #[test]
     fn patterns_compare_as_json_not_as_text() {
-        let ty = Type::Document;
+        let ty = deployctl_spec::Type::Document;
         let spec = pattern();
         // What AWS answers: other key order, other spacing.
         let live = pattern_value(

@@ -8,8 +8,9 @@
 //! concurrently. Policy documents come back URL-encoded and are decoded and
 //! parsed into JSON so they compare with the spec's.
 
-use super::{parse_policy, policy_text, sanitized_name};
 use crate::error::from_sdk;
+use crate::kit::names::sanitized_name;
+use crate::kit::policy::{parse_policy, policy_text};
 use crate::tags::{is_ours, is_this_stacks};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;

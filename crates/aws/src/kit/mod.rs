@@ -17,6 +17,9 @@
 //! create (returning the id and attributes from the create response, with no
 //! read-back), update of the properties that changed, delete.
 
+pub mod names;
+pub mod policy;
+pub mod propagation;
 pub mod tagger;
 pub mod tagging;
 
@@ -27,10 +30,12 @@ use async_trait::async_trait;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{KindSchema, Prop, Type};
+use futures::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// Tags as a map.
@@ -41,6 +46,11 @@ pub type Tags = BTreeMap<String, String>;
 pub trait Model: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The schema of each field, in declaration order.
     const PROPS: &'static [Prop];
+    /// An ordered list of this model: the type of a `Vec<Self>` field.
+    const LIST: Type;
+    /// A set of this model (order does not matter): for
+    /// `[typed(Nested::SET)]` on a `Vec<Nested>` field.
+    const SET: Type;
 
     /// The model of `props` (what the engine resolved from the spec, or
     /// what state recorded), with the schema's defaults for what is unset.
@@ -125,6 +135,9 @@ prop_types! {
 impl<T: PropType> PropType for Option<T> {
     const TYPE: Type = T::TYPE;
 }
+impl<T: Model> PropType for Vec<T> {
+    const TYPE: Type = T::LIST;
+}
 
 /// Declares a kind's model: a struct whose fields are its properties. The
 /// field's name is the property's name, its Rust type gives the schema
@@ -159,6 +172,10 @@ macro_rules! model {
                     $doc,
                 ) $($( .$m($($($arg),*)?) )*)? ),*
             ];
+            const LIST: deployctl_spec::Type =
+                deployctl_spec::Type::List(&<$name as $crate::kit::PropType>::TYPE);
+            const SET: deployctl_spec::Type =
+                deployctl_spec::Type::Set(&<$name as $crate::kit::PropType>::TYPE);
         }
         impl $crate::kit::PropType for $name {
             const TYPE: deployctl_spec::Type =
@@ -495,6 +512,39 @@ where
     })
     .await
     .map_err(ProviderError::from)
+}
+
+/// Describes `ids` in batches of `chunk` with `call`; when AWS refuses a
+/// batch with `missing` (one id of it is gone: DescribeLoadBalancers and
+/// friends fail the whole call), asks for each id of that batch on its own,
+/// concurrently, and leaves out the ones that are gone.
+pub async fn read_batched<T, F, Fut>(
+    ids: &[String],
+    chunk: usize,
+    missing: &str,
+    call: F,
+) -> Result<Vec<T>, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut out = Vec::new();
+    for batch in ids.chunks(chunk.max(1)) {
+        match call(batch.to_vec()).await {
+            Ok(found) => out.extend(found),
+            Err(e) if e.code_is(missing) => {
+                for r in join_all(batch.iter().map(|id| call(vec![id.clone()]))).await {
+                    match r {
+                        Ok(found) => out.extend(found),
+                        Err(e) if e.code_is(missing) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `e` says the resource does not exist.

@@ -22,7 +22,7 @@
 //! removes every object version and delete marker first.
 
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, tagger::S3Tags, Adopt, Created, Kind, Live, Model, PropType, TagChange, Tagger, Tags};
+use crate::kit::{attrs, model, tagger::S3Tags, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags};
 use crate::tags::{is_ours, tag_changes};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
@@ -34,7 +34,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
-use deployctl_spec::{Attr, KindSchema, Type};
+use deployctl_spec::{Attr, KindSchema};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -90,16 +90,6 @@ model! {
         expose_headers: Option<Vec<String>> = "Response headers the browser may read, e.g. `ETag`.",
         max_age_seconds: Option<i64> = "How long a browser may cache the preflight answer.",
     }
-}
-
-// Ordered lists of nested objects.
-const RULE: Type = <Rule as PropType>::TYPE;
-const CORS: Type = <Cors as PropType>::TYPE;
-impl PropType for Vec<Rule> {
-    const TYPE: Type = Type::List(&RULE);
-}
-impl PropType for Vec<Cors> {
-    const TYPE: Type = Type::List(&CORS);
 }
 
 model! {

@@ -15,7 +15,7 @@
 //! when it is this stack's (same `deployctl:stack` and `deployctl:resource`).
 
 use crate::error::from_sdk;
-use crate::iam::sanitized_name;
+use crate::kit::names::sanitized_name;
 use crate::kit::{attrs, model, tagger::SecretsManagerTags, Adopt, Created, Kind, Live, PropType, TagChange, Tagger};
 use crate::tags::{is_ours, tag_changes};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};

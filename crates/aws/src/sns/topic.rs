@@ -20,13 +20,13 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::SnsTags;
-use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, PropType, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
 use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
-use deployctl_spec::{Attr, KindSchema, Type};
+use deployctl_spec::{Attr, KindSchema};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -46,10 +46,6 @@ model! {
     }
 }
 
-impl PropType for Vec<Subscription> {
-    const TYPE: Type = Type::Set(&<Subscription as PropType>::TYPE);
-}
-
 model! {
     pub struct TopicModel {
         name: Option<String> = "The topic name: letters, digits, `-` and `_` (a FIFO topic's ends with `.fifo`). \
@@ -61,7 +57,8 @@ model! {
         policy: Option<Value> = "The topic's access policy, written as YAML. Unset: not managed (SNS's default \
                                  lets the owner account use the topic).",
         subscriptions: Option<Vec<Subscription>> = "The topic's subscriptions. Unset: not managed; `[]` removes \
-                                                    them all (except those still pending confirmation).",
+                                                    them all (except those still pending confirmation)."
+            [typed(<Subscription as Model>::SET)],
     }
 }
 
@@ -93,9 +90,9 @@ pub struct Topic {
 pub fn default_name(stack: &str, address: &str, fifo: bool) -> String {
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if fifo {
-        format!("{}.fifo", crate::iam::sanitized_name(&format!("{stack}-{address}"), allowed, 251))
+        format!("{}.fifo", crate::kit::names::sanitized_name(&format!("{stack}-{address}"), allowed, 251))
     } else {
-        crate::iam::sanitized_name(&format!("{stack}-{address}"), allowed, 256)
+        crate::kit::names::sanitized_name(&format!("{stack}-{address}"), allowed, 256)
     }
 }
 

@@ -2,7 +2,7 @@
 //! just-created role is asked again (with backoff, progress events, a bound
 //! and Ctrl-C honoured); any other error is returned at once.
 
-use deployctl_aws::iam::{is_propagation_error, while_role_propagates, while_role_propagates_with};
+use deployctl_aws::kit::propagation::{is_propagation_error, while_role_propagates, while_role_propagates_with};
 use deployctl_engine::{Event, OpCtx, ProviderError, StepAction};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};

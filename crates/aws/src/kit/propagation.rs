@@ -5,7 +5,7 @@
 //! kinds that pass a role to a service wrap that call in
 //! [`while_role_propagates`].
 
-use deployctl_engine::{OpCtx, ProviderError, WaitError};
+use deployctl_engine::{OpCtx, Poll, ProviderError};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -39,9 +39,10 @@ pub fn is_propagation_error(e: &ProviderError) -> bool {
 }
 
 /// Calls `f` until it succeeds, retrying while it fails with
-/// [`is_propagation_error`] (backoff 1 s doubling to 8 s, for at most two
-/// minutes or the step's timeout, whichever is smaller). Any other error
-/// returns at once; so does the last propagation error when time is up.
+/// [`is_propagation_error`]: the engine's waiter (backoff from 1 s doubling
+/// to 8 s, progress events, Ctrl-C honoured), for at most two minutes or the
+/// step's timeout, whichever is smaller. Any other error returns at once;
+/// so does the last propagation error when time is up, with a hint.
 /// `what` names the call in progress messages ("creating the service").
 pub async fn while_role_propagates<T, F, Fut>(ctx: &OpCtx, what: &str, f: F) -> Result<T, ProviderError>
 where
@@ -67,34 +68,20 @@ where
 {
     let start = Instant::now();
     let bound = limit.min(ctx.timeout);
-    let mut delay = first;
-    loop {
-        let err = match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if is_propagation_error(&e) => e,
-            Err(e) => return Err(e),
-        };
-        let elapsed = start.elapsed();
-        if elapsed >= bound {
-            return Err(err.with_hint(format!(
-                "the IAM role was still not usable after {}s; IAM changes can take a few minutes to propagate: re-run, \
-                 and if it persists check the role's trust policy",
-                elapsed.as_secs()
-            )));
-        }
-        ctx.progress(format!("{what}: {WAITING}"), elapsed);
-        let until = Instant::now() + delay.min(bound - elapsed).max(Duration::from_millis(1));
-        // Sleep in short slices so that an interrupt is honoured promptly.
-        while Instant::now() < until {
-            if ctx.is_cancelled() {
-                return Err(WaitError::Interrupted { what: format!("{what} (IAM role propagation)") }.into());
+    let mut check = || {
+        let attempt = f();
+        async move {
+            match attempt.await {
+                Ok(v) => Ok(Poll::Ready(v)),
+                Err(e) if is_propagation_error(&e) && start.elapsed() < bound => Ok(Poll::Pending(WAITING.into())),
+                Err(e) if is_propagation_error(&e) => Err(e.with_hint(format!(
+                    "the IAM role was still not usable after {}s; IAM changes can take a few minutes to propagate: \
+                     re-run, and if it persists check the role's trust policy",
+                    start.elapsed().as_secs()
+                ))),
+                Err(e) => Err(e),
             }
-            let left = until.saturating_duration_since(Instant::now());
-            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
         }
-        if ctx.is_cancelled() {
-            return Err(WaitError::Interrupted { what: format!("{what} (IAM role propagation)") }.into());
-        }
-        delay = (delay * 2).min(max);
-    }
+    };
+    ctx.wait_with(&format!("{what} (IAM role propagation)"), first, max, &mut check).await.map_err(ProviderError::from)
 }
