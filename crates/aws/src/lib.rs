@@ -20,6 +20,7 @@ pub mod reference;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sns;
+pub mod ssm;
 mod tags;
 
 pub use calls::CountCalls;
@@ -133,6 +134,10 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
     Entry { schema: &s3::bucket::SCHEMA, make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3())) },
+    Entry {
+        schema: &ssm::parameter::SCHEMA,
+        make: |aws| kit::Adapter::arc(ssm::parameter::Parameter::new(aws.ssm(), Some(aws.tagging()))),
+    },
     Entry { schema: &sns::topic::SCHEMA, make: |aws| kit::Adapter::arc(sns::topic::Topic::new(aws.sns())) },
     Entry {
         schema: &sns::topic_policy::SCHEMA,
@@ -241,6 +246,7 @@ impl Aws {
     client!(codepipeline, aws_sdk_codepipeline);
     client!(events, aws_sdk_eventbridge);
     client!(tagging, aws_sdk_resourcegroupstagging);
+    client!(ssm, aws_sdk_ssm);
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {

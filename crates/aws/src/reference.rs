@@ -38,6 +38,7 @@ fn constraint(c: &deployctl_spec::Check) -> String {
         Check::IntIn(v) => format!(" One of: {}.", v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
         Check::Range(a, b) => format!(" From {a} to {b}."),
         Check::Cidr(a, b) => format!(" An IPv4 CIDR block, prefix /{a} to /{b}."),
+        Check::Name { min, max, chars } => format!(" {min} to {max} characters from `[{chars}]`."),
     }
 }
 

@@ -55,6 +55,14 @@ pub enum Check {
     Range(i64, i64),
     /// An IPv4 CIDR block whose prefix length is from `min` to `max`.
     Cidr(u8, u8),
+    /// A name of `min` to `max` characters, each in `chars`: a character
+    /// class as in a regular expression's brackets (`A-Za-z0-9._/-`:
+    /// ranges, and a `-` at the end stands for itself).
+    Name {
+        min: usize,
+        max: usize,
+        chars: &'static str,
+    },
 }
 
 /// One property of a resource kind (or of a nested object).
@@ -113,6 +121,11 @@ impl Prop {
         self
     }
     /// See [`Prop::state_only`].
+    /// A name's length and characters (see [`Check::Name`]).
+    pub const fn name(mut self, min: usize, max: usize, chars: &'static str) -> Prop {
+        self.check = Check::Name { min, max, chars };
+        self
+    }
     pub const fn state_only(mut self) -> Prop {
         self.state_only = true;
         self
@@ -281,9 +294,38 @@ impl Check {
                     "write it as four octets (0-255) and a prefix length, e.g. 10.0.0.0/16".to_string(),
                 )),
             },
+            (Check::Name { min, max, chars }, serde_json::Value::String(s)) => {
+                let n = s.chars().count();
+                let hint = || format!("use {min} to {max} characters from [{chars}]");
+                if n < *min || n > *max {
+                    return Some((format!("'{s}' is {n} characters long"), hint()));
+                }
+                let bad = s.chars().find(|c| !in_class(*c, chars))?;
+                Some((format!("'{s}' has the character '{bad}', which AWS does not take here"), hint()))
+            }
             _ => None,
         }
     }
+}
+
+/// Whether `c` is in the bracket class `class` (`a-z`, single characters).
+fn in_class(c: char, class: &str) -> bool {
+    let cs: Vec<char> = class.chars().collect();
+    let mut i = 0;
+    while i < cs.len() {
+        if i + 2 < cs.len() && cs[i + 1] == '-' {
+            if (cs[i]..=cs[i + 2]).contains(&c) {
+                return true;
+            }
+            i += 3;
+        } else {
+            if cs[i] == c {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
 }
 
 /// The prefix length of an IPv4 CIDR block, if `s` is one.
@@ -313,6 +355,18 @@ mod check_tests {
         let (msg, hint) = c.violation(&json!("FARGATEE")).unwrap();
         assert_eq!(msg, "'FARGATEE' is not one of the values AWS accepts");
         assert!(hint.starts_with("did you mean 'FARGATE'?"), "{hint}");
+    }
+
+    #[test]
+    fn names_are_checked_for_length_and_characters() {
+        let c = Check::Name { min: 1, max: 10, chars: "A-Za-z0-9._/-" };
+        assert_eq!(
+            c.violation(&json!("/app/db-1.x")),
+            Some(("'/app/db-1.x' is 11 characters long".into(), "use 1 to 10 characters from [A-Za-z0-9._/-]".into()))
+        );
+        assert_eq!(c.violation(&json!("/app/db_1")), None);
+        assert!(c.violation(&json!("a b")).unwrap().0.contains("the character ' '"));
+        assert!(c.violation(&json!("")).is_some());
     }
 
     #[test]

@@ -153,21 +153,23 @@ impl<T: Model> PropType for Vec<T> {
 /// ```
 ///
 /// `VpcModel::PROPS` is then the schema's property list, and code that
-/// misspells a property does not compile.
+/// misspells a property does not compile. A property whose name is a Rust
+/// keyword is written `r#type as "type": String = ...`.
 #[macro_export]
 macro_rules! model {
     ($(#[$meta:meta])* $vis:vis struct $name:ident {
-        $( $field:ident : $ty:ty = $doc:literal $([ $($m:ident $(( $($arg:expr),* ))?),* $(,)? ])? ),* $(,)?
+        $( $field:ident $(as $rename:literal)? : $ty:ty = $doc:literal
+           $([ $($m:ident $(( $($arg:expr),* ))?),* $(,)? ])? ),* $(,)?
     }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         $vis struct $name {
-            $( pub $field: $ty, )*
+            $( $(#[serde(rename = $rename)])? pub $field: $ty, )*
         }
         impl $crate::kit::Model for $name {
             const PROPS: &'static [deployctl_spec::Prop] = &[
                 $( deployctl_spec::Prop::new(
-                    stringify!($field),
+                    $crate::kit::prop_name!($field $(, $rename)?),
                     <$ty as $crate::kit::PropType>::TYPE,
                     $doc,
                 ) $($( .$m($($($arg),*)?) )*)? ),*
@@ -184,6 +186,53 @@ macro_rules! model {
     };
 }
 pub use model;
+
+/// A property's name: the field's, or the `as "name"` given for a field
+/// whose name is a Rust keyword (`r#type as "type"`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! prop_name {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident, $rename:literal) => {
+        $rename
+    };
+}
+pub use prop_name;
+
+/// A write-only value (the plaintext the engine hands over, or the recorded
+/// fingerprint): it serializes as null and debugs as `<redacted>`, so the
+/// adapter's results (built from the model) never carry it.
+#[derive(Clone, PartialEq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WriteOnly(pub String);
+
+impl WriteOnly {
+    /// `e` with this value replaced by `<redacted>`, in case AWS (or a
+    /// transport error) ever echoes it.
+    pub fn redact(&self, mut e: ProviderError) -> ProviderError {
+        if !self.0.is_empty() {
+            e.message = e.message.replace(&self.0, "<redacted>");
+            e.hint = e.hint.map(|h| h.replace(&self.0, "<redacted>"));
+        }
+        e
+    }
+}
+
+impl std::fmt::Debug for WriteOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+impl serde::Serialize for WriteOnly {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+impl PropType for WriteOnly {
+    const TYPE: Type = Type::Secret;
+}
 
 /// A resource as a kind reads it.
 #[derive(Debug, Clone)]

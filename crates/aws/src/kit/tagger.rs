@@ -7,7 +7,8 @@
 //!   Application Auto Scaling);
 //! - ELBv2: AddTags and RemoveTags on a list of ARNs;
 //! - the whole set at once (S3's PutBucketTagging);
-//! - IAM: per resource type, by name (roles) or ARN (OIDC providers).
+//! - IAM: per resource type, by name (roles) or ARN (OIDC providers);
+//! - SSM: by resource type and id.
 
 use super::Tags;
 use crate::error::from_sdk;
@@ -244,6 +245,28 @@ impl Tagger for IamOidcTags {
         if !c.unset.is_empty() {
             let call = self.0.untag_open_id_connect_provider().open_id_connect_provider_arn(&live.id);
             call.set_tag_keys(Some(c.unset.to_vec())).send().await.map_err(from_sdk)?;
+        }
+        Ok(())
+    }
+}
+
+/// SSM: AddTagsToResource and RemoveTagsFromResource by resource type and
+/// id (a parameter's name).
+pub struct SsmTags(pub aws_sdk_ssm::Client);
+
+#[async_trait]
+impl Tagger for SsmTags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        use aws_sdk_ssm::types::{ResourceTypeForTagging as Type, Tag};
+        if !c.set.is_empty() {
+            let tags = c.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err));
+            let tags = Some(tags.collect::<Result<Vec<_>, _>>()?);
+            let add = self.0.add_tags_to_resource().resource_type(Type::Parameter).resource_id(&live.id);
+            add.set_tags(tags).send().await.map_err(from_sdk)?;
+        }
+        if !c.unset.is_empty() {
+            let remove = self.0.remove_tags_from_resource().resource_type(Type::Parameter).resource_id(&live.id);
+            remove.set_tag_keys(Some(c.unset.to_vec())).send().await.map_err(from_sdk)?;
         }
         Ok(())
     }

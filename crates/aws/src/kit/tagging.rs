@@ -13,7 +13,9 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
 use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::ProviderError;
+use futures::future::join_all;
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// By ARN, the tags of every resource of `resource_type` tagged
 /// `deployctl:stack = instance`, AWS's own (`aws:`) left out.
@@ -46,4 +48,38 @@ pub async fn stack_tags(
         }
     }
     Ok(out)
+}
+
+/// Up to this many resources, one tag read per resource is cheaper than
+/// the tagging API's call for the whole stack.
+pub const ONE_BY_ONE: usize = 3;
+
+/// The tags of each of `arns`: through the tagging API (`resource_type` as
+/// for [`stack_tags`]) when there are more than [`ONE_BY_ONE`] and a client
+/// is given, and with `one` (the service's own tag read, `None` when the
+/// resource is gone), concurrently, for the rest and for what the tagging
+/// API missed. A resource `one` finds gone is left out of the answer.
+pub async fn tags_of<F, Fut>(
+    tagging: Option<&Client>,
+    resource_type: &str,
+    instance: &str,
+    arns: &[String],
+    one: F,
+) -> Result<BTreeMap<String, Tags>, ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Option<Tags>, ProviderError>>,
+{
+    let mut found = match tagging {
+        Some(t) if arns.len() > ONE_BY_ONE => stack_tags(t, resource_type, instance).await?,
+        _ => BTreeMap::new(),
+    };
+    found.retain(|arn, _| arns.contains(arn));
+    let missing: Vec<String> = arns.iter().filter(|a| !found.contains_key(*a)).cloned().collect();
+    for (arn, tags) in missing.iter().zip(join_all(missing.iter().map(|a| one(a.clone()))).await) {
+        if let Some(t) = tags? {
+            found.insert(arn.clone(), t);
+        }
+    }
+    Ok(found)
 }

@@ -18,7 +18,7 @@ use aws_sdk_cloudwatchlogs::types::{LogGroup as AwsLogGroup, LogGroupClass};
 use aws_sdk_cloudwatchlogs::Client;
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
-use futures::future::{join_all, try_join_all};
+use futures::future::try_join_all;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,10 +49,6 @@ pub static SCHEMA: KindSchema = KindSchema {
     example:
         "web_logs:\n  type: logs.log_group\n  properties:\n    log_group_name: /ecs/web\n    retention_in_days: 14\n",
 };
-
-/// Above this many groups, one tagging API call (in pages) for the whole
-/// stack is cheaper than one ListTagsForResource per group.
-const TAGS_ONE_BY_ONE: usize = 3;
 
 pub struct LogGroup {
     client: Client,
@@ -181,26 +177,14 @@ impl Kind for LogGroup {
         for g in lists.into_iter().flatten() {
             groups.insert(arn_of(&g), g);
         }
-        let mut tagged = match &self.tagging {
-            // The whole service, not `logs:log-group`: moto 5.2.5 files log
-            // groups as `logs:loggroup`. Groups are picked out by ARN.
-            Some(t) if groups.len() > TAGS_ONE_BY_ONE => tagging::stack_tags(t, "logs", &ctx.stack).await?,
-            _ => BTreeMap::new(),
-        };
-        let missing: Vec<&String> = groups.keys().filter(|arn| !tagged.contains_key(*arn)).collect();
-        let one_by_one = join_all(missing.iter().map(|arn| self.tags_of(arn))).await;
-        let mut gone = BTreeSet::new();
-        for (arn, tags) in missing.iter().zip(one_by_one) {
-            match tags? {
-                Some(t) => drop(tagged.insert(arn.to_string(), t)),
-                None => drop(gone.insert(arn.to_string())),
-            }
-        }
-        Ok(groups
-            .into_iter()
-            .filter(|(arn, _)| !gone.contains(arn))
-            .map(|(arn, g)| live(&g, tagged.remove(&arn).unwrap_or_default()))
-            .collect())
+        let arns: Vec<String> = groups.keys().cloned().collect();
+        // The whole service, not `logs:log-group`: moto 5.2.5 files log
+        // groups as `logs:loggroup`. Groups are picked out by ARN.
+        let mut tagged = tagging::tags_of(self.tagging.as_ref(), "logs", &ctx.stack, &arns, |arn| async move {
+            self.tags_of(&arn).await
+        })
+        .await?;
+        Ok(groups.into_iter().filter_map(|(arn, g)| Some(live(&g, tagged.remove(&arn)?))).collect())
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LogGroupModel) -> Result<Created, ProviderError> {

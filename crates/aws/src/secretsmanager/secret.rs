@@ -16,37 +16,16 @@
 
 use crate::error::from_sdk;
 use crate::kit::names::sanitized_name;
-use crate::kit::{attrs, model, tagger::SecretsManagerTags, Adopt, Created, Kind, Live, PropType, TagChange, Tagger};
+use crate::kit::{attrs, model, tagger::SecretsManagerTags, Adopt, Created, Kind, Live, TagChange, Tagger, WriteOnly};
 use crate::tags::{is_ours, tag_changes};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
 use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
-use deployctl_spec::{Attr, KindSchema, Type};
+use deployctl_spec::{Attr, KindSchema};
 use serde_json::json;
 
 const DEFAULT_WINDOW: i64 = 30;
-
-/// A write-only value (the plaintext the engine hands over, or the recorded
-/// fingerprint): it serializes as null and debugs as `<redacted>`, so the
-/// adapter's results (built from the model) never carry it.
-#[derive(Clone, PartialEq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct WriteOnly(String);
-
-impl std::fmt::Debug for WriteOnly {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-impl serde::Serialize for WriteOnly {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_none()
-    }
-}
-impl PropType for WriteOnly {
-    const TYPE: Type = Type::Secret;
-}
 
 model! {
     pub struct SecretModel {
@@ -104,14 +83,12 @@ fn scheduled_for_deletion(e: &ProviderError) -> bool {
     e.code_is("InvalidRequestException") && (m.contains("scheduled for deletion") || m.contains("marked deleted"))
 }
 
-/// Removes the secret value from an error, in case AWS (or a transport error)
-/// ever echoes it.
-fn scrub(mut e: ProviderError, want: &SecretModel) -> ProviderError {
-    if let Some(WriteOnly(s)) = want.secret_string.as_ref().filter(|s| !s.0.is_empty()) {
-        e.message = e.message.replace(s, "<redacted>");
-        e.hint = e.hint.map(|h| h.replace(s, "<redacted>"));
+/// Removes the secret value from an error, in case AWS ever echoes it.
+fn scrub(e: ProviderError, want: &SecretModel) -> ProviderError {
+    match &want.secret_string {
+        Some(secret) => secret.redact(e),
+        None => e,
     }
-    e
 }
 
 /// The recovery window, checked: AWS takes 7 to 30 days.

@@ -31,3 +31,4 @@ mod mocked_throttling;
 mod oidc_provider_roundtrip;
 mod reference_doc;
 mod s3_sns_cloudwatch_roundtrip;
+mod ssm_roundtrip;
