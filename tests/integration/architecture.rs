@@ -34,3 +34,42 @@ fn only_the_aws_and_state_crates_depend_on_the_aws_sdk() {
     }
     assert!(dependencies("crates/aws/Cargo.toml").iter().any(|d| sdk(d)), "the check sees SDK dependencies");
 }
+
+/// Validation is the schema's: `validate` checks literals, and the
+/// toolkit's adapter runs the same property checks and rules on the
+/// resolved values before any create or update (`kit::check_resolved`).
+/// So every kind must be built through the adapter (a hand-written
+/// `ResourceKind` would skip that check), and no kind runs a schema's rules
+/// at apply on its own (the two would drift apart).
+#[test]
+fn every_kind_is_on_the_toolkit_and_no_kind_validates_at_apply_on_its_own() {
+    let lib = std::fs::read_to_string(repo_file("crates/aws/src/lib.rs")).unwrap();
+    let start = lib.find("pub static REGISTRY").expect("the registry");
+    let registry = &lib[start..start + lib[start..].find("\n];").unwrap()];
+    let entries = registry.matches("make:").count();
+    let adapted = registry.matches("make: |aws| kit::Adapter::arc(").count();
+    assert!(entries >= 29, "{entries} registry entries seen");
+    assert_eq!(adapted, entries, "every REGISTRY entry builds a kit::Adapter");
+
+    let mut offending = Vec::new();
+    let mut dirs = vec![repo_file("crates/aws/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("kit") {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            if code.contains(".rules.iter()")
+                || code.contains("RuleViolation { field") && code.contains("ProviderError::msg(v.")
+            {
+                offending.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offending.is_empty(), "kinds that run validation at apply themselves: {offending:?}");
+}

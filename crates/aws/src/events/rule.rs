@@ -272,16 +272,6 @@ fn targets_fit(p: &Literals) -> Option<RuleViolation> {
     None
 }
 
-/// The schema's rules on the resolved values, before any call: what
-/// references hid from `validate`.
-fn check(want: &RuleModel) -> Result<(), ProviderError> {
-    let values: Literals = want.to_props().into_iter().map(|(k, v)| (k, Some(v))).collect();
-    match SCHEMA.rules.iter().find_map(|rule| rule(&values)) {
-        Some(v) => Err(ProviderError::msg(v.message).with_hint(v.hint)),
-        None => Ok(()),
-    }
-}
-
 /// A spec target as the Target PutTargets takes.
 fn target(t: &RuleTarget) -> Result<Target, ProviderError> {
     let s = |v: &Option<String>| v.clone().filter(|x| !x.is_empty());
@@ -579,7 +569,6 @@ impl Kind for Rule {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &RuleModel) -> Result<Created, ProviderError> {
-        check(want)?;
         let name =
             want.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let bus = Some(want.event_bus_name.as_str()).filter(|b| !b.is_empty()).unwrap_or(DEFAULT_BUS);
@@ -617,7 +606,6 @@ impl Kind for Rule {
         want: &RuleModel,
         changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        check(want)?;
         let (bus, name) = split_id(&live.id);
         let before = RuleModel::from_props(&live.properties)?;
         if RULE_FIELDS.iter().any(|f| changed.contains(f)) {
@@ -760,14 +748,16 @@ mod tests {
         assert_eq!(SCHEMA.rules.iter().find_map(|rule| rule(&unknown)), None);
     }
 
+    /// Guards targets named by reference: `validate` cannot see them, so
+    /// the adapter runs the same rules on the resolved values before PutRule.
     #[test]
     fn the_rules_run_again_on_the_resolved_values() {
-        let want = |v: Value| RuleModel::from_props(v.as_object().unwrap()).unwrap();
+        let check = |v: Value| crate::kit::check_resolved(&SCHEMA, v.as_object().unwrap());
         let t =
             json!([{"id": "a", "arn": "arn:aws:sns:us-east-1:1:t"}, {"id": "a", "arn": "arn:aws:sns:us-east-1:1:u"}]);
-        let err = check(&want(json!({"event_pattern": pattern(), "targets": t}))).unwrap_err();
+        let err = check(json!({"event_pattern": pattern(), "targets": t})).unwrap_err();
         assert!(err.message.contains("is used twice"), "{err}");
-        assert!(check(&want(json!({"schedule_expression": "rate(1 day)"}))).is_ok());
+        assert!(check(json!({"schedule_expression": "rate(1 day)"})).is_ok());
     }
 
     #[test]

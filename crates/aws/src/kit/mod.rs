@@ -29,7 +29,7 @@ use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{KindSchema, Prop, Type};
+use deployctl_spec::{KindSchema, Literals, Prop, Type};
 use futures::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -466,6 +466,7 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     }
 
     async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
+        check_resolved(self.0.schema(), desired)?;
         let want = K::Model::from_props(desired)?;
         match self.0.create(ctx, &want).await {
             Ok(created) => {
@@ -494,6 +495,7 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, ProviderError> {
+        check_resolved(self.0.schema(), desired)?;
         let want = K::Model::from_props(desired)?;
         let mut attributes = current.attributes.clone();
         let rest: Vec<&str> = changed.iter().map(String::as_str).filter(|c| *c != "tags").collect();
@@ -522,6 +524,32 @@ impl<K: Kind> ResourceKind for Adapter<K> {
 
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
         self.0.resume(ctx, current).await
+    }
+}
+
+/// The schema's property checks and rules on the resolved values, before
+/// any call: what references hid from `validate` (a value known only once
+/// the resource it names exists). Run here for every kind, so that no kind
+/// validates at apply on its own and the two cannot disagree. A secret's
+/// value is never shown to a rule, only that it is set.
+pub fn check_resolved(schema: &KindSchema, desired: &Props) -> Result<(), ProviderError> {
+    for p in schema.properties {
+        if let Some((message, hint)) = desired.get(p.name).and_then(|v| p.check.violation(v)) {
+            let message = format!("property '{}' of {}: {message}", p.name, schema.type_name);
+            return Err(ProviderError::new(Some("InvalidProperty".into()), message).with_hint(hint));
+        }
+    }
+    let secret = |name: &str| schema.property(name).is_some_and(|p| matches!(p.ty, Type::Secret));
+    let values: Literals = desired
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(if secret(k) { Value::from("<secret>") } else { v.clone() })))
+        .collect();
+    match schema.rules.iter().find_map(|rule| rule(&values)) {
+        Some(v) => {
+            let message = format!("{}: {}", schema.type_name, v.message);
+            Err(ProviderError::new(Some("InvalidProperties".into()), message).with_hint(v.hint))
+        }
+        None => Ok(()),
     }
 }
 
