@@ -108,7 +108,7 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &logs::log_group::SCHEMA,
-        make: |aws| kit::Adapter::arc(logs::log_group::LogGroup::with_tagging(aws.logs(), aws.tagging())),
+        make: |aws| kit::Adapter::arc(logs::log_group::LogGroup::new(aws.logs()).with_stack_tags(aws.stack_tags())),
     },
     Entry {
         schema: &secretsmanager::secret::SCHEMA,
@@ -116,7 +116,7 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &ecr::repository::SCHEMA,
-        make: |aws| kit::Adapter::arc(ecr::repository::Repository::new(aws.ecr())),
+        make: |aws| kit::Adapter::arc(ecr::repository::Repository::new(aws.ecr()).with_stack_tags(aws.stack_tags())),
     },
     Entry {
         schema: &elbv2::load_balancer::SCHEMA,
@@ -133,19 +133,27 @@ pub static REGISTRY: &[Entry] = &[
         make: |aws| Arc::new(ecs::task_definition::TaskDefinition::new(aws.ecs())),
     },
     Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
-    Entry { schema: &s3::bucket::SCHEMA, make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3())) },
+    Entry {
+        schema: &s3::bucket::SCHEMA,
+        make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3()).with_stack_tags(aws.stack_tags())),
+    },
     Entry {
         schema: &ssm::parameter::SCHEMA,
-        make: |aws| kit::Adapter::arc(ssm::parameter::Parameter::new(aws.ssm(), Some(aws.tagging()))),
+        make: |aws| kit::Adapter::arc(ssm::parameter::Parameter::new(aws.ssm()).with_stack_tags(aws.stack_tags())),
     },
-    Entry { schema: &sns::topic::SCHEMA, make: |aws| kit::Adapter::arc(sns::topic::Topic::new(aws.sns())) },
+    Entry {
+        schema: &sns::topic::SCHEMA,
+        make: |aws| kit::Adapter::arc(sns::topic::Topic::new(aws.sns()).with_stack_tags(aws.stack_tags())),
+    },
     Entry {
         schema: &sns::topic_policy::SCHEMA,
         make: |aws| kit::Adapter::arc(sns::topic_policy::TopicPolicy::new(aws.sns())),
     },
     Entry {
         schema: &cloudwatch::alarm::SCHEMA,
-        make: |aws| kit::Adapter::arc(cloudwatch::alarm::Alarm::new(aws.cloudwatch())),
+        make: |aws| {
+            kit::Adapter::arc(cloudwatch::alarm::Alarm::new(aws.cloudwatch()).with_stack_tags(aws.stack_tags()))
+        },
     },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
@@ -163,7 +171,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &codepipeline::pipeline::SCHEMA,
         make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
-    Entry { schema: &events::rule::SCHEMA, make: |aws| kit::Adapter::arc(events::rule::Rule::new(aws.events())) },
+    Entry {
+        schema: &events::rule::SCHEMA,
+        make: |aws| kit::Adapter::arc(events::rule::Rule::new(aws.events()).with_stack_tags(aws.stack_tags())),
+    },
 ];
 
 /// Every kind's schema: what `validate` checks against, without AWS.
@@ -194,6 +205,8 @@ pub struct Aws {
     account: ec2::Account,
     /// The stack's EC2 resources, looked up once per run for adoption.
     ec2_tagged: ec2::Tagged,
+    /// The stack's tags through the tagging API, looked up once per run.
+    stack_tags: std::sync::Arc<std::sync::OnceLock<kit::tagging::StackTags>>,
 }
 
 impl Aws {
@@ -208,12 +221,18 @@ impl Aws {
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
-        Aws { config: loader.load().await, calls, account: Default::default(), ec2_tagged: Default::default() }
+        Aws::from_config(loader.load().await, calls)
     }
 
     /// Builds from an existing configuration (tests with mocked clients).
     pub fn from_config(config: SdkConfig, calls: ApiCalls) -> Aws {
-        Aws { config, calls, account: Default::default(), ec2_tagged: Default::default() }
+        Aws {
+            config,
+            calls,
+            account: Default::default(),
+            ec2_tagged: Default::default(),
+            stack_tags: Default::default(),
+        }
     }
 
     pub fn region(&self) -> Option<String> {
@@ -247,6 +266,12 @@ impl Aws {
     client!(events, aws_sdk_eventbridge);
     client!(tagging, aws_sdk_resourcegroupstagging);
     client!(ssm, aws_sdk_ssm);
+
+    /// The run's one read of the stack's tags through the tagging API,
+    /// shared by the kinds whose service has no batch tag read.
+    pub fn stack_tags(&self) -> kit::tagging::StackTags {
+        self.stack_tags.get_or_init(|| kit::tagging::StackTags::new(self.tagging())).clone()
+    }
 
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {

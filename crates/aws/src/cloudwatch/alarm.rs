@@ -13,7 +13,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::CloudWatchTags;
-use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
@@ -86,6 +86,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Alarm {
     client: Client,
     tags: CloudWatchTags,
+    tagging: Option<tagging::StackTags>,
 }
 
 /// `<stack>-<address>` as an alarm name.
@@ -151,7 +152,14 @@ fn live(a: &MetricAlarm, tags: Tags) -> Live<AlarmModel> {
 
 impl Alarm {
     pub fn new(client: Client) -> Alarm {
-        Alarm { tags: CloudWatchTags(client.clone()), client }
+        Alarm { tags: CloudWatchTags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per alarm.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Alarm {
+        self.tagging = Some(tags);
+        self
     }
 
     /// DescribeAlarms of these names (all metric alarms for `None`).
@@ -178,26 +186,32 @@ impl Alarm {
         Ok(out)
     }
 
-    /// The alarms, each with its tags (ListTagsForResource, concurrently);
-    /// those gone meanwhile are left out.
-    async fn read_alarms(&self, names: Option<&[String]>) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
+    /// The alarms, each with its tags (from the run's one tagging-API read,
+    /// ListTagsForResource for what it lacks); those gone meanwhile are left
+    /// out.
+    async fn read_alarms(
+        &self,
+        instance: &str,
+        names: Option<&[String]>,
+    ) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
         let alarms = self.describe(names).await?;
-        crate::read_each(alarms.iter().map(|a| async move {
-            let call = self.client.list_tags_for_resource().resource_arn(a.alarm_arn().unwrap_or_default());
-            match call.send().await.map_err(from_sdk) {
-                Ok(out) => Ok(Some(live(
-                    a,
-                    out.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .filter(|(k, _)| !k.starts_with("aws:"))
-                        .collect(),
-                ))),
-                Err(e) if is_gone::<Self>(&e) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }))
-        .await
+        let arns: Vec<String> = alarms.iter().filter_map(|a| a.alarm_arn().map(str::to_string)).collect();
+        let mut tags = tagging::tags_of(self.tagging.as_ref(), instance, &arns, |arn| self.tags_of(arn)).await?;
+        Ok(alarms.iter().filter_map(|a| Some(live(a, tags.remove(a.alarm_arn()?)?))).collect())
+    }
+
+    async fn tags_of(&self, arn: String) -> Result<Option<Tags>, ProviderError> {
+        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
+            Ok(out) => Ok(Some(
+                out.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .filter(|(k, _)| !k.starts_with("aws:"))
+                    .collect(),
+            )),
+            Err(e) if is_gone::<Self>(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// PutMetricAlarm with the whole configuration; `tags` only on create.
@@ -260,13 +274,13 @@ impl Kind for Alarm {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
-        self.read_alarms(Some(ids)).await
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
+        self.read_alarms(&ctx.stack, Some(ids)).await
     }
 
     /// Alarms cannot be listed by tag: every metric alarm's tags are read.
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
-        let mut all = self.read_alarms(None).await?;
+        let mut all = self.read_alarms(&ctx.stack, None).await?;
         all.retain(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack));
         Ok(all)
     }
@@ -275,7 +289,7 @@ impl Kind for Alarm {
         let name = want.alarm_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         // PutMetricAlarm would overwrite an alarm of that name: refuse one
         // that is not this resource's.
-        let existing = self.read_alarms(Some(std::slice::from_ref(&name))).await?.pop();
+        let existing = self.read_alarms(&ctx.stack, Some(std::slice::from_ref(&name))).await?.pop();
         if existing.as_ref().is_some_and(|e| !is_ours(&e.tags, &ctx.stack, &ctx.address)) {
             return Err(ProviderError::new(
                 Some("AlarmAlreadyExists".into()),
@@ -329,7 +343,7 @@ impl Kind for Alarm {
         let by_name: BTreeMap<String, &String> = wanted.iter().map(|(a, p)| (name(a, p), a)).collect();
         let names: Vec<String> = by_name.keys().cloned().collect();
         Ok(self
-            .read_alarms(Some(&names))
+            .read_alarms(&ctx.stack, Some(&names))
             .await?
             .into_iter()
             .filter_map(|l| {

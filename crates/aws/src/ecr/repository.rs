@@ -17,7 +17,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::read_batched;
-use crate::kit::{attrs, model, tagger::EcrTags, Adopt, Created, Kind, Live, Tagger};
+use crate::kit::{attrs, model, tagger::EcrTags, tagging, Adopt, Created, Kind, Live, Tagger, Tags};
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository as Repo, Tag,
 };
@@ -75,6 +75,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Repository {
     client: Client,
     tags: EcrTags,
+    tagging: Option<tagging::StackTags>,
 }
 
 /// A lifecycle policy worth sending: a non-empty document.
@@ -105,7 +106,14 @@ fn attributes(r: &Repo) -> Props {
 
 impl Repository {
     pub fn new(client: Client) -> Repository {
-        Repository { tags: EcrTags(client.clone()), client }
+        Repository { tags: EcrTags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per repository.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Repository {
+        self.tagging = Some(tags);
+        self
     }
 
     async fn describe(&self, names: Vec<String>) -> Result<Vec<Repo>, ProviderError> {
@@ -114,9 +122,24 @@ impl Repository {
         Ok(out.repositories.unwrap_or_default())
     }
 
-    /// The lifecycle policy and the tags of one repository; `None` when it
-    /// vanished meanwhile.
-    async fn details(&self, r: &Repo) -> Result<Option<Live<RepositoryModel>>, ProviderError> {
+    /// A repository's tags; `None` when it is gone.
+    async fn tags_of(&self, arn: String) -> Result<Option<Tags>, ProviderError> {
+        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
+            Ok(out) => Ok(Some(
+                out.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .filter(|(k, _)| !k.starts_with("aws:"))
+                    .collect(),
+            )),
+            Err(e) if e.code_is(NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lifecycle policy of one repository whose tags are known; `None`
+    /// when it vanished meanwhile.
+    async fn details(&self, r: &Repo, tags: Tags) -> Result<Option<Live<RepositoryModel>>, ProviderError> {
         let name = r.repository_name().unwrap_or_default();
         let policy = async {
             match self.client.get_lifecycle_policy().repository_name(name).send().await.map_err(from_sdk) {
@@ -125,11 +148,9 @@ impl Repository {
                 Err(e) => Err(e),
             }
         };
-        let arn = r.repository_arn().unwrap_or_default();
-        let tags = async { self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) };
-        let (policy, tags) = match futures::join!(policy, tags) {
-            (Err(e), _) | (_, Err(e)) if e.code_is(NOT_FOUND) => return Ok(None),
-            (p, t) => (p?, t?),
+        let policy = match policy.await {
+            Err(e) if e.code_is(NOT_FOUND) => return Ok(None),
+            p => p?,
         };
         let enc = r.encryption_configuration();
         Ok(Some(Live {
@@ -144,12 +165,7 @@ impl Repository {
                 // Not held by AWS: delete reads it from state.
                 force_delete: false,
             },
-            tags: tags
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .collect(),
+            tags,
             attributes: attributes(r),
         }))
     }
@@ -185,9 +201,13 @@ impl Kind for Repository {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RepositoryModel>>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RepositoryModel>>, ProviderError> {
         let found = read_batched(ids, NAME_CHUNK, NOT_FOUND, |chunk| self.describe(chunk)).await?;
-        crate::read_each(found.iter().map(|r| self.details(r))).await
+        let arns: Vec<String> = found.iter().filter_map(|r| r.repository_arn().map(str::to_string)).collect();
+        let mut tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |arn| self.tags_of(arn)).await?;
+        let found: Vec<(&Repo, Tags)> =
+            found.iter().filter_map(|r| Some((r, tags.remove(r.repository_arn()?)?))).collect();
+        crate::read_each(found.into_iter().map(|(r, tags)| self.details(r, tags))).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &RepositoryModel) -> Result<Created, ProviderError> {

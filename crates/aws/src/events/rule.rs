@@ -30,7 +30,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::EventsTags;
-use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_eventbridge::types::{Rule as LiveRule, RuleState, Tag, Target};
 use aws_sdk_eventbridge::Client;
@@ -110,6 +110,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Rule {
     client: Client,
     tags: EventsTags,
+    tagging: Option<tagging::StackTags>,
 }
 
 /// `<stack>-<address>` as a rule name (letters, digits, `.`, `-`, `_`; at
@@ -374,7 +375,14 @@ where
 
 impl Rule {
     pub fn new(client: Client) -> Rule {
-        Rule { tags: EventsTags(client.clone()), client }
+        Rule { tags: EventsTags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per rule.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Rule {
+        self.tagging = Some(tags);
+        self
     }
 
     /// The rules of one bus whose names start with `prefix`; none when the
@@ -423,19 +431,24 @@ impl Rule {
     /// meanwhile are left out.
     async fn observe(
         &self,
+        instance: &str,
         bus: &str,
         rules: &[LiveRule],
         mine: impl Fn(&Tags) -> bool + Sync,
     ) -> Result<Vec<Live<RuleModel>>, ProviderError> {
-        let mine = &mine;
-        crate::read_each(rules.iter().map(|r| async move {
-            let Some(tags) = self.tags(r.arn().unwrap_or_default()).await?.filter(mine) else { return Ok(None) };
+        let arns: Vec<String> = rules.iter().filter_map(|r| r.arn().map(str::to_string)).collect();
+        let mut tags =
+            tagging::tags_of(self.tagging.as_ref(), instance, &arns, |arn| async move { self.tags(&arn).await })
+                .await?;
+        let mine: Vec<(&LiveRule, Tags)> =
+            rules.iter().filter_map(|r| Some((r, tags.remove(r.arn()?)?))).filter(|(_, t)| mine(t)).collect();
+        crate::read_each(mine.into_iter().map(|(r, tags)| async move {
             Ok(self.targets(bus, r.name().unwrap_or_default()).await?.map(|targets| live(bus, r, &targets, tags)))
         }))
         .await
     }
 
-    async fn read_ids(&self, ids: &[String]) -> Result<Vec<Live<RuleModel>>, ProviderError> {
+    async fn read_ids(&self, instance: &str, ids: &[String]) -> Result<Vec<Live<RuleModel>>, ProviderError> {
         let mut by_bus: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for id in ids {
             let (bus, name) = split_id(id);
@@ -447,7 +460,7 @@ impl Rule {
             // character), so it may answer more: keep exact names only.
             let mut rules = self.list_rules(bus, Some(&common_prefix(names.iter().copied()))).await?;
             rules.retain(|r| r.name().is_some_and(|n| names.contains(n)));
-            self.observe(bus, &rules, |_| true).await
+            self.observe(instance, bus, &rules, |_| true).await
         });
         let mut out = Vec::new();
         for r in join_all(per_bus).await {
@@ -554,8 +567,8 @@ impl Kind for Rule {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RuleModel>>, ProviderError> {
-        self.read_ids(ids).await
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RuleModel>>, ProviderError> {
+        self.read_ids(&ctx.stack, ids).await
     }
 
     /// Rules cannot be listed by tag: every rule's tags, bus by bus.
@@ -563,7 +576,7 @@ impl Kind for Rule {
         let mut out = Vec::new();
         for bus in self.buses().await? {
             let rules = self.list_rules(&bus, None).await?;
-            out.extend(self.observe(&bus, &rules, |tags| tags.get(TAG_STACK) == Some(&ctx.stack)).await?);
+            out.extend(self.observe(&ctx.stack, &bus, &rules, |tags| tags.get(TAG_STACK) == Some(&ctx.stack)).await?);
         }
         Ok(out)
     }
@@ -575,7 +588,7 @@ impl Kind for Rule {
         let id = rule_id(bus, &name);
         // PutRule would overwrite a rule of that name: refuse one that is
         // not this resource's.
-        let existing = self.read_ids(std::slice::from_ref(&id)).await?.pop();
+        let existing = self.read_ids(&ctx.stack, std::slice::from_ref(&id)).await?.pop();
         if existing.as_ref().is_some_and(|e| !is_ours(&e.tags, &ctx.stack, &ctx.address)) {
             return Err(ProviderError::new(
                 Some("RuleAlreadyExists".into()),
@@ -637,7 +650,7 @@ impl Kind for Rule {
         let by_id: BTreeMap<String, &String> = wanted.iter().map(|(a, p)| (wanted_id(&ctx.stack, a, p), a)).collect();
         let ids: Vec<String> = by_id.keys().cloned().collect();
         Ok(self
-            .read_ids(&ids)
+            .read_ids(&ctx.stack, &ids)
             .await?
             .into_iter()
             .filter_map(|l| {

@@ -1,7 +1,8 @@
-//! The Resource Groups Tagging API: the tags of every resource of one type
-//! that carries a stack's `deployctl:stack` tag, in one paginated call.
-//! For services whose own API has no batch read of tags (CloudWatch Logs:
-//! one ListTagsForResource per log group).
+//! The Resource Groups Tagging API: the tags of every resource that carries
+//! a stack's `deployctl:stack` tag, in one paginated call per run
+//! ([`StackTags`]), shared by the kinds whose service has no batch read of
+//! tags (CloudWatch Logs, CloudWatch, SNS, EventBridge, ECR, S3, SSM: one
+//! ListTagsForResource per resource otherwise).
 //!
 //! The tagging API is eventually consistent: a resource tagged a moment ago
 //! may be missing, or show its old tags. Callers ask their service for the
@@ -16,24 +17,14 @@ use deployctl_engine::ProviderError;
 use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
-/// By ARN, the tags of every resource of `resource_type` tagged
-/// `deployctl:stack = instance`, AWS's own (`aws:`) left out.
-/// `resource_type` is `service[:type]`; callers pick their resources out
-/// of the answer by ARN, so a service-wide filter (`logs`) serves too.
-pub async fn stack_tags(
-    client: &Client,
-    resource_type: &str,
-    instance: &str,
-) -> Result<BTreeMap<String, Tags>, ProviderError> {
+/// By ARN, the tags of every resource tagged `deployctl:stack = instance`,
+/// AWS's own (`aws:`) left out.
+pub async fn stack_tags(client: &Client, instance: &str) -> Result<BTreeMap<String, Tags>, ProviderError> {
     let filter = TagFilter::builder().key(TAG_STACK).values(instance).build();
-    let mut pages = client
-        .get_resources()
-        .tag_filters(filter)
-        .resource_type_filters(resource_type)
-        .resources_per_page(100)
-        .into_paginator()
-        .send();
+    let mut pages = client.get_resources().tag_filters(filter).resources_per_page(100).into_paginator().send();
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         for r in page.map_err(from_sdk)?.resource_tag_mapping_list() {
@@ -50,18 +41,43 @@ pub async fn stack_tags(
     Ok(out)
 }
 
-/// Up to this many resources, one tag read per resource is cheaper than
-/// the tagging API's call for the whole stack.
-pub const ONE_BY_ONE: usize = 3;
+/// The run's one answer of [`stack_tags`], shared by every kind (clones
+/// share it). Each resource's entry is handed out once: a second read of
+/// the same resource in the run asks its service again, so no read sees
+/// tags older than the run's first read of them.
+#[derive(Clone)]
+pub struct StackTags {
+    client: Client,
+    answer: Arc<Mutex<Option<Answer>>>,
+}
 
-/// The tags of each of `arns`: through the tagging API (`resource_type` as
-/// for [`stack_tags`]) when there are more than [`ONE_BY_ONE`] and a client
-/// is given, and with `one` (the service's own tag read, `None` when the
-/// resource is gone), concurrently, for the rest and for what the tagging
-/// API missed. A resource `one` finds gone is left out of the answer.
+/// The instance asked for, and by ARN the tags not handed out yet.
+type Answer = (String, BTreeMap<String, Tags>);
+
+impl StackTags {
+    pub fn new(client: Client) -> StackTags {
+        StackTags { client, answer: Arc::default() }
+    }
+
+    /// The tags of those of `arns` the answer holds, taken out of it.
+    async fn take(&self, instance: &str, arns: &[String]) -> Result<BTreeMap<String, Tags>, ProviderError> {
+        let mut answer = self.answer.lock().await;
+        if answer.as_ref().map(|(i, _)| i.as_str()) != Some(instance) {
+            *answer = Some((instance.to_string(), stack_tags(&self.client, instance).await?));
+        }
+        let Some((_, tags)) = answer.as_mut() else { return Ok(BTreeMap::new()) };
+        Ok(arns.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect())
+    }
+}
+
+/// The tags of each of `arns`: from the run's one tagging-API answer when
+/// `stack` is given, and with `one` (the service's own tag read, `None`
+/// when the resource is gone), concurrently, for the rest: what the answer
+/// lacks (the tagging API is eventually consistent, and the emulator files
+/// some services there not at all) or handed out already. A resource `one`
+/// finds gone is left out.
 pub async fn tags_of<F, Fut>(
-    tagging: Option<&Client>,
-    resource_type: &str,
+    stack: Option<&StackTags>,
     instance: &str,
     arns: &[String],
     one: F,
@@ -70,11 +86,10 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Option<Tags>, ProviderError>>,
 {
-    let mut found = match tagging {
-        Some(t) if arns.len() > ONE_BY_ONE => stack_tags(t, resource_type, instance).await?,
+    let mut found = match stack {
+        Some(s) if !arns.is_empty() => s.take(instance, arns).await?,
         _ => BTreeMap::new(),
     };
-    found.retain(|arn, _| arns.contains(arn));
     let missing: Vec<String> = arns.iter().filter(|a| !found.contains_key(*a)).cloned().collect();
     for (arn, tags) in missing.iter().zip(join_all(missing.iter().map(|a| one(a.clone()))).await) {
         if let Some(t) = tags? {

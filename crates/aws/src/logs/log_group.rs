@@ -5,10 +5,9 @@
 //! one name prefix per call. Reads group the names by their parent path
 //! (`/ecs/web` → `/ecs/`): a path holding several of the stack's groups is
 //! listed once, in pages of 50; a name alone under its path is looked up by
-//! itself. Tags come from the Resource Groups Tagging API in one paginated
-//! call for the whole stack when more than a few groups are read, and from
-//! ListTagsForResource per group otherwise (and for any group the tagging
-//! API does not list yet). Groups are adopted by name, when they carry this
+//! itself. Tags come from the run's one Resource Groups Tagging API read of
+//! the stack ([`tagging::StackTags`]), and from ListTagsForResource for any
+//! group it does not list (yet). Groups are adopted by name, when they carry this
 //! stack's tags.
 
 use crate::error::from_sdk;
@@ -52,7 +51,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct LogGroup {
     client: Client,
-    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
+    tagging: Option<tagging::StackTags>,
     tags: LogsTags,
 }
 
@@ -106,9 +105,11 @@ impl LogGroup {
         LogGroup { tags: LogsTags(client.clone()), client, tagging: None }
     }
 
-    /// Tags of many groups read in one call through the tagging API.
-    pub fn with_tagging(client: Client, tagging: aws_sdk_resourcegroupstagging::Client) -> LogGroup {
-        LogGroup { tagging: Some(tagging), ..LogGroup::new(client) }
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per group.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> LogGroup {
+        self.tagging = Some(tags);
+        self
     }
 
     /// The groups named `names` under `prefix`, in pages.
@@ -178,12 +179,9 @@ impl Kind for LogGroup {
             groups.insert(arn_of(&g), g);
         }
         let arns: Vec<String> = groups.keys().cloned().collect();
-        // The whole service, not `logs:log-group`: moto 5.2.5 files log
-        // groups as `logs:loggroup`. Groups are picked out by ARN.
-        let mut tagged = tagging::tags_of(self.tagging.as_ref(), "logs", &ctx.stack, &arns, |arn| async move {
-            self.tags_of(&arn).await
-        })
-        .await?;
+        let mut tagged =
+            tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |arn| async move { self.tags_of(&arn).await })
+                .await?;
         Ok(groups.into_iter().filter_map(|(arn, g)| Some(live(&g, tagged.remove(&arn)?))).collect())
     }
 

@@ -22,7 +22,7 @@
 //! removes every object version and delete marker first.
 
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, tagger::S3Tags, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags};
+use crate::kit::{attrs, model, tagger::S3Tags, tagging, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags};
 use crate::tags::{is_ours, tag_changes};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
@@ -151,6 +151,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Bucket {
     client: Client,
     tags: S3Tags,
+    tagging: Option<tagging::StackTags>,
 }
 
 /// What HeadBucket says about a name.
@@ -263,7 +264,14 @@ fn is_set(v: &Value) -> bool {
 
 impl Bucket {
     pub fn new(client: Client) -> Bucket {
-        Bucket { tags: S3Tags(client.clone()), client }
+        Bucket { tags: S3Tags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one GetBucketTagging per bucket.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Bucket {
+        self.tagging = Some(tags);
+        self
     }
 
     /// The region the client talks to (buckets of the stack live there).
@@ -324,12 +332,15 @@ impl Bucket {
                 .unwrap_or_default(),
             )),
             Err(e) if e.code_is(NO_BUCKET) => Ok(None),
+            // A bucket in another region: read_bucket's HeadBucket says so.
+            Err(e) if e.code_is("PermanentRedirect") || e.code_is("HTTP301") => Ok(Some(Tags::new())),
             Err(e) => Err(e),
         }
     }
 
-    /// Every setting of one bucket; `None` when there is no such bucket.
-    async fn read_bucket(&self, name: &str) -> Result<Option<Live<BucketModel>>, ProviderError> {
+    /// Every setting of one bucket whose tags are known; `None` when there
+    /// is no such bucket.
+    async fn read_bucket(&self, name: &str, tags: Tags) -> Result<Option<Live<BucketModel>>, ProviderError> {
         let region = match self.head(name).await? {
             Head::Found(r) => r,
             Head::Missing => return Ok(None),
@@ -380,12 +391,11 @@ impl Bucket {
         let cors = async {
             absent_if(c.get_bucket_cors().bucket(name).send().await.map_err(from_sdk), &["NoSuchCORSConfiguration"])
         };
-        let (versioning, encryption, pab, lifecycle, policy, cors, tags) =
-            futures::join!(versioning, encryption, pab, lifecycle, policy, cors, self.tags(name));
+        let (versioning, encryption, pab, lifecycle, policy, cors) =
+            futures::join!(versioning, encryption, pab, lifecycle, policy, cors);
         let gone = |r: Option<&ProviderError>| r.is_some_and(|e| e.code_is(NO_BUCKET));
         if [versioning.as_ref().err(), encryption.as_ref().err(), pab.as_ref().err()].into_iter().any(gone)
             || [lifecycle.as_ref().err(), policy.as_ref().err(), cors.as_ref().err()].into_iter().any(gone)
-            || matches!(tags, Ok(None))
         {
             return Ok(None);
         }
@@ -421,7 +431,7 @@ impl Bucket {
                 // Not held by AWS: delete reads it from state.
                 force_destroy: false,
             },
-            tags: tags?.unwrap_or_default(),
+            tags,
             attributes: Self::attributes(name, &region),
         }))
     }
@@ -672,8 +682,15 @@ impl Kind for Bucket {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<BucketModel>>, ProviderError> {
-        crate::read_each(ids.iter().map(|n| self.read_bucket(n))).await
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<BucketModel>>, ProviderError> {
+        let arn = |name: &str| format!("arn:{}:s3:::{name}", super::partition(&self.region()));
+        let arns: Vec<String> = ids.iter().map(|n| arn(n)).collect();
+        let mut tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |a| async move {
+            self.tags(a.rsplit(":::").next().unwrap_or_default()).await
+        })
+        .await?;
+        let found: Vec<(&String, Tags)> = ids.iter().filter_map(|n| Some((n, tags.remove(&arn(n))?))).collect();
+        crate::read_each(found.into_iter().map(|(name, tags)| self.read_bucket(name, tags))).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &BucketModel) -> Result<Created, ProviderError> {

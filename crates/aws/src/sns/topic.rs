@@ -20,7 +20,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::SnsTags;
-use crate::kit::{attrs, is_gone, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
@@ -28,7 +28,7 @@ use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// A subscription not yet confirmed has this instead of an ARN.
@@ -83,6 +83,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Topic {
     client: Client,
     tags: SnsTags,
+    tagging: Option<tagging::StackTags>,
 }
 
 /// `<stack>-<address>` as a topic name (letters, digits, `-`, `_`; at most
@@ -124,7 +125,14 @@ pub(super) fn policy_text(v: Option<&Value>) -> Option<String> {
 
 impl Topic {
     pub fn new(client: Client) -> Topic {
-        Topic { tags: SnsTags(client.clone()), client }
+        Topic { tags: SnsTags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per topic.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Topic {
+        self.tagging = Some(tags);
+        self
     }
 
     async fn tags(&self, arn: &str) -> Result<Tags, ProviderError> {
@@ -152,13 +160,26 @@ impl Topic {
         Ok(out)
     }
 
-    /// One topic; `None` when it is gone.
-    async fn read_topic(&self, arn: &str) -> Result<Option<Live<TopicModel>>, ProviderError> {
+    /// The tags of the topics `arns` (from the run's one tagging-API read,
+    /// ListTagsForResource for what it lacks); those gone are left out.
+    async fn tags_of(&self, instance: &str, arns: &[String]) -> Result<BTreeMap<String, Tags>, ProviderError> {
+        tagging::tags_of(self.tagging.as_ref(), instance, arns, |arn| async move {
+            match self.tags(&arn).await {
+                Ok(tags) => Ok(Some(tags)),
+                Err(e) if is_gone::<Self>(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// One topic, whose tags are known; `None` when it is gone.
+    async fn read_topic(&self, arn: &str, tags: Tags) -> Result<Option<Live<TopicModel>>, ProviderError> {
         let attrs = async { self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) };
-        let (attrs, tags, subs) = futures::join!(attrs, self.tags(arn), self.subscriptions(arn));
-        let (attrs, tags, subs) = match (attrs, tags, subs) {
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) if is_gone::<Self>(&e) => return Ok(None),
-            (a, t, s) => (a?, t?, s?),
+        let (attrs, subs) = futures::join!(attrs, self.subscriptions(arn));
+        let (attrs, subs) = match (attrs, subs) {
+            (Err(e), _) | (_, Err(e)) if is_gone::<Self>(&e) => return Ok(None),
+            (a, s) => (a?, s?),
         };
         let empty = HashMap::new();
         let a = attrs.attributes().unwrap_or(&empty);
@@ -177,17 +198,23 @@ impl Topic {
     /// The topics among `candidates` whose tags are `mine`, read in full.
     async fn read_if<T: Send + Sync>(
         &self,
+        instance: &str,
         candidates: Vec<(String, T)>,
         mine: impl Fn(&Tags, &T) -> bool + Send + Sync,
     ) -> Result<Vec<(T, Live<TopicModel>)>, ProviderError> {
-        let mine = &mine;
-        crate::read_each(candidates.into_iter().map(|(arn, t)| async move {
-            match self.tags(&arn).await {
-                Ok(tags) if mine(&tags, &t) => Ok(self.read_topic(&arn).await?.map(|live| (t, live))),
-                Err(e) if !is_gone::<Self>(&e) => Err(e),
-                _ => Ok(None),
-            }
-        }))
+        let arns: Vec<String> = candidates.iter().map(|(arn, _)| arn.clone()).collect();
+        let mut tags = self.tags_of(instance, &arns).await?;
+        let mine: Vec<(String, T, Tags)> = candidates
+            .into_iter()
+            .filter_map(|(arn, t)| {
+                let tags = tags.remove(&arn)?;
+                mine(&tags, &t).then_some((arn, t, tags))
+            })
+            .collect();
+        crate::read_each(
+            mine.into_iter()
+                .map(|(arn, t, tags)| async move { Ok(self.read_topic(&arn, tags).await?.map(|l| (t, l))) }),
+        )
         .await
     }
 
@@ -262,14 +289,16 @@ impl Kind for Topic {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicModel>>, ProviderError> {
-        crate::read_each(ids.iter().map(|arn| self.read_topic(arn))).await
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicModel>>, ProviderError> {
+        let mut tags = self.tags_of(&ctx.stack, ids).await?;
+        let found: Vec<(String, Tags)> = ids.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect();
+        crate::read_each(found.into_iter().map(|(arn, tags)| async move { self.read_topic(&arn, tags).await })).await
     }
 
     /// Topics cannot be listed by tag: every topic's tags are read.
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<TopicModel>>, ProviderError> {
         let all = self.list_all().await?.into_iter().map(|arn| (arn, ())).collect();
-        let found = self.read_if(all, |tags, _| tags.get(TAG_STACK) == Some(&ctx.stack)).await?;
+        let found = self.read_if(&ctx.stack, all, |tags, _| tags.get(TAG_STACK) == Some(&ctx.stack)).await?;
         Ok(found.into_iter().map(|(_, live)| live).collect())
     }
 
@@ -374,7 +403,8 @@ impl Kind for Topic {
                 Some((by_name.get(&topic_name(&ctx.stack, address, props))?.clone(), address))
             })
             .collect();
-        let found = self.read_if(candidates, |tags, address| is_this_stacks(tags, &ctx.stack, address)).await?;
+        let found =
+            self.read_if(&ctx.stack, candidates, |tags, address| is_this_stacks(tags, &ctx.stack, address)).await?;
         Ok(found.into_iter().map(|(address, live)| (address.clone(), live.observed())).collect())
     }
 }

@@ -2,9 +2,8 @@
 //!
 //! The id is the name. A read is one DescribeParameters per 50 names (the
 //! settings), one GetParameters per 10 (the value, not decrypted) and the
-//! tags: through the tagging API for more than three, else (and for what it
-//! misses: moto 5.2.5 files no parameter there) one ListTagsForResource
-//! each. A `SecureString`'s value is write-only: it comes from a secret
+//! tags from the run's one tagging-API read (ListTagsForResource for what
+//! it misses). A `SecureString`'s value is write-only: it comes from a secret
 //! source, is never read back, and state holds its fingerprint. Every
 //! change is one PutParameter with `Overwrite`.
 
@@ -84,12 +83,19 @@ fn attributes(name: &str, version: i64) -> Props {
 pub struct Parameter {
     client: Client,
     tags: SsmTags,
-    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
+    tagging: Option<tagging::StackTags>,
 }
 
 impl Parameter {
-    pub fn new(client: Client, tagging: Option<aws_sdk_resourcegroupstagging::Client>) -> Parameter {
-        Parameter { tags: SsmTags(client.clone()), client, tagging }
+    pub fn new(client: Client) -> Parameter {
+        Parameter { tags: SsmTags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack (shared by
+    /// the kinds), rather than one tag read per parameter.
+    pub fn with_stack_tags(mut self, tags: tagging::StackTags) -> Parameter {
+        self.tagging = Some(tags);
+        self
     }
 
     /// PutParameter with everything but tags (AWS refuses tags with `Overwrite`).
@@ -160,7 +166,7 @@ impl Kind for Parameter {
             values.values().filter_map(|p| Some((p.arn.clone()?, p.name.clone()?))).collect();
         let arns: Vec<String> = names.keys().cloned().collect();
         let one = |arn: String| self.tags_of(names[&arn].clone());
-        let mut tags = tagging::tags_of(self.tagging.as_ref(), "ssm:parameter", &ctx.stack, &arns, one).await?;
+        let mut tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, one).await?;
         Ok(settings
             .into_iter()
             .flatten()

@@ -77,7 +77,7 @@ async fn rule_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let eb = aws.events();
-    let kind = Adapter(Rule::new(eb.clone()));
+    let kind = Adapter(Rule::new(eb.clone()).with_stack_tags(aws.stack_tags()));
     let sns = aws.sns();
     let alerts = sns.create_topic().name("rt-alerts").send().await.unwrap().topic_arn.unwrap();
     let ops = sns.create_topic().name("rt-ops").send().await.unwrap().topic_arn.unwrap();

@@ -207,7 +207,7 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let logs = aws.logs();
-    let kind = Adapter(LogGroup::with_tagging(aws.logs(), aws.tagging()));
+    let kind = Adapter(LogGroup::new(aws.logs()).with_stack_tags(aws.stack_tags()));
     let address = "web_logs";
     // A neighbour whose name starts like ours must not be mistaken for it.
     logs.create_log_group().log_group_name("/ecs/web-old").send().await.unwrap();
@@ -277,7 +277,7 @@ async fn log_group_round_trip_with_retention_updated_in_place() {
 async fn log_groups_are_read_in_pages_with_their_tags_in_one_call() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let kind = Adapter(LogGroup::with_tagging(aws.logs(), aws.tagging()));
+    let kind = Adapter(LogGroup::new(aws.logs()).with_stack_tags(aws.stack_tags()));
     let mut names: Vec<String> = (0..12).map(|i| format!("/svc/app-{i:02}")).collect();
     names.push("/other/solo".into());
     for (i, name) in names.iter().enumerate() {

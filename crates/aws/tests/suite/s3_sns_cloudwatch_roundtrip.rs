@@ -255,7 +255,7 @@ async fn topic_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let kind = Adapter(Topic::new(sns.clone()));
+    let kind = Adapter(Topic::new(sns.clone()).with_stack_tags(aws.stack_tags()));
 
     // The topic for pipeline failures: default name, an email and a queue.
     let want = props(json!({
@@ -374,7 +374,7 @@ async fn topic_policy_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let sns = aws.sns();
-    let topic = Adapter(Topic::new(sns.clone()))
+    let topic = Adapter(Topic::new(sns.clone()).with_stack_tags(aws.stack_tags()))
         .create(&op(STACK, REGION, "alerts", "sns.topic", StepAction::Create, &[]), &props(json!({})))
         .await
         .expect("create the topic");
@@ -440,7 +440,7 @@ async fn alarm_round_trip() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let cw = aws_cbor(&moto).await.cloudwatch();
-    let kind = Adapter(Alarm::new(cw.clone()));
+    let kind = Adapter(Alarm::new(cw.clone()).with_stack_tags(aws.stack_tags()));
     let topic = aws.sns().create_topic().name("rt-failures").send().await.unwrap().topic_arn.unwrap();
 
     // Seed 000: the service's CPU above 80 % for 2 × 5 minutes.

@@ -18,7 +18,7 @@ const REGION: &str = "us-east-1";
 async fn ssm_parameter_round_trip_in_place_and_adopted_after_a_crash() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let kind = Adapter(Parameter::new(aws.ssm(), Some(aws.tagging())));
+    let kind = Adapter(Parameter::new(aws.ssm()).with_stack_tags(aws.stack_tags()));
     let rc = read_ctx(STACK, REGION);
 
     let desired = props(json!({"name": "/app/db-host", "value": "db.internal", "description": "the database"}));
