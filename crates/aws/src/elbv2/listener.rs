@@ -67,23 +67,13 @@ pub struct ListenerAction {
     pub fixed_response_config: Option<FixedResponse>,
 }
 
-hand_model!(
-    ListenerAction,
-    &[
-        Prop::new("type", Type::String, "`forward`, `redirect` or `fixed-response`.").required().one_of(&[
-            "forward",
-            "redirect",
-            "fixed-response"
-        ]),
-        Prop::new("target_group_arn", Type::String, "The target group of a `forward` action, e.g. `${app_tg.arn}`."),
-        Prop::new("redirect_config", <Redirect as PropType>::TYPE, "The redirect of a `redirect` action."),
-        Prop::new(
-            "fixed_response_config",
-            <FixedResponse as PropType>::TYPE,
-            "The answer of a `fixed-response` action."
-        ),
-    ]
-);
+hand_model! { ListenerAction, &[
+    Prop::new("type", Type::String, "`forward`, `redirect` or `fixed-response`.")
+        .required().one_of(&["forward", "redirect", "fixed-response"]),
+    Prop::new("target_group_arn", Type::String, "The target group of a `forward` action, e.g. `${app_tg.arn}`."),
+    Prop::new("redirect_config", <Redirect as PropType>::TYPE, "The redirect of a `redirect` action."),
+    Prop::new("fixed_response_config", <FixedResponse as PropType>::TYPE, "The answer of a `fixed-response` action."),
+]}
 
 model! {
     pub struct ListenerModel {
@@ -136,42 +126,39 @@ fn tls_needs_a_certificate(p: &Literals) -> Option<RuleViolation> {
 /// network load balancer's protocols; a fixed response AWS takes.
 fn actions_fit(p: &Literals) -> Option<RuleViolation> {
     let actions = literal(p, "default_actions")?.as_array()?;
-    let fail = |message: String, hint: &str| violation("default_actions", message, hint);
-    if actions.is_empty() {
-        return fail(
-            "a listener needs a default action".into(),
-            "give it one, e.g. {type: forward, target_group_arn: ...}",
-        );
-    }
     let http = literal_str(p, "protocol").is_none_or(|p| matches!(p, "HTTP" | "HTTPS"));
-    for (i, a) in actions.iter().enumerate() {
-        let has = |k: &str| a.get(k).is_some_and(|v| !v.is_null());
-        let ty = a.get("type").and_then(Value::as_str).unwrap_or_default();
-        let needs = match ty {
-            "forward" => "target_group_arn",
-            "redirect" => "redirect_config",
-            "fixed-response" => "fixed_response_config",
-            _ => continue,
-        };
-        if !has(needs) {
-            return fail(format!("default_actions[{i}] is a `{ty}` action without {needs}"), "add it to the action");
-        }
-        if !http && ty != "forward" {
-            return fail(
-                format!("default_actions[{i}]: a `{ty}` action needs an HTTP or HTTPS listener"),
-                "a network load balancer's listener only forwards",
-            );
-        }
-        let Some(f) = a.get("fixed_response_config").filter(|f| f.is_object()) else { continue };
-        let code = f.get("status_code").and_then(Value::as_str).unwrap_or_default();
-        if !(code.len() == 3 && code.starts_with(['2', '4', '5']) && code.bytes().all(|b| b.is_ascii_digit())) {
-            return fail(format!("default_actions[{i}]: status_code {code:?} is not 2XX, 4XX or 5XX"), "e.g. \"404\"");
-        }
-        if f.get("message_body").and_then(Value::as_str).is_some_and(|b| b.chars().count() > 1024) {
-            return fail(format!("default_actions[{i}]: message_body is over 1024 characters"), "shorten it");
-        }
+    let problem = match actions.is_empty() {
+        true => Some("a listener needs a default action".to_string()),
+        false => actions
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| Some(format!("default_actions[{i}]: {}", action_problem(a, http)?))),
+    };
+    let hint = "an action is {type: forward, target_group_arn}, {type: redirect, redirect_config} or {type: \
+                fixed-response, fixed_response_config}";
+    violation("default_actions", problem?, hint)
+}
+
+fn action_problem(a: &Value, http: bool) -> Option<String> {
+    let ty = a.get("type")?.as_str()?;
+    let needs = match ty {
+        "forward" => "target_group_arn",
+        "redirect" => "redirect_config",
+        _ => "fixed_response_config",
+    };
+    if a.get(needs).is_none_or(Value::is_null) {
+        return Some(format!("a `{ty}` action needs {needs}"));
     }
-    None
+    if !http && ty != "forward" {
+        return Some(format!("a `{ty}` action needs an HTTP or HTTPS listener"));
+    }
+    let f = a.get("fixed_response_config")?;
+    let code = f.get("status_code")?.as_str()?;
+    if !(code.len() == 3 && code.starts_with(['2', '4', '5']) && code.bytes().all(|b| b.is_ascii_digit())) {
+        return Some(format!("status_code {code:?} is not 2XX, 4XX or 5XX"));
+    }
+    let long = f.get("message_body")?.as_str()?.chars().count() > 1024;
+    long.then(|| "message_body is over 1024 characters".into())
 }
 
 /// One spec action as AWS's Action; `order` is set when there are several.
@@ -361,18 +348,12 @@ impl Kind for Listener {
             .send()
             .await
             .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("DuplicateListener") {
-                    e.with_hint(format!(
-                        "the load balancer already has a listener on port {}; remove it or use another port",
-                        want.port
-                    ))
-                } else if e.code_is("CertificateNotFound") {
-                    e.with_hint("check certificate_arn: an ACM certificate in this region")
-                } else {
-                    e
-                }
-            })?;
+            .map_err(hint_on("DuplicateListener", || {
+                format!("the load balancer already has a listener on port {}; remove it or use another port", want.port)
+            }))
+            .map_err(hint_on("CertificateNotFound", || {
+                "check certificate_arn: an ACM certificate in this region".into()
+            }))?;
         let arn = out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string();
         ctx.record_id(&arn);
         Ok(Created { attributes: attributes(&arn), id: arn })

@@ -55,63 +55,27 @@ pub struct LoadBalancerModel {
     pub access_logs: Option<AccessLogs>,
 }
 
-hand_model!(
-    LoadBalancerModel,
-    &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The name: letters, digits and hyphens, at most 32 characters, unique in the region. \
-             Default: `<stack>-<resource>`, shortened with a hash to fit.",
-        )
-        .replace()
-        .unique(),
-        Prop::new("type", Type::String, "`application`, `network` or `gateway`.")
-            .default("\"application\"")
-            .replace()
-            .one_of(LoadBalancerTypeEnum::values()),
-        Prop::new("scheme", Type::String, "`internet-facing` or `internal`.")
-            .default("\"internet-facing\"")
-            .replace()
-            .one_of(LoadBalancerSchemeEnum::values()),
-        Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).")
-            .default("\"ipv4\"")
-            .one_of(IpAddressType::values()),
-        Prop::new(
-            "subnets",
-            Type::Set(&Type::String),
-            "The subnets, at least two in different Availability Zones for an application load balancer (SetSubnets).",
-        )
-        .required(),
-        Prop::new(
-            "security_groups",
-            Type::Set(&Type::String),
-            "The security groups (SetSecurityGroups). Unset: AWS uses the VPC's default group, not managed.",
-        ),
-        Prop::new(
-            "idle_timeout",
-            Type::Int,
-            "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, application load balancers, \
-             1–4000).",
-        )
-        .default("60")
-        .range(1, 4000),
-        Prop::new(
-            "deletion_protection",
-            Type::Bool,
-            "Whether AWS refuses to delete it (`deletion_protection.enabled`). Set it to false (and apply) before \
-             removing the load balancer.",
-        )
-        .default("false"),
-        Prop::new(
-            "http2_enabled",
-            Type::Bool,
-            "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load balancers).",
-        )
-        .default("true"),
-        Prop::new("access_logs", <AccessLogs as PropType>::TYPE, "Access logs to S3 (`access_logs.s3.*`)."),
-    ]
-);
+hand_model! { LoadBalancerModel, &[
+    Prop::new("name", Type::String, "The name: letters, digits and hyphens, at most 32 characters, unique in the \
+        region. Default: `<stack>-<resource>`, shortened with a hash to fit.").replace().unique(),
+    Prop::new("type", Type::String, "`application`, `network` or `gateway`.")
+        .default("\"application\"").replace().one_of(LoadBalancerTypeEnum::values()),
+    Prop::new("scheme", Type::String, "`internet-facing` or `internal`.")
+        .default("\"internet-facing\"").replace().one_of(LoadBalancerSchemeEnum::values()),
+    Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).")
+        .default("\"ipv4\"").one_of(IpAddressType::values()),
+    Prop::new("subnets", Type::Set(&Type::String), "The subnets, at least two in different Availability Zones for \
+        an application load balancer (SetSubnets).").required(),
+    Prop::new("security_groups", Type::Set(&Type::String), "The security groups (SetSecurityGroups). Unset: AWS \
+        uses the VPC's default group, not managed."),
+    Prop::new("idle_timeout", Type::Int, "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, \
+        application load balancers).").default("60").range(1, 4000),
+    Prop::new("deletion_protection", Type::Bool, "Whether AWS refuses to delete it (`deletion_protection.enabled`). \
+        Set it to false (and apply) before removing the load balancer.").default("false"),
+    Prop::new("http2_enabled", Type::Bool, "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load \
+        balancers).").default("true"),
+    Prop::new("access_logs", <AccessLogs as PropType>::TYPE, "Access logs to S3 (`access_logs.s3.*`)."),
+]}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "elbv2.load_balancer",
@@ -354,16 +318,12 @@ impl Kind for LoadBalancer {
             .send()
             .await
             .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("DuplicateLoadBalancerName") {
-                    e.with_hint(format!(
-                        "a load balancer named {name} already exists in this region with other settings; \
-                         delete it or set another `name`"
-                    ))
-                } else {
-                    e
-                }
-            })?;
+            .map_err(hint_on("DuplicateLoadBalancerName", || {
+                format!(
+                    "a load balancer named {name} already exists in this region with other settings; delete it or \
+                     set another `name`"
+                )
+            }))?;
         let lb = out.load_balancers.unwrap_or_default().into_iter().next().unwrap_or_else(|| Lb::builder().build());
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         ctx.record_id(&arn);
@@ -411,15 +371,10 @@ impl Kind for LoadBalancer {
 
     async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&LoadBalancerModel>) -> Result<(), ProviderError> {
         let arn = live.id.as_str();
-        self.client.delete_load_balancer().load_balancer_arn(arn).send().await.map_err(from_sdk).map_err(|e| {
-            if e.code_is("OperationNotPermitted") {
-                e.with_hint(
-                    "deletion protection is on: set `deletion_protection: false`, apply, then delete the load balancer",
-                )
-            } else {
-                e
-            }
-        })?;
+        let call = self.client.delete_load_balancer().load_balancer_arn(arn).send().await.map_err(from_sdk);
+        call.map_err(hint_on("OperationNotPermitted", || {
+            "deletion protection is on: set `deletion_protection: false`, apply, then delete the load balancer".into()
+        }))?;
         ctx.wait_for("load balancer to be deleted", || async {
             Ok(match self.describe_one(arn).await? {
                 None => Poll::Ready(()),

@@ -162,6 +162,14 @@ pub(crate) fn check_resolved<M: Model>(schema: &KindSchema, want: &M) -> Result<
     }
 }
 
+/// Adds `hint` to an error with `code`.
+pub(crate) fn hint_on(
+    code: &'static str,
+    hint: impl FnOnce() -> String,
+) -> impl FnOnce(ProviderError) -> ProviderError {
+    move |e| if e.code_is(code) { e.with_hint(hint()) } else { e }
+}
+
 /// `Model` for a struct written out by hand rather than with `model!`,
 /// which cannot name a property `type` (a keyword).
 macro_rules! hand_model {

@@ -108,50 +108,31 @@ fn targets_need_port_and_vpc(p: &Literals) -> Option<RuleViolation> {
 
 /// The health check settings AWS refuses: a port that is neither a port nor
 /// `traffic-port`, a path not starting with `/`, a timeout not below the
-/// interval, a matcher that is not codes and ranges.
+/// interval.
 fn health_check_fits(p: &Literals) -> Option<RuleViolation> {
-    if let Some(port) = literal_str(p, "health_check_port") {
-        if port != "traffic-port" && !port.parse::<u16>().is_ok_and(|n| n >= 1) {
-            return violation(
-                "health_check_port",
-                format!("health_check_port {port:?} is neither a port (1–65535) nor `traffic-port`"),
-                "write a port number as a string, e.g. \"8081\", or traffic-port",
-            );
-        }
-    }
-    if let Some(path) = literal_str(p, "health_check_path") {
-        if !path.starts_with('/') || path.len() > 1024 {
-            return violation(
-                "health_check_path",
-                format!("health_check_path {path:?} must start with `/` and have at most 1024 characters"),
-                "e.g. /health",
-            );
-        }
-    }
-    let interval = literal(p, "health_check_interval_seconds").map_or(Some(30), Value::as_i64);
-    if let (Some(timeout), Some(interval)) =
-        (literal(p, "health_check_timeout_seconds").and_then(Value::as_i64), interval)
-    {
-        if timeout >= interval {
-            return violation(
-                "health_check_timeout_seconds",
-                format!("health_check_timeout_seconds {timeout} must be less than the interval ({interval} s)"),
-                "lower the timeout or raise health_check_interval_seconds",
-            );
-        }
-    }
-    let matcher = literal_str(p, "matcher")?;
-    let code = |c: &str| c.len() <= 3 && c.parse::<u16>().is_ok();
-    let ok = matcher.split(',').all(|part| match part.split_once('-') {
-        Some((a, b)) => code(a) && code(b),
-        None => code(part),
-    });
-    (!ok).then_some(())?;
-    violation(
-        "matcher",
-        format!("matcher {matcher:?} is not a list of codes and ranges"),
-        "e.g. \"200\", \"200,302\" or \"200-299\"",
-    )
+    let port = literal_str(p, "health_check_port").unwrap_or("traffic-port");
+    let path = literal_str(p, "health_check_path").unwrap_or("/");
+    let timeout = literal(p, "health_check_timeout_seconds").and_then(Value::as_i64).unwrap_or(0);
+    let interval = literal(p, "health_check_interval_seconds").map_or(Some(30), Value::as_i64).unwrap_or(i64::MAX);
+    let bad = [
+        (
+            port != "traffic-port" && !port.parse::<u16>().is_ok_and(|n| n > 0),
+            "health_check_port",
+            format!("{port:?} is neither a port (1–65535) nor `traffic-port`"),
+        ),
+        (
+            !path.starts_with('/') || path.len() > 1024,
+            "health_check_path",
+            format!("{path:?} must start with `/` and have at most 1024 characters"),
+        ),
+        (
+            timeout >= interval,
+            "health_check_timeout_seconds",
+            format!("{timeout} must be less than the interval ({interval} s)"),
+        ),
+    ];
+    let (_, field, message) = bad.into_iter().find(|b| b.0)?;
+    violation(field, format!("{field} {message}"), "see elbv2.target_group in docs/reference.md")
 }
 
 /// Whether a protocol speaks HTTP (and so has a protocol version).
@@ -342,16 +323,12 @@ impl Kind for TargetGroup {
             .send()
             .await
             .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("DuplicateTargetGroupName") {
-                    e.with_hint(format!(
-                        "a target group named {name} already exists with other settings; delete it or set another \
-                         `name` (settings that force a replacement need a new name: set `name` to a new one too)"
-                    ))
-                } else {
-                    e
-                }
-            })?;
+            .map_err(hint_on("DuplicateTargetGroupName", || {
+                format!(
+                    "a target group named {name} already exists with other settings; delete it or set another \
+                     `name` (settings that force a replacement need a new name: set `name` to a new one too)"
+                )
+            }))?;
         let tg = out.target_groups.unwrap_or_default().into_iter().next().unwrap_or_else(|| Tg::builder().build());
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
         ctx.record_id(&arn);

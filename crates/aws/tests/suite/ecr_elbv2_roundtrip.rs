@@ -159,7 +159,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         .create(&op(STACK, REGION, "bad", "elbv2.listener", StepAction::Create, &[]), &bad)
         .await
         .expect_err("a forward without a target group is refused");
-    assert!(err.message.contains("without target_group_arn"), "{err:?}");
+    assert!(err.message.contains("a `forward` action needs target_group_arn"), "{err:?}");
     // A redirect that leaves host, path and query out reads back equal,
     // whether AWS fills them in or not.
     let redirect = read_one(&ls_kind, &read_ctx(STACK, REGION), &listener_arns[1]).await;
@@ -580,7 +580,7 @@ fn elbv2_values_aws_refuses_are_refused_offline() {
         "elbv2.target_group tg2: health_check_path \"health\" must start with `/`",
         "elb.yaml:15:48: property 'port' of elbv2.listener: 70000 is out of range",
         "elbv2.listener tls: an HTTPS listener needs certificate_arn",
-        "elbv2.listener tls: default_actions[0] is a `redirect` action without redirect_config",
+        "elbv2.listener tls: default_actions[0]: a `redirect` action needs redirect_config",
         "property 'port' of elbv2.listener: 0 is out of range",
         "elbv2.listener tcp: default_actions[0]: a `fixed-response` action needs an HTTP or HTTPS listener",
     ] {
