@@ -304,6 +304,7 @@ impl Kind for LoadBalancer {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {
+        check_resolved(&SCHEMA, want)?;
         let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let out = self
             .client
