@@ -120,13 +120,16 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &elbv2::load_balancer::SCHEMA,
-        make: |aws| Arc::new(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
+        make: |aws| kit::Adapter::arc(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
     },
     Entry {
         schema: &elbv2::target_group::SCHEMA,
-        make: |aws| Arc::new(elbv2::target_group::TargetGroup::new(aws.elbv2())),
+        make: |aws| kit::Adapter::arc(elbv2::target_group::TargetGroup::new(aws.elbv2())),
     },
-    Entry { schema: &elbv2::listener::SCHEMA, make: |aws| Arc::new(elbv2::listener::Listener::new(aws.elbv2())) },
+    Entry {
+        schema: &elbv2::listener::SCHEMA,
+        make: |aws| kit::Adapter::arc(elbv2::listener::Listener::new(aws.elbv2())),
+    },
     Entry { schema: &ecs::cluster::SCHEMA, make: |aws| Arc::new(ecs::cluster::Cluster::new(aws.ecs())) },
     Entry {
         schema: &ecs::task_definition::SCHEMA,

@@ -2,41 +2,80 @@
 //!
 //! Create calls CreateLoadBalancer with the tags, records the ARN at once,
 //! waits until the state is `active` (`failed` ends the step with AWS's
-//! reason), then sets the attributes the spec writes with
-//! ModifyLoadBalancerAttributes. The attributes are typed properties
-//! (`idle_timeout` is `idle_timeout.timeout_seconds`, …), read back with
-//! DescribeLoadBalancerAttributes; an attribute AWS does not list (a network
-//! load balancer has no idle timeout; the local emulator lists only what was
-//! set) reads as its default, so it never shows a change nobody asked for.
+//! reason), then sets the attributes the spec asks away from AWS's
+//! defaults with ModifyLoadBalancerAttributes; the attributes (dns_name,
+//! arn_suffix, …) come from the create answer. The load balancer attributes
+//! are typed properties (`idle_timeout` is `idle_timeout.timeout_seconds`,
+//! …), read with DescribeLoadBalancerAttributes; one AWS does not list (a
+//! network load balancer has no idle timeout; the local emulator lists only
+//! what was set) reads as its default, so it never shows a change nobody
+//! asked for.
 //!
 //! Reads are batched: one DescribeLoadBalancers for up to 20 ARNs (when AWS
-//! refuses a batch because one ARN is gone, each ARN is asked on its own,
-//! concurrently), one DescribeTags for up to 20 ARNs, and the attributes of
-//! each load balancer concurrently. Delete waits until the load balancer is
-//! gone, so its security groups and subnets can be deleted right after.
+//! refuses a batch because one ARN is gone, each ARN is asked on its own),
+//! one DescribeTags for up to 20 ARNs, and the attributes of each load
+//! balancer concurrently. Delete waits until the load balancer is gone, so
+//! its security groups and subnets can be deleted right after.
 
 use super::*;
-use crate::error::from_sdk;
-use crate::kit::read_batched;
-use async_trait::async_trait;
+use crate::kit::tagger::Elbv2Tags;
+use crate::kit::{attrs, Adopt, Created, Kind, Live, PropType, Tagger};
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
-use serde_json::{json, Map, Value};
+use deployctl_engine::{Observed, OpCtx, Poll, ReadCtx};
+use deployctl_spec::{Attr, Prop, Type};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-static ACCESS_LOGS: [Prop; 3] = [
-    Prop::new("enabled", Type::Bool, "Whether access logs are written (`access_logs.s3.enabled`).").default("false"),
-    Prop::new(
-        "bucket",
-        Type::String,
-        "The S3 bucket (`access_logs.s3.bucket`); its bucket policy must let Elastic Load Balancing write to it.",
-    )
-    .default("\"\""),
-    Prop::new("prefix", Type::String, "The key prefix in the bucket (`access_logs.s3.prefix`).").default("\"\""),
-];
+const NOT_FOUND: &str = "LoadBalancerNotFound";
+
+crate::model! {
+    pub struct AccessLogs {
+        enabled: bool = "Whether access logs are written (`access_logs.s3.enabled`)." [default("false")],
+        bucket: String = "The S3 bucket (`access_logs.s3.bucket`); its bucket policy must let Elastic Load \
+                          Balancing write to it." [default("\"\"")],
+        prefix: String = "The key prefix in the bucket (`access_logs.s3.prefix`)." [default("\"\"")],
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerModel {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub lb_type: String,
+    pub scheme: String,
+    pub ip_address_type: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Option<Vec<String>>,
+    pub idle_timeout: i64,
+    pub deletion_protection: bool,
+    pub http2_enabled: bool,
+    pub access_logs: Option<AccessLogs>,
+}
+
+hand_model! { LoadBalancerModel, &[
+    Prop::new("name", Type::String, "The name: letters, digits and hyphens, at most 32 characters, unique in the \
+        region. Default: `<stack>-<resource>`, shortened with a hash to fit.").replace().unique(),
+    Prop::new("type", Type::String, "`application`, `network` or `gateway`.")
+        .default("\"application\"").replace().one_of(LoadBalancerTypeEnum::values()),
+    Prop::new("scheme", Type::String, "`internet-facing` or `internal`.")
+        .default("\"internet-facing\"").replace().one_of(LoadBalancerSchemeEnum::values()),
+    Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).")
+        .default("\"ipv4\"").one_of(IpAddressType::values()),
+    Prop::new("subnets", Type::Set(&Type::String), "The subnets, at least two in different Availability Zones for \
+        an application load balancer (SetSubnets).").required(),
+    Prop::new("security_groups", Type::Set(&Type::String), "The security groups (SetSecurityGroups). Unset: AWS \
+        uses the VPC's default group, not managed."),
+    Prop::new("idle_timeout", Type::Int, "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, \
+        application load balancers).").default("60").range(1, 4000),
+    Prop::new("deletion_protection", Type::Bool, "Whether AWS refuses to delete it (`deletion_protection.enabled`). \
+        Set it to false (and apply) before removing the load balancer.").default("false"),
+    Prop::new("http2_enabled", Type::Bool, "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load \
+        balancers).").default("true"),
+    Prop::new("access_logs", <AccessLogs as PropType>::TYPE, "Access logs to S3 (`access_logs.s3.*`)."),
+]}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "elbv2.load_balancer",
@@ -44,49 +83,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           load balancer. Create waits until it is active; delete waits until it is gone, so its security groups \
           and subnets can be deleted after it. Its attributes are properties of their own (idle_timeout, \
           deletion_protection, http2_enabled, access_logs), changed in place.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The name: letters, digits and hyphens, at most 32 characters, unique in the region. \
-             Default: `<stack>-<resource>`, shortened with a hash to fit.",
-        )
-        .replace().unique(),
-        Prop::new("type", Type::String, "`application`, `network` or `gateway`.").default("\"application\"").replace().one_of(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::values()),
-        Prop::new("scheme", Type::String, "`internet-facing` or `internal`.").default("\"internet-facing\"").replace().one_of(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::values()),
-        Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).").default("\"ipv4\""),
-        Prop::new(
-            "subnets",
-            Type::Set(&Type::String),
-            "The subnets, at least two in different Availability Zones for an application load balancer (SetSubnets).",
-        )
-        .required(),
-        Prop::new(
-            "security_groups",
-            Type::Set(&Type::String),
-            "The security groups (SetSecurityGroups). Unset: AWS uses the VPC's default group, not managed.",
-        ),
-        Prop::new(
-            "idle_timeout",
-            Type::Int,
-            "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, application load balancers).",
-        )
-        .default("60"),
-        Prop::new(
-            "deletion_protection",
-            Type::Bool,
-            "Whether AWS refuses to delete it (`deletion_protection.enabled`). Set it to false (and apply) before \
-             removing the load balancer.",
-        )
-        .default("false"),
-        Prop::new(
-            "http2_enabled",
-            Type::Bool,
-            "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load balancers).",
-        )
-        .default("true"),
-        Prop::new("access_logs", Type::Object(&ACCESS_LOGS), "Access logs to S3 (`access_logs.s3.*`)."),
-    ],
+    properties: <LoadBalancerModel as Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The load balancer's ARN." },
         Attr { name: "arn", doc: "The load balancer's ARN." },
@@ -101,28 +98,98 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "vpc_id", doc: "The VPC of its subnets." },
     ],
     taggable: true,
-    rules: &[],
+    rules: &[|p| name_fits(p, true), two_subnets, logs_need_a_bucket],
     example: "alb:\n  type: elbv2.load_balancer\n  properties:\n    subnets: [\"${public_a.id}\", \"${public_b.id}\"]\n    security_groups: [\"${alb_sg.id}\"]\n    idle_timeout: 120\n",
 };
 
-/// The attribute keys behind the typed properties.
-const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
-const DELETION_PROTECTION: &str = "deletion_protection.enabled";
-const HTTP2: &str = "routing.http2.enabled";
-const LOGS_ENABLED: &str = "access_logs.s3.enabled";
-const LOGS_BUCKET: &str = "access_logs.s3.bucket";
-const LOGS_PREFIX: &str = "access_logs.s3.prefix";
+/// An application load balancer needs two subnets (in two zones).
+fn two_subnets(p: &Literals) -> Option<RuleViolation> {
+    let n = literal(p, "subnets")?.as_array()?.len();
+    (literal_str(p, "type").unwrap_or("application") == "application" && n < 2).then_some(())?;
+    violation(
+        "subnets",
+        format!("an application load balancer needs at least two subnets, in two Availability Zones (it has {n})"),
+        "add a subnet of another zone, or set `type: network`",
+    )
+}
 
-/// The properties that are load balancer attributes.
-const ATTRIBUTE_PROPS: [&str; 4] = ["idle_timeout", "deletion_protection", "http2_enabled", "access_logs"];
+/// Access logs written need a bucket.
+fn logs_need_a_bucket(p: &Literals) -> Option<RuleViolation> {
+    let logs = literal(p, "access_logs")?;
+    let on = logs.get("enabled").and_then(Value::as_bool) == Some(true);
+    let bucket = logs.get("bucket").and_then(Value::as_str).unwrap_or_default();
+    (on && bucket.is_empty()).then_some(())?;
+    violation("access_logs", "access logs are enabled without a bucket".into(), "set access_logs.bucket")
+}
+
+/// `(property, attribute key, AWS's default)` of the attribute properties.
+const ATTRIBUTES: [(&str, &str, &str); 6] = [
+    ("idle_timeout", "idle_timeout.timeout_seconds", "60"),
+    ("deletion_protection", "deletion_protection.enabled", "false"),
+    ("http2_enabled", "routing.http2.enabled", "true"),
+    ("access_logs", "access_logs.s3.enabled", "false"),
+    ("access_logs", "access_logs.s3.bucket", ""),
+    ("access_logs", "access_logs.s3.prefix", ""),
+];
+
+/// The attribute values `want` asks, in [`ATTRIBUTES`]' order (`None`:
+/// access logs not managed).
+fn attribute_values(want: &LoadBalancerModel) -> [Option<String>; 6] {
+    let logs = want.access_logs.as_ref();
+    [
+        Some(want.idle_timeout.to_string()),
+        Some(want.deletion_protection.to_string()),
+        Some(want.http2_enabled.to_string()),
+        logs.map(|l| l.enabled.to_string()),
+        logs.map(|l| l.bucket.clone()),
+        logs.map(|l| l.prefix.clone()),
+    ]
+}
+
+fn attributes(lb: &Lb) -> Props {
+    let arn = lb.load_balancer_arn().unwrap_or_default();
+    attrs([
+        ("id", json!(arn)),
+        ("arn", json!(arn)),
+        ("name", json!(lb.load_balancer_name())),
+        ("dns_name", json!(lb.dns_name())),
+        ("zone_id", json!(lb.canonical_hosted_zone_id())),
+        ("arn_suffix", json!(arn_suffix(arn, "loadbalancer/", false))),
+        ("vpc_id", json!(lb.vpc_id())),
+    ])
+}
+
+/// A load balancer in the spec's shape. Attributes AWS does not list read as
+/// their defaults.
+fn live(lb: &Lb, tags: Tags, listed: &HashMap<String, String>) -> Live<LoadBalancerModel> {
+    let attr = |i: usize| listed.get(ATTRIBUTES[i].1).map_or(ATTRIBUTES[i].2, String::as_str);
+    let model = LoadBalancerModel {
+        name: lb.load_balancer_name().map(str::to_string),
+        lb_type: lb.r#type().map_or("application", |t| t.as_str()).to_string(),
+        scheme: lb.scheme().map_or("internet-facing", |s| s.as_str()).to_string(),
+        ip_address_type: lb.ip_address_type().map_or("ipv4", |t| t.as_str()).to_string(),
+        subnets: lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
+        security_groups: Some(lb.security_groups().to_vec()),
+        idle_timeout: attr(0).parse().unwrap_or(60),
+        deletion_protection: attr(1) == "true",
+        http2_enabled: attr(2) != "false",
+        access_logs: Some(AccessLogs {
+            enabled: attr(3) == "true",
+            bucket: attr(4).to_string(),
+            prefix: attr(5).to_string(),
+        }),
+    };
+    Live { id: lb.load_balancer_arn().unwrap_or_default().to_string(), model, tags, attributes: attributes(lb) }
+}
 
 pub struct LoadBalancer {
     client: Client,
+    tags: Elbv2Tags,
 }
 
 impl LoadBalancer {
     pub fn new(client: Client) -> LoadBalancer {
-        LoadBalancer { client }
+        LoadBalancer { tags: Elbv2Tags(client.clone()), client }
     }
 
     /// DescribeLoadBalancers for some ARNs.
@@ -132,36 +199,23 @@ impl LoadBalancer {
         Ok(out.load_balancers.unwrap_or_default())
     }
 
-    /// Every load balancer of the account and region.
-    async fn describe_all(&self) -> Result<Vec<Lb>, ProviderError> {
-        let mut pages = self.client.describe_load_balancers().into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            out.extend(page.map_err(from_sdk)?.load_balancers.unwrap_or_default());
-        }
-        Ok(out)
-    }
-
     /// One load balancer, `None` when it is gone.
     async fn describe_one(&self, arn: &str) -> Result<Option<Lb>, ProviderError> {
         match self.describe(vec![arn.to_string()]).await {
             Ok(found) => Ok(found.into_iter().next()),
-            Err(e) if e.code_is("LoadBalancerNotFound") => Ok(None),
+            Err(e) if e.code_is(NOT_FOUND) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The attributes of one load balancer, by key.
-    async fn attributes(&self, arn: &str) -> Result<Option<HashMap<String, String>>, ProviderError> {
+    /// The attributes of one load balancer, by key; `None` when it is gone.
+    async fn listed(&self, arn: &str) -> Result<Option<HashMap<String, String>>, ProviderError> {
         let r = self.client.describe_load_balancer_attributes().load_balancer_arn(arn).send().await.map_err(from_sdk);
         match r {
             Ok(out) => Ok(Some(
-                out.attributes()
-                    .iter()
-                    .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
-                    .collect(),
+                out.attributes.unwrap_or_default().into_iter().filter_map(|a| Some((a.key?, a.value?))).collect(),
             )),
-            Err(e) if e.code_is("LoadBalancerNotFound") => Ok(None),
+            Err(e) if e.code_is(NOT_FOUND) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -169,31 +223,20 @@ impl LoadBalancer {
     /// The load balancers in the spec's shape: tags in one DescribeTags per
     /// 20, attributes concurrently. With `stack`, only those tagged with it
     /// (their attributes are not read otherwise).
-    async fn observe(&self, lbs: Vec<Lb>, stack: Option<&str>) -> Result<Vec<Observed>, ProviderError> {
-        let lbs = with_tags(&self.client, lbs, |l| l.load_balancer_arn(), stack).await?;
-        let attrs = join_all(lbs.iter().map(|(l, _)| self.attributes(l.load_balancer_arn().unwrap_or_default()))).await;
-        let mut out = Vec::new();
-        for ((lb, tags), attrs) in lbs.into_iter().zip(attrs) {
-            // Gone between the two calls: absent.
-            let Some(attrs) = attrs? else { continue };
-            out.push(observed(&lb, tags, &attrs));
-        }
-        Ok(out)
-    }
-
-    async fn read_one(&self, arn: &str) -> Result<Observed, ProviderError> {
-        let found = self.describe_one(arn).await?.into_iter().collect();
-        self.observe(found, None).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(Some("LoadBalancerNotFound".into()), format!("load balancer {arn} disappeared"))
-        })
+    async fn observe(&self, lbs: Vec<Lb>, stack: Option<&str>) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+        let lbs = with_tags(&self.client, lbs, |l| l.load_balancer_arn(), NOT_FOUND, stack).await?;
+        crate::read_each(lbs.into_iter().map(|(lb, tags)| async move {
+            let listed = self.listed(lb.load_balancer_arn().unwrap_or_default()).await?;
+            Ok(listed.map(|listed| live(&lb, tags, &listed)))
+        }))
+        .await
     }
 
     /// Waits until the load balancer is `active`; `failed` is an error with
     /// AWS's reason.
     async fn wait_active(&self, ctx: &OpCtx, arn: &str) -> Result<(), ProviderError> {
-        let (this, arn) = (self, arn);
-        ctx.wait_for("load balancer to be active", move || async move {
-            let Some(lb) = this.describe_one(arn).await? else {
+        ctx.wait_for("load balancer to be active", || async {
+            let Some(lb) = self.describe_one(arn).await? else {
                 return Ok(Poll::Pending("not visible yet".into()));
             };
             let state = lb.state();
@@ -215,210 +258,130 @@ impl LoadBalancer {
         Ok(())
     }
 
-    /// ModifyLoadBalancerAttributes for the named attribute properties, with
-    /// the values the spec asks (or the defaults).
-    async fn modify_attributes(&self, arn: &str, desired: &Props, props: &[&str]) -> Result<(), ProviderError> {
-        let mut attrs = Vec::new();
-        let mut add = |k: &str, v: String| attrs.push(LoadBalancerAttribute::builder().key(k).value(v).build());
-        for p in props {
-            match *p {
-                "idle_timeout" => {
-                    if let Some(v) = want_i32(&SCHEMA, desired, "idle_timeout") {
-                        add(IDLE_TIMEOUT, v.to_string());
-                    }
-                }
-                "deletion_protection" => {
-                    if let Some(v) = want_bool(&SCHEMA, desired, "deletion_protection") {
-                        add(DELETION_PROTECTION, v.to_string());
-                    }
-                }
-                "http2_enabled" => {
-                    if let Some(v) = want_bool(&SCHEMA, desired, "http2_enabled") {
-                        add(HTTP2, v.to_string());
-                    }
-                }
-                "access_logs" => {
-                    if let Some(Value::Object(logs)) = desired.get("access_logs") {
-                        let s = |k: &str| logs.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-                        let enabled = logs.get("enabled").and_then(Value::as_bool).unwrap_or(false);
-                        add(LOGS_ENABLED, enabled.to_string());
-                        add(LOGS_BUCKET, s("bucket"));
-                        add(LOGS_PREFIX, s("prefix"));
-                    }
-                }
-                _ => {}
-            }
-        }
+    /// ModifyLoadBalancerAttributes for the attributes `send` picks (by
+    /// index in [`ATTRIBUTES`]); no call when it picks none.
+    async fn modify_attributes(
+        &self,
+        arn: &str,
+        want: &LoadBalancerModel,
+        send: impl Fn(usize, &str) -> bool,
+    ) -> Result<(), ProviderError> {
+        let attrs: Vec<LoadBalancerAttribute> = attribute_values(want)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.filter(|v| send(i, v)).map(|v| (ATTRIBUTES[i].1, v)))
+            .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
+            .collect();
         if attrs.is_empty() {
             return Ok(());
         }
-        self.client
-            .modify_load_balancer_attributes()
-            .load_balancer_arn(arn)
-            .set_attributes(Some(attrs))
-            .send()
-            .await
-            .map_err(from_sdk)?;
+        let call = self.client.modify_load_balancer_attributes().load_balancer_arn(arn).set_attributes(Some(attrs));
+        call.send().await.map_err(from_sdk)?;
         Ok(())
     }
 }
 
-/// A load balancer in the spec's shape. Attributes AWS does not list read as
-/// their defaults.
-fn observed(lb: &Lb, tags: BTreeMap<String, String>, attrs: &HashMap<String, String>) -> Observed {
-    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    let attr = |k: &str| attrs.get(k).map(String::as_str);
-    let int = |k: &str, d: i64| attr(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(d);
-    let bool_ = |k: &str, d: bool| attr(k).and_then(|v| v.parse::<bool>().ok()).unwrap_or(d);
-    let subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
-    let mut logs = Map::new();
-    logs.insert("enabled".into(), json!(bool_(LOGS_ENABLED, false)));
-    logs.insert("bucket".into(), json!(attr(LOGS_BUCKET).unwrap_or_default()));
-    logs.insert("prefix".into(), json!(attr(LOGS_PREFIX).unwrap_or_default()));
+#[async_trait::async_trait]
+impl Kind for LoadBalancer {
+    type Model = LoadBalancerModel;
+    const ADOPT: Adopt = Adopt::ByTag;
 
-    let mut properties = Props::new();
-    properties.insert("name".into(), json!(lb.load_balancer_name()));
-    properties.insert("type".into(), json!(lb.r#type().map(|t| t.as_str())));
-    properties.insert("scheme".into(), json!(lb.scheme().map(|s| s.as_str())));
-    properties.insert("ip_address_type".into(), json!(lb.ip_address_type().map(|t| t.as_str())));
-    properties.insert("subnets".into(), json!(subnets));
-    properties.insert("security_groups".into(), json!(lb.security_groups()));
-    properties.insert("idle_timeout".into(), json!(int(IDLE_TIMEOUT, 60)));
-    properties.insert("deletion_protection".into(), json!(bool_(DELETION_PROTECTION, false)));
-    properties.insert("http2_enabled".into(), json!(bool_(HTTP2, true)));
-    properties.insert("access_logs".into(), Value::Object(logs));
-
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(arn));
-    attributes.insert("arn".into(), json!(arn));
-    attributes.insert("name".into(), json!(lb.load_balancer_name()));
-    attributes.insert("dns_name".into(), json!(lb.dns_name()));
-    attributes.insert("zone_id".into(), json!(lb.canonical_hosted_zone_id()));
-    attributes.insert("arn_suffix".into(), json!(arn_suffix(&arn, "loadbalancer/", false)));
-    attributes.insert("vpc_id".into(), json!(lb.vpc_id()));
-    Observed { id: arn, properties, tags, attributes }
-}
-
-#[async_trait]
-impl ResourceKind for LoadBalancer {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let found = read_batched(ids, ARN_CHUNK, "LoadBalancerNotFound", |arns| self.describe(arns)).await?;
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+        let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
         self.observe(found, None).await
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let all = self.describe_all().await?;
-        let found = self.observe(all, Some(&ctx.stack)).await?;
-        Ok(found.into_iter().filter_map(|o| Some((address_tag(&o.tags)?, o))).collect())
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+        self.observe(all_load_balancers(&self.client).await?, Some(&ctx.stack)).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| want_str(&SCHEMA, desired, k);
-        let name = s("name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+    async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {
+        check_resolved(&SCHEMA, want)?;
+        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let out = self
             .client
             .create_load_balancer()
             .name(&name)
-            .set_subnets(want_strings(desired, "subnets"))
-            .set_security_groups(want_strings(desired, "security_groups"))
-            .set_scheme(s("scheme").map(|v| LoadBalancerSchemeEnum::from(v.as_str())))
-            .set_type(s("type").map(|v| LoadBalancerTypeEnum::from(v.as_str())))
-            .set_ip_address_type(s("ip_address_type").map(|v| IpAddressType::from(v.as_str())))
+            .set_subnets(Some(want.subnets.clone()))
+            .set_security_groups(want.security_groups.clone())
+            .scheme(LoadBalancerSchemeEnum::from(want.scheme.as_str()))
+            .r#type(LoadBalancerTypeEnum::from(want.lb_type.as_str()))
+            .ip_address_type(IpAddressType::from(want.ip_address_type.as_str()))
             .set_tags(Some(elb_tags(&ctx.tags)))
             .send()
             .await
             .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("DuplicateLoadBalancerName") {
-                    e.with_hint(format!(
-                        "a load balancer named {name} already exists in this region with other settings; \
-                         delete it or set another `name`"
-                    ))
-                } else {
-                    e
-                }
-            })?;
-        let arn = out.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_string();
+            .map_err(hint_on("DuplicateLoadBalancerName", || {
+                format!(
+                    "a load balancer named {name} already exists in this region with other settings; delete it or \
+                     set another `name`"
+                )
+            }))?;
+        let lb = out.load_balancers.unwrap_or_default().into_iter().next().unwrap_or_else(|| Lb::builder().build());
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         ctx.record_id(&arn);
         self.wait_active(ctx, &arn).await?;
-        let written: Vec<&str> = ATTRIBUTE_PROPS.iter().copied().filter(|p| desired.contains_key(*p)).collect();
-        self.modify_attributes(&arn, desired, &written).await?;
-        self.read_one(&arn).await
+        // AWS's defaults stand unless the spec asks otherwise.
+        self.modify_attributes(&arn, want, |i, v| v != ATTRIBUTES[i].2).await?;
+        Ok(Created { id: arn, attributes: attributes(&lb) })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let arn = current.id.as_str();
-        let has = |p: &str| changed.iter().any(|c| c == p);
-        if has("subnets") {
-            self.client
-                .set_subnets()
-                .load_balancer_arn(arn)
-                .set_subnets(want_strings(desired, "subnets"))
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &LoadBalancerModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let arn = live.id.as_str();
+        if changed.contains(&"subnets") {
+            let call = self.client.set_subnets().load_balancer_arn(arn).set_subnets(Some(want.subnets.clone()));
+            call.send().await.map_err(from_sdk)?;
         }
-        if has("security_groups") {
-            self.client
-                .set_security_groups()
-                .load_balancer_arn(arn)
-                .set_security_groups(Some(want_strings(desired, "security_groups").unwrap_or_default()))
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        if changed.contains(&"security_groups") {
+            let groups = Some(want.security_groups.clone().unwrap_or_default());
+            let call = self.client.set_security_groups().load_balancer_arn(arn).set_security_groups(groups);
+            call.send().await.map_err(from_sdk)?;
         }
-        if has("ip_address_type") {
-            let t = want_str(&SCHEMA, desired, "ip_address_type").unwrap_or_else(|| "ipv4".into());
+        if changed.contains(&"ip_address_type") {
+            let t = IpAddressType::from(want.ip_address_type.as_str());
             self.client
                 .set_ip_address_type()
                 .load_balancer_arn(arn)
-                .ip_address_type(IpAddressType::from(t.as_str()))
+                .ip_address_type(t)
                 .send()
                 .await
                 .map_err(from_sdk)?;
         }
-        let attrs: Vec<&str> = ATTRIBUTE_PROPS.iter().copied().filter(|p| has(p)).collect();
-        self.modify_attributes(arn, desired, &attrs).await?;
-        if has("tags") {
-            converge_tags(&self.client, arn, &current.tags, ctx).await?;
-        }
-        self.read_one(arn).await
+        self.modify_attributes(arn, want, |i, _| changed.contains(&ATTRIBUTES[i].0)).await?;
+        Ok(None)
     }
 
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
         self.wait_active(ctx, &current.id).await?;
-        self.read_one(&current.id).await
+        Ok(current.clone())
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let arn = current.id.as_str();
-        match self.client.delete_load_balancer().load_balancer_arn(arn).send().await.map_err(from_sdk) {
-            Ok(_) => {}
-            Err(e) if crate::is_not_found(&e) => return Ok(()),
-            Err(e) if e.code_is("OperationNotPermitted") => {
-                return Err(e.with_hint(
-                    "deletion protection is on: set `deletion_protection: false`, apply, then delete the load balancer",
-                ))
-            }
-            Err(e) => return Err(e),
-        }
-        let this = self;
-        ctx.wait_for("load balancer to be deleted", move || async move {
-            Ok(match this.describe_one(arn).await? {
+    async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&LoadBalancerModel>) -> Result<(), ProviderError> {
+        let arn = live.id.as_str();
+        let call = self.client.delete_load_balancer().load_balancer_arn(arn).send().await.map_err(from_sdk);
+        call.map_err(hint_on("OperationNotPermitted", || {
+            "deletion protection is on: set `deletion_protection: false`, apply, then delete the load balancer".into()
+        }))?;
+        ctx.wait_for("load balancer to be deleted", || async {
+            Ok(match self.describe_one(arn).await? {
                 None => Poll::Ready(()),
-                Some(lb) => Poll::Pending(
-                    lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or("deleting".into()),
-                ),
+                Some(lb) => {
+                    Poll::Pending(lb.state().and_then(|s| s.code()).map_or("deleting", |c| c.as_str()).to_string())
+                }
             })
         })
         .await?;

@@ -73,9 +73,9 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         .group_id
         .unwrap();
 
-    let lb_kind = load_balancer::LoadBalancer::new(elb.clone());
-    let tg_kind = target_group::TargetGroup::new(elb.clone());
-    let ls_kind = listener::Listener::new(elb.clone());
+    let lb_kind = Adapter(load_balancer::LoadBalancer::new(elb.clone()));
+    let tg_kind = Adapter(target_group::TargetGroup::new(elb.clone()));
+    let ls_kind = Adapter(listener::Listener::new(elb.clone()));
 
     // The load balancer: default name, active, attributes at their defaults.
     let lb_want = props(json!({"subnets": [subnets[1], subnets[0]], "security_groups": [sg], "idle_timeout": 60}));
@@ -83,7 +83,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         .create(&op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Create, &[]), &lb_want)
         .await
         .expect("create the load balancer");
-    assert_eq!(lb.properties["name"], json!("rt-alb"));
+    assert_eq!(lb.attributes["name"], json!("rt-alb"));
     assert!(lb.attributes["arn_suffix"].as_str().unwrap().starts_with("app/rt-alb/"), "{:?}", lb.attributes);
     assert!(!lb.attributes["dns_name"].as_str().unwrap_or_default().is_empty());
     assert!(!lb.attributes["zone_id"].as_str().unwrap_or_default().is_empty());
@@ -103,7 +103,7 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         .create(&op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Create, &[]), &tg_want)
         .await
         .expect("create the target group");
-    assert_eq!(tg.properties["name"], json!("rt-app-tg"));
+    assert_eq!(tg.attributes["name"], json!("rt-app-tg"));
     assert!(tg.attributes["arn_suffix"].as_str().unwrap().starts_with("targetgroup/rt-app-tg/"));
     let tg = read_one(&tg_kind, &read_ctx(STACK, REGION), &tg.id).await;
     assert_clean(&target_group::SCHEMA, &tg_want, &tg);
@@ -152,6 +152,14 @@ async fn load_balancer_target_group_and_listeners_round_trip() {
         assert_clean(&listener::SCHEMA, &want, &l);
         listener_arns.push(l.id.clone());
     }
+    // What a reference hid from validate is refused before any call.
+    let bad = props(json!({"load_balancer_arn": lb_arn, "port": 8083, "protocol": "HTTP",
+        "default_actions": [{"type": "forward"}]}));
+    let err = ls_kind
+        .create(&op(STACK, REGION, "bad", "elbv2.listener", StepAction::Create, &[]), &bad)
+        .await
+        .expect_err("a forward without a target group is refused");
+    assert!(err.message.contains("a `forward` action needs target_group_arn"), "{err:?}");
     // A redirect that leaves host, path and query out reads back equal,
     // whether AWS fills them in or not.
     let redirect = read_one(&ls_kind, &read_ctx(STACK, REGION), &listener_arns[1]).await;
@@ -395,16 +403,69 @@ async fn ecr_delete_follows_the_recorded_force_delete_without_a_tag() {
     assert!(kind.read(&read_ctx(STACK, REGION), &["rt/forced".to_string()]).await.unwrap().is_empty());
 }
 
+/// What AWS refuses of the ELBv2 kinds and can be known offline,
+/// `validate` refuses with its position: names, enumerations, ranges (a
+/// listener port past 65535), an HTTPS listener without a certificate,
+/// actions without what their type needs, health check timings.
+#[test]
+fn elbv2_values_aws_refuses_are_refused_offline() {
+    let text = "stack: rt\nregion: us-east-1\nresources:
+  alb:
+    type: elbv2.load_balancer
+    properties: {name: -alb, subnets: [subnet-a], scheme: public, idle_timeout: 5000}
+  tg:
+    type: elbv2.target_group
+    properties: {port: 8080, vpc_id: vpc-1, protocol: HTTQ, health_check_interval_seconds: 5, health_check_timeout_seconds: 10}
+  tg2:
+    type: elbv2.target_group
+    properties: {target_type: ip, vpc_id: vpc-1, health_check_path: health, matcher: ok}
+  big:
+    type: elbv2.listener
+    properties: {load_balancer_arn: arn, port: 70000, protocol: HTTP, default_actions: [{type: forward, target_group_arn: x}]}
+  tls:
+    type: elbv2.listener
+    properties: {load_balancer_arn: arn, port: 443, protocol: HTTPS, default_actions: [{type: redirect}]}
+  tcp:
+    type: elbv2.listener
+    properties:
+      load_balancer_arn: arn
+      port: 0
+      protocol: TCP
+      default_actions: [{type: fixed-response, fixed_response_config: {status_code: '302'}}]
+";
+    let reg = vec![&load_balancer::SCHEMA, &target_group::SCHEMA, &listener::SCHEMA];
+    let err = deployctl_spec::load_str("elb.yaml", text, &Default::default(), &reg).expect_err("refused").to_string();
+    for want in [
+        "elb.yaml:6:24: elbv2.load_balancer alb: the name \"-alb\" begins or ends with a hyphen",
+        "property 'scheme' of elbv2.load_balancer: 'public' is not one of the values AWS accepts",
+        "property 'idle_timeout' of elbv2.load_balancer: 5000 is out of range",
+        "elbv2.load_balancer alb: an application load balancer needs at least two subnets",
+        "property 'protocol' of elbv2.target_group: 'HTTQ' is not one of the values AWS accepts",
+        "elbv2.target_group tg: health_check_timeout_seconds 10 must be less than the interval (5 s)",
+        "elbv2.target_group tg2: a target group of `ip` targets needs port and vpc_id (port is unset)",
+        "elbv2.target_group tg2: health_check_path \"health\" must start with `/`",
+        "elb.yaml:15:48: property 'port' of elbv2.listener: 70000 is out of range",
+        "elbv2.listener tls: an HTTPS listener needs certificate_arn",
+        "elbv2.listener tls: default_actions[0]: a `redirect` action needs redirect_config",
+        "property 'port' of elbv2.listener: 0 is out of range",
+        "elbv2.listener tcp: default_actions[0]: a `fixed-response` action needs an HTTP or HTTPS listener",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
 mod mocked {
     use super::*;
     use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_elasticloadbalancingv2::operation::create_listener::CreateListenerOutput;
     use aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::CreateLoadBalancerOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::create_target_group::CreateTargetGroupOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
     use aws_sdk_elasticloadbalancingv2::types::{
-        AvailabilityZone, LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerState, LoadBalancerStateEnum,
-        LoadBalancerTypeEnum, Tag, TagDescription,
+        AvailabilityZone, Listener as Ls, LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerState,
+        LoadBalancerStateEnum, LoadBalancerTypeEnum, Tag, TagDescription, TargetGroup as Tg,
     };
     use aws_sdk_elasticloadbalancingv2::Client;
     use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
@@ -483,7 +544,7 @@ mod mocked {
                 .attributes(LoadBalancerAttribute::builder().key("deletion_protection.enabled").value("true").build())
                 .build()
         });
-        let kind = load_balancer::LoadBalancer::new(client(&[&batch, &gone, &found, &tags, &attrs]));
+        let kind = Adapter(load_balancer::LoadBalancer::new(client(&[&batch, &gone, &found, &tags, &attrs])));
         let read = kind.read(&read_ctx(STACK, REGION), &[A.to_string(), B.to_string()]).await.expect("read");
         assert_eq!(read.len(), 1);
         let o = &read[0];
@@ -516,7 +577,7 @@ mod mocked {
                     .build()
             })
             .build();
-        let kind = load_balancer::LoadBalancer::new(client(&[&create, &describe]));
+        let kind = Adapter(load_balancer::LoadBalancer::new(client(&[&create, &describe])));
         let ctx = op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Create, &[]);
         let err = kind
             .create(&ctx, &props(json!({"subnets": ["subnet-a", "subnet-b"]})))
@@ -526,5 +587,51 @@ mod mocked {
         assert!(err.message.contains("insufficient capacity in us-east-1a"), "{err:?}");
         assert!(err.hint.is_some());
         assert_eq!(describe.num_calls(), 2);
+    }
+
+    /// Creates answer from the create call (and the load balancer's wait):
+    /// no Describe, DescribeTags or attribute read after, and no attribute
+    /// call when the spec asks AWS's defaults. Any other call fails: the
+    /// mocks match nothing else.
+    #[tokio::test]
+    async fn creates_take_their_attributes_from_the_create_answer() {
+        const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rt-app-tg/73e2d6bc24d8a067";
+        const LS: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/rt-alb/50dc6c495c0c9188/1";
+        let create = mock!(Client::create_load_balancer).then_output(|| {
+            CreateLoadBalancerOutput::builder().load_balancers(lb(A, LoadBalancerStateEnum::Provisioning, None)).build()
+        });
+        let describe = mock!(Client::describe_load_balancers).then_output(|| {
+            DescribeLoadBalancersOutput::builder().load_balancers(lb(A, LoadBalancerStateEnum::Active, None)).build()
+        });
+        let tg = mock!(Client::create_target_group).then_output(|| {
+            let tg = Tg::builder().target_group_arn(TG).target_group_name("rt-app-tg").build();
+            CreateTargetGroupOutput::builder().target_groups(tg).build()
+        });
+        let ls = mock!(Client::create_listener)
+            .then_output(|| CreateListenerOutput::builder().listeners(Ls::builder().listener_arn(LS).build()).build());
+        let client = client(&[&create, &describe, &tg, &ls]);
+
+        let kind = Adapter(load_balancer::LoadBalancer::new(client.clone()));
+        let ctx = op(STACK, REGION, "alb", "elbv2.load_balancer", StepAction::Create, &[]);
+        let want = props(json!({"subnets": ["subnet-a", "subnet-b"], "idle_timeout": 60}));
+        let created = kind.create(&ctx, &want).await.expect("create the load balancer");
+        assert_eq!(created.id, A);
+        assert_eq!(created.attributes["dns_name"], json!("rt-alb-1.us-east-1.elb.amazonaws.com"));
+        assert_eq!(created.attributes["arn_suffix"], json!("app/rt-alb/50dc6c495c0c9188"));
+        assert_eq!(describe.num_calls(), 1, "one Describe, the wait's");
+
+        let kind = Adapter(target_group::TargetGroup::new(client.clone()));
+        let ctx = op(STACK, REGION, "app_tg", "elbv2.target_group", StepAction::Create, &[]);
+        let want = props(json!({"port": 8080, "vpc_id": "vpc-1", "deregistration_delay_timeout_seconds": 300}));
+        let created = kind.create(&ctx, &want).await.expect("create the target group");
+        assert_eq!(created.attributes["arn_suffix"], json!("targetgroup/rt-app-tg/73e2d6bc24d8a067"));
+
+        let kind = Adapter(listener::Listener::new(client));
+        let ctx = op(STACK, REGION, "http", "elbv2.listener", StepAction::Create, &[]);
+        let want = props(json!({"load_balancer_arn": A, "port": 80, "protocol": "HTTP",
+            "default_actions": [{"type": "forward", "target_group_arn": TG}]}));
+        let created = kind.create(&ctx, &want).await.expect("create the listener");
+        assert_eq!((created.id.as_str(), &created.attributes["arn"]), (LS, &json!(LS)));
+        assert_eq!((create.num_calls(), tg.num_calls(), ls.num_calls()), (1, 1, 1));
     }
 }
