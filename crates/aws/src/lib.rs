@@ -144,11 +144,11 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
-        make: |aws| Arc::new(appautoscaling::target::Target::new(aws.appautoscaling())),
+        make: |aws| kit::Adapter::arc(appautoscaling::target::Target::new(aws.appautoscaling())),
     },
     Entry {
         schema: &appautoscaling::policy::SCHEMA,
-        make: |aws| Arc::new(appautoscaling::policy::Policy::new(aws.appautoscaling())),
+        make: |aws| kit::Adapter::arc(appautoscaling::policy::Policy::new(aws.appautoscaling())),
     },
     Entry {
         schema: &codebuild::project::SCHEMA,
