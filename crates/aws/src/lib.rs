@@ -103,7 +103,7 @@ pub static REGISTRY: &[Entry] = &[
     Entry { schema: &iam::role::SCHEMA, make: |aws| kit::Adapter::arc(iam::role::Role::new(aws.iam())) },
     Entry {
         schema: &iam::oidc_provider::SCHEMA,
-        make: |aws| Arc::new(iam::oidc_provider::OidcProvider::new(aws.iam())),
+        make: |aws| kit::Adapter::arc(iam::oidc_provider::OidcProvider::new(aws.iam())),
     },
     Entry {
         schema: &logs::log_group::SCHEMA,
