@@ -101,10 +101,10 @@ pub static REGISTRY: &[Entry] = &[
         make: |aws| kit::Adapter::arc(ec2::route_table::RouteTable::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
     },
     Entry { schema: &ec2::vpc_endpoint::SCHEMA, make: |aws| Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2())) },
-    Entry { schema: &iam::role::SCHEMA, make: |aws| Arc::new(iam::role::Role::new(aws.iam())) },
+    Entry { schema: &iam::role::SCHEMA, make: |aws| kit::Adapter::arc(iam::role::Role::new(aws.iam())) },
     Entry {
         schema: &iam::oidc_provider::SCHEMA,
-        make: |aws| Arc::new(iam::oidc_provider::OidcProvider::new(aws.iam())),
+        make: |aws| kit::Adapter::arc(iam::oidc_provider::OidcProvider::new(aws.iam())),
     },
     Entry {
         schema: &logs::log_group::SCHEMA,
@@ -160,11 +160,11 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &appautoscaling::target::SCHEMA,
-        make: |aws| Arc::new(appautoscaling::target::Target::new(aws.appautoscaling())),
+        make: |aws| kit::Adapter::arc(appautoscaling::target::Target::new(aws.appautoscaling())),
     },
     Entry {
         schema: &appautoscaling::policy::SCHEMA,
-        make: |aws| Arc::new(appautoscaling::policy::Policy::new(aws.appautoscaling())),
+        make: |aws| kit::Adapter::arc(appautoscaling::policy::Policy::new(aws.appautoscaling())),
     },
     Entry {
         schema: &codebuild::project::SCHEMA,

@@ -3,24 +3,38 @@
 //!
 //! The id is deterministic: `<service_namespace>/<resource_id>/<scalable_dimension>`
 //! (`ecs/service/shop/web/ecs:service:DesiredCount`). RegisterScalableTarget
-//! is an upsert: create and update are the same call. Reads are batched:
-//! one DescribeScalableTargets per namespace for up to 50 resource ids.
-//! Targets are not tagged here (moto cannot list their tags, and a target
-//! is identified by what it scales): adoption finds a candidate by its
-//! natural key, and registering one that exists takes it over, as AWS
-//! itself does.
+//! is an upsert: create and update are the same call, and create answers
+//! from its response (the target's ARN). Reads are batched: one
+//! DescribeScalableTargets per namespace for up to 50 resource ids.
+//! Adoption finds a candidate by its natural key, and registering one that
+//! exists takes it over, as AWS itself does.
 
-use super::{is_gone, CHUNK};
-use crate::elbv2::{want_i32, want_str};
+use super::{dimension_fits_namespace, is_gone, literal, Key, CHUNK};
 use crate::error::from_sdk;
-use async_trait::async_trait;
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model};
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
-use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use futures::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+
+model! {
+    pub struct TargetModel {
+        service_namespace: String = "The service: `ecs`, `dynamodb`, `rds`, `lambda`, `elasticache`…"
+            [required, replace, one_of(ServiceNamespace::values())],
+        resource_id: String = "What scales, in the service's format; ECS: `service/<cluster name>/<service name>`."
+            [required, replace],
+        scalable_dimension: String = "The property that scales; ECS: `ecs:service:DesiredCount`."
+            [required, replace, one_of(ScalableDimension::values())],
+        min_capacity: i32 = "The fewest units (tasks) scaling may leave." [required, range(0, 2147483647)],
+        max_capacity: i32 = "The most units (tasks) scaling may add up to (at least `min_capacity`)."
+            [required, range(0, 2147483647)],
+        role_arn: Option<String> =
+            "The role Application Auto Scaling uses. Unset: its service-linked role (not managed).",
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "appautoscaling.target",
@@ -29,36 +43,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           service/${cluster.name}/${service.name}` (the references order it after the service), \
           `scalable_dimension: ecs:service:DesiredCount`. Its scaling policies (`appautoscaling.policy`) \
           reference its `resource_id`, so they come after it. Deleting the target deletes its policies too.",
-    properties: &[
-        Prop::new(
-            "service_namespace",
-            Type::String,
-            "The service: `ecs`, `dynamodb`, `rds`, `lambda`, `elasticache`…",
-        )
-        .required()
-        .replace().one_of(aws_sdk_applicationautoscaling::types::ServiceNamespace::values()),
-        Prop::new(
-            "resource_id",
-            Type::String,
-            "What scales, in the service's format; ECS: `service/<cluster name>/<service name>`.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "scalable_dimension",
-            Type::String,
-            "The property that scales; ECS: `ecs:service:DesiredCount`.",
-        )
-        .required()
-        .replace().one_of(aws_sdk_applicationautoscaling::types::ScalableDimension::values()),
-        Prop::new("min_capacity", Type::Int, "The fewest units (tasks) scaling may leave.").required(),
-        Prop::new("max_capacity", Type::Int, "The most units (tasks) scaling may add up to.").required(),
-        Prop::new(
-            "role_arn",
-            Type::String,
-            "The role Application Auto Scaling uses. Unset: its service-linked role (not managed).",
-        ),
-    ],
+    properties: <TargetModel as Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "`<service_namespace>/<resource_id>/<scalable_dimension>`." },
         Attr { name: "arn", doc: "The scalable target's ARN." },
@@ -67,75 +52,63 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "scalable_dimension", doc: "The scalable dimension, for the target's policies." },
     ],
     taggable: false,
-    rules: &[],
+    rules: &[dimension_fits_namespace, min_within_max, ecs_resource_id],
     example: "web_scaling:\n  type: appautoscaling.target\n  properties:\n    service_namespace: ecs\n    \
               resource_id: service/shop/web\n    scalable_dimension: ecs:service:DesiredCount\n    min_capacity: 2\n    \
               max_capacity: 10\n",
 };
 
+/// AWS refuses a minimum above the maximum.
+fn min_within_max(p: &Literals) -> Option<RuleViolation> {
+    let n = |k: &str| p.get(k)?.as_ref()?.as_i64();
+    let (min, max) = (n("min_capacity")?, n("max_capacity")?);
+    (min > max).then(|| RuleViolation {
+        field: "min_capacity",
+        message: format!("min_capacity {min} is above max_capacity {max}"),
+        hint: "min_capacity must be at most max_capacity".into(),
+    })
+}
+
+/// An ECS target is a service: `service/<cluster name>/<service name>`.
+fn ecs_resource_id(p: &Literals) -> Option<RuleViolation> {
+    let id = literal(p, "resource_id").filter(|_| literal(p, "service_namespace") == Some("ecs"))?;
+    let parts: Vec<&str> = id.split('/').collect();
+    (parts.len() != 3 || parts[0] != "service" || parts.iter().any(|s| s.is_empty())).then(|| RuleViolation {
+        field: "resource_id",
+        message: format!("{id} is not an ECS service's resource id"),
+        hint: "write service/<cluster name>/<service name>, e.g. service/${cluster.name}/${service.name}".into(),
+    })
+}
+
 pub struct Target {
     client: Client,
 }
 
-/// The natural key of a target.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Key {
-    pub namespace: String,
-    pub resource_id: String,
-    pub dimension: String,
+fn attributes(key: &Key, arn: Option<&str>) -> Props {
+    attrs([
+        ("id", json!(key.id())),
+        ("arn", json!(arn)),
+        ("service_namespace", json!(key.namespace)),
+        ("resource_id", json!(key.resource_id)),
+        ("scalable_dimension", json!(key.dimension)),
+    ])
 }
 
-impl Key {
-    pub(crate) fn id(&self) -> String {
-        format!("{}/{}/{}", self.namespace, self.resource_id, self.dimension)
+fn live(t: &ScalableTarget) -> Live<TargetModel> {
+    let key = Key::new(t.service_namespace().as_str(), t.resource_id(), t.scalable_dimension().as_str());
+    Live {
+        id: key.id(),
+        attributes: attributes(&key, t.scalable_target_arn()),
+        model: TargetModel {
+            min_capacity: t.min_capacity(),
+            max_capacity: t.max_capacity(),
+            role_arn: Some(t.role_arn()).filter(|r| !r.is_empty()).map(str::to_string),
+            service_namespace: key.namespace,
+            resource_id: key.resource_id,
+            scalable_dimension: key.dimension,
+        },
+        tags: BTreeMap::new(),
     }
-
-    /// `ecs/service/shop/web/ecs:service:DesiredCount`: the namespace is up
-    /// to the first `/`, the dimension (which has none) after the last.
-    pub(crate) fn parse(id: &str) -> Option<Key> {
-        let (namespace, rest) = id.split_once('/')?;
-        let (resource_id, dimension) = rest.rsplit_once('/')?;
-        (!namespace.is_empty() && !resource_id.is_empty() && !dimension.is_empty()).then(|| Key {
-            namespace: namespace.to_string(),
-            resource_id: resource_id.to_string(),
-            dimension: dimension.to_string(),
-        })
-    }
-
-    /// The key the spec's properties name, when all three are known.
-    pub(crate) fn of(props: &Props) -> Option<Key> {
-        let s = |k: &str| props.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
-        Some(Key {
-            namespace: s("service_namespace")?,
-            resource_id: s("resource_id")?,
-            dimension: s("scalable_dimension")?,
-        })
-    }
-}
-
-fn observed(t: &ScalableTarget) -> Observed {
-    let key = Key {
-        namespace: t.service_namespace().as_str().to_string(),
-        resource_id: t.resource_id().to_string(),
-        dimension: t.scalable_dimension().as_str().to_string(),
-    };
-    let id = key.id();
-    let mut p = Props::new();
-    p.insert("service_namespace".into(), json!(key.namespace));
-    p.insert("resource_id".into(), json!(key.resource_id));
-    p.insert("scalable_dimension".into(), json!(key.dimension));
-    p.insert("min_capacity".into(), json!(t.min_capacity()));
-    p.insert("max_capacity".into(), json!(t.max_capacity()));
-    if !t.role_arn().is_empty() {
-        p.insert("role_arn".into(), json!(t.role_arn()));
-    }
-    let mut a = Props::new();
-    a.insert("id".into(), json!(id));
-    a.insert("arn".into(), json!(t.scalable_target_arn()));
-    a.insert("service_namespace".into(), json!(key.namespace));
-    a.insert("resource_id".into(), json!(key.resource_id));
-    a.insert("scalable_dimension".into(), json!(key.dimension));
-    Observed { id, properties: p, tags: BTreeMap::new(), attributes: a }
 }
 
 impl Target {
@@ -144,146 +117,112 @@ impl Target {
     }
 
     /// The targets with these keys that exist.
-    async fn read_keys(&self, keys: &[Key]) -> Result<Vec<Observed>, ProviderError> {
-        let mut by_ns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    async fn read_keys(&self, keys: &[Key]) -> Result<Vec<Live<TargetModel>>, ProviderError> {
+        let mut by_ns: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for k in keys {
-            by_ns.entry(&k.namespace).or_default().insert(&k.resource_id);
+            by_ns.entry(&k.namespace).or_default().insert(k.resource_id.clone());
         }
-        let calls = by_ns.iter().flat_map(|(ns, ids)| {
-            let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-            ids.chunks(CHUNK)
-                .map(|chunk| {
-                    let chunk = chunk.to_vec();
-                    async move {
-                        let mut pages = self
-                            .client
-                            .describe_scalable_targets()
-                            .service_namespace(ServiceNamespace::from(*ns))
-                            .set_resource_ids(Some(chunk))
-                            .into_paginator()
-                            .send();
-                        let mut out = Vec::new();
-                        while let Some(page) = pages.next().await {
-                            out.extend(page.map_err(from_sdk)?.scalable_targets().iter().cloned());
-                        }
-                        Ok::<_, ProviderError>(out)
-                    }
-                })
-                .collect::<Vec<_>>()
+        let batches = by_ns.iter().flat_map(|(ns, ids)| {
+            let ids: Vec<String> = ids.iter().cloned().collect();
+            ids.chunks(CHUNK).map(|c| (ServiceNamespace::from(*ns), c.to_vec())).collect::<Vec<_>>()
         });
+        let calls = batches.map(|(ns, chunk)| async move {
+            let call = self.client.describe_scalable_targets().service_namespace(ns).set_resource_ids(Some(chunk));
+            let mut pages = call.into_paginator().send();
+            let mut out = Vec::new();
+            while let Some(page) = pages.next().await {
+                out.extend(page.map_err(from_sdk)?.scalable_targets().iter().map(live));
+            }
+            Ok::<_, ProviderError>(out)
+        });
+        let wanted: BTreeSet<String> = keys.iter().map(Key::id).collect();
         let mut out = Vec::new();
         for r in join_all(calls).await {
-            out.extend(r?.iter().map(observed).filter(|o| keys.iter().any(|k| k.id() == o.id)));
+            out.extend(r?.into_iter().filter(|l| wanted.contains(&l.id)));
         }
         Ok(out)
     }
 
-    async fn must_read(&self, key: &Key) -> Result<Observed, ProviderError> {
-        self.read_keys(std::slice::from_ref(key)).await?.into_iter().next().ok_or_else(|| {
-            ProviderError::new(
-                Some("ObjectNotFoundException".into()),
-                format!("scalable target {} does not exist", key.id()),
-            )
-            .with_hint("it was deregistered outside deployctl; re-run to register it again")
-        })
-    }
-
-    async fn register(&self, key: &Key, desired: &Props) -> Result<(), ProviderError> {
-        self.client
+    /// RegisterScalableTarget; answers the target's ARN.
+    async fn register(&self, key: &Key, want: &TargetModel) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .client
             .register_scalable_target()
-            .service_namespace(ServiceNamespace::from(key.namespace.as_str()))
+            .service_namespace(key.namespace())
             .resource_id(&key.resource_id)
-            .scalable_dimension(ScalableDimension::from(key.dimension.as_str()))
-            .set_min_capacity(want_i32(&SCHEMA, desired, "min_capacity"))
-            .set_max_capacity(want_i32(&SCHEMA, desired, "max_capacity"))
-            .set_role_arn(want_str(&SCHEMA, desired, "role_arn").filter(|r| !r.is_empty()))
+            .scalable_dimension(key.dimension())
+            .min_capacity(want.min_capacity)
+            .max_capacity(want.max_capacity)
+            .set_role_arn(want.role_arn.clone().filter(|r| !r.is_empty()))
             .send()
             .await
             .map_err(from_sdk)
-            .map_err(|e| {
-                if e.code_is("ValidationException")
-                    || e.code_is("ClusterNotFoundException")
-                    || e.code_is("ObjectNotFoundException")
-                {
-                    e.with_hint(
-                        "check resource_id (ECS: service/<cluster name>/<service name>, the service must exist: \
-                         reference it, e.g. service/${cluster.name}/${service.name}), scalable_dimension, and \
-                         min_capacity <= max_capacity",
-                    )
-                } else {
-                    e
-                }
+            .map_err(|e| match e.code.as_deref() {
+                Some("ValidationException" | "ClusterNotFoundException" | "ObjectNotFoundException") => e.with_hint(
+                    "check resource_id (ECS: service/<cluster name>/<service name>, the service must exist: \
+                     reference it, e.g. service/${cluster.name}/${service.name}) and scalable_dimension",
+                ),
+                _ => e,
             })?;
-        Ok(())
+        Ok(out.scalable_target_arn)
     }
 }
 
-#[async_trait]
-impl ResourceKind for Target {
+fn key(want: &TargetModel) -> Key {
+    Key::new(&want.service_namespace, &want.resource_id, &want.scalable_dimension)
+}
+
+#[async_trait::async_trait]
+impl Kind for Target {
+    type Model = TargetModel;
+    const ADOPT: Adopt = Adopt::Custom;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let keys: Vec<Key> = ids.iter().filter_map(|id| Key::parse(id)).collect();
-        self.read_keys(&keys).await
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TargetModel>>, ProviderError> {
+        self.read_keys(&ids.iter().filter_map(|id| Key::parse(id)).collect::<Vec<_>>()).await
     }
 
-    /// Targets are not tagged: nothing to find by tag.
-    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        Ok(Vec::new())
-    }
-
+    /// By natural key: the target that scales what the candidate names.
     async fn find_existing(
         &self,
         _ctx: &ReadCtx,
         wanted: &[(String, Props)],
     ) -> Result<Vec<(String, Observed)>, ProviderError> {
         let by_id: BTreeMap<String, (&String, Key)> =
-            wanted.iter().filter_map(|(address, p)| Key::of(p).map(|k| (k.id(), (address, k)))).collect();
-        if by_id.is_empty() {
-            return Ok(Vec::new());
-        }
+            wanted.iter().filter_map(|(a, p)| Key::of(p).map(|k| (k.id(), (a, k)))).collect();
         let keys: Vec<Key> = by_id.values().map(|(_, k)| k.clone()).collect();
-        Ok(self.read_keys(&keys).await?.into_iter().filter_map(|o| Some(((*by_id.get(&o.id)?.0).clone(), o))).collect())
+        let found = if keys.is_empty() { Vec::new() } else { self.read_keys(&keys).await? };
+        Ok(found.into_iter().filter_map(|l| Some((by_id.get(&l.id)?.0.clone(), l.observed()))).collect())
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let key = Key::of(desired)
-            .ok_or_else(|| ProviderError::msg("service_namespace, resource_id and scalable_dimension are required"))?;
-        self.register(&key, desired).await?;
+    async fn create(&self, ctx: &OpCtx, want: &TargetModel) -> Result<Created, ProviderError> {
+        let key = key(want);
+        let arn = self.register(&key, want).await?;
         ctx.record_id(&key.id());
-        self.must_read(&key).await
+        Ok(Created { id: key.id(), attributes: attributes(&key, arn.as_deref()) })
     }
 
     async fn update(
         &self,
         _ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        _changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let key = Key::parse(&current.id)
-            .ok_or_else(|| ProviderError::msg(format!("{} is not a scalable target id", current.id)))?;
-        self.register(&key, desired).await?;
-        self.must_read(&key).await
+        _live: &Observed,
+        want: &TargetModel,
+        _changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        self.register(&key(want), want).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let Some(key) = Key::parse(&current.id) else { return Ok(()) };
-        match self
-            .client
-            .deregister_scalable_target()
-            .service_namespace(ServiceNamespace::from(key.namespace.as_str()))
-            .resource_id(&key.resource_id)
-            .scalable_dimension(ScalableDimension::from(key.dimension.as_str()))
-            .send()
-            .await
-            .map_err(from_sdk)
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&TargetModel>) -> Result<(), ProviderError> {
+        let Some(key) = Key::parse(&live.id) else { return Ok(()) };
+        let call = self.client.deregister_scalable_target().service_namespace(key.namespace());
+        let call = call.resource_id(&key.resource_id).scalable_dimension(key.dimension());
+        match call.send().await.map_err(from_sdk) {
+            Err(e) if !is_gone(&e) => Err(e),
+            _ => Ok(()),
         }
     }
 }
@@ -292,13 +231,19 @@ impl ResourceKind for Target {
 mod tests {
     use super::*;
 
+    fn lit(pairs: &[(&str, serde_json::Value)]) -> Literals {
+        pairs.iter().map(|(k, v)| (k.to_string(), Some(v.clone()))).collect()
+    }
+
     #[test]
-    fn ids_split_back_into_their_key() {
-        let k = Key::parse("ecs/service/shop/web/ecs:service:DesiredCount").unwrap();
-        assert_eq!(k.namespace, "ecs");
-        assert_eq!(k.resource_id, "service/shop/web");
-        assert_eq!(k.dimension, "ecs:service:DesiredCount");
-        assert_eq!(k.id(), "ecs/service/shop/web/ecs:service:DesiredCount");
-        assert!(Key::parse("ecs").is_none());
+    fn the_schema_refuses_a_minimum_above_the_maximum_and_a_malformed_ecs_id() {
+        assert!(min_within_max(&lit(&[("min_capacity", json!(3)), ("max_capacity", json!(2))])).is_some());
+        assert!(min_within_max(&lit(&[("min_capacity", json!(2)), ("max_capacity", json!(2))])).is_none());
+        let ecs = |id: &str| lit(&[("service_namespace", json!("ecs")), ("resource_id", json!(id))]);
+        assert!(ecs_resource_id(&ecs("service/shop/web")).is_none());
+        assert!(ecs_resource_id(&ecs("shop/web")).is_some());
+        assert!(ecs_resource_id(&ecs("service/shop/")).is_some());
+        let table = lit(&[("service_namespace", json!("dynamodb")), ("resource_id", json!("table/t"))]);
+        assert!(ecs_resource_id(&table).is_none());
     }
 }

@@ -7,11 +7,11 @@
 //! IAM keeps the URL without its scheme, and there is at most one provider
 //! per URL in an account. The spec may write the URL with or without
 //! `https://` (only `https://` is allowed): both name the same provider.
-//! IAM cannot tell which spelling the spec used, so create and update keep
-//! it in a tag of the provider's own, `deployctl:url`, which `read` turns
-//! back into the `url` property (and leaves out of the tags); without that
-//! tag (a provider imported by tagging it) the url reads as
-//! `https://<host/path>`.
+//! IAM cannot tell which spelling the spec used, and the provider's
+//! identity (its ARN) already holds the URL, so `url` is `state_only`: it
+//! is compared with what state recorded, a read reports `https://<host>`,
+//! and adoption reports the candidate's own spelling when it names the
+//! provider's host (both sides normalised). Nothing travels in a tag.
 //!
 //! Reads are one GetOpenIDConnectProvider per provider (it returns the
 //! tags too), all run concurrently. Providers cannot be listed by tag:
@@ -22,18 +22,32 @@
 //! is left alone, with an error that names it.
 
 use crate::error::from_sdk;
-use crate::tags::{is_ours, is_this_stacks, tag_changes};
-use async_trait::async_trait;
+use crate::kit::tagger::IamOidcTags;
+use crate::kit::{attrs, converge_tags, model, Adopt, Created, Kind, Live, Model, Tagger};
+use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-/// The tag holding the url as the spec wrote it.
-pub const TAG_URL: &str = "deployctl:url";
+model! {
+    pub struct OidcProviderModel {
+        url: String = "The issuer URL, e.g. `https://token.actions.githubusercontent.com`: `https://` and a host, \
+            maybe a path, no query or port. Written with or without `https://`, it names the same provider (IAM \
+            keeps it without the scheme); a provider adopted without state reads back as `https://…`."
+            [required, replace, state_only],
+        client_id_list: Vec<String> = "The client ids (audiences) tokens may carry, e.g. `[sts.amazonaws.com]` \
+            for GitHub Actions with the official `configure-aws-credentials` action. Ids not listed are removed."
+            [required],
+        thumbprint_list: Option<Vec<String>> = "SHA-1 thumbprints (40 hex characters, at most 5) of the issuer's \
+            certificate. AWS no longer needs them for well-known issuers (GitHub, GitLab, Google, …), whose \
+            certificates it checks against its own trusted CAs; without them IAM fills in one itself. Unset: not \
+            managed.",
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "iam.oidc_provider",
@@ -42,33 +56,8 @@ pub static SCHEMA: KindSchema = KindSchema {
           ${github.arn}}`, `Action: sts:AssumeRoleWithWebIdentity`, with conditions on `<url>:aud` and \
           `<url>:sub`). An account has at most one provider per URL: a provider for the URL that is not this \
           stack's is never taken over; reference it by its ARN instead, or import it by tagging it \
-          `deployctl:stack`/`deployctl:resource`. deployctl keeps the url as written in a tag of the provider \
-          (`deployctl:url`).",
-    properties: &[
-        Prop::new(
-            "url",
-            Type::String,
-            "The issuer URL, e.g. `https://token.actions.githubusercontent.com`: `https://` and a host, maybe a \
-             path, no query or port. Written with or without `https://`, it names the same provider (IAM keeps \
-             it without the scheme); a provider imported by tagging reads back as `https://…`.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "client_id_list",
-            Type::Set(&Type::String),
-            "The client ids (audiences) tokens may carry, e.g. `[sts.amazonaws.com]` for GitHub Actions with \
-             the official `configure-aws-credentials` action. Ids not listed are removed.",
-        )
-        .required(),
-        Prop::new(
-            "thumbprint_list",
-            Type::Set(&Type::String),
-            "SHA-1 thumbprints (40 hex characters, at most 5) of the issuer's certificate. AWS no longer needs \
-             them for well-known issuers (GitHub, GitLab, Google, …), whose certificates it checks against its \
-             own trusted CAs; without them IAM fills in one itself. Unset: not managed.",
-        ),
-    ],
+          `deployctl:stack`/`deployctl:resource`.",
+    properties: <OidcProviderModel as Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The provider's ARN." },
         Attr {
@@ -83,18 +72,14 @@ pub static SCHEMA: KindSchema = KindSchema {
         },
     ],
     taggable: true,
-    rules: &[],
+    rules: &[url_is_https, thumbprints_fit],
     example:
         "github:\n  type: iam.oidc_provider\n  properties:\n    url: https://token.actions.githubusercontent.com\n    \
               client_id_list: [sts.amazonaws.com]\n",
 };
 
 /// Every property an update can change (adopting a provider converges all).
-const ALL: [&str; 3] = ["client_id_list", "thumbprint_list", "tags"];
-
-pub struct OidcProvider {
-    client: Client,
-}
+const ALL: [&str; 2] = ["client_id_list", "thumbprint_list"];
 
 /// The URL without its `https://` (any case), as IAM keeps it and as the
 /// ARN ends: `https://token.actions.githubusercontent.com` and
@@ -113,6 +98,9 @@ pub fn url_of_arn(arn: &str) -> Option<&str> {
     arn.split_once(":oidc-provider/").map(|(_, url)| url).filter(|u| !u.is_empty())
 }
 
+const URL_HINT: &str =
+    "write it as https://host[/path] (or host[/path]), e.g. https://token.actions.githubusercontent.com";
+
 /// The URL the spec asks for, checked: its host and path (IAM's form).
 pub fn checked_url(url: &str) -> Result<&str, ProviderError> {
     let host = host_path(url);
@@ -121,253 +109,152 @@ pub fn checked_url(url: &str) -> Result<&str, ProviderError> {
             Some("InvalidInput".into()),
             format!("url {url:?} is not an https URL of an OpenID Connect issuer"),
         )
-        .with_hint(
-            "write it as https://host[/path] (or host[/path]), e.g. https://token.actions.githubusercontent.com",
-        ));
+        .with_hint(URL_HINT));
     }
     Ok(host)
 }
 
-fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(format!("tag {k}: {e}"))))
-        .collect()
+fn url_is_https(p: &Literals) -> Option<RuleViolation> {
+    let e = checked_url(p.get("url")?.as_ref()?.as_str()?).err()?;
+    Some(RuleViolation { field: "url", message: e.message, hint: URL_HINT.into() })
 }
 
-fn no_such_entity(e: &ProviderError) -> bool {
-    e.code_is("NoSuchEntity") || e.code_is("NoSuchEntityException")
+/// At most 5 thumbprints, each 40 hex characters.
+fn thumbprints_fit(p: &Literals) -> Option<RuleViolation> {
+    let list = p.get("thumbprint_list")?.as_ref()?.as_array()?;
+    let bad =
+        list.iter().filter_map(Value::as_str).find(|t| t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()));
+    let message = match bad {
+        Some(t) => format!("thumbprint {t:?} is not 40 hex characters"),
+        None if list.len() > 5 => format!("{} thumbprints; IAM keeps at most 5", list.len()),
+        None => return None,
+    };
+    Some(RuleViolation { field: "thumbprint_list", message, hint: "a SHA-1 fingerprint in hex, at most 5".into() })
 }
 
-fn strings(v: Option<&Value>) -> Option<Vec<String>> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+fn attributes(arn: &str, host: &str) -> Props {
+    attrs([("id", json!(arn)), ("arn", json!(arn)), ("url", json!(host))])
 }
 
-fn desired_url(desired: &Props) -> Result<&str, ProviderError> {
-    desired.get("url").and_then(Value::as_str).ok_or_else(|| ProviderError::msg("url is required"))
-}
-
-/// The tags a provider should carry: the run's, plus the url as written.
-fn wanted_tags(ctx: &OpCtx, url: &str) -> BTreeMap<String, String> {
-    let mut t = ctx.tags.clone();
-    t.insert(TAG_URL.into(), url.trim().to_string());
-    t
-}
-
-/// A provider as GetOpenIDConnectProvider describes it.
-struct Live {
-    observed: Observed,
-    /// Every tag but AWS's own, [`TAG_URL`] included.
-    tags: BTreeMap<String, String>,
-}
-
-/// What one GetOpenIDConnectProvider says, in the spec's shape. `url` is
-/// IAM's (without the scheme; taken from the ARN if absent); the `url`
-/// property is the spelling kept in [`TAG_URL`] when that names the same
-/// provider, `https://<url>` otherwise.
-fn observed(
-    arn: &str,
-    url: Option<&str>,
-    client_ids: &[String],
-    thumbprints: &[String],
-    all_tags: BTreeMap<String, String>,
-) -> Live {
-    let host = url.map(host_path).filter(|u| !u.is_empty()).or_else(|| url_of_arn(arn)).unwrap_or_default();
-    let mut tags = all_tags.clone();
-    let written = tags.remove(TAG_URL).filter(|w| host_path(w) == host);
-    let mut properties = Props::new();
-    properties.insert("url".into(), json!(written.unwrap_or_else(|| format!("https://{host}"))));
-    properties.insert("client_id_list".into(), json!(client_ids));
-    properties.insert("thumbprint_list".into(), json!(thumbprints));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(arn));
-    attributes.insert("arn".into(), json!(arn));
-    attributes.insert("url".into(), json!(host));
-    Live { observed: Observed { id: arn.to_string(), properties, tags, attributes }, tags: all_tags }
+pub struct OidcProvider {
+    client: Client,
+    tags: IamOidcTags,
 }
 
 impl OidcProvider {
     pub fn new(client: Client) -> OidcProvider {
-        OidcProvider { client }
+        OidcProvider { tags: IamOidcTags(client.clone()), client }
     }
 
-    /// One provider, or `None` if it does not exist.
-    async fn fetch(&self, arn: &str) -> Result<Option<Live>, ProviderError> {
+    /// One provider, or `None` if it does not exist. Its `url` reads as
+    /// `https://<host>`.
+    async fn fetch(&self, arn: &str) -> Result<Option<Live<OidcProviderModel>>, ProviderError> {
         let out = match self.client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await {
             Ok(o) => o,
             Err(e) => {
                 let e = from_sdk(e);
-                return if no_such_entity(&e) { Ok(None) } else { Err(e) };
+                return if crate::is_not_found(&e) { Ok(None) } else { Err(e) };
             }
         };
-        let tags = out
-            .tags()
-            .iter()
-            .filter(|t| !t.key().starts_with("aws:"))
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        Ok(Some(observed(arn, out.url(), out.client_id_list(), out.thumbprint_list(), tags)))
+        let host = out.url().map(host_path).filter(|u| !u.is_empty()).or_else(|| url_of_arn(arn)).unwrap_or_default();
+        Ok(Some(Live {
+            id: arn.to_string(),
+            model: OidcProviderModel {
+                url: format!("https://{host}"),
+                client_id_list: out.client_id_list().to_vec(),
+                thumbprint_list: Some(out.thumbprint_list().to_vec()),
+            },
+            tags: out
+                .tags()
+                .iter()
+                .filter(|t| !t.key().starts_with("aws:"))
+                .map(|t| (t.key().into(), t.value().into()))
+                .collect(),
+            attributes: attributes(arn, host),
+        }))
     }
 
     /// Every provider of the account, by ARN (one call: the listing is not
     /// paged).
     async fn list_arns(&self) -> Result<Vec<String>, ProviderError> {
         let out = self.client.list_open_id_connect_providers().send().await.map_err(from_sdk)?;
-        Ok(out.open_id_connect_provider_list().iter().filter_map(|p| p.arn()).map(str::to_string).collect())
+        Ok(out.open_id_connect_provider_list().iter().filter_map(|p| p.arn.clone()).collect())
     }
 
-    /// The given providers, concurrently; those gone are left out.
-    async fn fetch_all(&self, arns: &[&String]) -> Result<Vec<Live>, ProviderError> {
-        crate::read_each(arns.iter().map(|a| self.fetch(a))).await
-    }
-
-    /// Reads a provider that was just created or changed: IAM is eventually
-    /// consistent, so a read right after the create may not see it yet.
-    async fn read_after_write(&self, ctx: &OpCtx, arn: &str) -> Result<Observed, ProviderError> {
-        ctx.wait_for("OIDC provider to become visible", || async move {
-            Ok(match self.fetch(arn).await? {
-                Some(l) => Poll::Ready(l.observed),
-                None => Poll::Pending("not visible yet".into()),
-            })
-        })
-        .await
-        .map_err(ProviderError::from)
-    }
-
-    /// Brings the named properties of the live provider to `desired`. The
-    /// url tag is kept current whatever changed.
-    async fn converge(&self, ctx: &OpCtx, live: &Live, desired: &Props, changed: &[&str]) -> Result<(), ProviderError> {
-        let arn = live.observed.id.as_str();
-        let has = |f: &str| changed.contains(&f);
-        if has("client_id_list") {
-            if let Some(want) = strings(desired.get("client_id_list")) {
-                let have = strings(live.observed.properties.get("client_id_list")).unwrap_or_default();
-                // Added before removed: the provider never goes without the
-                // audiences both lists share, nor without any at all.
-                for id in want.iter().filter(|i| !have.contains(i)) {
-                    self.client
-                        .add_client_id_to_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
-                }
-                for id in have.iter().filter(|i| !want.contains(i)) {
-                    self.client
-                        .remove_client_id_from_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
-                }
-            }
-        }
-        if has("thumbprint_list") {
-            // Unset: not managed, IAM's own thumbprint stays.
-            if let Some(want) = strings(desired.get("thumbprint_list")) {
-                let have = strings(live.observed.properties.get("thumbprint_list")).unwrap_or_default();
-                if want.iter().collect::<BTreeSet<_>>() != have.iter().collect::<BTreeSet<_>>() {
-                    self.client
-                        .update_open_id_connect_provider_thumbprint()
-                        .open_id_connect_provider_arn(arn)
-                        .set_thumbprint_list(Some(want))
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
-                }
-            }
-        }
-        let want = wanted_tags(ctx, desired_url(desired)?);
-        if has("tags") || live.tags.get(TAG_URL) != want.get(TAG_URL) {
-            let (set, unset) = tag_changes(&live.tags, &want);
-            if !set.is_empty() {
-                self.client
-                    .tag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .set_tags(Some(iam_tags(&set)?))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
-            }
-            if !unset.is_empty() {
-                self.client
-                    .untag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .set_tag_keys(Some(unset))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
-            }
-        }
-        Ok(())
+    async fn fetch_all<'a>(
+        &self,
+        arns: impl IntoIterator<Item = &'a String>,
+    ) -> Result<Vec<Live<OidcProviderModel>>, ProviderError> {
+        crate::read_each(arns.into_iter().map(|a| self.fetch(a))).await
     }
 
     /// CreateOpenIDConnectProvider found the URL taken: adopt the provider
     /// if it is this resource's, refuse (naming it) if not.
-    async fn adopt_existing(
+    async fn adopt(
         &self,
         ctx: &OpCtx,
-        desired: &Props,
+        want: &OidcProviderModel,
         host: &str,
         taken: ProviderError,
-    ) -> Result<String, ProviderError> {
-        let arns = self.list_arns().await?;
-        let Some(arn) = arns.iter().find(|a| url_of_arn(a) == Some(host)) else {
-            // Deleted in the meantime: nothing to adopt; a re-run creates it.
-            return Err(taken.with_hint("an OIDC provider for this URL existed a moment ago; re-run"));
+    ) -> Result<Created, ProviderError> {
+        let arn = self.list_arns().await?.into_iter().find(|a| url_of_arn(a) == Some(host));
+        let live = match arn {
+            Some(arn) => self.fetch(&arn).await?,
+            None => None,
         };
-        let Some(live) = self.fetch(arn).await? else {
-            return Err(taken.with_hint("an OIDC provider for this URL existed a moment ago; re-run"));
-        };
-        if !is_ours(&live.observed.tags, &ctx.stack, &ctx.address) {
-            let owner = match (live.observed.tags.get(TAG_STACK), live.observed.tags.get(TAG_RESOURCE)) {
+        // Deleted in the meantime: nothing to adopt; a re-run creates it.
+        let live = live.ok_or_else(|| taken.with_hint("an OIDC provider for this URL existed a moment ago; re-run"))?;
+        let arn = live.id.clone();
+        if !is_ours(&live.tags, &ctx.stack, &ctx.address) {
+            let owner = match (live.tags.get(TAG_STACK), live.tags.get(TAG_RESOURCE)) {
                 (Some(s), Some(r)) => format!(" (it is stack {s}'s {r})"),
                 _ => String::new(),
             };
+            let (address, stack) = (&ctx.address, &ctx.stack);
             return Err(ProviderError::new(
                 Some("EntityAlreadyExists".into()),
                 format!(
                     "an OIDC provider for {host} already exists in this account, {arn}, and it is not this stack's \
-                     {}{owner}; an account has only one provider per URL",
-                    ctx.address
+                     {address}{owner}; an account has only one provider per URL"
                 ),
             )
             .with_hint(format!(
-                "use the existing provider: reference it by its ARN ({arn}) instead of declaring {}, or import it \
-                 by tagging it deployctl:stack={} and deployctl:resource={} (aws iam tag-open-id-connect-provider), \
-                 then re-run",
-                ctx.address, ctx.stack, ctx.address
+                "use the existing provider: reference it by its ARN ({arn}) instead of declaring {address}, or \
+                 import it by tagging it deployctl:stack={stack} and deployctl:resource={address} (aws iam \
+                 tag-open-id-connect-provider), then re-run"
             )));
         }
         // A create retried after a crash finds its own provider.
-        ctx.record_id(arn);
-        self.converge(ctx, &live, desired, &ALL).await?;
-        Ok(arn.clone())
+        ctx.record_id(&arn);
+        let attributes = live.attributes.clone();
+        let live = live.observed();
+        self.update(ctx, &live, want, &ALL).await?;
+        converge_tags(&self.tags, &live, &ctx.tags).await?;
+        Ok(Created { id: arn, attributes })
     }
 }
 
-#[async_trait]
-impl ResourceKind for OidcProvider {
+#[async_trait::async_trait]
+impl Kind for OidcProvider {
+    type Model = OidcProviderModel;
+    const ADOPT: Adopt = Adopt::Custom;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        let ids: Vec<&String> = ids.iter().collect();
-        Ok(self.fetch_all(&ids).await?.into_iter().map(|l| l.observed).collect())
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<OidcProviderModel>>, ProviderError> {
+        self.fetch_all(ids).await
     }
 
     /// Every provider of the account is read (providers cannot be listed
-    /// by tag); this stack's are those tagged with its name.
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let arns = self.list_arns().await?;
-        let all = self.fetch_all(&arns.iter().collect::<Vec<_>>()).await?;
-        Ok(all
-            .into_iter()
-            .filter(|l| l.observed.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.observed.tags.get(TAG_RESOURCE)?.clone(), l.observed)))
-            .collect())
+    /// by tag); the adapter keeps this stack's.
+    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<Live<OidcProviderModel>>, ProviderError> {
+        self.fetch_all(&self.list_arns().await?).await
     }
 
     /// One listing; then only the providers whose URL a candidate asks for
@@ -381,77 +268,97 @@ impl ResourceKind for OidcProvider {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let hosts: Vec<Option<&str>> =
-            wanted.iter().map(|(_, p)| p.get("url").and_then(Value::as_str).map(host_path)).collect();
+        let urls: Vec<Option<&str>> = wanted.iter().map(|(_, p)| p.get("url").and_then(Value::as_str)).collect();
         let arns = self.list_arns().await?;
-        let candidates: Vec<&String> =
-            arns.iter().filter(|a| hosts.iter().any(|h| h.is_none() || *h == url_of_arn(a))).collect();
-        let live = self.fetch_all(&candidates).await?;
+        let asked: Vec<String> = arns
+            .into_iter()
+            .filter(|a| urls.iter().any(|u| u.is_none_or(|u| Some(host_path(u)) == url_of_arn(a))))
+            .collect();
+        let live = self.fetch_all(&asked).await?;
         let mut out = Vec::new();
-        for ((address, _), host) in wanted.iter().zip(&hosts) {
+        for ((address, _), url) in wanted.iter().zip(&urls) {
+            let host =
+                |l: &Live<OidcProviderModel>| l.attributes.get("url").and_then(Value::as_str).map(str::to_string);
             let found = live.iter().find(|l| {
-                is_this_stacks(&l.observed.tags, &ctx.stack, address)
-                    && host.is_none_or(|h| l.observed.attributes.get("url").and_then(Value::as_str) == Some(h))
+                is_this_stacks(&l.tags, &ctx.stack, address)
+                    && url.is_none_or(|u| host(l).as_deref() == Some(host_path(u)))
             });
             if let Some(l) = found {
-                out.push((address.clone(), l.observed.clone()));
+                let mut l = l.clone();
+                // The same provider, however the spec spells its URL.
+                if let Some(u) = url {
+                    l.model.url = u.to_string();
+                }
+                out.push((address.clone(), l.observed()));
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let url = desired_url(desired)?;
-        let host = checked_url(url)?;
-        let client_ids =
-            strings(desired.get("client_id_list")).ok_or_else(|| ProviderError::msg("client_id_list is required"))?;
+    async fn create(&self, ctx: &OpCtx, want: &OidcProviderModel) -> Result<Created, ProviderError> {
+        let host = checked_url(&want.url)?;
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| ProviderError::msg(e.to_string()))?;
         let r = self
             .client
             .create_open_id_connect_provider()
             .url(format!("https://{host}"))
-            .set_client_id_list(Some(client_ids))
-            .set_thumbprint_list(strings(desired.get("thumbprint_list")))
-            .set_tags(Some(iam_tags(&wanted_tags(ctx, url))?))
+            .set_client_id_list(Some(want.client_id_list.clone()))
+            .set_thumbprint_list(want.thumbprint_list.clone())
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(from_sdk);
-        let arn = match r {
+        match r {
             Ok(out) => {
-                let arn = out.open_id_connect_provider_arn().map(str::to_string).ok_or_else(|| {
+                let arn = out.open_id_connect_provider_arn.ok_or_else(|| {
                     ProviderError::msg("CreateOpenIDConnectProvider answered without the provider's ARN")
                 })?;
                 ctx.record_id(&arn);
-                arn
+                Ok(Created { attributes: attributes(&arn, host), id: arn })
             }
-            Err(e) if e.code_is("EntityAlreadyExists") => self.adopt_existing(ctx, desired, host, e).await?,
-            Err(e) => return Err(e),
-        };
-        self.read_after_write(ctx, &arn).await
+            Err(e) if e.code_is("EntityAlreadyExists") => self.adopt(ctx, want, host, e).await,
+            Err(e) => Err(e),
+        }
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let live = self.fetch(&current.id).await?.ok_or_else(|| {
-            ProviderError::new(Some("NoSuchEntity".into()), format!("OIDC provider {} no longer exists", current.id))
-                .with_hint("it was deleted outside deployctl; re-run to create it again")
-        })?;
-        let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
-        self.converge(ctx, &live, desired, &changed).await?;
-        self.read_after_write(ctx, &current.id).await
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &OidcProviderModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let arn = live.id.as_str();
+        let have = OidcProviderModel::from_props(&live.properties)?;
+        if changed.contains(&"client_id_list") {
+            let (have, want) = (&have.client_id_list, &want.client_id_list);
+            // Added before removed: the provider never goes without the
+            // audiences both lists share, nor without any at all.
+            for id in want.iter().filter(|i| !have.contains(i)) {
+                let call = self.client.add_client_id_to_open_id_connect_provider().open_id_connect_provider_arn(arn);
+                call.client_id(id).send().await.map_err(from_sdk)?;
+            }
+            for id in have.iter().filter(|i| !want.contains(i)) {
+                let call =
+                    self.client.remove_client_id_from_open_id_connect_provider().open_id_connect_provider_arn(arn);
+                call.client_id(id).send().await.map_err(from_sdk)?;
+            }
+        }
+        // Unset: not managed, IAM's own thumbprint stays.
+        if let Some(want) = want.thumbprint_list.as_ref().filter(|_| changed.contains(&"thumbprint_list")) {
+            let have: BTreeSet<&String> = have.thumbprint_list.iter().flatten().collect();
+            if want.iter().collect::<BTreeSet<_>>() != have {
+                let call = self.client.update_open_id_connect_provider_thumbprint().open_id_connect_provider_arn(arn);
+                call.set_thumbprint_list(Some(want.clone())).send().await.map_err(from_sdk)?;
+            }
+        }
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let r = self.client.delete_open_id_connect_provider().open_id_connect_provider_arn(&current.id).send().await;
-        match r.map_err(from_sdk) {
-            Ok(_) => Ok(()),
-            Err(e) if no_such_entity(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&OidcProviderModel>) -> Result<(), ProviderError> {
+        let call = self.client.delete_open_id_connect_provider().open_id_connect_provider_arn(&live.id);
+        call.send().await.map_err(from_sdk).map(|_| ())
     }
 }
 
@@ -475,11 +382,22 @@ mod tests {
     }
 
     #[test]
-    fn urls_that_are_not_https_are_refused() {
+    fn urls_that_are_not_https_are_refused_offline() {
         for bad in ["http://example.com", "https://", "", "ftp://x", "https:///path"] {
             let e = checked_url(bad).unwrap_err();
             assert!(e.hint.is_some(), "{bad}: {e:?}");
+            let lit = Literals::from([("url".to_string(), Some(json!(bad)))]);
+            assert!(url_is_https(&lit).is_some(), "{bad}");
         }
+    }
+
+    #[test]
+    fn thumbprints_are_40_hex_characters_at_most_5() {
+        let lit = |v: Value| Literals::from([("thumbprint_list".to_string(), Some(v))]);
+        let t = "6938fd4d98bab03faadb97b34396831e3780aea1";
+        assert!(thumbprints_fit(&lit(json!([t]))).is_none());
+        assert!(thumbprints_fit(&lit(json!(["abc"]))).is_some());
+        assert!(thumbprints_fit(&lit(json!([t, t, t, t, t, t]))).is_some());
     }
 
     #[test]
@@ -491,36 +409,5 @@ mod tests {
         );
         assert_eq!(url_of_arn("arn:aws:iam::123456789012:role/x"), None);
         assert_eq!(url_of_arn("arn:aws:iam::123456789012:oidc-provider/"), None);
-    }
-
-    #[test]
-    fn the_url_reads_back_as_written_and_its_tag_is_not_shown() {
-        let tags = |url: Option<&str>| {
-            let mut t = BTreeMap::from([(TAG_STACK.to_string(), "app".to_string())]);
-            if let Some(u) = url {
-                t.insert(TAG_URL.to_string(), u.to_string());
-            }
-            t
-        };
-        let ids = ["sts.amazonaws.com".to_string()];
-        let host = Some("token.actions.githubusercontent.com");
-        for written in ["https://token.actions.githubusercontent.com", "token.actions.githubusercontent.com"] {
-            let l = observed(GITHUB, host, &ids, &[], tags(Some(written)));
-            assert_eq!(l.observed.properties["url"], json!(written));
-            assert_eq!(l.observed.attributes["url"], json!("token.actions.githubusercontent.com"));
-            assert!(!l.observed.tags.contains_key(TAG_URL));
-            assert_eq!(l.tags.get(TAG_URL).map(String::as_str), Some(written));
-        }
-        // No tag (imported), or a tag naming another URL: IAM's, with https://.
-        for t in [tags(None), tags(Some("https://other.example.com"))] {
-            let l = observed(GITHUB, host, &ids, &[], t);
-            assert_eq!(l.observed.properties["url"], json!("https://token.actions.githubusercontent.com"));
-        }
-        // No Url in the answer: taken from the ARN.
-        let l = observed(GITHUB, None, &ids, &[], tags(None));
-        assert_eq!(l.observed.attributes["url"], json!("token.actions.githubusercontent.com"));
-        assert_eq!(l.observed.id, GITHUB);
-        assert_eq!(l.observed.attributes["arn"], json!(GITHUB));
-        assert_eq!(l.observed.properties["client_id_list"], json!(["sts.amazonaws.com"]));
     }
 }

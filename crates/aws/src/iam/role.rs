@@ -1,26 +1,74 @@
 //! `iam.role`: a role, its trust policy, its inline policies and the managed
 //! policies attached to it.
 //!
-//! IAM cannot list roles by tag, so `find_tagged` finds nothing and
-//! `find_existing` looks each candidate up by its role name (the spec's or the
-//! default one) and adopts it only if it carries this stack's and address's
-//! tags. Reads are one GetRole per role plus its policy listings, all run
-//! concurrently. Policy documents come back URL-encoded and are decoded and
-//! parsed into JSON so they compare with the spec's.
+//! The id is the role name. Reads: one GetRole per role (the trust policy,
+//! description, session duration and tags: no ListRoleTags), concurrently,
+//! and the policies:
+//!
+//! - for one role, ListAttachedRolePolicies, ListRolePolicies and a
+//!   GetRolePolicy per inline policy;
+//! - for two or more, GetAccountAuthorizationDetails (`Filter=[Role]`,
+//!   1,000 roles a page, the maximum), which answers every role's attached
+//!   policies and inline policies with their documents, read until each
+//!   asked role was seen. GetRole stays: RoleDetail has no description nor
+//!   session duration.
+//!
+//! Why the threshold: the listing costs one call per 1,000 roles of the
+//! account (with every role's policy documents, a few MB for thousands of
+//! roles), whatever the stack; the per-role calls cost 2 + one per inline
+//! policy per role. For the 4 roles of stacks/prod.yaml that is 5 calls
+//! instead of 16; in an account of 3,000 roles at most 3 pages, stopped as
+//! soon as the stack's roles were all seen, still fewer calls than 2+ roles
+//! read one by one, and IAM's read quota is the account's, so fewer calls is
+//! what matters. moto 5.2.5 answers it in one page.
+//!
+//! IAM cannot list roles by tag: adoption looks each candidate up by its
+//! role name (the spec's or the default one) and adopts it only if it
+//! carries this stack's and address's tags; a create that finds the name
+//! taken does the same. Policy documents come back URL-encoded and are
+//! decoded and parsed into JSON so they compare with the spec's.
+//!
+//! Create sends the tags in CreateRole and answers from its response; the
+//! policies are put right after, retried while IAM does not see the role
+//! yet (it is eventually consistent).
 
 use crate::error::from_sdk;
 use crate::kit::names::sanitized_name;
 use crate::kit::policy::{parse_policy, policy_text};
+use crate::kit::tagger::IamRoleTags;
+use crate::kit::{attrs, model, retry_unseen, Adopt, Created, Kind, Live, Model, Tagger};
 use crate::tags::{is_ours, is_this_stacks};
-use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{EntityType, Role as IamRole, Tag};
 use aws_sdk_iam::Client;
 use deployctl_engine::diff::canonical_document;
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{Attr, KindSchema, Prop, Type};
+use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
+use deployctl_spec::{Attr, KindSchema, Type};
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// From how many roles a read lists the account's instead of asking each.
+const LIST_FROM: usize = 2;
+/// The most roles one GetAccountAuthorizationDetails page holds.
+const PAGE: i32 = 1000;
+
+model! {
+    pub struct RoleModel {
+        role_name: Option<String> = "The role's name. Default: `<stack>-<resource>` (characters outside \
+            `[A-Za-z0-9_+=,.@-]` become `-`; at most 64 characters)." [replace, unique],
+        path: String = "The role's path, `/` or `/like/this/`." [default("\"/\""), replace],
+        description: Option<String> = "Free text.",
+        assume_role_policy_document: Value =
+            "The trust policy: who may assume the role, e.g. `ecs-tasks.amazonaws.com`." [required],
+        inline_policies: Value = "Inline policies by name, each a policy document. Policies on the role that \
+            are not listed are removed." [typed(Type::Map(&Type::Document)), default("{}")],
+        managed_policy_arns: Vec<String> = "ARNs of managed policies to attach (AWS's own, like \
+            `arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`, or your own). Others are \
+            detached." [default("[]")],
+        max_session_duration: i32 = "The longest session, in seconds (3600 to 43200)."
+            [default("3600"), range(3600, 43200)],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "iam.role",
@@ -28,38 +76,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           attached to it. Inline and managed policies are fully managed: any not in the spec are removed. \
           Services that are handed a just-created role may need a few seconds before they can assume it; \
           the kinds that pass a role to a service retry for that.",
-    properties: &[
-        Prop::new(
-            "role_name",
-            Type::String,
-            "The role's name. Default: `<stack>-<resource>` (characters outside `[A-Za-z0-9_+=,.@-]` \
-             become `-`; at most 64 characters).",
-        )
-        .replace().unique(),
-        Prop::new("path", Type::String, "The role's path, `/` or `/like/this/`.").default("\"/\"").replace(),
-        Prop::new("description", Type::String, "Free text."),
-        Prop::new(
-            "assume_role_policy_document",
-            Type::Document,
-            "The trust policy: who may assume the role, e.g. `ecs-tasks.amazonaws.com`.",
-        )
-        .required(),
-        Prop::new(
-            "inline_policies",
-            Type::Map(&Type::Document),
-            "Inline policies by name, each a policy document. Policies on the role that are not listed are removed.",
-        )
-        .default("{}"),
-        Prop::new(
-            "managed_policy_arns",
-            Type::Set(&Type::String),
-            "ARNs of managed policies to attach (AWS's own, like \
-             `arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`, or your own). Others are detached.",
-        )
-        .default("[]"),
-        Prop::new("max_session_duration", Type::Int, "The longest session, in seconds (3600 to 43200).")
-            .default("3600"),
-    ],
+    properties: <RoleModel as Model>::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The role's name." },
         Attr { name: "name", doc: "The role's name." },
@@ -71,359 +88,326 @@ pub static SCHEMA: KindSchema = KindSchema {
     example: "task_execution:\n  type: iam.role\n  properties:\n    assume_role_policy_document:\n      Version: \"2012-10-17\"\n      Statement:\n        - Effect: Allow\n          Principal: {Service: ecs-tasks.amazonaws.com}\n          Action: sts:AssumeRole\n    managed_policy_arns:\n      - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n    inline_policies:\n      read-secrets:\n        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n            Action: secretsmanager:GetSecretValue\n            Resource: \"*\"\n",
 };
 
-/// The properties an update can change, all of them (adopting an existing
-/// role converges every one).
+/// The properties an update can change (adopting a role converges all).
 const ALL: [&str; 5] =
     ["assume_role_policy_document", "description", "max_session_duration", "inline_policies", "managed_policy_arns"];
-
-pub struct Role {
-    client: Client,
-}
 
 /// `<stack>-<address>` as a role name.
 pub fn default_name(stack: &str, address: &str) -> String {
     sanitized_name(&format!("{stack}-{address}"), |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c), 64)
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter().filter(|t| !t.key().starts_with("aws:")).map(|t| (t.key().to_string(), t.value().to_string())).collect()
-}
-
-fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::msg(format!("tag {k}: {e}"))))
-        .collect()
-}
-
-fn no_such_entity(e: &ProviderError) -> bool {
-    e.code_is("NoSuchEntity") || e.code_is("NoSuchEntityException")
-}
+/// A role's policies: the inline ones by name, and the managed ARNs.
+type Policies = (Map<String, Value>, Vec<String>);
 
 /// `Ok(None)` for "not found".
 fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
     match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if no_such_entity(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if crate::is_not_found(&e) => Ok(None),
+        other => other.map(Some),
     }
 }
 
-fn object<'a>(desired: &'a Props, key: &str) -> Option<&'a Map<String, Value>> {
-    desired.get(key).and_then(Value::as_object)
+fn attributes(r: &IamRole) -> Props {
+    let name = r.role_name();
+    attrs([("id", json!(name)), ("name", json!(name)), ("arn", json!(r.arn())), ("unique_id", json!(r.role_id()))])
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
+fn live(r: &IamRole, (inline, managed): Policies) -> Live<RoleModel> {
+    Live {
+        id: r.role_name().to_string(),
+        model: RoleModel {
+            role_name: Some(r.role_name().to_string()),
+            path: r.path().to_string(),
+            description: r.description().filter(|d| !d.is_empty()).map(str::to_string),
+            assume_role_policy_document: r.assume_role_policy_document().map_or(Value::Null, parse_policy),
+            inline_policies: Value::Object(inline),
+            managed_policy_arns: managed,
+            max_session_duration: r.max_session_duration().unwrap_or(3600),
+        },
+        tags: r
+            .tags()
+            .iter()
+            .filter(|t| !t.key().starts_with("aws:"))
+            .map(|t| (t.key().into(), t.value().into()))
+            .collect(),
+        attributes: attributes(r),
+    }
+}
+
+fn inline(m: &RoleModel) -> Map<String, Value> {
+    m.inline_policies.as_object().cloned().unwrap_or_default()
+}
+
+pub struct Role {
+    client: Client,
+    tags: IamRoleTags,
 }
 
 impl Role {
     pub fn new(client: Client) -> Role {
-        Role { client }
+        Role { tags: IamRoleTags(client.clone()), client }
     }
 
-    async fn inline_policies(&self, name: &str) -> Result<Map<String, Value>, ProviderError> {
-        let mut names = Vec::new();
-        let mut pages = self.client.list_role_policies().role_name(name).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            names.extend(page.map_err(from_sdk)?.policy_names().iter().cloned());
-        }
-        let docs = join_all(names.iter().map(|p| async move {
-            let out = self.client.get_role_policy().role_name(name).policy_name(p).send().await.map_err(from_sdk)?;
-            Ok::<_, ProviderError>((p.clone(), parse_policy(out.policy_document())))
-        }))
-        .await;
-        let mut out = Map::new();
-        for d in docs {
-            match d {
-                Ok((p, doc)) => {
-                    out.insert(p, doc);
-                }
-                // Deleted between the listing and the get.
-                Err(e) if no_such_entity(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+    async fn get_role(&self, name: &str) -> Result<Option<IamRole>, ProviderError> {
+        Ok(found(self.client.get_role().role_name(name).send().await.map_err(from_sdk))?.and_then(|o| o.role))
     }
 
-    async fn managed_policies(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+    async fn managed(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let mut out = Vec::new();
         let mut pages = self.client.list_attached_role_policies().role_name(name).into_paginator().send();
         while let Some(page) = pages.next().await {
-            out.extend(
-                page.map_err(from_sdk)?.attached_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_string),
-            );
+            out.extend(page.map_err(from_sdk)?.attached_policies().iter().filter_map(|p| p.policy_arn.clone()));
         }
         Ok(out)
     }
 
-    /// One role, or `None` if it does not exist.
-    async fn read_role(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
-        let Some(out) = found(self.client.get_role().role_name(name).send().await.map_err(from_sdk))? else {
-            return Ok(None);
-        };
-        let Some(r) = out.role() else { return Ok(None) };
-        let (inline, managed) = futures::join!(self.inline_policies(name), self.managed_policies(name));
-        let (Some(inline), Some(managed)) = (found(inline)?, found(managed)?) else { return Ok(None) };
-        let mut properties = Props::new();
-        properties.insert("role_name".into(), json!(r.role_name()));
-        properties.insert("path".into(), json!(r.path()));
-        properties.insert("description".into(), json!(r.description().filter(|d| !d.is_empty())));
-        properties.insert(
-            "assume_role_policy_document".into(),
-            r.assume_role_policy_document().map(parse_policy).unwrap_or(Value::Null),
-        );
-        properties.insert("inline_policies".into(), Value::Object(inline));
-        properties.insert("managed_policy_arns".into(), json!(managed));
-        properties.insert("max_session_duration".into(), json!(r.max_session_duration().unwrap_or(3600)));
-        let mut attributes = Props::new();
-        attributes.insert("id".into(), json!(r.role_name()));
-        attributes.insert("name".into(), json!(r.role_name()));
-        attributes.insert("arn".into(), json!(r.arn()));
-        attributes.insert("unique_id".into(), json!(r.role_id()));
-        Ok(Some(Observed { id: r.role_name().to_string(), properties, tags: tag_map(r.tags()), attributes }))
+    async fn inline_names(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_role_policies().role_name(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            out.extend(page.map_err(from_sdk)?.policy_names().iter().cloned());
+        }
+        Ok(out)
     }
 
-    /// Reads a role that was just created or changed: IAM is eventually
-    /// consistent, so a GetRole right after CreateRole may not see it yet.
-    async fn read_after_write(&self, ctx: &OpCtx, name: &str) -> Result<Observed, ProviderError> {
-        ctx.wait_for("role to become visible", || async move {
-            Ok(match self.read_role(name).await? {
-                Some(o) => Poll::Ready(o),
-                None => Poll::Pending("not visible yet".into()),
-            })
-        })
-        .await
-        .map_err(ProviderError::from)
+    /// One role's policies, asked for one by one; `None` if it is gone.
+    async fn policies_of(&self, name: &str) -> Result<Option<Policies>, ProviderError> {
+        let (names, managed) = futures::join!(self.inline_names(name), self.managed(name));
+        let (Some(names), Some(managed)) = (found(names)?, found(managed)?) else { return Ok(None) };
+        let docs = join_all(names.iter().map(|p| async move {
+            let out = self.client.get_role_policy().role_name(name).policy_name(p).send().await.map_err(from_sdk);
+            Ok::<_, ProviderError>(found(out)?.map(|o| (p.clone(), parse_policy(o.policy_document()))))
+        }));
+        let mut inline = Map::new();
+        for d in docs.await {
+            inline.extend(d?);
+        }
+        Ok(Some((inline, managed)))
     }
 
-    /// Brings the named properties of the live role to `desired` (an unset
-    /// property with a default converges to the default).
-    async fn converge(
-        &self,
-        ctx: &OpCtx,
-        live: &Observed,
-        desired: &Props,
-        changed: &[&str],
-    ) -> Result<(), ProviderError> {
-        let name = live.id.as_str();
-        let has = |f: &str| changed.contains(&f);
-        if has("assume_role_policy_document") {
-            if let Some(doc) = desired.get("assume_role_policy_document").filter(|v| !v.is_null()) {
-                self.client
-                    .update_assume_role_policy()
-                    .role_name(name)
-                    .policy_document(policy_text(doc))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
+    /// The policies of these roles from the account's listing, read until
+    /// every one of them was seen.
+    async fn policies_listed(&self, names: &[String]) -> Result<BTreeMap<String, Policies>, ProviderError> {
+        let mut left: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let call = self.client.get_account_authorization_details().filter(EntityType::Role).max_items(PAGE);
+        let mut pages = call.into_paginator().send();
+        let mut out = BTreeMap::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(from_sdk)?;
+            for r in page.role_detail_list() {
+                let Some(name) = r.role_name().filter(|n| left.remove(*n)) else { continue };
+                let inline = r
+                    .role_policy_list()
+                    .iter()
+                    .filter_map(|p| Some((p.policy_name()?.to_string(), parse_policy(p.policy_document()?))));
+                let managed = r.attached_managed_policies().iter().filter_map(|p| p.policy_arn.clone());
+                out.insert(name.to_string(), (inline.collect(), managed.collect()));
+            }
+            if left.is_empty() {
+                break;
             }
         }
-        if has("description") || has("max_session_duration") {
-            let description = desired.get("description").and_then(Value::as_str).map(str::to_string);
-            let max = desired.get("max_session_duration").and_then(Value::as_i64).unwrap_or(3600);
-            self.client
-                .update_role()
-                .role_name(name)
-                .set_description(description)
-                .max_session_duration(max as i32)
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        Ok(out)
+    }
+
+    async fn read_names(&self, names: &[String]) -> Result<Vec<Live<RoleModel>>, ProviderError> {
+        if names.len() >= LIST_FROM {
+            let (roles, listed) =
+                futures::join!(join_all(names.iter().map(|n| self.get_role(n))), self.policies_listed(names));
+            let mut listed = listed?;
+            let mut out = Vec::new();
+            for r in roles {
+                out.extend(r?.and_then(|r| Some(live(&r, listed.remove(r.role_name())?))));
+            }
+            return Ok(out);
         }
-        if has("inline_policies") {
-            let empty = Map::new();
-            let want = object(desired, "inline_policies").unwrap_or(&empty);
-            let have = live.properties.get("inline_policies").and_then(Value::as_object).unwrap_or(&empty);
-            for (p, doc) in want {
-                let same = have.get(p).is_some_and(|h| canonical_document(h) == canonical_document(doc));
-                if !same {
-                    self.client
-                        .put_role_policy()
-                        .role_name(name)
-                        .policy_name(p)
-                        .policy_document(policy_text(doc))
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
+        crate::read_each(names.iter().map(|n| async move {
+            let (role, policies) = futures::join!(self.get_role(n), self.policies_of(n));
+            Ok(role?.zip(policies?).map(|(r, p)| live(&r, p)))
+        }))
+        .await
+    }
+
+    /// Puts the inline policies that differ, deletes those not wanted,
+    /// attaches and detaches managed ones, retrying while AWS answers one
+    /// of `unseen` (for a role just created).
+    async fn converge_policies(
+        &self,
+        ctx: &OpCtx,
+        name: &str,
+        (have, want): (&RoleModel, &RoleModel),
+        changed: &[&str],
+        unseen: &[&str],
+    ) -> Result<(), ProviderError> {
+        if changed.contains(&"inline_policies") {
+            let (have, want) = (inline(have), inline(want));
+            for (p, doc) in &want {
+                if have.get(p).is_none_or(|h| canonical_document(h) != canonical_document(doc)) {
+                    let call = || {
+                        let put = self.client.put_role_policy().role_name(name).policy_name(p);
+                        async move { put.policy_document(policy_text(doc)).send().await.map_err(from_sdk) }
+                    };
+                    retry_unseen(ctx, "role to become visible", unseen, call).await?;
                 }
             }
             for p in have.keys().filter(|p| !want.contains_key(*p)) {
-                let r = self.client.delete_role_policy().role_name(name).policy_name(p).send().await;
-                found(r.map_err(from_sdk))?;
+                found(self.client.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(from_sdk))?;
             }
         }
-        if has("managed_policy_arns") {
-            let want = strings(desired.get("managed_policy_arns"));
-            let have = strings(live.properties.get("managed_policy_arns"));
+        if changed.contains(&"managed_policy_arns") {
+            let (have, want) = (&have.managed_policy_arns, &want.managed_policy_arns);
             for arn in want.iter().filter(|a| !have.contains(a)) {
-                self.client.attach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(from_sdk)?;
+                let call = || {
+                    let attach = self.client.attach_role_policy().role_name(name).policy_arn(arn);
+                    async move { attach.send().await.map_err(from_sdk) }
+                };
+                retry_unseen(ctx, "role to become visible", unseen, call).await?;
             }
             for arn in have.iter().filter(|a| !want.contains(a)) {
                 let r = self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await;
                 found(r.map_err(from_sdk))?;
             }
         }
-        if has("tags") {
-            let set: BTreeMap<String, String> = ctx
-                .tags
-                .iter()
-                .filter(|(k, v)| live.tags.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let unset: Vec<String> = live.tags.keys().filter(|k| !ctx.tags.contains_key(*k)).cloned().collect();
-            if !set.is_empty() {
-                self.client
-                    .tag_role()
-                    .role_name(name)
-                    .set_tags(Some(iam_tags(&set)?))
-                    .send()
-                    .await
-                    .map_err(from_sdk)?;
-            }
-            if !unset.is_empty() {
-                self.client.untag_role().role_name(name).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
-            }
-        }
         Ok(())
+    }
+
+    /// CreateRole found the name taken: this resource's own role (a create
+    /// retried after a crash) is adopted and converged; anyone else's is
+    /// refused.
+    async fn adopt(
+        &self,
+        ctx: &OpCtx,
+        name: &str,
+        want: &RoleModel,
+        e: ProviderError,
+    ) -> Result<Created, ProviderError> {
+        let live =
+            self.read_names(&[name.to_string()]).await?.pop().filter(|l| is_ours(&l.tags, &ctx.stack, &ctx.address));
+        let Some(live) = live else {
+            return Err(ProviderError::new(
+                e.code,
+                format!("a role named {name} already exists and is not this stack's {}", ctx.address),
+            )
+            .with_hint("set another role_name, or delete or rename the existing role"));
+        };
+        ctx.record_id(name);
+        let attributes = live.attributes.clone();
+        let live = live.observed();
+        self.update(ctx, &live, want, &ALL).await?;
+        crate::kit::converge_tags(&self.tags, &live, &ctx.tags).await?;
+        Ok(Created { id: name.to_string(), attributes })
     }
 }
 
-#[async_trait]
-impl ResourceKind for Role {
+#[async_trait::async_trait]
+impl Kind for Role {
+    type Model = RoleModel;
+    const ADOPT: Adopt = Adopt::Custom;
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        crate::read_each(ids.iter().map(|id| self.read_role(id))).await
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    /// IAM cannot list roles by tag (ListRoles does not even return tags):
-    /// roles are found by name in [`ResourceKind::find_existing`] instead.
-    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
-        Ok(Vec::new())
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RoleModel>>, ProviderError> {
+        self.read_names(ids).await
     }
 
+    /// By role name (the spec's or the default), one batched read.
     async fn find_existing(
         &self,
         ctx: &ReadCtx,
         wanted: &[(String, Props)],
     ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let lookups = wanted.iter().map(|(address, props)| async move {
-            let name = match props.get("role_name").and_then(Value::as_str) {
-                Some(n) => n.to_string(),
-                None => default_name(&ctx.stack, address),
-            };
-            let found = self.read_role(&name).await?;
-            Ok::<_, ProviderError>(
-                found.filter(|o| is_this_stacks(&o.tags, &ctx.stack, address)).map(|o| (address.clone(), o)),
-            )
-        });
-        let mut out = Vec::new();
-        for r in join_all(lookups).await {
-            out.extend(r?);
-        }
-        Ok(out)
+        let names: BTreeMap<String, &String> = wanted
+            .iter()
+            .map(|(address, p)| match p.get("role_name").and_then(Value::as_str) {
+                Some(n) => (n.to_string(), address),
+                None => (default_name(&ctx.stack, address), address),
+            })
+            .collect();
+        let found = self.read_names(&names.keys().cloned().collect::<Vec<_>>()).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|l| {
+                let address = *names.get(&l.id)?;
+                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
+            })
+            .collect())
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let s = |k: &str| desired.get(k).and_then(Value::as_str).map(str::to_string);
-        let name = s("role_name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
-        let trust = desired
-            .get("assume_role_policy_document")
-            .filter(|v| !v.is_null())
-            .ok_or_else(|| ProviderError::msg("assume_role_policy_document is required"))?;
-        let max = desired.get("max_session_duration").and_then(Value::as_i64).unwrap_or(3600);
-        let r = self
+    async fn create(&self, ctx: &OpCtx, want: &RoleModel) -> Result<Created, ProviderError> {
+        let name = want.role_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| ProviderError::msg(e.to_string()))?;
+        let out = self
             .client
             .create_role()
             .role_name(&name)
-            .path(s("path").unwrap_or_else(|| "/".into()))
-            .assume_role_policy_document(policy_text(trust))
-            .set_description(s("description"))
-            .max_session_duration(max as i32)
-            .set_tags(Some(iam_tags(&ctx.tags)?))
+            .path(&want.path)
+            .assume_role_policy_document(policy_text(&want.assume_role_policy_document))
+            .set_description(want.description.clone())
+            .max_session_duration(want.max_session_duration)
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(from_sdk);
-        match r {
-            Ok(_) => {
-                ctx.record_id(&name);
-                let fresh = Observed { id: name.clone(), ..Default::default() };
-                self.converge(ctx, &fresh, desired, &["inline_policies", "managed_policy_arns"]).await?;
-            }
-            Err(e) if e.code_is("EntityAlreadyExists") => {
-                // A create retried after a crash finds its own role: adopt and
-                // converge it. Anyone else's role is left alone.
-                let live = self.read_role(&name).await?.ok_or(e)?;
-                if !is_ours(&live.tags, &ctx.stack, &ctx.address) {
-                    return Err(ProviderError::new(
-                        Some("EntityAlreadyExists".into()),
-                        format!("a role named {name} already exists and is not this stack's {}", ctx.address),
-                    )
-                    .with_hint("set another role_name, or delete or rename the existing role"));
-                }
-                ctx.record_id(&name);
-                let mut all = ALL.to_vec();
-                all.push("tags");
-                self.converge(ctx, &live, desired, &all).await?;
-            }
+        let role = match out {
+            Ok(out) => out.role,
+            Err(e) if e.code_is("EntityAlreadyExists") => return self.adopt(ctx, &name, want, e).await,
             Err(e) => return Err(e),
-        }
-        self.read_after_write(ctx, &name).await
+        };
+        ctx.record_id(&name);
+        let fresh = RoleModel { inline_policies: json!({}), managed_policy_arns: vec![], ..want.clone() };
+        let both = ["inline_policies", "managed_policy_arns"];
+        self.converge_policies(ctx, &name, (&fresh, want), &both, &["NoSuchEntity"]).await?;
+        let role = role.ok_or_else(|| ProviderError::msg("CreateRole answered without the role"))?;
+        Ok(Created { id: name, attributes: attributes(&role) })
     }
 
     async fn update(
         &self,
         ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let live = self.read_role(&current.id).await?.ok_or_else(|| {
-            ProviderError::new(Some("NoSuchEntity".into()), format!("role {} no longer exists", current.id))
-                .with_hint("it was deleted outside deployctl; re-run to create it again")
-        })?;
-        let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
-        self.converge(ctx, &live, desired, &changed).await?;
-        self.read_after_write(ctx, &current.id).await
+        live: &Observed,
+        want: &RoleModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let name = live.id.as_str();
+        let have = RoleModel::from_props(&live.properties)?;
+        if changed.contains(&"assume_role_policy_document") {
+            let call = self.client.update_assume_role_policy().role_name(name);
+            call.policy_document(policy_text(&want.assume_role_policy_document)).send().await.map_err(from_sdk)?;
+        }
+        if changed.contains(&"description") || changed.contains(&"max_session_duration") {
+            let call = self.client.update_role().role_name(name).set_description(want.description.clone());
+            call.max_session_duration(want.max_session_duration).send().await.map_err(from_sdk)?;
+        }
+        self.converge_policies(ctx, name, (&have, want), changed, &[]).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let name = current.id.as_str();
-        // A role can only be deleted bare: detach, delete inline policies,
-        // leave instance profiles first.
-        let Some(managed) = found(self.managed_policies(name).await)? else { return Ok(()) };
-        for arn in managed {
+    /// A role is deleted bare: its managed policies detached, its inline
+    /// ones deleted, out of its instance profiles.
+    async fn delete(&self, _ctx: &OpCtx, live: &Observed, _: Option<&RoleModel>) -> Result<(), ProviderError> {
+        let name = live.id.as_str();
+        for arn in self.managed(name).await? {
             found(self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(from_sdk))?;
         }
-        let Some(inline) = found(self.inline_policies(name).await)? else { return Ok(()) };
-        for p in inline.keys() {
+        for p in self.inline_names(name).await? {
             found(self.client.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(from_sdk))?;
         }
-        let mut profiles = Vec::new();
         let mut pages = self.client.list_instance_profiles_for_role().role_name(name).into_paginator().send();
         while let Some(page) = pages.next().await {
-            match found(page.map_err(from_sdk))? {
-                Some(p) => profiles.extend(p.instance_profiles().iter().map(|i| i.instance_profile_name().to_string())),
-                None => return Ok(()),
+            for profile in page.map_err(from_sdk)?.instance_profiles() {
+                let call = self.client.remove_role_from_instance_profile().role_name(name);
+                found(call.instance_profile_name(profile.instance_profile_name()).send().await.map_err(from_sdk))?;
             }
         }
-        for profile in profiles {
-            found(
-                self.client
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(profile)
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map_err(from_sdk),
-            )?;
-        }
-        found(self.client.delete_role().role_name(name).send().await.map_err(from_sdk))?;
+        self.client.delete_role().role_name(name).send().await.map_err(from_sdk)?;
         Ok(())
     }
 }

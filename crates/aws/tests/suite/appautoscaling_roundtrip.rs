@@ -10,6 +10,7 @@
 
 use deployctl_aws::appautoscaling::policy::{self, Policy};
 use deployctl_aws::appautoscaling::target::{self, Target};
+use deployctl_aws::kit::Adapter;
 use deployctl_aws::Aws;
 use deployctl_engine::{Props, ResourceKind, StepAction};
 use serde_json::{json, Value};
@@ -58,8 +59,8 @@ async fn target_and_policies_round_trip() {
     let aws = moto.aws().await;
     let aas = aws.appautoscaling();
     ecs_service(&aws, "rt-cluster", "rt-web").await;
-    let targets = Target::new(aas.clone());
-    let policies = Policy::new(aas.clone());
+    let targets = Adapter(Target::new(aas.clone()));
+    let policies = Adapter(Policy::new(aas.clone()));
 
     // moto refuses a target whose service does not exist, with a hint.
     let missing = props(json!({"service_namespace": "ecs", "resource_id": "service/rt-cluster/nope",
