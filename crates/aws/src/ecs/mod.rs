@@ -55,9 +55,9 @@ model! {
     /// One entry of a capacity provider strategy (clusters and services).
     pub struct StrategyItem {
         capacity_provider: String = "The capacity provider: `FARGATE`, `FARGATE_SPOT`, or your own." [required],
-        weight: i32 = "The relative share of tasks placed with this provider (0 to 1000)."
+        weight: i32 = "The relative share of tasks placed with this provider."
             [default("0"), range(0, 1000)],
-        base: i32 = "How many tasks, at least, run on this provider (one entry only may set it; 0 to 100000)."
+        base: i32 = "How many tasks, at least, run on this provider (one entry only may set it)."
             [default("0"), range(0, 100_000)],
     }
 }

@@ -92,7 +92,7 @@ model! {
     pub struct DeploymentSettings {
         maximum_percent: i32 = "Upper limit of running tasks during a deployment, in % of desired."
             [default("200"), range(0, i32::MAX as i64)],
-        minimum_healthy_percent: i32 = "Lower limit of healthy tasks during a deployment, in % of desired (0 to 100)."
+        minimum_healthy_percent: i32 = "Lower limit of healthy tasks during a deployment, in % of desired."
             [default("100"), range(0, 100)],
         deployment_circuit_breaker: CircuitBreaker =
             "The deployment circuit breaker. deployctl reports a deployment it failed or rolled back as an error."
@@ -739,5 +739,32 @@ mod tests {
         assert_eq!(cluster_of("arn:aws:ecs:us-east-1:123456789012:service/prod/web"), "prod");
         assert_eq!(cluster_of("arn:aws:ecs:us-east-1:123456789012:service/web"), "default");
         assert_eq!(short("arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"), "web:7");
+    }
+
+    /// What the schema's rules say of literal properties.
+    fn refused(v: Value) -> Vec<&'static str> {
+        let p: Literals = v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        SCHEMA.rules.iter().filter_map(|r| r(&p)).map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn what_ecs_refuses_is_refused_offline() {
+        let arns = json!({"cluster": "arn:aws:ecs:us-east-1:1:cluster/c", "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/t:1"});
+        let with = |extra: Value| {
+            let mut v = arns.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            refused(v)
+        };
+        assert!(refused(arns.clone()).is_empty());
+        assert_eq!(refused(json!({"cluster": "c", "task_definition": "t:1"})), ["cluster"]);
+        assert_eq!(with(json!({"task_definition": "web:1"})), ["task_definition"]);
+        let strategy = json!([{"capacity_provider": "FARGATE_SPOT", "weight": 1}]);
+        assert_eq!(with(json!({"launch_type": "FARGATE", "capacity_provider_strategy": strategy})), ["launch_type"]);
+        assert!(with(json!({"capacity_provider_strategy": strategy})).is_empty());
+        assert_eq!(with(json!({"launch_type": "FARGATE", "scheduling_strategy": "DAEMON"})), ["scheduling_strategy"]);
+        assert!(with(json!({"launch_type": "EC2", "scheduling_strategy": "DAEMON"})).is_empty());
+        let typo = json!([{"capacity_provider": "FARGATE_SPOTT"}]);
+        assert_eq!(with(json!({"capacity_provider_strategy": typo})), ["capacity_provider_strategy"]);
+        assert!(with(json!({"capacity_provider_strategy": [{"capacity_provider": "my-asg-provider"}]})).is_empty());
     }
 }

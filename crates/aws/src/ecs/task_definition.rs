@@ -94,10 +94,10 @@ model! {
     pub struct HealthCheckModel {
         command: Vec<String> = "The check, e.g. `[CMD-SHELL, \"curl -f http://localhost:8080/ || exit 1\"]`."
             [required, typed(Type::List(&Type::String))],
-        interval: i32 = "Seconds between checks (5 to 300)." [default("30"), range(5, 300)],
-        timeout: i32 = "Seconds a check may take (2 to 120)." [default("5"), range(2, 120)],
-        retries: i32 = "Failures before the container is unhealthy (1 to 10)." [default("3"), range(1, 10)],
-        start_period: i32 = "Seconds of grace after start before failures count (0 to 300)."
+        interval: i32 = "Seconds between checks." [default("30"), range(5, 300)],
+        timeout: i32 = "Seconds a check may take." [default("5"), range(2, 120)],
+        retries: i32 = "Failures before the container is unhealthy." [default("3"), range(1, 10)],
+        start_period: i32 = "Seconds of grace after start before failures count."
             [default("0"), range(0, 300)],
     }
 }
