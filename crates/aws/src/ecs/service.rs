@@ -45,7 +45,7 @@
 //! moto keep current.
 
 use super::*;
-use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Tagger};
+use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
@@ -120,7 +120,7 @@ model! {
         load_balancers: Option<Vec<LoadBalancerModel>> =
             "Target groups the tasks register in. The target group must be attached to a listener first: list the \
              listener in the service's `depends_on`."
-            [typed(<LoadBalancerModel as crate::kit::Model>::SET)],
+            [typed(<LoadBalancerModel as Model>::SET)],
         health_check_grace_period_seconds: i32 =
             "Seconds the load balancer's failed health checks are ignored after a task starts (with load_balancers \
              only)."
@@ -142,7 +142,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           success. `cluster` and `task_definition` take ARNs (`${cluster.arn}`, `${task.arn}`). Delete scales to \
           0 and waits until the service is inactive. Rollouts take minutes: raise `timeouts` (create, update) \
           above the default where needed.",
-    properties: <ServiceModel as crate::kit::Model>::PROPS,
+    properties: ServiceModel::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The service's ARN." },
         Attr { name: "arn", doc: "The service's ARN, `arn:aws:ecs:…:service/<cluster>/<name>`." },
@@ -654,21 +654,9 @@ impl Kind for Service {
         ctx.record_id(&arn);
         let mut ours =
             svc.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id()).map(str::to_string);
-        let got = model_of(&svc);
-        let missed: Vec<&str> = MOTO_5_2_5_CREATE_IGNORES
-            .into_iter()
-            .filter(|f| match *f {
-                "deployment_configuration" => want.deployment_configuration != got.deployment_configuration,
-                "health_check_grace_period_seconds" => {
-                    want.health_check_grace_period_seconds != got.health_check_grace_period_seconds
-                }
-                "enable_execute_command" => want.enable_execute_command != got.enable_execute_command,
-                _ => want
-                    .capacity_provider_strategy
-                    .as_ref()
-                    .is_some_and(|s| Some(s) != got.capacity_provider_strategy.as_ref()),
-            })
-            .collect();
+        let (asked, got) = (want.to_props(), model_of(&svc).to_props());
+        let missed: Vec<&str> =
+            MOTO_5_2_5_CREATE_IGNORES.into_iter().filter(|f| !asked[*f].is_null() && asked[*f] != got[*f]).collect();
         if !missed.is_empty() {
             if let Some(started) = self.update_service(ctx, cluster, &arn, want, &missed).await? {
                 ours = started.or(ours);
