@@ -142,3 +142,59 @@ fn values_aws_refuses_are_caught_offline_with_their_positions() {
         ],
     );
 }
+
+/// What the ECS kinds refuse offline beyond a single enumeration: each item
+/// of a list of enumerated values, capacity provider names, ranges of nested
+/// properties, and combinations AWS refuses. (`launch_type: FARGATEE` on a
+/// running service once passed validate and diff; up deleted the service
+/// and failed to create its replacement.)
+#[test]
+fn ecs_values_aws_refuses_are_caught_offline_with_their_positions() {
+    check(
+        "refused",
+        &format!(
+            "{GOOD_HEAD}  cluster:
+    type: ecs.cluster
+    properties:
+      capacity_providers: [FARGATE, FARGATE_SPOTT]
+      container_insights: enable
+  svc:
+    type: ecs.service
+    properties:
+      cluster: my-cluster
+      task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/t:1
+      launch_type: FARGATE
+      capacity_provider_strategy: [{{capacity_provider: FARGATE, weight: 1}}]
+      desired_count: -1
+      deployment_configuration: {{minimum_healthy_percent: 150}}
+  ec2task:
+    type: ecs.task_definition
+    properties:
+      family: web
+      requires_compatibilities: [FARGATEE]
+      container_definitions: [{{name: web, image: nginx, log_configuration: {{log_driver: awslog}}}}]
+  task:
+    type: ecs.task_definition
+    properties:
+      family: web2
+      network_mode: bridge
+      container_definitions: [{{name: web, image: nginx, health_check: {{command: [CMD, x], interval: 1}}}}]
+"
+        ),
+        &[
+            "refused.yaml:7:27: ecs.cluster cluster: 'FARGATE_SPOTT' is not a capacity provider",
+            "refused.yaml:8:27: property 'container_insights' of ecs.cluster: 'enable' is not one of the values AWS accepts",
+            "refused.yaml:12:16: ecs.service svc: cluster must be the cluster's ARN, not \"my-cluster\"",
+            "refused.yaml:14:20: ecs.service svc: a service takes a launch_type or a capacity_provider_strategy, not both",
+            "refused.yaml:16:22: property 'desired_count' of ecs.service: -1 is out of range",
+            "refused.yaml:17:59: property 'deployment_configuration.minimum_healthy_percent' of ecs.service: 150 is out of range",
+            "refused.yaml:22:33: ecs.task_definition ec2task: 'FARGATEE' is not one of the values AWS accepts",
+            "hint: did you mean 'FARGATE'?",
+            "refused.yaml:23:89: property '",
+            "'awslog' is not one of the values AWS accepts",
+            "refused.yaml:28:21: ecs.task_definition task: a Fargate task runs in network mode awsvpc, not bridge",
+            "refused.yaml:29:101: property '",
+            "1 is out of range",
+        ],
+    );
+}

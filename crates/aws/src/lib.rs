@@ -130,12 +130,12 @@ pub static REGISTRY: &[Entry] = &[
         schema: &elbv2::listener::SCHEMA,
         make: |aws| kit::Adapter::arc(elbv2::listener::Listener::new(aws.elbv2())),
     },
-    Entry { schema: &ecs::cluster::SCHEMA, make: |aws| Arc::new(ecs::cluster::Cluster::new(aws.ecs())) },
+    Entry { schema: &ecs::cluster::SCHEMA, make: |aws| kit::Adapter::arc(ecs::cluster::Cluster::new(aws.ecs())) },
     Entry {
         schema: &ecs::task_definition::SCHEMA,
-        make: |aws| Arc::new(ecs::task_definition::TaskDefinition::new(aws.ecs())),
+        make: |aws| kit::Adapter::arc(ecs::task_definition::TaskDefinition::new(aws.ecs())),
     },
-    Entry { schema: &ecs::service::SCHEMA, make: |aws| Arc::new(ecs::service::Service::new(aws.ecs())) },
+    Entry { schema: &ecs::service::SCHEMA, make: |aws| kit::Adapter::arc(ecs::service::Service::new(aws.ecs())) },
     Entry {
         schema: &s3::bucket::SCHEMA,
         make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3()).with_stack_tags(aws.stack_tags())),

@@ -15,122 +15,136 @@
 //! so.
 
 use super::*;
+use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{Cluster as EcsCluster, ClusterField, ClusterSetting, ClusterSettingName};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::Attr;
 
 /// The most clusters one DescribeClusters takes.
 const DESCRIBE_CHUNK: usize = 100;
+
+/// The values of the `containerInsights` setting (the SDK has no enum).
+const INSIGHTS: &[&str] = &["enabled", "enhanced", "disabled"];
+
+model! {
+    pub struct ClusterModel {
+        cluster_name: Option<String> = "The cluster's name. Default: `<stack>-<resource>`." [replace, unique],
+        capacity_providers: Option<Vec<String>> =
+            "The capacity providers the cluster may use, e.g. `[FARGATE, FARGATE_SPOT]`.",
+        default_capacity_provider_strategy: Option<Vec<StrategyItem>> =
+            "How services that name neither a launch type nor a strategy spread their tasks over the providers.",
+        container_insights: String =
+            "CloudWatch Container Insights: `enabled`, `enhanced` or `disabled` (the setting `containerInsights`)."
+            [default("\"disabled\""), one_of(INSIGHTS)],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ecs.cluster",
     doc: "An ECS cluster: where services run their tasks. Capacity providers (`FARGATE`, `FARGATE_SPOT`), the \
           default capacity provider strategy and Container Insights change in place. Delete refuses while \
           services outside the stack still use the cluster.",
-    properties: &[
-        Prop::new("cluster_name", Type::String, "The cluster's name. Default: `<stack>-<resource>`.").replace().unique(),
-        Prop::new(
-            "capacity_providers",
-            Type::Set(&Type::String),
-            "The capacity providers the cluster may use, e.g. `[FARGATE, FARGATE_SPOT]`.",
-        ),
-        Prop::new(
-            "default_capacity_provider_strategy",
-            Type::List(&STRATEGY_TYPE),
-            "How services that name neither a launch type nor a strategy spread their tasks over the providers.",
-        ),
-        Prop::new(
-            "container_insights",
-            Type::String,
-            "CloudWatch Container Insights: `enabled`, `enhanced` or `disabled` (the setting `containerInsights`).",
-        )
-        .default("\"disabled\""),
-    ],
+    properties: ClusterModel::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The cluster's ARN." },
         Attr { name: "arn", doc: "The cluster's ARN." },
         Attr { name: "name", doc: "The cluster's name." },
     ],
     taggable: true,
-    rules: &[],
+    rules: &[providers, strategy_providers],
     example: "cluster:\n  type: ecs.cluster\n  properties:\n    cluster_name: ${stack}-cluster\n    capacity_providers: [FARGATE, FARGATE_SPOT]\n    default_capacity_provider_strategy:\n      - {capacity_provider: FARGATE, weight: 1, base: 1}\n      - {capacity_provider: FARGATE_SPOT, weight: 3}\n    container_insights: enabled\n",
 };
 
+fn providers(p: &Literals) -> Option<RuleViolation> {
+    check_providers(p, "capacity_providers")
+}
+
+fn strategy_providers(p: &Literals) -> Option<RuleViolation> {
+    check_providers(p, "default_capacity_provider_strategy")
+}
+
 pub struct Cluster {
     client: Client,
+    tags: EcsTags,
 }
 
-/// A cluster in the spec's shape.
-fn observed(c: &EcsCluster) -> Observed {
-    let arn = c.cluster_arn().unwrap_or_default().to_string();
-    let insights = c
-        .settings()
-        .iter()
-        .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
-        .and_then(|s| s.value())
-        .unwrap_or("disabled");
-    let mut properties = Props::new();
-    properties.insert("cluster_name".into(), json!(c.cluster_name()));
-    properties.insert("capacity_providers".into(), json!(c.capacity_providers()));
-    properties
-        .insert("default_capacity_provider_strategy".into(), strategy_to_json(c.default_capacity_provider_strategy()));
-    properties.insert("container_insights".into(), json!(insights));
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(arn));
-    attributes.insert("arn".into(), json!(arn));
-    attributes.insert("name".into(), json!(c.cluster_name()));
-    Observed { id: arn, properties, tags: tag_map(c.tags()), attributes }
+fn attributes(c: &EcsCluster) -> Props {
+    let arn = c.cluster_arn().unwrap_or_default();
+    attrs([("id", json!(arn)), ("arn", json!(arn)), ("name", json!(c.cluster_name()))])
 }
 
-fn is_live(c: &EcsCluster) -> bool {
-    !matches!(c.status(), Some("INACTIVE") | None)
+/// A cluster in the model's shape.
+fn live(c: &EcsCluster) -> Live<ClusterModel> {
+    let insights = c.settings().iter().find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights));
+    Live {
+        id: c.cluster_arn().unwrap_or_default().to_string(),
+        model: ClusterModel {
+            cluster_name: c.cluster_name().map(str::to_string),
+            capacity_providers: Some(c.capacity_providers().to_vec()),
+            default_capacity_provider_strategy: Some(strategy_model(c.default_capacity_provider_strategy())),
+            container_insights: insights.and_then(|s| s.value()).unwrap_or("disabled").to_string(),
+        },
+        tags: tag_map(c.tags()),
+        attributes: attributes(c),
+    }
+}
+
+fn insights(want: &ClusterModel) -> ClusterSetting {
+    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(&want.container_insights).build()
+}
+
+/// A refusal of DeleteCluster, with what to do about it.
+fn delete_hint(e: ProviderError) -> ProviderError {
+    let hint = match e.code.as_deref().unwrap_or_default() {
+        "ClusterContainsServicesException" => {
+            "services outside this stack still run in the cluster: delete them (or move them to another cluster) \
+             and re-run"
+        }
+        "ClusterContainsTasksException" => {
+            "tasks still run in the cluster (started outside a service of this stack): stop them and re-run"
+        }
+        "ClusterContainsContainerInstancesException" => {
+            "EC2 container instances are still registered: deregister them (or delete their Auto Scaling group) and \
+             re-run"
+        }
+        _ => return e,
+    };
+    e.with_hint(hint)
 }
 
 impl Cluster {
     pub fn new(client: Client) -> Cluster {
-        Cluster { client }
+        Cluster { tags: EcsTags(client.clone()), client }
     }
 
-    /// The live clusters among `arns` (names work too), in as few calls as
-    /// DescribeClusters allows.
+    /// The clusters among `arns` (names work too), whatever their status.
     async fn describe(&self, arns: &[String]) -> Result<Vec<EcsCluster>, ProviderError> {
         let mut out = Vec::new();
         for chunk in arns.chunks(DESCRIBE_CHUNK) {
-            let r = self
-                .client
-                .describe_clusters()
-                .set_clusters(Some(chunk.to_vec()))
-                .include(ClusterField::Settings)
-                .include(ClusterField::Tags)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            out.extend(r.clusters.unwrap_or_default().into_iter().filter(is_live));
+            let call = self.client.describe_clusters().set_clusters(Some(chunk.to_vec()));
+            let call = call.include(ClusterField::Settings).include(ClusterField::Tags);
+            out.extend(call.send().await.map_err(from_sdk)?.clusters.unwrap_or_default());
         }
         Ok(out)
     }
 
-    async fn read_one(&self, arn: &str) -> Result<Observed, ProviderError> {
-        self.describe(&[arn.to_string()]).await?.first().map(observed).ok_or_else(|| {
-            ProviderError::new(Some("ClusterNotFoundException".into()), format!("cluster {arn} disappeared"))
-        })
+    /// The cluster's status; `None` when ECS does not know it.
+    async fn status(&self, arn: &str) -> Result<Option<EcsCluster>, ProviderError> {
+        Ok(self.describe(&[arn.to_string()]).await?.into_iter().next())
     }
 
     /// Waits while the cluster is PROVISIONING (capacity providers being
     /// attached); FAILED is an error.
     async fn wait_active(&self, ctx: &OpCtx, arn: &str) -> Result<(), ProviderError> {
-        let (this, arn) = (self, arn);
-        ctx.wait_for("cluster to be active", move || async move {
-            let c = this.describe(&[arn.to_string()]).await?;
-            Ok(match c.first().and_then(|c| c.status()) {
+        ctx.wait_for("cluster to be active", || async {
+            let c = self.status(arn).await?;
+            Ok(match c.as_ref().and_then(|c| c.status()) {
                 Some("ACTIVE") => Poll::Ready(()),
                 Some("FAILED") => {
-                    let reason = c.first().and_then(|c| c.attachments_status()).unwrap_or("no reason given");
-                    return Err(ProviderError::new(
-                        Some("ClusterFailed".into()),
-                        format!("cluster {arn} failed to provision: {reason}"),
-                    ));
+                    let reason = c.as_ref().and_then(|c| c.attachments_status()).unwrap_or("no reason given");
+                    let message = format!("cluster {arn} failed to provision: {reason}");
+                    return Err(ProviderError::new(Some("ClusterFailed".into()), message));
                 }
                 Some(s) => Poll::Pending(s.to_string()),
                 None => Poll::Pending("not visible yet".into()),
@@ -141,39 +155,43 @@ impl Cluster {
     }
 }
 
+fn is_live(c: &EcsCluster) -> bool {
+    !matches!(c.status(), Some("INACTIVE") | None)
+}
+
 #[async_trait]
-impl ResourceKind for Cluster {
+impl Kind for Cluster {
+    type Model = ClusterModel;
+    /// Found by tag: the default name is `<stack>-<address>`, and CreateCluster
+    /// is idempotent by name anyway.
+    const ADOPT: Adopt = Adopt::ByTag;
+    const GONE: &'static [&'static str] = &["ClusterNotFoundException"];
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        Ok(self.describe(ids).await?.iter().map(observed).collect())
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ClusterModel>>, ProviderError> {
+        Ok(self.describe(ids).await?.iter().filter(|c| is_live(c)).map(live).collect())
+    }
+
+    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<ClusterModel>>, ProviderError> {
         let mut arns = Vec::new();
         let mut pages = self.client.list_clusters().into_paginator().send();
         while let Some(page) = pages.next().await {
             arns.extend(page.map_err(from_sdk)?.cluster_arns.unwrap_or_default());
         }
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .describe(&arns)
-            .await?
-            .iter()
-            .map(observed)
-            .filter(|o| tagged_for(&o.tags, &ctx.stack, None))
-            .filter_map(|o| Some((o.tags.get(TAG_RESOURCE)?.clone(), o)))
-            .collect())
+        // The adapter keeps this stack's.
+        self.read(ctx, &arns).await
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let name = s(desired, "cluster_name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
-        let insights = s(desired, "container_insights").unwrap_or_else(|| "disabled".into());
-        let strategy = strategy_to_sdk(desired, "default_capacity_provider_strategy")?;
+    async fn create(&self, ctx: &OpCtx, want: &ClusterModel) -> Result<Created, ProviderError> {
+        let name = want.cluster_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let strategy = strategy(want.default_capacity_provider_strategy.as_deref().unwrap_or_default())?;
         // CreateCluster is idempotent by name: a repeated call after a crash
         // answers with the same cluster.
         let out = self
@@ -181,9 +199,9 @@ impl ResourceKind for Cluster {
             .create_cluster()
             .cluster_name(&name)
             .set_tags(Some(tags_of(&ctx.tags)))
-            .settings(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(insights).build())
-            .set_capacity_providers(strings(desired, "capacity_providers"))
-            .set_default_capacity_provider_strategy(if strategy.is_empty() { None } else { Some(strategy) })
+            .settings(insights(want))
+            .set_capacity_providers(want.capacity_providers.clone())
+            .set_default_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
             .send()
             .await
             .map_err(from_sdk)?;
@@ -194,83 +212,42 @@ impl ResourceKind for Cluster {
         if cluster.status() != Some("ACTIVE") {
             self.wait_active(ctx, &arn).await?;
         }
-        self.read_one(&arn).await
+        Ok(Created { id: arn, attributes: attributes(&cluster) })
     }
 
     async fn update(
         &self,
-        ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let arn = current.id.as_str();
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        if has("capacity_providers") || has("default_capacity_provider_strategy") {
+        _ctx: &OpCtx,
+        live: &Observed,
+        want: &ClusterModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let arn = live.id.as_str();
+        if changed.contains(&"capacity_providers") || changed.contains(&"default_capacity_provider_strategy") {
             // The call takes both lists; what the spec does not manage keeps
             // its live value.
-            let providers =
-                strings(desired, "capacity_providers").or_else(|| strings(&current.properties, "capacity_providers"));
-            let strategy = if desired.contains_key("default_capacity_provider_strategy") {
-                strategy_to_sdk(desired, "default_capacity_provider_strategy")?
-            } else {
-                strategy_to_sdk(&current.properties, "default_capacity_provider_strategy")?
-            };
-            self.client
-                .put_cluster_capacity_providers()
-                .cluster(arn)
-                .set_capacity_providers(Some(providers.unwrap_or_default()))
-                .set_default_capacity_provider_strategy(Some(strategy))
-                .send()
-                .await
-                .map_err(from_sdk)?;
+            let current = ClusterModel::from_props(&live.properties)?;
+            let providers = want.capacity_providers.clone().or(current.capacity_providers);
+            let items = want.default_capacity_provider_strategy.clone().or(current.default_capacity_provider_strategy);
+            let call = self.client.put_cluster_capacity_providers().cluster(arn);
+            let call = call.set_capacity_providers(Some(providers.unwrap_or_default()));
+            let call = call.set_default_capacity_provider_strategy(Some(strategy(&items.unwrap_or_default())?));
+            call.send().await.map_err(from_sdk)?;
         }
-        if has("container_insights") {
-            let insights = s(desired, "container_insights").unwrap_or_else(|| "disabled".into());
-            self.client
-                .update_cluster()
-                .cluster(arn)
-                .settings(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(insights).build())
-                .send()
-                .await
-                .map_err(from_sdk)?;
+        if changed.contains(&"container_insights") {
+            let call = self.client.update_cluster().cluster(arn).settings(insights(want));
+            call.send().await.map_err(from_sdk)?;
         }
-        if has("tags") {
-            converge_tags(&self.client, arn, &current.tags, ctx).await?;
-        }
-        self.read_one(arn).await
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let arn = current.id.as_str();
-        let r = self.client.delete_cluster().cluster(arn).send().await.map_err(from_sdk);
-        let cluster =
-            match r {
-                Ok(out) => out.cluster,
-                Err(e) if is_gone(&e) => return Ok(()),
-                Err(e) if e.code_is("ClusterContainsServicesException") => {
-                    return Err(e.with_hint(
-                        "services outside this stack still run in the cluster: delete them (or move them to another \
-                     cluster) and re-run",
-                    ))
-                }
-                Err(e) if e.code_is("ClusterContainsTasksException") => return Err(e.with_hint(
-                    "tasks still run in the cluster (started outside a service of this stack): stop them and re-run",
-                )),
-                Err(e) if e.code_is("ClusterContainsContainerInstancesException") => {
-                    return Err(e.with_hint(
-                        "EC2 container instances are still registered: deregister them (or delete their Auto Scaling \
-                     group) and re-run",
-                    ))
-                }
-                Err(e) => return Err(e),
-            };
-        if cluster.as_ref().and_then(|c| c.status()).is_some_and(|s| s != "INACTIVE") {
-            let (this, arn) = (self, arn);
-            ctx.wait_for("cluster to be deleted", move || async move {
-                let c = this.describe(&[arn.to_string()]).await?;
-                Ok(match c.first().and_then(|c| c.status()) {
-                    None => Poll::Ready(()),
+    async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&ClusterModel>) -> Result<(), ProviderError> {
+        let arn = live.id.as_str();
+        let out = self.client.delete_cluster().cluster(arn).send().await.map_err(from_sdk).map_err(delete_hint)?;
+        if out.cluster.as_ref().and_then(|c| c.status()).is_some_and(|s| s != "INACTIVE") {
+            ctx.wait_for("cluster to be deleted", || async {
+                Ok(match self.status(arn).await?.as_ref().and_then(|c| c.status()) {
+                    None | Some("INACTIVE") => Poll::Ready(()),
                     Some(s) => Poll::Pending(s.to_string()),
                 })
             })

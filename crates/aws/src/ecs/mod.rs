@@ -1,17 +1,18 @@
 //! ECS resource kinds (`ecs.cluster`, `ecs.task_definition`, `ecs.service`)
 //! and what they share: tags (ECS spells them `key`/`value`), default names,
-//! "not found" errors, and reading JSON properties.
+//! "not found" errors, the capacity provider strategy, and the checks of
+//! `validate` that a property's own check cannot make (a list's items).
 
 pub mod cluster;
 pub mod service;
 pub mod task_definition;
 
 use crate::error::from_sdk;
+use crate::kit::model;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 use aws_sdk_ecs::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{OpCtx, ProviderError};
-use deployctl_spec::{KindSchema, Prop, Type};
+use deployctl_spec::{Check, KindSchema, Literals, RuleViolation, Type};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -38,107 +39,10 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether `tags` say the resource belongs to this stack (and, when given,
-/// to this address).
-pub(crate) fn tagged_for(tags: &BTreeMap<String, String>, stack: &str, address: Option<&str>) -> bool {
-    tags.get(TAG_STACK).map(String::as_str) == Some(stack)
-        && match address {
-            Some(a) => tags.get(TAG_RESOURCE).map(String::as_str) == Some(a),
-            None => true,
-        }
-}
-
-/// Brings the tags of `arn` to `ctx.tags`: one TagResource for what is new or
-/// changed, one UntagResource for what is gone.
-pub(crate) async fn converge_tags(
-    client: &Client,
-    arn: &str,
-    live: &BTreeMap<String, String>,
-    ctx: &OpCtx,
-) -> Result<(), ProviderError> {
-    let set: Vec<Tag> = ctx
-        .tags
-        .iter()
-        .filter(|(k, v)| live.get(*k) != Some(v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let unset: Vec<String> = live.keys().filter(|k| !ctx.tags.contains_key(*k)).cloned().collect();
-    if !set.is_empty() {
-        client.tag_resource().resource_arn(arn).set_tags(Some(set)).send().await.map_err(from_sdk)?;
-    }
-    if !unset.is_empty() {
-        client.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(from_sdk)?;
-    }
-    Ok(())
-}
-
 /// Whether an ECS error says the thing (or its cluster) does not exist:
 /// `ClusterNotFoundException`, `ServiceNotFoundException`, …
 pub(crate) fn is_gone(e: &ProviderError) -> bool {
     crate::is_not_found(e) || e.code.as_deref().is_some_and(|c| c.contains("NotFound"))
-}
-
-/// A string property.
-pub(crate) fn s(props: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
-    match props.get(key) {
-        Some(Value::String(v)) => Some(v.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Bool(b)) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// An integer property (a number, or a string of digits from a variable).
-pub(crate) fn int(props: &serde_json::Map<String, Value>, key: &str) -> Option<i32> {
-    match props.get(key) {
-        Some(Value::Number(n)) => n.as_i64().map(|v| v as i32),
-        Some(Value::String(v)) => v.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A boolean property (or `"true"`/`"false"` from a variable).
-pub(crate) fn boolean(props: &serde_json::Map<String, Value>, key: &str) -> Option<bool> {
-    match props.get(key) {
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A list of strings property.
-pub(crate) fn strings(props: &serde_json::Map<String, Value>, key: &str) -> Option<Vec<String>> {
-    match props.get(key) {
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-/// The objects of a list-of-objects property.
-pub(crate) fn objects<'a>(
-    props: &'a serde_json::Map<String, Value>,
-    key: &str,
-) -> Vec<&'a serde_json::Map<String, Value>> {
-    match props.get(key) {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_object).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// An object property.
-pub(crate) fn object<'a>(
-    props: &'a serde_json::Map<String, Value>,
-    key: &str,
-) -> Option<&'a serde_json::Map<String, Value>> {
-    props.get(key).and_then(Value::as_object)
 }
 
 /// A message for an SDK builder that refused a value (a required member
@@ -147,40 +51,69 @@ pub(crate) fn invalid(what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(Some("InvalidParameter".into()), format!("{what}: {e}"))
 }
 
-/// One entry of a capacity provider strategy (clusters and services).
-pub(crate) static STRATEGY_ITEM: [Prop; 3] = [
-    Prop::new("capacity_provider", Type::String, "The capacity provider: `FARGATE`, `FARGATE_SPOT`, or your own.")
-        .required(),
-    Prop::new("weight", Type::Int, "The relative share of tasks placed with this provider.").default("0"),
-    Prop::new("base", Type::Int, "How many tasks, at least, run on this provider (one entry only may set it).")
-        .default("0"),
-];
-pub(crate) static STRATEGY_TYPE: Type = Type::Object(&STRATEGY_ITEM);
+model! {
+    /// One entry of a capacity provider strategy (clusters and services).
+    pub struct StrategyItem {
+        capacity_provider: String = "The capacity provider: `FARGATE`, `FARGATE_SPOT`, or your own." [required],
+        weight: i32 = "The relative share of tasks placed with this provider."
+            [default("0"), range(0, 1000)],
+        base: i32 = "How many tasks, at least, run on this provider (one entry only may set it)."
+            [default("0"), range(0, 100_000)],
+    }
+}
 
-/// A capacity provider strategy property as ECS takes it.
-pub(crate) fn strategy_to_sdk(
-    props: &serde_json::Map<String, Value>,
-    key: &str,
-) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
-    objects(props, key)
-        .into_iter()
-        .map(|o| {
-            CapacityProviderStrategyItem::builder()
-                .set_capacity_provider(s(o, "capacity_provider"))
-                .weight(int(o, "weight").unwrap_or(0))
-                .base(int(o, "base").unwrap_or(0))
-                .build()
-                .map_err(|e| invalid(key, e))
+/// A capacity provider strategy as ECS takes it.
+pub(crate) fn strategy(items: &[StrategyItem]) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
+    items
+        .iter()
+        .map(|i| {
+            let b = CapacityProviderStrategyItem::builder().capacity_provider(&i.capacity_provider);
+            b.weight(i.weight).base(i.base).build().map_err(|e| invalid("capacity provider strategy", e))
         })
         .collect()
 }
 
-/// A capacity provider strategy as the spec writes it.
-pub(crate) fn strategy_to_json(items: &[CapacityProviderStrategyItem]) -> Value {
-    Value::Array(
-        items
-            .iter()
-            .map(|i| json!({"capacity_provider": i.capacity_provider(), "weight": i.weight(), "base": i.base()}))
-            .collect(),
-    )
+/// A capacity provider strategy as the model holds it.
+pub(crate) fn strategy_model(items: &[CapacityProviderStrategyItem]) -> Vec<StrategyItem> {
+    let item = |i: &CapacityProviderStrategyItem| StrategyItem {
+        capacity_provider: i.capacity_provider().to_string(),
+        weight: i.weight(),
+        base: i.base(),
+    };
+    items.iter().map(item).collect()
+}
+
+/// The capacity providers ECS defines; a provider of your own may not be
+/// named `fargate…` (nor `aws…`, `ecs…`), so a name of that shape that is
+/// not one of these is a typo that `validate` refuses.
+const FARGATE_PROVIDERS: [&str; 2] = ["FARGATE", "FARGATE_SPOT"];
+
+/// Why `name` cannot be a capacity provider.
+fn bad_provider(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let reserved = ["fargate", "aws", "ecs"].into_iter().any(|p| lower.starts_with(p));
+    (reserved && !FARGATE_PROVIDERS.contains(&name)).then(|| format!("'{name}' is not a capacity provider"))
+}
+
+/// Rule: the capacity providers written in `field` (a list of names, or a
+/// strategy's entries) are FARGATE, FARGATE_SPOT or names a provider of
+/// your own may have.
+pub(crate) fn check_providers(p: &Literals, field: &'static str) -> Option<RuleViolation> {
+    let Some(Some(Value::Array(items))) = p.get(field) else { return None };
+    let names = items.iter().filter_map(|i| i.as_str().or_else(|| i.get("capacity_provider")?.as_str()));
+    let message = names.filter_map(bad_provider).next()?;
+    Some(RuleViolation {
+        field,
+        message,
+        hint: "AWS's are FARGATE and FARGATE_SPOT; a provider of your own cannot be named aws…, ecs… or fargate…"
+            .into(),
+    })
+}
+
+/// Rule: each string of the list `field` is one of `values` (a
+/// property's `one_of` checks a single string, not a list's items).
+pub(crate) fn check_each(p: &Literals, field: &'static str, values: &'static [&'static str]) -> Option<RuleViolation> {
+    let Some(Some(Value::Array(items))) = p.get(field) else { return None };
+    let (message, hint) = items.iter().find_map(|v| Check::OneOf(values).violation(v))?;
+    Some(RuleViolation { field, message, hint })
 }

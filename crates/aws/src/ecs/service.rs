@@ -20,7 +20,10 @@
 //!
 //! `cluster` and `task_definition` must be ARNs (`${cluster.arn}`,
 //! `${task.arn}`): ECS reports ARNs, and a name would differ from them on
-//! every plan (for `cluster`, forcing a replacement each time).
+//! every plan (for `cluster`, forcing a replacement each time). `validate`
+//! refuses a literal that is not one, and the enumerations, ranges and
+//! combinations AWS refuses (a launch type next to a capacity provider
+//! strategy, DAEMON on Fargate); a reference is checked when it resolves.
 //!
 //! Delete scales to 0, calls DeleteService with `force`, and waits until the
 //! service is INACTIVE (its tasks stopped), so that the cluster, target
@@ -37,69 +40,98 @@
 //! healthCheckGracePeriodSeconds, enableExecuteCommand and
 //! capacityProviderStrategy (UpdateService stores them), so create
 //! converges those with one UpdateService when the created service does not
-//! show them (never the case on AWS). The task definition check therefore
+//! show them (never the case on AWS: [`MOTO_5_2_5_CREATE_IGNORES`]). The task definition check therefore
 //! uses the service's `taskDefinition`, which both AWS (after a rollback) and
 //! moto keep current.
 
 use super::*;
+use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
     LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service as EcsService, ServiceField,
 };
-use deployctl_engine::diff::{diff_properties, Want};
-use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind};
+use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::Attr;
-use serde_json::Map;
 
 /// The most services one DescribeServices takes.
 const DESCRIBE_CHUNK: usize = 10;
 
-static AWSVPC: [Prop; 3] = [
-    Prop::new("subnets", Type::Set(&Type::String), "The subnets the tasks run in (private ones, usually).").required(),
-    Prop::new("security_groups", Type::Set(&Type::String), "The tasks' security groups.").default("[]"),
-    Prop::new("assign_public_ip", Type::String, "`ENABLED` or `DISABLED`.")
-        .default("\"DISABLED\"")
-        .one_of(aws_sdk_ecs::types::AssignPublicIp::values()),
-];
+model! {
+    pub struct AwsVpc {
+        subnets: Vec<String> = "The subnets the tasks run in (private ones, usually)." [required],
+        security_groups: Vec<String> = "The tasks' security groups." [default("[]")],
+        assign_public_ip: String = "`ENABLED` or `DISABLED`."
+            [default("\"DISABLED\""), one_of(AssignPublicIp::values())],
+    }
+}
 
-static NETWORK: [Prop; 1] = [Prop::new(
-    "awsvpc_configuration",
-    Type::Object(&AWSVPC),
-    "Where tasks of an `awsvpc` task definition get their network interface.",
-)
-.required()];
+model! {
+    pub struct Network {
+        awsvpc_configuration: AwsVpc = "Where tasks of an `awsvpc` task definition get their network interface."
+            [required],
+    }
+}
 
-static LOAD_BALANCER: [Prop; 3] = [
-    Prop::new("target_group_arn", Type::String, "The target group, usually `${tg.arn}`.").required(),
-    Prop::new("container_name", Type::String, "The container that receives the traffic.").required(),
-    Prop::new("container_port", Type::Int, "Its port (one of its port mappings).").required().range(0, 65535),
-];
-static LOAD_BALANCER_TYPE: Type = Type::Object(&LOAD_BALANCER);
+model! {
+    pub struct LoadBalancerModel {
+        target_group_arn: String = "The target group, usually `${tg.arn}`." [required],
+        container_name: String = "The container that receives the traffic." [required],
+        container_port: i32 = "Its port (one of its port mappings)." [required, range(0, 65535)],
+    }
+}
 
-static CIRCUIT_BREAKER: [Prop; 2] = [
-    Prop::new("enable", Type::Bool, "Whether a deployment whose tasks keep failing is stopped (FAILED).")
-        .default("false"),
-    Prop::new("rollback", Type::Bool, "Whether a failed deployment rolls back to the last completed one.")
-        .default("false"),
-];
+model! {
+    pub struct CircuitBreaker {
+        enable: bool = "Whether a deployment whose tasks keep failing is stopped (FAILED)." [default("false")],
+        rollback: bool = "Whether a failed deployment rolls back to the last completed one." [default("false")],
+    }
+}
 
-static DEPLOYMENT_CONFIGURATION: [Prop; 3] = [
-    Prop::new("maximum_percent", Type::Int, "Upper limit of running tasks during a deployment, in % of desired.")
-        .default("200"),
-    Prop::new(
-        "minimum_healthy_percent",
-        Type::Int,
-        "Lower limit of healthy tasks during a deployment, in % of desired.",
-    )
-    .default("100"),
-    Prop::new(
-        "deployment_circuit_breaker",
-        Type::Object(&CIRCUIT_BREAKER),
-        "The deployment circuit breaker. deployctl reports a deployment it failed or rolled back as an error.",
-    )
-    .default("{\"enable\": false, \"rollback\": false}"),
-];
+model! {
+    pub struct DeploymentSettings {
+        maximum_percent: i32 = "Upper limit of running tasks during a deployment, in % of desired."
+            [default("200"), range(0, i32::MAX as i64)],
+        minimum_healthy_percent: i32 = "Lower limit of healthy tasks during a deployment, in % of desired."
+            [default("100"), range(0, 100)],
+        deployment_circuit_breaker: CircuitBreaker =
+            "The deployment circuit breaker. deployctl reports a deployment it failed or rolled back as an error."
+            [default("{\"enable\": false, \"rollback\": false}")],
+    }
+}
+
+model! {
+    pub struct ServiceModel {
+        service_name: Option<String> = "The service's name. Default: `<stack>-<resource>`." [replace],
+        cluster: String = "The cluster's ARN, usually `${cluster.arn}`." [required, replace],
+        task_definition: String =
+            "The task definition revision's ARN, usually `${task.arn}`. A change deploys the new revision." [required],
+        desired_count: i32 = "How many tasks to keep running." [default("1"), range(0, i32::MAX as i64)],
+        launch_type: Option<String> =
+            "`FARGATE`, `EC2` or `EXTERNAL`. Leave out when using a capacity_provider_strategy (or the cluster's \
+             default one)."
+            [replace, one_of(LaunchType::values())],
+        capacity_provider_strategy: Option<Vec<StrategyItem>> =
+            "How tasks spread over capacity providers (e.g. FARGATE and FARGATE_SPOT). A change forces a new \
+             deployment.",
+        platform_version: String = "The Fargate platform version." [default("\"LATEST\"")],
+        network_configuration: Option<Network> =
+            "Subnets, security groups and public IP of the tasks (`awsvpc` network mode).",
+        load_balancers: Option<Vec<LoadBalancerModel>> =
+            "Target groups the tasks register in. The target group must be attached to a listener first: list the \
+             listener in the service's `depends_on`."
+            [typed(<LoadBalancerModel as Model>::SET)],
+        health_check_grace_period_seconds: i32 =
+            "Seconds the load balancer's failed health checks are ignored after a task starts (with load_balancers \
+             only)."
+            [default("0"), range(0, i32::MAX as i64)],
+        deployment_configuration: DeploymentSettings = "How deployments replace tasks, and the circuit breaker."
+            [default("{}")],
+        enable_execute_command: bool = "Whether ECS Exec is enabled (new tasks)." [default("false")],
+        scheduling_strategy: String = "`REPLICA` or `DAEMON` (EC2 only)."
+            [default("\"REPLICA\""), replace, one_of(SchedulingStrategy::values())],
+    }
+}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "ecs.service",
@@ -110,59 +142,7 @@ pub static SCHEMA: KindSchema = KindSchema {
           success. `cluster` and `task_definition` take ARNs (`${cluster.arn}`, `${task.arn}`). Delete scales to \
           0 and waits until the service is inactive. Rollouts take minutes: raise `timeouts` (create, update) \
           above the default where needed.",
-    properties: &[
-        Prop::new("service_name", Type::String, "The service's name. Default: `<stack>-<resource>`.").replace(),
-        Prop::new("cluster", Type::String, "The cluster's ARN, usually `${cluster.arn}`.").required().replace(),
-        Prop::new(
-            "task_definition",
-            Type::String,
-            "The task definition revision's ARN, usually `${task.arn}`. A change deploys the new revision.",
-        )
-        .required(),
-        Prop::new("desired_count", Type::Int, "How many tasks to keep running.").default("1"),
-        Prop::new(
-            "launch_type",
-            Type::String,
-            "`FARGATE`, `EC2` or `EXTERNAL`. Leave out when using a capacity_provider_strategy (or the cluster's \
-             default one).",
-        )
-        .replace().one_of(aws_sdk_ecs::types::LaunchType::values()),
-        Prop::new(
-            "capacity_provider_strategy",
-            Type::List(&STRATEGY_TYPE),
-            "How tasks spread over capacity providers (e.g. FARGATE and FARGATE_SPOT). A change forces a new \
-             deployment.",
-        ),
-        Prop::new("platform_version", Type::String, "The Fargate platform version.").default("\"LATEST\""),
-        Prop::new(
-            "network_configuration",
-            Type::Object(&NETWORK),
-            "Subnets, security groups and public IP of the tasks (`awsvpc` network mode).",
-        ),
-        Prop::new(
-            "load_balancers",
-            Type::Set(&LOAD_BALANCER_TYPE),
-            "Target groups the tasks register in. The target group must be attached to a listener first: list the \
-             listener in the service's `depends_on`.",
-        ),
-        Prop::new(
-            "health_check_grace_period_seconds",
-            Type::Int,
-            "Seconds the load balancer's failed health checks are ignored after a task starts (with load_balancers \
-             only).",
-        )
-        .default("0"),
-        Prop::new(
-            "deployment_configuration",
-            Type::Object(&DEPLOYMENT_CONFIGURATION),
-            "How deployments replace tasks, and the circuit breaker.",
-        )
-        .default("{}"),
-        Prop::new("enable_execute_command", Type::Bool, "Whether ECS Exec is enabled (new tasks).").default("false"),
-        Prop::new("scheduling_strategy", Type::String, "`REPLICA` or `DAEMON` (EC2 only).")
-            .default("\"REPLICA\"")
-            .replace().one_of(aws_sdk_ecs::types::SchedulingStrategy::values()),
-    ],
+    properties: ServiceModel::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The service's ARN." },
         Attr { name: "arn", doc: "The service's ARN, `arn:aws:ecs:…:service/<cluster>/<name>`." },
@@ -170,13 +150,58 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "cluster_arn", doc: "The cluster's ARN." },
     ],
     taggable: true,
-    rules: &[],
+    rules: &[arns_rule, launch_or_strategy, daemon_not_on_fargate, strategy_providers],
     example: "web:\n  type: ecs.service\n  properties:\n    cluster: ${cluster.arn}\n    task_definition: ${task.arn}\n    desired_count: 2\n    launch_type: FARGATE\n    network_configuration:\n      awsvpc_configuration:\n        subnets: [\"${private_a.id}\", \"${private_b.id}\"]\n        security_groups: [\"${app_sg.id}\"]\n    load_balancers:\n      - {target_group_arn: \"${tg.arn}\", container_name: web, container_port: 8080}\n    health_check_grace_period_seconds: 60\n    deployment_configuration:\n      maximum_percent: 200\n      minimum_healthy_percent: 100\n      deployment_circuit_breaker: {enable: true, rollback: true}\n  timeouts: {create: 20m, update: 20m}\n",
 };
 
-/// Properties a create converges with an UpdateService when CreateService
-/// did not apply them (moto).
-const CONVERGED_AFTER_CREATE: [&str; 4] = [
+/// Why `cluster` or `task_definition` is not the ARN the property takes.
+fn not_arn(field: &'static str, v: &str) -> Option<RuleViolation> {
+    let ok = v.starts_with("arn:") && (field == "cluster" || v.contains(":task-definition/"));
+    let (what, write) = match field {
+        "cluster" => ("the cluster's ARN", "cluster: ${<cluster resource>.arn}"),
+        _ => ("a task definition revision's ARN", "task_definition: ${<task definition resource>.arn}"),
+    };
+    (!ok).then(|| RuleViolation {
+        field,
+        message: format!("{field} must be {what}, not {v:?}"),
+        hint: format!(
+            "write `{write}`: ECS reports the full ARN, and anything else would differ from it on every plan"
+        ),
+    })
+}
+
+fn arns_rule(p: &Literals) -> Option<RuleViolation> {
+    ["cluster", "task_definition"].into_iter().find_map(|f| not_arn(f, p.get(f)?.as_ref()?.as_str()?))
+}
+
+/// Both set: ECS refuses the service.
+fn launch_or_strategy(p: &Literals) -> Option<RuleViolation> {
+    let strategy = matches!(p.get("capacity_provider_strategy"), Some(Some(Value::Array(a))) if !a.is_empty());
+    (p.contains_key("launch_type") && strategy).then(|| RuleViolation {
+        field: "launch_type",
+        message: "a service takes a launch_type or a capacity_provider_strategy, not both".into(),
+        hint: "leave launch_type out to use the strategy (FARGATE is a capacity provider too)".into(),
+    })
+}
+
+/// Fargate runs REPLICA services only.
+fn daemon_not_on_fargate(p: &Literals) -> Option<RuleViolation> {
+    let is = |k: &str, v: &str| p.get(k).and_then(Option::as_ref).and_then(Value::as_str) == Some(v);
+    (is("scheduling_strategy", "DAEMON") && is("launch_type", "FARGATE")).then(|| RuleViolation {
+        field: "scheduling_strategy",
+        message: "Fargate does not run DAEMON services".into(),
+        hint: "use REPLICA on Fargate, or launch_type EC2 for a daemon".into(),
+    })
+}
+
+fn strategy_providers(p: &Literals) -> Option<RuleViolation> {
+    check_providers(p, "capacity_provider_strategy")
+}
+
+/// What CreateService ignores on moto 5.2.5 (UpdateService stores them):
+/// create converges them with one UpdateService when the created service
+/// does not show them. Never the case on AWS.
+const MOTO_5_2_5_CREATE_IGNORES: [&str; 4] = [
     "deployment_configuration",
     "health_check_grace_period_seconds",
     "enable_execute_command",
@@ -185,6 +210,7 @@ const CONVERGED_AFTER_CREATE: [&str; 4] = [
 
 pub struct Service {
     client: Client,
+    tags: EcsTags,
 }
 
 /// The cluster an ARN names (`…:service/<cluster>/<name>`), or `default`
@@ -196,6 +222,12 @@ fn cluster_of(arn: &str) -> String {
     }
 }
 
+/// The cluster of a service this kind observed.
+fn cluster_of_observed(o: &Observed) -> String {
+    let arn = o.attributes.get("cluster_arn").or_else(|| o.properties.get("cluster")).and_then(Value::as_str);
+    arn.map(str::to_string).unwrap_or_else(|| cluster_of(&o.id))
+}
+
 /// `arn:…:task-definition/web:7` → `web:7`, for messages.
 fn short(td: &str) -> &str {
     td.rsplit('/').next().unwrap_or(td)
@@ -205,127 +237,91 @@ fn is_live(s: &EcsService) -> bool {
     s.status() == Some("ACTIVE")
 }
 
-/// A service in the spec's shape.
-fn observed(svc: &EcsService) -> Observed {
-    let arn = svc.service_arn().unwrap_or_default().to_string();
-    let network = svc.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|a| {
-        json!({"awsvpc_configuration": {
-            "subnets": a.subnets(),
-            "security_groups": a.security_groups(),
-            "assign_public_ip": a.assign_public_ip().map(|p| p.as_str()).unwrap_or("DISABLED"),
-        }})
+fn attributes(svc: &EcsService) -> Props {
+    let arn = svc.service_arn().unwrap_or_default();
+    attrs([
+        ("id", json!(arn)),
+        ("arn", json!(arn)),
+        ("name", json!(svc.service_name())),
+        ("cluster_arn", json!(svc.cluster_arn())),
+    ])
+}
+
+/// A service in the model's shape.
+fn model_of(svc: &EcsService) -> ServiceModel {
+    let network = svc.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|a| Network {
+        awsvpc_configuration: AwsVpc {
+            subnets: a.subnets().to_vec(),
+            security_groups: a.security_groups().to_vec(),
+            assign_public_ip: a.assign_public_ip().map_or("DISABLED", |p| p.as_str()).to_string(),
+        },
     });
     // AWS always returns the deployment configuration; moto only once an
     // update set it. Absent means ECS's defaults.
     let dc = svc.deployment_configuration();
     let breaker = dc.and_then(|d| d.deployment_circuit_breaker());
-    let deployment = json!({
-        "maximum_percent": dc.and_then(|d| d.maximum_percent()).unwrap_or(200),
-        "minimum_healthy_percent": dc.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100),
-        "deployment_circuit_breaker": {
-            "enable": breaker.is_some_and(|b| b.enable()),
-            "rollback": breaker.is_some_and(|b| b.rollback()),
+    let lb = |l: &LoadBalancer| LoadBalancerModel {
+        target_group_arn: l.target_group_arn().unwrap_or_default().to_string(),
+        container_name: l.container_name().unwrap_or_default().to_string(),
+        container_port: l.container_port().unwrap_or_default(),
+    };
+    ServiceModel {
+        service_name: svc.service_name().map(str::to_string),
+        cluster: svc.cluster_arn().unwrap_or_default().to_string(),
+        task_definition: svc.task_definition().unwrap_or_default().to_string(),
+        desired_count: svc.desired_count(),
+        launch_type: svc.launch_type().map(|l| l.as_str().to_string()),
+        capacity_provider_strategy: Some(strategy_model(svc.capacity_provider_strategy())),
+        platform_version: svc.platform_version().unwrap_or("LATEST").to_string(),
+        network_configuration: network,
+        load_balancers: Some(svc.load_balancers().iter().map(lb).collect()),
+        health_check_grace_period_seconds: svc.health_check_grace_period_seconds().unwrap_or(0),
+        deployment_configuration: DeploymentSettings {
+            maximum_percent: dc.and_then(|d| d.maximum_percent()).unwrap_or(200),
+            minimum_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100),
+            deployment_circuit_breaker: CircuitBreaker {
+                enable: breaker.is_some_and(|b| b.enable()),
+                rollback: breaker.is_some_and(|b| b.rollback()),
+            },
         },
-    });
-    let lbs: Vec<Value> = svc
-        .load_balancers()
-        .iter()
-        .map(|l| {
-            json!({"target_group_arn": l.target_group_arn(), "container_name": l.container_name(), "container_port": l.container_port()})
-        })
-        .collect();
-    let mut properties = Props::new();
-    properties.insert("service_name".into(), json!(svc.service_name()));
-    properties.insert("cluster".into(), json!(svc.cluster_arn()));
-    properties.insert("task_definition".into(), json!(svc.task_definition()));
-    properties.insert("desired_count".into(), json!(svc.desired_count()));
-    properties.insert("launch_type".into(), json!(svc.launch_type().map(|l| l.as_str())));
-    properties.insert("capacity_provider_strategy".into(), strategy_to_json(svc.capacity_provider_strategy()));
-    properties.insert("platform_version".into(), json!(svc.platform_version().unwrap_or("LATEST")));
-    properties.insert("network_configuration".into(), json!(network));
-    properties.insert("load_balancers".into(), Value::Array(lbs));
-    properties.insert(
-        "health_check_grace_period_seconds".into(),
-        json!(svc.health_check_grace_period_seconds().unwrap_or(0)),
-    );
-    properties.insert("deployment_configuration".into(), deployment);
-    properties.insert("enable_execute_command".into(), json!(svc.enable_execute_command()));
-    properties.insert(
-        "scheduling_strategy".into(),
-        json!(svc.scheduling_strategy().map(|s| s.as_str()).unwrap_or("REPLICA")),
-    );
-    let mut attributes = Props::new();
-    attributes.insert("id".into(), json!(arn));
-    attributes.insert("arn".into(), json!(arn));
-    attributes.insert("name".into(), json!(svc.service_name()));
-    attributes.insert("cluster_arn".into(), json!(svc.cluster_arn()));
-    Observed { id: arn, properties, tags: tag_map(svc.tags()), attributes }
+        enable_execute_command: svc.enable_execute_command(),
+        scheduling_strategy: svc.scheduling_strategy().map_or("REPLICA", |s| s.as_str()).to_string(),
+    }
 }
 
-fn network(desired: &Map<String, Value>) -> Result<Option<NetworkConfiguration>, ProviderError> {
-    let Some(a) = object(desired, "network_configuration").and_then(|n| object(n, "awsvpc_configuration")) else {
-        return Ok(None);
-    };
+fn live(svc: &EcsService) -> Live<ServiceModel> {
+    let id = svc.service_arn().unwrap_or_default().to_string();
+    Live { id, model: model_of(svc), tags: tag_map(svc.tags()), attributes: attributes(svc) }
+}
+
+fn network(want: &ServiceModel) -> Result<Option<NetworkConfiguration>, ProviderError> {
+    let Some(n) = &want.network_configuration else { return Ok(None) };
+    let a = &n.awsvpc_configuration;
     let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(strings(a, "subnets"))
-        .set_security_groups(strings(a, "security_groups").filter(|g| !g.is_empty()))
-        .assign_public_ip(AssignPublicIp::from(s(a, "assign_public_ip").as_deref().unwrap_or("DISABLED")))
+        .set_subnets(Some(a.subnets.clone()))
+        .set_security_groups((!a.security_groups.is_empty()).then(|| a.security_groups.clone()))
+        .assign_public_ip(AssignPublicIp::from(a.assign_public_ip.as_str()))
         .build()
         .map_err(|e| invalid("network_configuration.awsvpc_configuration", e))?;
     Ok(Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build()))
 }
 
-fn deployment_configuration(desired: &Map<String, Value>) -> DeploymentConfiguration {
-    let empty = Map::new();
-    let d = object(desired, "deployment_configuration").unwrap_or(&empty);
-    let b = object(d, "deployment_circuit_breaker").unwrap_or(&empty);
+fn deployment_configuration(want: &ServiceModel) -> DeploymentConfiguration {
+    let d = &want.deployment_configuration;
+    let b = &d.deployment_circuit_breaker;
     DeploymentConfiguration::builder()
-        .maximum_percent(int(d, "maximum_percent").unwrap_or(200))
-        .minimum_healthy_percent(int(d, "minimum_healthy_percent").unwrap_or(100))
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(boolean(b, "enable").unwrap_or(false))
-                .rollback(boolean(b, "rollback").unwrap_or(false))
-                .build(),
-        )
+        .maximum_percent(d.maximum_percent)
+        .minimum_healthy_percent(d.minimum_healthy_percent)
+        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(b.enable).rollback(b.rollback).build())
         .build()
 }
 
-fn load_balancers(desired: &Map<String, Value>) -> Vec<LoadBalancer> {
-    objects(desired, "load_balancers")
-        .into_iter()
-        .map(|l| {
-            LoadBalancer::builder()
-                .set_target_group_arn(s(l, "target_group_arn"))
-                .set_container_name(s(l, "container_name"))
-                .set_container_port(int(l, "container_port"))
-                .build()
-        })
-        .collect()
-}
-
-/// `cluster` and `task_definition` must be ARNs: a name would differ from
-/// what ECS reports on every plan.
-fn check_arns(desired: &Map<String, Value>) -> Result<(String, String), ProviderError> {
-    let cluster = s(desired, "cluster").unwrap_or_default();
-    let td = s(desired, "task_definition").unwrap_or_default();
-    if !cluster.starts_with("arn:") {
-        return Err(ProviderError::new(
-            Some("InvalidParameter".into()),
-            format!("cluster must be the cluster's ARN, not {cluster:?}"),
-        )
-        .with_hint("write `cluster: ${<cluster resource>.arn}`: ECS reports the ARN, and a name would differ from it on every plan"));
-    }
-    if !(td.starts_with("arn:") && td.contains(":task-definition/")) {
-        return Err(ProviderError::new(
-            Some("InvalidParameter".into()),
-            format!("task_definition must be a task definition revision's ARN, not {td:?}"),
-        )
-        .with_hint(
-            "write `task_definition: ${<task definition resource>.arn}`: ECS reports the full ARN with its revision",
-        ));
-    }
-    Ok((cluster, td))
+fn load_balancers(want: &ServiceModel) -> Vec<LoadBalancer> {
+    let lb = |l: &LoadBalancerModel| {
+        let b = LoadBalancer::builder().target_group_arn(&l.target_group_arn).container_name(&l.container_name);
+        b.container_port(l.container_port).build()
+    };
+    want.load_balancers.iter().flatten().map(lb).collect()
 }
 
 /// Hints for CreateService/UpdateService refusals with a known cause.
@@ -383,23 +379,15 @@ fn failed(
 
 impl Service {
     pub fn new(client: Client) -> Service {
-        Service { client }
+        Service { tags: EcsTags(client.clone()), client }
     }
 
     /// DescribeServices for `arns` of one cluster, whatever their status.
     async fn describe_in(&self, cluster: &str, arns: &[String]) -> Result<Vec<EcsService>, ProviderError> {
         let mut out = Vec::new();
         for chunk in arns.chunks(DESCRIBE_CHUNK) {
-            let r = self
-                .client
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.to_vec()))
-                .include(ServiceField::Tags)
-                .send()
-                .await
-                .map_err(from_sdk);
-            match r {
+            let call = self.client.describe_services().cluster(cluster).set_services(Some(chunk.to_vec()));
+            match call.include(ServiceField::Tags).send().await.map_err(from_sdk) {
                 Ok(o) => out.extend(o.services.unwrap_or_default()),
                 // The cluster is gone, and its services with it.
                 Err(e) if is_gone(&e) => return Ok(Vec::new()),
@@ -412,13 +400,6 @@ impl Service {
     /// The service, whatever its status; `None` when ECS does not know it.
     async fn describe_one(&self, cluster: &str, arn: &str) -> Result<Option<EcsService>, ProviderError> {
         Ok(self.describe_in(cluster, &[arn.to_string()]).await?.into_iter().find(|s| s.service_arn() == Some(arn)))
-    }
-
-    async fn read_one(&self, cluster: &str, arn: &str) -> Result<Observed, ProviderError> {
-        match self.describe_one(cluster, arn).await? {
-            Some(s) if is_live(&s) => Ok(observed(&s)),
-            _ => Err(ProviderError::new(Some("ServiceNotFoundException".into()), format!("service {arn} disappeared"))),
-        }
     }
 
     /// Waits until the deployment `ours` (the PRIMARY one when `None` or no
@@ -511,58 +492,45 @@ impl Service {
         ctx: &OpCtx,
         cluster: &str,
         arn: &str,
-        desired: &Map<String, Value>,
-        fields: &[String],
+        want: &ServiceModel,
+        fields: &[&str],
     ) -> Result<Option<Option<String>>, ProviderError> {
-        let has = |f: &str| fields.iter().any(|c| c == f);
+        let has = |f: &str| fields.contains(&f);
         let mut req = self.client.update_service().cluster(cluster).service(arn);
-        let mut call = false;
-        let mut force = false;
         if has("task_definition") {
-            req = req.set_task_definition(s(desired, "task_definition"));
-            call = true;
+            req = req.task_definition(&want.task_definition);
         }
         if has("desired_count") {
-            req = req.desired_count(int(desired, "desired_count").unwrap_or(1));
-            call = true;
+            req = req.desired_count(want.desired_count);
         }
         if has("network_configuration") {
-            if let Some(n) = network(desired)? {
-                req = req.network_configuration(n);
-                call = true;
-            }
+            req = req.set_network_configuration(network(want)?);
         }
         if has("deployment_configuration") {
-            req = req.deployment_configuration(deployment_configuration(desired));
-            call = true;
+            req = req.deployment_configuration(deployment_configuration(want));
         }
         if has("capacity_provider_strategy") {
-            req = req.set_capacity_provider_strategy(Some(strategy_to_sdk(desired, "capacity_provider_strategy")?));
-            force = true;
-            call = true;
+            let items = want.capacity_provider_strategy.as_deref().unwrap_or_default();
+            req = req.set_capacity_provider_strategy(Some(strategy(items)?));
         }
         if has("platform_version") {
-            req = req.platform_version(s(desired, "platform_version").unwrap_or_else(|| "LATEST".into()));
-            call = true;
+            req = req.platform_version(&want.platform_version);
         }
         if has("load_balancers") {
-            req = req.set_load_balancers(Some(load_balancers(desired)));
-            call = true;
+            req = req.set_load_balancers(Some(load_balancers(want)));
         }
         if has("health_check_grace_period_seconds") {
-            req = req.health_check_grace_period_seconds(int(desired, "health_check_grace_period_seconds").unwrap_or(0));
-            call = true;
+            req = req.health_check_grace_period_seconds(want.health_check_grace_period_seconds);
         }
         if has("enable_execute_command") {
-            req = req.enable_execute_command(boolean(desired, "enable_execute_command").unwrap_or(false));
-            // Only new tasks get the agent.
-            force = true;
-            call = true;
+            req = req.enable_execute_command(want.enable_execute_command);
         }
-        if !call {
+        if !fields.iter().any(|f| *f != "network_configuration" || want.network_configuration.is_some()) {
             return Ok(None);
         }
-        if force {
+        // A new strategy, and ECS Exec (only new tasks get the agent), need
+        // new tasks.
+        if has("capacity_provider_strategy") || has("enable_execute_command") {
             req = req.force_new_deployment(true);
         }
         let out = crate::kit::propagation::while_role_propagates(ctx, "updating the service", || {
@@ -570,12 +538,8 @@ impl Service {
             async move { req.send().await.map_err(from_sdk).map_err(with_hint) }
         })
         .await?;
-        let primary = out
-            .service()
-            .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
-            .and_then(|d| d.id())
-            .map(str::to_string);
-        Ok(Some(primary))
+        let primary = out.service().and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")));
+        Ok(Some(primary.and_then(|d| d.id()).map(str::to_string)))
     }
 
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, ProviderError> {
@@ -592,37 +556,37 @@ impl Service {
     }
 }
 
-/// The cluster of a service this kind observed.
-fn cluster_of_observed(o: &Observed) -> String {
-    o.attributes
-        .get("cluster_arn")
-        .or_else(|| o.properties.get("cluster"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| cluster_of(&o.id))
-}
-
 #[async_trait]
-impl ResourceKind for Service {
+impl Kind for Service {
+    type Model = ServiceModel;
+    /// Found by tag: the default name is `<stack>-<address>`, and
+    /// CreateService is idempotent by client token.
+    const ADOPT: Adopt = Adopt::ByTag;
+    const GONE: &'static [&'static str] =
+        &["ServiceNotFoundException", "ClusterNotFoundException", "ServiceNotActiveException"];
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    fn tagger(&self) -> Option<&dyn Tagger> {
+        Some(&self.tags)
+    }
+
+    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ServiceModel>>, ProviderError> {
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for id in ids {
             by_cluster.entry(cluster_of(id)).or_default().push(id.clone());
         }
-        let found =
-            futures::future::join_all(by_cluster.iter().map(|(cluster, arns)| self.describe_in(cluster, arns))).await;
+        let found = futures::future::join_all(by_cluster.iter().map(|(c, arns)| self.describe_in(c, arns))).await;
         let mut out = Vec::new();
         for services in found {
-            out.extend(services?.iter().filter(|s| is_live(s)).map(observed));
+            out.extend(services?.iter().filter(|s| is_live(s)).map(live));
         }
         Ok(out)
     }
 
-    async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {
+    async fn find_tagged(&self, _ctx: &ReadCtx) -> Result<Vec<Live<ServiceModel>>, ProviderError> {
         let mut clusters = Vec::new();
         let mut pages = self.client.list_clusters().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -635,43 +599,38 @@ impl ResourceKind for Service {
         .await;
         let mut out = Vec::new();
         for services in per_cluster {
-            for o in services?.iter().filter(|s| is_live(s)).map(observed) {
-                if tagged_for(&o.tags, &ctx.stack, None) {
-                    if let Some(address) = o.tags.get(TAG_RESOURCE).cloned() {
-                        out.push((address, o));
-                    }
-                }
-            }
+            // The adapter keeps this stack's.
+            out.extend(services?.iter().filter(|s| is_live(s)).map(live));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
-        let (cluster, td) = check_arns(desired)?;
-        let name = s(desired, "service_name").unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
-        let launch_type = s(desired, "launch_type");
-        let strategy = strategy_to_sdk(desired, "capacity_provider_strategy")?;
-        let scheduling = s(desired, "scheduling_strategy").unwrap_or_else(|| "REPLICA".into());
-        let lbs = load_balancers(desired);
-        // Platform versions are Fargate's: not sent for EC2 unless asked.
-        let platform = s(desired, "platform_version")
-            .or_else(|| (launch_type.as_deref() != Some("EC2")).then(|| "LATEST".to_string()));
+    async fn create(&self, ctx: &OpCtx, want: &ServiceModel) -> Result<Created, ProviderError> {
+        let cluster = want.cluster.as_str();
+        let name = want.service_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let items = strategy(want.capacity_provider_strategy.as_deref().unwrap_or_default())?;
+        let replica = want.scheduling_strategy == "REPLICA";
+        let lbs = load_balancers(want);
+        // Platform versions are Fargate's: not sent for EC2.
+        let fargate = want.launch_type.as_deref() != Some("EC2");
         let req = self
             .client
             .create_service()
-            .cluster(&cluster)
+            .cluster(cluster)
             .service_name(&name)
-            .task_definition(&td)
-            .set_desired_count((scheduling == "REPLICA").then(|| int(desired, "desired_count").unwrap_or(1)))
-            .set_launch_type(launch_type.as_deref().map(LaunchType::from))
-            .set_capacity_provider_strategy(if strategy.is_empty() { None } else { Some(strategy) })
-            .set_platform_version(platform)
-            .set_network_configuration(network(desired)?)
-            .set_load_balancers(if lbs.is_empty() { None } else { Some(lbs) })
-            .set_health_check_grace_period_seconds(int(desired, "health_check_grace_period_seconds"))
-            .deployment_configuration(deployment_configuration(desired))
-            .enable_execute_command(boolean(desired, "enable_execute_command").unwrap_or(false))
-            .scheduling_strategy(SchedulingStrategy::from(scheduling.as_str()))
+            .task_definition(&want.task_definition)
+            .set_desired_count(replica.then_some(want.desired_count))
+            .set_launch_type(want.launch_type.as_deref().map(LaunchType::from))
+            .set_capacity_provider_strategy((!items.is_empty()).then_some(items))
+            .set_platform_version(fargate.then(|| want.platform_version.clone()))
+            .set_network_configuration(network(want)?)
+            .set_load_balancers((!lbs.is_empty()).then_some(lbs))
+            .set_health_check_grace_period_seconds(
+                (want.health_check_grace_period_seconds != 0).then_some(want.health_check_grace_period_seconds),
+            )
+            .deployment_configuration(deployment_configuration(want))
+            .enable_execute_command(want.enable_execute_command)
+            .scheduling_strategy(SchedulingStrategy::from(want.scheduling_strategy.as_str()))
             .client_token(&ctx.client_token)
             .set_tags(Some(tags_of(&ctx.tags)));
         let out = crate::kit::propagation::while_role_propagates(ctx, "creating the service", || {
@@ -685,92 +644,57 @@ impl ResourceKind for Service {
         ctx.record_id(&arn);
         let mut ours =
             svc.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id()).map(str::to_string);
-
-        // What CreateService did not apply (moto drops some members) is
-        // converged with one UpdateService.
-        let live = observed(&svc);
-        let missed: Vec<String> = diff_properties(
-            &SCHEMA,
-            &|p: &Prop| match desired.get(p.name) {
-                Some(v) => Want::Value(v.clone()),
-                None => Want::Unmanaged,
-            },
-            &live.properties,
-        )
-        .into_iter()
-        .map(|d| d.field)
-        .filter(|f| CONVERGED_AFTER_CREATE.contains(&f.as_str()))
-        .collect();
+        let (asked, got) = (want.to_props(), model_of(&svc).to_props());
+        let missed: Vec<&str> =
+            MOTO_5_2_5_CREATE_IGNORES.into_iter().filter(|f| !asked[*f].is_null() && asked[*f] != got[*f]).collect();
         if !missed.is_empty() {
-            if let Some(started) = self.update_service(ctx, &cluster, &arn, desired, &missed).await? {
+            if let Some(started) = self.update_service(ctx, cluster, &arn, want, &missed).await? {
                 ours = started.or(ours);
             }
         }
-
-        self.wait_rollout(ctx, &cluster, &arn, Some(&td), ours).await?;
-        self.read_one(&cluster, &arn).await
+        self.wait_rollout(ctx, cluster, &arn, Some(&want.task_definition), ours).await?;
+        Ok(Created { id: arn, attributes: attributes(&svc) })
     }
 
     async fn update(
         &self,
         ctx: &OpCtx,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, ProviderError> {
-        let (_, td) = check_arns(desired)?;
-        let cluster = cluster_of_observed(current);
-        let arn = current.id.as_str();
-        if let Some(started) = self.update_service(ctx, &cluster, arn, desired, changed).await? {
-            self.wait_rollout(ctx, &cluster, arn, Some(&td), started).await?;
+        live: &Observed,
+        want: &ServiceModel,
+        changed: &[&str],
+    ) -> Result<Option<Props>, ProviderError> {
+        let cluster = cluster_of_observed(live);
+        if let Some(started) = self.update_service(ctx, &cluster, &live.id, want, changed).await? {
+            self.wait_rollout(ctx, &cluster, &live.id, Some(&want.task_definition), started).await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            converge_tags(&self.client, arn, &current.tags, ctx).await?;
-        }
-        self.read_one(&cluster, arn).await
+        Ok(None)
     }
 
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
-        let cluster = cluster_of_observed(current);
-        self.wait_rollout(ctx, &cluster, &current.id, None, None).await?;
-        self.read_one(&cluster, &current.id).await
+        self.wait_rollout(ctx, &cluster_of_observed(current), &current.id, None, None).await?;
+        Ok(current.clone())
     }
 
-    async fn delete(&self, ctx: &OpCtx, current: &Observed, _recorded: &Props) -> Result<(), ProviderError> {
-        let cluster = cluster_of_observed(current);
-        let arn = current.id.as_str();
+    async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&ServiceModel>) -> Result<(), ProviderError> {
+        let cluster = cluster_of_observed(live);
+        let arn = live.id.as_str();
         let inactive = |e: &ProviderError| is_gone(e) || e.code_is("ServiceNotActiveException");
         // Scale to 0 first, so that the tasks drain as a deployment would.
         // Gone or already draining: what is left is the wait.
-        match self
-            .client
-            .update_service()
-            .cluster(&cluster)
-            .service(arn)
-            .desired_count(0)
-            .send()
-            .await
-            .map_err(from_sdk)
-        {
+        let scale = self.client.update_service().cluster(&cluster).service(arn).desired_count(0);
+        match scale.send().await.map_err(from_sdk) {
             Err(e) if !inactive(&e) => return Err(e),
             Err(_) => {}
-            Ok(_) => match self
-                .client
-                .delete_service()
-                .cluster(&cluster)
-                .service(arn)
-                .force(true)
-                .send()
-                .await
-                .map_err(from_sdk)
-            {
-                Err(e) if !inactive(&e) => return Err(e),
-                _ => {}
-            },
+            Ok(_) => {
+                let call = self.client.delete_service().cluster(&cluster).service(arn).force(true);
+                match call.send().await.map_err(from_sdk) {
+                    Err(e) if !inactive(&e) => return Err(e),
+                    _ => {}
+                }
+            }
         }
-        let (this, cluster) = (self, cluster.as_str());
-        ctx.wait_for("the service's tasks to stop", move || async move {
-            Ok(match this.describe_one(cluster, arn).await? {
+        ctx.wait_for("the service's tasks to stop", || async {
+            Ok(match self.describe_one(&cluster, arn).await? {
                 None => Poll::Ready(()),
                 Some(s) if s.status() == Some("INACTIVE") => Poll::Ready(()),
                 Some(s) => {
@@ -792,5 +716,32 @@ mod tests {
         assert_eq!(cluster_of("arn:aws:ecs:us-east-1:123456789012:service/prod/web"), "prod");
         assert_eq!(cluster_of("arn:aws:ecs:us-east-1:123456789012:service/web"), "default");
         assert_eq!(short("arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"), "web:7");
+    }
+
+    /// What the schema's rules say of literal properties.
+    fn refused(v: Value) -> Vec<&'static str> {
+        let p: Literals = v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        SCHEMA.rules.iter().filter_map(|r| r(&p)).map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn what_ecs_refuses_is_refused_offline() {
+        let arns = json!({"cluster": "arn:aws:ecs:us-east-1:1:cluster/c", "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/t:1"});
+        let with = |extra: Value| {
+            let mut v = arns.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            refused(v)
+        };
+        assert!(refused(arns.clone()).is_empty());
+        assert_eq!(refused(json!({"cluster": "c", "task_definition": "t:1"})), ["cluster"]);
+        assert_eq!(with(json!({"task_definition": "web:1"})), ["task_definition"]);
+        let strategy = json!([{"capacity_provider": "FARGATE_SPOT", "weight": 1}]);
+        assert_eq!(with(json!({"launch_type": "FARGATE", "capacity_provider_strategy": strategy})), ["launch_type"]);
+        assert!(with(json!({"capacity_provider_strategy": strategy})).is_empty());
+        assert_eq!(with(json!({"launch_type": "FARGATE", "scheduling_strategy": "DAEMON"})), ["scheduling_strategy"]);
+        assert!(with(json!({"launch_type": "EC2", "scheduling_strategy": "DAEMON"})).is_empty());
+        let typo = json!([{"capacity_provider": "FARGATE_SPOTT"}]);
+        assert_eq!(with(json!({"capacity_provider_strategy": typo})), ["capacity_provider_strategy"]);
+        assert!(with(json!({"capacity_provider_strategy": [{"capacity_provider": "my-asg-provider"}]})).is_empty());
     }
 }

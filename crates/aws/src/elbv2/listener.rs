@@ -19,15 +19,14 @@
 
 use super::*;
 use crate::kit::tagger::Elbv2Tags;
-use crate::kit::{attrs, model, Adopt, Created, Kind, Live, PropType, Tagger};
+use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener as Ls, ProtocolEnum, RedirectActionConfig,
     RedirectActionStatusCodeEnum,
 };
 use deployctl_engine::kind::TAG_RESOURCE;
 use deployctl_engine::{Observed, OpCtx, ReadCtx};
-use deployctl_spec::{Attr, Prop, Type};
-use serde::{Deserialize, Serialize};
+use deployctl_spec::Attr;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -58,22 +57,15 @@ model! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListenerAction {
-    #[serde(rename = "type")]
-    pub action_type: String,
-    pub target_group_arn: Option<String>,
-    pub redirect_config: Option<Redirect>,
-    pub fixed_response_config: Option<FixedResponse>,
+model! {
+    pub struct ListenerAction {
+        action_type as "type": String = "`forward`, `redirect` or `fixed-response`."
+            [required, one_of(&["forward", "redirect", "fixed-response"])],
+        target_group_arn: Option<String> = "The target group of a `forward` action, e.g. `${app_tg.arn}`.",
+        redirect_config: Option<Redirect> = "The redirect of a `redirect` action.",
+        fixed_response_config: Option<FixedResponse> = "The answer of a `fixed-response` action.",
+    }
 }
-
-hand_model! { ListenerAction, &[
-    Prop::new("type", Type::String, "`forward`, `redirect` or `fixed-response`.")
-        .required().one_of(&["forward", "redirect", "fixed-response"]),
-    Prop::new("target_group_arn", Type::String, "The target group of a `forward` action, e.g. `${app_tg.arn}`."),
-    Prop::new("redirect_config", <Redirect as PropType>::TYPE, "The redirect of a `redirect` action."),
-    Prop::new("fixed_response_config", <FixedResponse as PropType>::TYPE, "The answer of a `fixed-response` action."),
-]}
 
 model! {
     pub struct ListenerModel {
@@ -334,7 +326,6 @@ impl Kind for Listener {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &ListenerModel) -> Result<Created, ProviderError> {
-        check_resolved(&SCHEMA, want)?;
         let out = self
             .client
             .create_listener()
@@ -366,7 +357,6 @@ impl Kind for Listener {
         want: &ListenerModel,
         _changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        check_resolved(&SCHEMA, want)?;
         self.client
             .modify_listener()
             .listener_arn(&live.id)

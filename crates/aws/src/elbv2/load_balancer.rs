@@ -19,14 +19,13 @@
 
 use super::*;
 use crate::kit::tagger::Elbv2Tags;
-use crate::kit::{attrs, Adopt, Created, Kind, Live, PropType, Tagger};
+use crate::kit::{attrs, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
 use deployctl_engine::{Observed, OpCtx, Poll, ReadCtx};
-use deployctl_spec::{Attr, Prop, Type};
-use serde::{Deserialize, Serialize};
+use deployctl_spec::Attr;
 use serde_json::json;
 
 const NOT_FOUND: &str = "LoadBalancerNotFound";
@@ -40,42 +39,29 @@ crate::model! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadBalancerModel {
-    pub name: Option<String>,
-    #[serde(rename = "type")]
-    pub lb_type: String,
-    pub scheme: String,
-    pub ip_address_type: String,
-    pub subnets: Vec<String>,
-    pub security_groups: Option<Vec<String>>,
-    pub idle_timeout: i64,
-    pub deletion_protection: bool,
-    pub http2_enabled: bool,
-    pub access_logs: Option<AccessLogs>,
+crate::model! {
+    pub struct LoadBalancerModel {
+        name: Option<String> = "The name: letters, digits and hyphens, at most 32 characters, unique in the \
+            region. Default: `<stack>-<resource>`, shortened with a hash to fit." [replace, unique],
+        lb_type as "type": String = "`application`, `network` or `gateway`."
+            [default("\"application\""), replace, one_of(LoadBalancerTypeEnum::values())],
+        scheme: String = "`internet-facing` or `internal`."
+            [default("\"internet-facing\""), replace, one_of(LoadBalancerSchemeEnum::values())],
+        ip_address_type: String = "`ipv4` or `dualstack` (SetIpAddressType)."
+            [default("\"ipv4\""), one_of(IpAddressType::values())],
+        subnets: Vec<String> = "The subnets, at least two in different Availability Zones for an application \
+            load balancer (SetSubnets)." [required],
+        security_groups: Option<Vec<String>> = "The security groups (SetSecurityGroups). Unset: AWS uses the \
+            VPC's default group, not managed.",
+        idle_timeout: i64 = "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, application load \
+            balancers)." [default("60"), range(1, 4000)],
+        deletion_protection: bool = "Whether AWS refuses to delete it (`deletion_protection.enabled`). Set it to \
+            false (and apply) before removing the load balancer." [default("false")],
+        http2_enabled: bool = "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load balancers)."
+            [default("true")],
+        access_logs: Option<AccessLogs> = "Access logs to S3 (`access_logs.s3.*`).",
+    }
 }
-
-hand_model! { LoadBalancerModel, &[
-    Prop::new("name", Type::String, "The name: letters, digits and hyphens, at most 32 characters, unique in the \
-        region. Default: `<stack>-<resource>`, shortened with a hash to fit.").replace().unique(),
-    Prop::new("type", Type::String, "`application`, `network` or `gateway`.")
-        .default("\"application\"").replace().one_of(LoadBalancerTypeEnum::values()),
-    Prop::new("scheme", Type::String, "`internet-facing` or `internal`.")
-        .default("\"internet-facing\"").replace().one_of(LoadBalancerSchemeEnum::values()),
-    Prop::new("ip_address_type", Type::String, "`ipv4` or `dualstack` (SetIpAddressType).")
-        .default("\"ipv4\"").one_of(IpAddressType::values()),
-    Prop::new("subnets", Type::Set(&Type::String), "The subnets, at least two in different Availability Zones for \
-        an application load balancer (SetSubnets).").required(),
-    Prop::new("security_groups", Type::Set(&Type::String), "The security groups (SetSecurityGroups). Unset: AWS \
-        uses the VPC's default group, not managed."),
-    Prop::new("idle_timeout", Type::Int, "Seconds a connection may stay idle (`idle_timeout.timeout_seconds`, \
-        application load balancers).").default("60").range(1, 4000),
-    Prop::new("deletion_protection", Type::Bool, "Whether AWS refuses to delete it (`deletion_protection.enabled`). \
-        Set it to false (and apply) before removing the load balancer.").default("false"),
-    Prop::new("http2_enabled", Type::Bool, "Whether HTTP/2 is enabled (`routing.http2.enabled`, application load \
-        balancers).").default("true"),
-    Prop::new("access_logs", <AccessLogs as PropType>::TYPE, "Access logs to S3 (`access_logs.s3.*`)."),
-]}
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "elbv2.load_balancer",
@@ -304,7 +290,6 @@ impl Kind for LoadBalancer {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {
-        check_resolved(&SCHEMA, want)?;
         let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let out = self
             .client

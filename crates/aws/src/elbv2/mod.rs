@@ -152,83 +152,12 @@ pub(crate) fn name_fits(p: &Literals, lb: bool) -> Option<RuleViolation> {
     violation("name", message, "letters, digits and hyphens, at most 32, no hyphen at either end; or leave it unset")
 }
 
-/// The schema's rules on the resolved values, before a create or update
-/// call: what references hid from `validate`.
-pub(crate) fn check_resolved<M: Model>(schema: &KindSchema, want: &M) -> Result<(), ProviderError> {
-    let values: Literals = want.to_props().into_iter().map(|(k, v)| (k, Some(v))).collect();
-    match schema.rules.iter().find_map(|rule| rule(&values)) {
-        Some(v) => Err(ProviderError::msg(v.message).with_hint(v.hint)),
-        None => Ok(()),
-    }
-}
-
 /// Adds `hint` to an error with `code`.
 pub(crate) fn hint_on(
     code: &'static str,
     hint: impl FnOnce() -> String,
 ) -> impl FnOnce(ProviderError) -> ProviderError {
     move |e| if e.code_is(code) { e.with_hint(hint()) } else { e }
-}
-
-/// `Model` for a struct written out by hand rather than with `model!`,
-/// which cannot name a property `type` (a keyword).
-macro_rules! hand_model {
-    ($name:ident, $props:expr) => {
-        impl $crate::kit::Model for $name {
-            const PROPS: &'static [deployctl_spec::Prop] = $props;
-            const LIST: deployctl_spec::Type = deployctl_spec::Type::List(&<$name as $crate::kit::PropType>::TYPE);
-            const SET: deployctl_spec::Type = deployctl_spec::Type::Set(&<$name as $crate::kit::PropType>::TYPE);
-        }
-        impl $crate::kit::PropType for $name {
-            const TYPE: deployctl_spec::Type = deployctl_spec::Type::Object(<$name as $crate::kit::Model>::PROPS);
-        }
-    };
-}
-use hand_model;
-
-/// The value the spec asks for `name`, or the schema's default.
-pub(crate) fn want(schema: &KindSchema, desired: &Props, name: &str) -> Option<Value> {
-    match desired.get(name) {
-        Some(v) if !v.is_null() => Some(v.clone()),
-        _ => schema.property(name).and_then(deployctl_engine::diff::default_of),
-    }
-}
-
-/// A string property (or its default).
-pub(crate) fn want_str(schema: &KindSchema, desired: &Props, name: &str) -> Option<String> {
-    want(schema, desired, name).and_then(|v| match v {
-        Value::String(s) => Some(s),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
-
-/// An integer property (or its default); numbers written as strings count.
-pub(crate) fn want_i32(schema: &KindSchema, desired: &Props, name: &str) -> Option<i32> {
-    want(schema, desired, name).and_then(|v| match v {
-        Value::Number(n) => n.as_i64().map(|n| n as i32),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    })
-}
-
-/// A boolean property (or its default).
-#[allow(dead_code)] // kept until the string-keyed helpers go, after merging
-pub(crate) fn want_bool(schema: &KindSchema, desired: &Props, name: &str) -> Option<bool> {
-    want(schema, desired, name).and_then(|v| match v {
-        Value::Bool(b) => Some(b),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    })
-}
-
-/// A set-of-strings property.
-#[allow(dead_code)] // kept until the string-keyed helpers go, after merging
-pub(crate) fn want_strings(desired: &Props, name: &str) -> Option<Vec<String>> {
-    desired
-        .get(name)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
 }
 
 #[cfg(test)]

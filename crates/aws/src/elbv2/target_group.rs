@@ -295,7 +295,6 @@ impl Kind for TargetGroup {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &TargetGroupModel) -> Result<Created, ProviderError> {
-        check_resolved(&SCHEMA, want)?;
         let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
         let lambda = want.target_type == "lambda";
         let protocol = (!lambda).then_some(want.protocol.as_str());
@@ -344,7 +343,6 @@ impl Kind for TargetGroup {
         want: &TargetGroupModel,
         changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        check_resolved(&SCHEMA, want)?;
         let arn = live.id.as_str();
         let has = |p: &str| changed.contains(&p);
         if changed.iter().any(|p| p.starts_with("health") || p.ends_with("threshold_count") || *p == "matcher") {

@@ -22,6 +22,7 @@ use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, R
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use deployctl_aws::ecs::service::Service;
+use deployctl_aws::kit::Adapter;
 use deployctl_engine::{Event, Observed, OpCtx, Props, ResourceKind, StepAction};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -182,7 +183,7 @@ async fn a_deployment_the_circuit_breaker_rolls_back_fails_the_update_naming_the
             ))
         })
         .build();
-    let kind = Service::new(client(&[&update, &describe]));
+    let kind = Adapter(Service::new(client(&[&update, &describe])));
     let (ctx, mut rx) = ctx(StepAction::Update, Duration::from_secs(30));
 
     let err = kind.update(&ctx, &current(), &desired(TD7), &["task_definition".to_string()]).await.unwrap_err();
@@ -213,7 +214,7 @@ async fn a_rollout_that_completes_on_another_revision_is_reported_as_rolled_back
     let describe = mock!(Client::describe_services).then_output(|| {
         described(service(TD6, 2, vec![deployment("ecs-svc/3", "PRIMARY", TD6, DeploymentRolloutState::Completed, 2)]))
     });
-    let kind = Service::new(client(&[&update, &describe]));
+    let kind = Adapter(Service::new(client(&[&update, &describe])));
     let (ctx, _rx) = ctx(StepAction::Update, Duration::from_secs(30));
 
     let err = kind.update(&ctx, &current(), &desired(TD7), &["task_definition".to_string()]).await.unwrap_err();
@@ -244,7 +245,7 @@ async fn a_rollout_that_never_completes_times_out_with_its_last_state() {
         })
         .repeatedly()
         .build();
-    let kind = Service::new(client(&[&create, &describe]));
+    let kind = Adapter(Service::new(client(&[&create, &describe])));
     let (ctx, mut rx) = ctx(StepAction::Create, Duration::from_secs(2));
 
     let started = Instant::now();
@@ -294,7 +295,7 @@ async fn create_service_refused_while_the_role_propagates_is_retried_then_succee
     let describe = mock!(Client::describe_services).then_output(|| {
         described(service(TD7, 2, vec![deployment("ecs-svc/1", "PRIMARY", TD7, DeploymentRolloutState::Completed, 2)]))
     });
-    let kind = Service::new(client(&[&create, &describe]));
+    let kind = Adapter(Service::new(client(&[&create, &describe])));
     let (ctx, mut rx) = ctx(StepAction::Create, Duration::from_secs(60));
 
     let o = kind.create(&ctx, &desired(TD7)).await.unwrap();
