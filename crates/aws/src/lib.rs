@@ -152,7 +152,7 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &codebuild::project::SCHEMA,
-        make: |aws| Arc::new(codebuild::project::Project::new(aws.codebuild())),
+        make: |aws| kit::Adapter::arc(codebuild::project::Project::new(aws.codebuild())),
     },
     Entry {
         schema: &codepipeline::pipeline::SCHEMA,
