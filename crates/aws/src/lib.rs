@@ -156,7 +156,7 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &codepipeline::pipeline::SCHEMA,
-        make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
+        make: |aws| kit::Adapter::arc(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
     Entry { schema: &events::rule::SCHEMA, make: |aws| kit::Adapter::arc(events::rule::Rule::new(aws.events())) },
 ];

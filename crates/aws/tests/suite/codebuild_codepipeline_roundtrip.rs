@@ -327,7 +327,7 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let role = create_role(&aws, "stock-pipeline", "codepipeline.amazonaws.com").await;
-    let kind = Pipeline::new(aws.codepipeline());
+    let kind = Adapter(Pipeline::new(aws.codepipeline()));
     let (plain, recorded) = evaluate(&pipeline_000_yaml(&role, TOKEN_ENV));
     assert_eq!(plain["github_oauth_token"], json!(TOKEN));
     assert!(!recorded["github_oauth_token"].as_str().unwrap().contains(TOKEN), "state records a fingerprint");
@@ -456,7 +456,7 @@ async fn codecommit_pipeline_of_seed_002_round_trips() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let role = create_role(&aws, "CodePipelineServiceRole", "codepipeline.amazonaws.com").await;
-    let kind = Pipeline::new(aws.codepipeline());
+    let kind = Adapter(Pipeline::new(aws.codepipeline()));
     let build = |name: &str, project: &str, output: &str| {
         json!({"name": name, "actions": [{"name": name.replace('_', ""), "category": "Build", "provider": "CodeBuild",
             "configuration": {"ProjectName": project}, "input_artifacts": ["SourceOutput"], "output_artifacts": [output]}]})
@@ -527,7 +527,7 @@ async fn github_pipeline_through_a_codestar_connection_needs_no_token() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let role = create_role(&aws, "conn-pipeline", "codepipeline.amazonaws.com").await;
-    let kind = Pipeline::new(aws.codepipeline());
+    let kind = Adapter(Pipeline::new(aws.codepipeline()));
     let connection =
         format!("arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/0f3c2a5e-1b2d-4c3e-9f00-123456789abc");
     let desired = props(json!({
@@ -577,7 +577,7 @@ async fn github_pipeline_through_a_codestar_connection_needs_no_token() {
     kind.delete(&ctx, &updated, &Props::new()).await.unwrap();
 }
 
-async fn read_one_pipeline(kind: &Pipeline, id: &str) -> Observed {
+async fn read_one_pipeline(kind: &Adapter<Pipeline>, id: &str) -> Observed {
     let mut read = kind.read(&read_ctx(STACK, REGION), &[id.to_string()]).await.unwrap();
     assert_eq!(read.len(), 1, "{id} not read back");
     read.remove(0)
@@ -587,7 +587,7 @@ async fn read_one_pipeline(kind: &Pipeline, id: &str) -> Observed {
 async fn pipeline_create_waits_for_a_role_that_is_still_propagating() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let kind = Pipeline::new(aws.codepipeline());
+    let kind = Adapter(Pipeline::new(aws.codepipeline()));
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/late-role");
     let desired = props(json!({
         "role_arn": role_arn,
