@@ -99,7 +99,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &ec2::route_table::SCHEMA,
         make: |aws| kit::Adapter::arc(ec2::route_table::RouteTable::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
     },
-    Entry { schema: &ec2::vpc_endpoint::SCHEMA, make: |aws| Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2())) },
+    Entry {
+        schema: &ec2::vpc_endpoint::SCHEMA,
+        make: |aws| kit::Adapter::arc(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
+    },
     Entry { schema: &iam::role::SCHEMA, make: |aws| Arc::new(iam::role::Role::new(aws.iam())) },
     Entry {
         schema: &iam::oidc_provider::SCHEMA,
