@@ -100,7 +100,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &ec2::route_table::SCHEMA,
         make: |aws| kit::Adapter::arc(ec2::route_table::RouteTable::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
     },
-    Entry { schema: &ec2::vpc_endpoint::SCHEMA, make: |aws| Arc::new(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2())) },
+    Entry {
+        schema: &ec2::vpc_endpoint::SCHEMA,
+        make: |aws| kit::Adapter::arc(ec2::vpc_endpoint::VpcEndpoint::new(aws.ec2()).sharing(aws.ec2_tagged.clone())),
+    },
     Entry { schema: &iam::role::SCHEMA, make: |aws| kit::Adapter::arc(iam::role::Role::new(aws.iam())) },
     Entry {
         schema: &iam::oidc_provider::SCHEMA,
@@ -168,11 +171,11 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &codebuild::project::SCHEMA,
-        make: |aws| Arc::new(codebuild::project::Project::new(aws.codebuild())),
+        make: |aws| kit::Adapter::arc(codebuild::project::Project::new(aws.codebuild())),
     },
     Entry {
         schema: &codepipeline::pipeline::SCHEMA,
-        make: |aws| Arc::new(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
+        make: |aws| kit::Adapter::arc(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
     Entry {
         schema: &events::rule::SCHEMA,

@@ -12,7 +12,7 @@ pub mod vpc_endpoint;
 use crate::error::from_sdk;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
+use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{OpCtx, ProviderError};
 use std::collections::BTreeMap;
 
@@ -57,36 +57,6 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The `deployctl:resource` tag.
-pub(crate) fn address_tag(tags: &BTreeMap<String, String>) -> Option<String> {
-    tags.get(TAG_RESOURCE).cloned()
-}
-
-/// Brings a resource's tags to `ctx.tags`: one CreateTags for what is new or
-/// changed, one DeleteTags for what is gone.
-pub(crate) async fn converge_tags(
-    client: &Client,
-    id: &str,
-    live: &BTreeMap<String, String>,
-    ctx: &OpCtx,
-) -> Result<(), ProviderError> {
-    let set: Vec<Tag> = ctx
-        .tags
-        .iter()
-        .filter(|(k, v)| live.get(*k) != Some(v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let unset: Vec<Tag> =
-        live.keys().filter(|k| !ctx.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
-    if !set.is_empty() {
-        client.create_tags().resources(id).set_tags(Some(set)).send().await.map_err(from_sdk)?;
-    }
-    if !unset.is_empty() {
-        client.delete_tags().resources(id).set_tags(Some(unset)).send().await.map_err(from_sdk)?;
-    }
-    Ok(())
-}
-
 /// Treats "not found" as success (deletes of what is already gone).
 pub(crate) fn ignore_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     match r {
@@ -125,13 +95,6 @@ impl Account {
             .await?;
         Ok(Some(owner.clone()).filter(|o| !o.is_empty()))
     }
-}
-
-/// Whether a resource found with the stack filter really carries the stack
-/// tag: the emulator (moto) ignores tag filters on some Describe calls
-/// (DescribeNatGateways), and adoption must never take another stack's.
-pub(crate) fn in_stack(o: &deployctl_engine::Observed, stack: &str) -> bool {
-    o.tags.get(deployctl_engine::kind::TAG_STACK).map(String::as_str) == Some(stack)
 }
 
 /// The ids of the stack's EC2 resources, from one paginated DescribeTags

@@ -271,3 +271,17 @@ impl Tagger for SsmTags {
         Ok(())
     }
 }
+
+/// CodeBuild projects: the whole set at once, in UpdateProject by name
+/// (their id), which replaces the tags it is given.
+pub struct CodeBuildTags(pub aws_sdk_codebuild::Client);
+
+#[async_trait]
+impl Tagger for CodeBuildTags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        use aws_sdk_codebuild::types::Tag;
+        let tags = c.want.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.0.update_project().name(&live.id).set_tags(Some(tags)).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
