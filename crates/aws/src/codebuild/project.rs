@@ -592,7 +592,7 @@ mod tests {
     #[test]
     fn properties_named_type_are_named_type() {
         let source = SCHEMA.property("source").unwrap();
-        let Type::Object(inner) = source.ty else { panic!("{source:?}") };
+        let deployctl_spec::Type::Object(inner) = source.ty else { panic!("{source:?}") };
         assert_eq!(inner[0].name, "type");
         assert!(SCHEMA.properties.iter().all(|p| !p.name.starts_with("r#")));
     }

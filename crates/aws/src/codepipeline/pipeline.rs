@@ -639,11 +639,12 @@ mod tests {
 
     #[test]
     fn a_github_v1_action_without_a_token_is_refused_and_so_is_a_literal_token() {
-        let e = declaration("p", &model(&github_pipeline(None))).unwrap_err();
+        // At apply, the adapter runs the rules on the resolved values.
+        let e = crate::kit::check_resolved(&SCHEMA, &github_pipeline(None)).unwrap_err();
         assert!(e.message.contains("needs an OAuth token"), "{e:?}");
         let mut p = github_pipeline(Some("t"));
         p["stages"][0]["actions"][0]["configuration"]["OAuthToken"] = json!("literal");
-        let e = declaration("p", &model(&p)).unwrap_err();
+        let e = crate::kit::check_resolved(&SCHEMA, &p).unwrap_err();
         assert!(e.hint.unwrap().contains("github_oauth_token"));
         // Offline too: a secret is not a literal, but it is written.
         let mut offline: Literals = github_pipeline(None).into_iter().map(|(k, v)| (k, Some(v))).collect();

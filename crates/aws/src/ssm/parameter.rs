@@ -50,7 +50,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     taggable: true,
     rules: &[value_fits_type],
-    example: "db_host:\n  type: ssm.parameter\n  properties:\n    name: /shop/prod/db-host\n    value: ${db.address}\n",
+    example: "log_level:\n  type: ssm.parameter\n  properties:\n    name: /shop/prod/log-level\n    value: info\n    description: the services read it at start\n",
 };
 
 /// A `SecureString` takes a secret source, the other types a plain value:
