@@ -46,10 +46,10 @@ fn every_kind_is_on_the_toolkit_and_no_kind_validates_at_apply_on_its_own() {
     let lib = std::fs::read_to_string(repo_file("crates/aws/src/lib.rs")).unwrap();
     let start = lib.find("pub static REGISTRY").expect("the registry");
     let registry = &lib[start..start + lib[start..].find("\n];").unwrap()];
-    let entries = registry.matches("make:").count();
-    let adapted = registry.matches("make: |aws| kit::Adapter::arc(").count();
-    assert!(entries >= 29, "{entries} registry entries seen");
-    assert_eq!(adapted, entries, "every REGISTRY entry builds a kit::Adapter");
+    let entries: Vec<&str> = registry.split("Entry {").skip(1).collect();
+    assert!(entries.len() >= 29, "{} registry entries seen", entries.len());
+    let by_hand: Vec<&&str> = entries.iter().filter(|e| !e.contains("kit::Adapter::arc(")).collect();
+    assert!(by_hand.is_empty(), "REGISTRY entries that do not build a kit::Adapter: {by_hand:?}");
 
     let mut offending = Vec::new();
     let mut dirs = vec![repo_file("crates/aws/src")];
