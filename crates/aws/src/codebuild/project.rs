@@ -30,7 +30,6 @@ use crate::kit::names::sanitized_name;
 use crate::kit::propagation::while_role_propagates;
 use crate::kit::tagger::CodeBuildTags;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model, Tagger};
-use crate::tags::is_this_stacks;
 use aws_sdk_codebuild::types::{
     ArtifactNamespace, ArtifactPackaging, ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, ComputeType,
     EnvironmentType, EnvironmentVariable, EnvironmentVariableType, ImagePullCredentialsType, LogsConfig,
@@ -42,7 +41,6 @@ use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use futures::future::join_all;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// The most names one BatchGetProjects takes.
 const NAME_CHUNK: usize = 100;
@@ -483,7 +481,11 @@ impl Project {
 #[async_trait::async_trait]
 impl Kind for Project {
     type Model = ProjectModel;
-    const ADOPT: Adopt = Adopt::Custom;
+    const ADOPT: Adopt = Adopt::ByName("name");
+
+    fn default_name(&self, stack: &str, address: &str) -> Option<String> {
+        Some(default_name(stack, address))
+    }
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
@@ -502,28 +504,6 @@ impl Kind for Project {
             out.extend(r?.projects().iter().map(live));
         }
         Ok(out)
-    }
-
-    async fn find_existing(
-        &self,
-        ctx: &ReadCtx,
-        wanted: &[(String, Props)],
-    ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let name = |address: &str, p: &Props| match p.get("name").and_then(Value::as_str) {
-            Some(n) => n.to_string(),
-            None => default_name(&ctx.stack, address),
-        };
-        let by_name: BTreeMap<String, &String> = wanted.iter().map(|(a, p)| (name(a, p), a)).collect();
-        let names: Vec<String> = by_name.keys().cloned().collect();
-        Ok(self
-            .read(ctx, &names)
-            .await?
-            .into_iter()
-            .filter_map(|l| {
-                let address = *by_name.get(&l.id)?;
-                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
-            })
-            .collect())
     }
 
     async fn create(&self, ctx: &OpCtx, want: &ProjectModel) -> Result<Created, ProviderError> {

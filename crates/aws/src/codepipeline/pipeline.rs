@@ -51,7 +51,6 @@ use crate::kit::propagation::while_role_propagates;
 use crate::kit::tagger::CodePipelineTags;
 use crate::kit::WriteOnly;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
-use crate::tags::is_this_stacks;
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, EncryptionKey,
     EncryptionKeyType, ExecutionMode, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType,
@@ -61,7 +60,7 @@ use aws_sdk_codepipeline::Client;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation, Type};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// The configuration key of a GitHub v1 action's token.
 pub const OAUTH_TOKEN: &str = "OAuthToken";
@@ -499,7 +498,11 @@ impl Pipeline {
 #[async_trait::async_trait]
 impl Kind for Pipeline {
     type Model = PipelineModel;
-    const ADOPT: Adopt = Adopt::Custom;
+    const ADOPT: Adopt = Adopt::ByName("name");
+
+    fn default_name(&self, stack: &str, address: &str) -> Option<String> {
+        Some(default_name(stack, address))
+    }
     const GONE: &'static [&'static str] = &[NOT_FOUND];
 
     fn schema(&self) -> &'static KindSchema {
@@ -512,28 +515,6 @@ impl Kind for Pipeline {
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<PipelineModel>>, ProviderError> {
         crate::read_each(ids.iter().map(|n| self.read_name(n))).await
-    }
-
-    async fn find_existing(
-        &self,
-        ctx: &ReadCtx,
-        wanted: &[(String, Props)],
-    ) -> Result<Vec<(String, Observed)>, ProviderError> {
-        let name = |address: &str, p: &Props| match p.get("name").and_then(Value::as_str) {
-            Some(n) => n.to_string(),
-            None => default_name(&ctx.stack, address),
-        };
-        let by_name: BTreeMap<String, &String> = wanted.iter().map(|(a, p)| (name(a, p), a)).collect();
-        let names: Vec<String> = by_name.keys().cloned().collect();
-        Ok(self
-            .read(ctx, &names)
-            .await?
-            .into_iter()
-            .filter_map(|l| {
-                let address = *by_name.get(&l.id)?;
-                is_this_stacks(&l.tags, &ctx.stack, address).then(|| (address.clone(), l.observed()))
-            })
-            .collect())
     }
 
     async fn create(&self, ctx: &OpCtx, want: &PipelineModel) -> Result<Created, ProviderError> {

@@ -264,8 +264,8 @@ pub enum Adopt {
     /// By its tags, with [`Kind::find_tagged`].
     ByTag,
     /// By the natural key in this property, which is also the resource's
-    /// id (a log group's name): read, and adopted if it carries this
-    /// stack's tags.
+    /// id (a log group's name), or [`Kind::default_name`] where it is
+    /// unset: read, and adopted if it carries this stack's tags.
     ByName(&'static str),
     /// By the kind's own [`Kind::find_existing`]: its natural key has a
     /// default (`<stack>-<address>`) or is not its id (a topic's name versus
@@ -299,6 +299,12 @@ pub trait Kind: Send + Sync + 'static {
     /// Error codes meaning "no such resource" beyond the ones every service
     /// shares (`*NotFound`, `NoSuchEntity`): a delete that gets one is done.
     const GONE: &'static [&'static str] = &[];
+
+    /// With [`Adopt::ByName`], the name a resource gets when its property
+    /// is unset (from `<stack>-<address>`), if it has one.
+    fn default_name(&self, _stack: &str, _address: &str) -> Option<String> {
+        None
+    }
 
     /// How the kind's tags are changed after create; `None` for kinds
     /// without tags.
@@ -447,8 +453,9 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         // One batched read of every candidate's name.
         let mut by_name: BTreeMap<String, Vec<&String>> = BTreeMap::new();
         for (address, props) in wanted {
-            if let Some(name) = props.get(field).and_then(Value::as_str) {
-                by_name.entry(name.to_string()).or_default().push(address);
+            let given = props.get(field).and_then(Value::as_str).map(str::to_string);
+            if let Some(name) = given.or_else(|| self.0.default_name(&ctx.stack, address)) {
+                by_name.entry(name).or_default().push(address);
             }
         }
         if by_name.is_empty() {
@@ -480,8 +487,11 @@ impl<K: Kind> ResourceKind for Adapter<K> {
             }
             Err(e) => match K::ADOPT {
                 Adopt::ByName(field) if e.code.as_deref().is_some_and(|c| K::EXISTS.contains(&c)) => {
-                    let Some(name) = desired.get(field).and_then(Value::as_str) else { return Err(e) };
-                    self.adopt_existing(ctx, field, name, desired, e.clone()).await
+                    let given = desired.get(field).and_then(Value::as_str).map(str::to_string);
+                    let Some(name) = given.or_else(|| self.0.default_name(&ctx.stack, &ctx.address)) else {
+                        return Err(e);
+                    };
+                    self.adopt_existing(ctx, field, &name, desired, e.clone()).await
                 }
                 _ => Err(e),
             },

@@ -20,11 +20,18 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// By ARN, the tags of every resource tagged `deployctl:stack = instance`,
-/// AWS's own (`aws:`) left out.
+/// The services whose kinds take their tags from [`StackTags`]: the answer
+/// leaves out the rest (EC2, ELBv2, ECS, IAM read tags with their own batch
+/// calls), which on a large stack is most of its pages.
+pub const SERVICES: &[&str] = &["cloudwatch", "ecr", "events", "logs", "s3", "sns", "ssm"];
+
+/// By ARN, the tags of every resource of [`SERVICES`] tagged
+/// `deployctl:stack = instance`, AWS's own (`aws:`) left out.
 pub async fn stack_tags(client: &Client, instance: &str) -> Result<BTreeMap<String, Tags>, ProviderError> {
     let filter = TagFilter::builder().key(TAG_STACK).values(instance).build();
-    let mut pages = client.get_resources().tag_filters(filter).resources_per_page(100).into_paginator().send();
+    let types = Some(SERVICES.iter().map(|s| s.to_string()).collect());
+    let call = client.get_resources().tag_filters(filter).set_resource_type_filters(types).resources_per_page(100);
+    let mut pages = call.into_paginator().send();
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         for r in page.map_err(from_sdk)?.resource_tag_mapping_list() {
