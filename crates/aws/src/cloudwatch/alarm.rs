@@ -13,7 +13,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::CloudWatchTags;
-use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, own_tags, tagging, unless_gone, Adopt, Created, Kind, Live, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
@@ -201,17 +201,11 @@ impl Alarm {
     }
 
     async fn tags_of(&self, arn: String) -> Result<Option<Tags>, ProviderError> {
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .collect(),
-            )),
-            Err(e) if is_gone::<Self>(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk);
+        let pairs = |o: &aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput| -> Tags {
+            own_tags(o.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))))
+        };
+        Ok(unless_gone(out, is_gone::<Self>)?.as_ref().map(pairs))
     }
 
     /// PutMetricAlarm with the whole configuration; `tags` only on create.

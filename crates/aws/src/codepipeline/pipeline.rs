@@ -326,12 +326,8 @@ fn token(want: &PipelineModel) -> Option<&str> {
 
 /// Removes the token from an error message: AWS does not echo it, but an
 /// error must never carry it.
-fn scrub(mut e: ProviderError, want: &PipelineModel) -> ProviderError {
-    if let Some(s) = token(want) {
-        e.message = e.message.replace(s, "<redacted>");
-        e.hint = e.hint.map(|h| h.replace(s, "<redacted>"));
-    }
-    e
+fn scrub(e: ProviderError, want: &PipelineModel) -> ProviderError {
+    WriteOnly::redact_any(want.github_oauth_token.as_ref(), e)
 }
 
 fn action(a: &ActionModel, token: Option<&str>) -> Result<ActionDeclaration, ProviderError> {

@@ -51,10 +51,7 @@ pub(crate) fn tag_spec(rt: ResourceType, tags: &BTreeMap<String, String>) -> Tag
 
 /// Tags as a map, AWS's own (`aws:`) left out.
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::kit::own_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))))
 }
 
 /// Treats "not found" as success (deletes of what is already gone).

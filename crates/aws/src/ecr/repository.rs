@@ -17,7 +17,9 @@
 
 use crate::error::from_sdk;
 use crate::kit::read_batched;
-use crate::kit::{attrs, model, tagger::EcrTags, tagging, Adopt, Created, Kind, Live, Tagger, Tags};
+use crate::kit::{
+    attrs, model, own_tags, tagger::EcrTags, tagging, unless_gone, Adopt, Created, Kind, Live, Tagger, Tags,
+};
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository as Repo, Tag,
 };
@@ -124,17 +126,9 @@ impl Repository {
 
     /// A repository's tags; `None` when it is gone.
     async fn tags_of(&self, arn: String) -> Result<Option<Tags>, ProviderError> {
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .collect(),
-            )),
-            Err(e) if e.code_is(NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk);
+        let out = unless_gone(out, |e| e.code_is(NOT_FOUND))?;
+        Ok(out.map(|o| own_tags(o.tags().iter().map(|t| (t.key(), t.value())))))
     }
 
     /// The lifecycle policy of one repository whose tags are known; `None`

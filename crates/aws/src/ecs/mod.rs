@@ -33,10 +33,7 @@ pub(crate) fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Tags as a map, AWS's own (`aws:`) left out.
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::kit::own_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))))
 }
 
 /// Whether an ECS error says the thing (or its cluster) does not exist:

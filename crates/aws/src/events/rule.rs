@@ -30,7 +30,9 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::EventsTags;
-use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Model, Tagger, Tags};
+use crate::kit::{
+    attrs, is_gone, model, own_tags, tagging, unless_gone, Adopt, Created, Kind, Live, Model, Tagger, Tags,
+};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_eventbridge::types::{Rule as LiveRule, RuleState, Tag, Target};
 use aws_sdk_eventbridge::Client;
@@ -414,17 +416,8 @@ impl Rule {
 
     /// A rule's tags (`aws:` ones left out); `None` when the rule is gone.
     async fn tags(&self, arn: &str) -> Result<Option<Tags>, ProviderError> {
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .collect(),
-            )),
-            Err(e) if is_gone::<Self>(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk);
+        Ok(unless_gone(out, is_gone::<Self>)?.map(|o| own_tags(o.tags().iter().map(|t| (t.key(), t.value())))))
     }
 
     /// Listed rules whose tags are `mine`, with their targets; those gone

@@ -218,6 +218,14 @@ impl WriteOnly {
         }
         e
     }
+
+    /// `e` with `secret`'s value, if there is one, redacted.
+    pub fn redact_any(secret: Option<&WriteOnly>, e: ProviderError) -> ProviderError {
+        match secret {
+            Some(s) => s.redact(e),
+            None => e,
+        }
+    }
 }
 
 impl std::fmt::Debug for WriteOnly {
@@ -273,6 +281,24 @@ pub enum Adopt {
     Custom,
     /// Not at all (the create call itself is idempotent by client token).
     Never,
+}
+
+/// Tags as a map, AWS's own (`aws:`) left out: how every kind reports them.
+pub fn own_tags<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Tags {
+    pairs.into_iter().map(|(k, v)| (k.into(), v.into())).filter(|(k, _)| !k.starts_with("aws:")).collect()
+}
+
+/// The answer of a call about one resource, or `None` when `gone` says
+/// the resource does not exist.
+pub fn unless_gone<T>(
+    r: Result<T, ProviderError>,
+    gone: impl Fn(&ProviderError) -> bool,
+) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The attributes object from `(name, value)` pairs.

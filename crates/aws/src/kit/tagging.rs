@@ -36,13 +36,7 @@ pub async fn stack_tags(client: &Client, instance: &str) -> Result<BTreeMap<Stri
     while let Some(page) = pages.next().await {
         for r in page.map_err(from_sdk)?.resource_tag_mapping_list() {
             let Some(arn) = r.resource_arn() else { continue };
-            let tags = r
-                .tags()
-                .iter()
-                .filter(|t| !t.key().starts_with("aws:"))
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
-            out.insert(arn.to_string(), tags);
+            out.insert(arn.to_string(), super::own_tags(r.tags().iter().map(|t| (t.key(), t.value()))));
         }
     }
     Ok(out)

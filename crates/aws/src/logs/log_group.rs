@@ -12,7 +12,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::LogsTags;
-use crate::kit::{attrs, model, tagging, Adopt, Created, Kind, Live, Tagger, Tags};
+use crate::kit::{attrs, model, own_tags, tagging, unless_gone, Adopt, Created, Kind, Live, Tagger, Tags};
 use aws_sdk_cloudwatchlogs::types::{LogGroup as AwsLogGroup, LogGroupClass};
 use aws_sdk_cloudwatchlogs::Client;
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx};
@@ -135,18 +135,8 @@ impl LogGroup {
     }
 
     async fn tags_of(&self, arn: &str) -> Result<Option<Tags>, ProviderError> {
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            )),
-            Err(e) if crate::is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk);
+        Ok(unless_gone(out, crate::is_not_found)?.map(|o| own_tags(o.tags().into_iter().flatten())))
     }
 }
 

@@ -22,7 +22,9 @@
 //! removes every object version and delete marker first.
 
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, tagger::S3Tags, tagging, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags};
+use crate::kit::{
+    attrs, model, own_tags, tagger::S3Tags, tagging, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags,
+};
 use crate::tags::{is_ours, tag_changes};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
@@ -321,16 +323,9 @@ impl Bucket {
     async fn tags(&self, name: &str) -> Result<Option<Tags>, ProviderError> {
         let r = self.client.get_bucket_tagging().bucket(name).send().await.map_err(from_sdk);
         match absent_if(r, &["NoSuchTagSet"]) {
-            Ok(out) => Ok(Some(
-                out.map(|o| {
-                    o.tag_set()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .filter(|(k, _)| !k.starts_with("aws:"))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            )),
+            Ok(out) => {
+                Ok(Some(out.map(|o| own_tags(o.tag_set().iter().map(|t| (t.key(), t.value())))).unwrap_or_default()))
+            }
             Err(e) if e.code_is(NO_BUCKET) => Ok(None),
             // A bucket in another region: read_bucket's HeadBucket says so.
             Err(e) if e.code_is("PermanentRedirect") || e.code_is("HTTP301") => Ok(Some(Tags::new())),

@@ -85,10 +85,7 @@ fn scheduled_for_deletion(e: &ProviderError) -> bool {
 
 /// Removes the secret value from an error, in case AWS ever echoes it.
 fn scrub(e: ProviderError, want: &SecretModel) -> ProviderError {
-    match &want.secret_string {
-        Some(secret) => secret.redact(e),
-        None => e,
-    }
+    WriteOnly::redact_any(want.secret_string.as_ref(), e)
 }
 
 /// The recovery window, checked: AWS takes 7 to 30 days.

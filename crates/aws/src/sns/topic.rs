@@ -20,7 +20,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::SnsTags;
-use crate::kit::{attrs, is_gone, model, tagging, Adopt, Created, Kind, Live, Model, Tagger, Tags};
+use crate::kit::{attrs, is_gone, model, own_tags, tagging, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
@@ -137,12 +137,7 @@ impl Topic {
 
     async fn tags(&self, arn: &str) -> Result<Tags, ProviderError> {
         let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk)?;
-        Ok(out
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect())
+        Ok(own_tags(out.tags().iter().map(|t| (t.key(), t.value()))))
     }
 
     /// The live subscriptions, each with its ARN (or [`PENDING`]).

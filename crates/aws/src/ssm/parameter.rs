@@ -8,7 +8,9 @@
 //! change is one PutParameter with `Overwrite`.
 
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, tagger::SsmTags, tagging, Adopt, Created, Kind, Live, Tagger, Tags, WriteOnly};
+use crate::kit::{
+    attrs, model, own_tags, tagger::SsmTags, tagging, unless_gone, Adopt, Created, Kind, Live, Tagger, Tags, WriteOnly,
+};
 use aws_sdk_ssm::operation::put_parameter::builders::PutParameterFluentBuilder;
 use aws_sdk_ssm::types::{
     Parameter as AwsParameter, ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
@@ -111,22 +113,13 @@ impl Parameter {
             .set_allowed_pattern(want.allowed_pattern.clone())
     }
 
-    /// An error of a call that carried the value, with a secret value redacted.
-    fn redact(want: &ParameterModel, e: ProviderError) -> ProviderError {
-        match &want.secure_value {
-            Some(secret) => secret.redact(e),
-            None => e,
-        }
-    }
-
     async fn tags_of(&self, name: String) -> Result<Option<Tags>, ProviderError> {
         let call =
             self.client.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name);
-        match call.send().await.map_err(from_sdk) {
-            Ok(out) => Ok(Some(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())),
-            Err(e) if crate::is_not_found(&e) || e.code_is("InvalidResourceId") => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = unless_gone(call.send().await.map_err(from_sdk), |e| {
+            crate::is_not_found(e) || e.code_is("InvalidResourceId")
+        })?;
+        Ok(out.map(|o| own_tags(o.tag_list().iter().map(|t| (t.key(), t.value())))))
     }
 }
 
@@ -193,7 +186,12 @@ impl Kind for Parameter {
     async fn create(&self, ctx: &OpCtx, want: &ParameterModel) -> Result<Created, ProviderError> {
         let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
         let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| ProviderError::msg(e.to_string()))?;
-        let out = self.put(want).set_tags(Some(tags)).send().await.map_err(|e| Self::redact(want, from_sdk(e)))?;
+        let out = self
+            .put(want)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| WriteOnly::redact_any(want.secure_value.as_ref(), from_sdk(e)))?;
         ctx.record_id(&want.name);
         Ok(Created { id: want.name.clone(), attributes: attributes(&want.name, out.version) })
     }
@@ -205,7 +203,12 @@ impl Kind for Parameter {
         want: &ParameterModel,
         _: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        let out = self.put(want).overwrite(true).send().await.map_err(|e| Self::redact(want, from_sdk(e)))?;
+        let out = self
+            .put(want)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| WriteOnly::redact_any(want.secure_value.as_ref(), from_sdk(e)))?;
         Ok(Some(attributes(&want.name, out.version)))
     }
 
