@@ -62,10 +62,15 @@ pub fn from_json(location: &str, text: &str) -> Result<State, StateError> {
     }
     // Parse the text again (not `doc`) so that errors carry the line and
     // column. Version 1 has the same fields minus `environment` (serde's
-    // default, `None`): migrating it is stamping the current version.
+    // default, `None`), and versions 1 and 2 always have a pending
+    // operation's `started_at`: migrating them is stamping the current
+    // version.
     let mut state = serde_json::from_str::<State>(text).map_err(|e| corrupt(e.to_string()))?;
     if version == 1 && state.environment.is_some() {
         return Err(corrupt("format_version 1 has no 'environment' field".into()));
+    }
+    if version < 3 && state.resources.values().any(|r| r.pending.as_ref().is_some_and(|p| p.started_at.is_none())) {
+        return Err(corrupt(format!("format_version {version} requires a pending operation's 'started_at'")));
     }
     state.format_version = FORMAT_VERSION;
     Ok(state)
@@ -149,8 +154,8 @@ mod tests {
 
     #[test]
     fn newer_version_is_refused_even_with_unknown_fields() {
-        let err = from_json("l", r#"{"format_version": 3, "something_new": true}"#).unwrap_err();
-        assert!(matches!(err, StateError::TooNew { found: 3, supported: 2 }), "{err}");
+        let err = from_json("l", r#"{"format_version": 4, "something_new": true}"#).unwrap_err();
+        assert!(matches!(err, StateError::TooNew { found: 4, supported: 3 }), "{err}");
         let err = from_json("l", r#"{"format_version": 99999999999}"#).unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: u32::MAX, .. }), "{err}");
     }

@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 /// - 2: `environment`, the stack instance's environment (`None` for a stack
 ///   with one instance). A version 1 state has none recorded: it is taken
 ///   as belonging to the instance whose state location it is in.
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: a pending operation's `started_at` may be absent: its intent was
+///   written before the call was sent, and the run ended before it wrote
+///   when (or whether) it was. A version 2 state always has one.
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,8 +117,11 @@ impl ResourceState {
 #[serde(deny_unknown_fields)]
 pub struct Pending {
     pub op: PendingOp,
-    /// RFC 3339.
-    pub started_at: String,
+    /// When the call was sent (RFC 3339). `None`: the intent was written
+    /// before the call and nothing since says whether or when it was sent;
+    /// the next run assumes it may have been sent just before the run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     /// The idempotency token sent with the call, if the API takes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,

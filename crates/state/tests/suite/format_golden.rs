@@ -18,30 +18,54 @@ fn assert_round_trips(name: &str) {
 }
 
 #[test]
-fn v2_full_round_trips_byte_for_byte() {
-    assert_round_trips("v2_full.json");
-    let state = from_json("v2_full.json", &golden("v2_full.json")).unwrap();
+fn v3_full_round_trips_byte_for_byte() {
+    assert_round_trips("v3_full.json");
+    let state = from_json("v3_full.json", &golden("v3_full.json")).unwrap();
     assert_eq!(state.environment.as_deref(), Some("prod"));
     assert_eq!(state.instance(), "network/prod");
+    // An intent written before its call was sent has no `started_at`.
+    let old = state.resources["old_subnet"].pending.as_ref().unwrap();
+    assert_eq!((old.op, old.started_at.as_deref()), (PendingOp::Delete, None));
 }
 
 #[test]
-fn v2_minimal_round_trips_byte_for_byte() {
-    assert_round_trips("v2_minimal.json");
+fn v3_minimal_round_trips_byte_for_byte() {
+    assert_round_trips("v3_minimal.json");
 }
 
-/// Version 1 (before environments) reads as version 2 with no environment,
-/// and is written back as version 2: the golden file of the migration.
+/// Version 1 (before environments) reads with no environment, and is
+/// written back as the current version: the golden file of the migration.
 #[test]
-fn v1_migrates_to_v2_byte_for_byte() {
+fn v1_migrates_to_v3_byte_for_byte() {
     let state = from_json("v1_full.json", &golden("v1_full.json")).unwrap();
-    assert_eq!(state.format_version, 2);
+    assert_eq!(state.format_version, 3);
     assert_eq!(state.environment, None, "a v1 state records no environment");
     assert_eq!(state.instance(), "network");
     let migrated = to_json(&state);
     assert!(migrated == golden("v1_full.migrated.json"), "v1 migrates to:\n{migrated}");
     let minimal = from_json("v1_minimal.json", &golden("v1_minimal.json")).unwrap();
-    assert!(to_json(&minimal) == golden("v2_minimal.json"));
+    assert!(to_json(&minimal) == golden("v3_minimal.json"));
+}
+
+/// Version 2 has every field of version 3, and a `started_at` on every
+/// pending operation: migrating it is stamping version 3.
+#[test]
+fn v2_migrates_to_v3_byte_for_byte() {
+    let state = from_json("v2_full.json", &golden("v2_full.json")).unwrap();
+    assert_eq!(state.format_version, 3);
+    let migrated = to_json(&state);
+    assert!(migrated == golden("v2_full.migrated.json"), "v2 migrates to:\n{migrated}");
+    let minimal = from_json("v2_minimal.json", &golden("v2_minimal.json")).unwrap();
+    assert!(to_json(&minimal) == golden("v3_minimal.json"));
+}
+
+#[test]
+fn a_v2_pending_operation_without_started_at_is_refused() {
+    let text = golden("v3_full.json").replace("\"format_version\": 3", "\"format_version\": 2");
+    match from_json("x", &text) {
+        Err(StateError::Corrupt { message, .. }) => assert!(message.contains("started_at"), "{message}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }
 
 #[test]
@@ -125,9 +149,9 @@ fn unknown_pending_field_and_op_are_rejected() {
 
 #[test]
 fn newer_format_is_refused_not_called_corrupt() {
-    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 3,\n  \"new_thing\": {},");
+    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 4,\n  \"new_thing\": {},");
     let err = from_json("state/network.json", &text).unwrap_err();
-    assert!(matches!(err, StateError::TooNew { found: 3, supported: 2 }), "{err}");
+    assert!(matches!(err, StateError::TooNew { found: 4, supported: 3 }), "{err}");
     assert!(err.to_string().contains("upgrade deployctl"), "{err}");
 }
 
