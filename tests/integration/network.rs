@@ -208,6 +208,56 @@ fn reads_are_batched_one_describe_per_kind_and_a_clean_up_writes_nothing() {
     assert_eq!(p.state("network/prod").unwrap()["serial"], serial);
 }
 
+/// The longest dependency chain of a saved plan, counted in resources.
+fn plan_depth(plan: &serde_json::Value) -> usize {
+    let deps: std::collections::BTreeMap<&str, Vec<&str>> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let d = r["dependencies"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+            (r["address"].as_str().unwrap(), d)
+        })
+        .collect();
+    fn depth<'a>(a: &'a str, deps: &std::collections::BTreeMap<&'a str, Vec<&'a str>>) -> usize {
+        1 + deps.get(a).into_iter().flatten().map(|d| depth(d, deps)).max().unwrap_or(0)
+    }
+    deps.keys().map(|a| depth(a, &deps)).max().unwrap_or(0)
+}
+
+/// Guards issue 10's state-write budget: intents go out in one write before
+/// the first call and results are checkpointed, not written twice per step.
+#[test]
+fn up_and_destroy_write_state_at_most_the_graph_depth_plus_two_times() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = network_spec();
+    let plan_path = p.dir.path().join("plan.json");
+    let plan_arg = plan_path.display().to_string();
+    assert_eq!(p.run(&["diff", &spec, "-o", &plan_arg, "--detailed-exitcode"]).code, 2);
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let depth = plan_depth(&plan);
+    assert_eq!(depth, 4, "vpc → public subnet → NAT gateway → private route table");
+
+    let up = p.ok(&["up", &spec, "--yes", "--json"]).json();
+    assert_eq!(up["plan"]["create"], NETWORK_RESOURCES);
+    let writes = up["state_writes"].as_u64().unwrap() as usize;
+    assert!(writes <= depth + 2, "{writes} state writes for {NETWORK_RESOURCES} creates: {up}");
+    // The critical path the run reports is a chain of its own steps.
+    let chain = up["critical_path"]["steps"].as_array().unwrap();
+    assert!(chain.first().and_then(|s| s.as_str()).is_some_and(|s| s.starts_with("creating ec2.vpc.vpc")), "{up}");
+    assert!(up["critical_path"]["calls"].as_u64().unwrap() >= chain.len() as u64, "{up}");
+    let state = p.state("network/prod").unwrap();
+    let resources = state["resources"].as_object().unwrap();
+    assert_eq!(resources.len(), NETWORK_RESOURCES);
+    assert!(resources.values().all(|r| r["id"].is_string() && r.get("pending").is_none()), "{state}");
+
+    let down = p.ok(&["destroy", &spec, "--yes", "--json"]).json();
+    let writes = down["state_writes"].as_u64().unwrap() as usize;
+    assert!(writes <= depth + 2, "{writes} state writes for {NETWORK_RESOURCES} deletes: {down}");
+    assert_eq!(p.state("network/prod").unwrap()["resources"], serde_json::json!({}));
+}
+
 #[test]
 fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     let moto = Moto::start();

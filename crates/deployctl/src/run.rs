@@ -384,7 +384,9 @@ async fn apply_locked(
         cancel: cancel.clone(),
         default_timeout: Duration::from_secs(20 * 60),
     };
+    let apply_started = Instant::now();
     let report = executor.apply(&plan, &state, writer).await;
+    let apply_secs = apply_started.elapsed().as_secs_f64();
     signals.abort();
     // The view ends when the last event sink is gone.
     drop(executor);
@@ -406,9 +408,17 @@ async fn apply_locked(
             "skipped": report.skipped.iter().map(|(a, _)| a).collect::<Vec<_>>(),
             "outputs": report.outputs,
             "state_writes": written.writes,
+            "state_bytes_written": written.bytes,
+            "critical_path": {
+                "calls": report.critical_path.iter().map(|(_, _, c)| c).sum::<u64>(),
+                "steps": report.critical_path.iter().map(|(a, act, c)| format!("{} {a} ({c} calls)", act.verb_ing())).collect::<Vec<_>>(),
+            },
+            "apply_secs": apply_secs,
             "api_calls": ctx.calls.to_json(),
             "api_calls_total": total.calls,
             "api_retries_total": total.retries,
+            "api_throttled_total": total.throttled,
+            "pacing": report.pacing,
             "elapsed_secs": started.elapsed().as_secs_f64(),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);

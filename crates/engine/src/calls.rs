@@ -2,9 +2,29 @@
 //! summary reports it (`-v`, `--json`), and every speed goal is measured in
 //! these numbers.
 
+use crate::pacing::ServiceLimit;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+tokio::task_local! {
+    /// The step the current task runs (set by the executor).
+    static STEP: StepScope;
+}
+
+/// What a step's calls report to: its call count (what the critical path is
+/// weighed in) and its service's pacing limit.
+#[derive(Clone)]
+pub(crate) struct StepScope {
+    pub calls: Arc<AtomicU64>,
+    pub limit: ServiceLimit,
+}
+
+/// Runs `f` as the step of `scope`.
+pub(crate) async fn in_step<F: std::future::Future>(scope: StepScope, f: F) -> F::Output {
+    STEP.scope(scope, f).await
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CallCount {
@@ -12,6 +32,8 @@ pub struct CallCount {
     pub calls: u64,
     /// Extra attempts the SDK's retry made (throttling, transient errors).
     pub retries: u64,
+    /// Attempts the service refused as throttled.
+    pub throttled: u64,
 }
 
 /// Counts per service and operation. Cheap to clone; clones share counts.
@@ -27,25 +49,34 @@ impl ApiCalls {
         f(m.entry((service.to_string(), operation.to_string())).or_default());
     }
     pub fn record_call(&self, service: &str, operation: &str) {
+        let _ = STEP.try_with(|s| s.calls.fetch_add(1, Ordering::Relaxed));
         self.bump(service, operation, |c| c.calls += 1)
     }
     pub fn record_retry(&self, service: &str, operation: &str) {
         self.bump(service, operation, |c| c.retries += 1)
     }
+    /// An attempt refused as throttled: counted, and the step's service
+    /// slows down (see `pacing.rs`).
+    pub fn record_throttled(&self, service: &str, operation: &str) {
+        let _ = STEP.try_with(|s| s.limit.throttled());
+        self.bump(service, operation, |c| c.throttled += 1)
+    }
     pub fn snapshot(&self) -> BTreeMap<(String, String), CallCount> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
     pub fn total(&self) -> CallCount {
-        self.snapshot()
-            .values()
-            .fold(CallCount::default(), |a, c| CallCount { calls: a.calls + c.calls, retries: a.retries + c.retries })
+        self.snapshot().values().fold(CallCount::default(), |a, c| CallCount {
+            calls: a.calls + c.calls,
+            retries: a.retries + c.retries,
+            throttled: a.throttled + c.throttled,
+        })
     }
     /// `{"EC2": {"DescribeVpcs": {"calls": 1, "retries": 0}}}`
     pub fn to_json(&self) -> serde_json::Value {
         let mut out = serde_json::Map::new();
         for ((svc, op), c) in self.snapshot() {
             let entry = out.entry(svc).or_insert_with(|| serde_json::json!({}));
-            entry[op] = serde_json::json!({"calls": c.calls, "retries": c.retries});
+            entry[op] = serde_json::json!({"calls": c.calls, "retries": c.retries, "throttled": c.throttled});
         }
         serde_json::Value::Object(out)
     }

@@ -1,16 +1,20 @@
 //! The step executor: walks the plan in dependency order, running
-//! independent steps concurrently (bounded by `parallelism`), deletes in
-//! reverse dependency order. Before each mutating call it records the intent
-//! in state; after it, the result. When a step fails, what is in flight
-//! finishes, nothing that depends on the failed step starts, and state is
-//! recorded.
+//! independent steps concurrently (bounded by `parallelism`, and per
+//! service by its pacing limit, see `pacing.rs`), deletes in reverse
+//! dependency order. Every intent that waits on no other step is written
+//! before the first call, in one write; each step then records its send
+//! time and its result, which the writer checkpoints (see `writer.rs`).
+//! When a step fails, what is in flight finishes, nothing that depends on
+//! the failed step starts, and state is recorded.
 
+use crate::calls::{in_step, StepScope};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink, StepAction};
 use crate::kind::{Kinds, Observed, OpCtx, Props, WaitError};
+use crate::pacing::{Pacer, ServicePacing};
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::planner::display;
-use crate::resolve::Known;
+use crate::resolve::{read_secrets, Known};
 use crate::secrets::client_token;
 use crate::writer::StateWriter;
 use deployctl_state::{Pending, PendingOp, ResourceState, State};
@@ -18,6 +22,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +36,12 @@ pub struct ApplyReport {
     pub skipped: Vec<(String, StepAction)>,
     pub interrupted: bool,
     pub outputs: BTreeMap<String, Value>,
+    /// The longest chain of steps by the API calls they made, each one
+    /// depending on the one before: with one call per round trip, no apply
+    /// of this plan can take fewer round trips than their sum.
+    pub critical_path: Vec<(String, StepAction, u64)>,
+    /// By service: what pacing did (throttles seen, the lowest limit).
+    pub pacing: BTreeMap<String, ServicePacing>,
 }
 
 impl ApplyReport {
@@ -68,6 +79,8 @@ struct Shared {
     /// Addresses whose create an earlier run started and never recorded the
     /// result of.
     interrupted_creates: BTreeSet<String>,
+    /// The steps whose call this run sent (or was about to send).
+    sent: Mutex<BTreeSet<(String, StepAction)>>,
     default_timeout: Duration,
 }
 
@@ -103,6 +116,7 @@ impl Executor {
             known.attributes.insert(address.clone(), o.attributes.clone());
         }
         let forget = plan.forget.clone();
+        let Upfront { intents, undo } = upfront_intents(plan, state);
         let noops: BTreeSet<String> =
             plan.resources.iter().filter(|r| r.action == Action::NoOp).map(|r| r.address.clone()).collect();
         let deps: BTreeMap<String, Vec<String>> =
@@ -120,6 +134,11 @@ impl Executor {
                         e.pending = None;
                         e.dependencies = deps.get(&address).cloned().unwrap_or_default();
                     }
+                }
+                // The intents of every step whose intent does not wait on
+                // another step: durable before any call is sent.
+                for (address, intent) in intents {
+                    intent.apply(s, &address);
                 }
             })
             .await
@@ -146,6 +165,7 @@ impl Executor {
                 .map(|(a, _)| a.clone())
                 .collect(),
             default_timeout: self.default_timeout,
+            sent: Mutex::new(BTreeSet::new()),
         });
 
         let (graph, nodes) = step_graph(plan);
@@ -165,19 +185,26 @@ impl Executor {
         let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
         let mut blocked: BTreeMap<NodeIndex, String> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
+        let mut step_calls: HashMap<NodeIndex, Arc<AtomicU64>> = HashMap::new();
+        let pacer = Pacer::new(self.parallelism);
 
         loop {
             while running.len() < self.parallelism.max(1) {
-                let Some(n) = ready.pop_front() else { break };
                 if self.cancel.is_cancelled() {
                     report.interrupted = true;
                     break;
                 }
+                // The first ready step whose service is below its limit.
+                let type_of = |n: &NodeIndex| &plan.resources[graph[*n].index].type_name;
+                let Some(at) = ready.iter().position(|n| pacer.service(type_of(n)).try_acquire()) else { break };
+                let Some(n) = ready.remove(at) else { break };
                 let step = graph[n];
                 let rp = plan.resources[step.index].clone();
                 let shared = shared.clone();
+                let scope =
+                    StepScope { calls: step_calls.entry(n).or_default().clone(), limit: pacer.service(&rp.type_name) };
                 running.push(async move {
-                    let result = tokio::spawn(run_step(shared, rp, step.action)).await;
+                    let result = tokio::spawn(in_step(scope, run_step(shared, rp, step.action))).await;
                     (n, result)
                 });
             }
@@ -185,6 +212,7 @@ impl Executor {
             done.insert(n);
             let step = graph[n];
             let rp = &plan.resources[step.index];
+            pacer.service(&rp.type_name).release(matches!(result, Ok(Ok(()))));
             let outcome = result.unwrap_or_else(|join| {
                 Err(EngineError::PlanMismatch(format!(
                     "{} {}: the step stopped unexpectedly: {join}",
@@ -236,6 +264,8 @@ impl Executor {
             report.skipped.push((rp.address.clone(), step.action));
         }
         let _ = nodes;
+        report.critical_path = critical_path(&graph, plan, &step_calls);
+        report.pacing = pacer.report();
 
         // Outputs, from what is now known.
         let known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -247,17 +277,61 @@ impl Executor {
         let outputs = report.outputs.clone();
         let complete = report.failed.is_empty() && !report.interrupted;
         let destroy = plan.mode == crate::plan::Mode::Destroy;
-        let _ = writer
+        // The intents of steps that never sent their call are taken back:
+        // the next run has nothing of theirs to look for.
+        let sent = shared.sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let undo: Vec<(String, Undo)> = undo
+            .into_iter()
+            .filter(|((a, act), _)| !sent.contains(&(a.clone(), *act)))
+            .map(|((a, _), u)| (a, u))
+            .collect();
+        if let Err(e) = writer
             .commit(move |s: &mut State| {
+                for (address, u) in undo {
+                    u.apply(s, &address);
+                }
                 if destroy && complete {
                     s.outputs.clear();
                 } else {
                     s.outputs = outputs;
                 }
             })
-            .await;
+            .await
+        {
+            report.failed.push(EngineError::PlanMismatch(format!("recording state after apply: {e}")));
+        }
         report
     }
+}
+
+/// The chain of steps with the most calls in all: each node weighs the
+/// calls its step made.
+fn critical_path(
+    graph: &DiGraph<Step, ()>,
+    plan: &Plan,
+    calls: &HashMap<NodeIndex, Arc<AtomicU64>>,
+) -> Vec<(String, StepAction, u64)> {
+    let Ok(order) = petgraph::algo::toposort(graph, None) else { return Vec::new() };
+    let weight = |n: NodeIndex| calls.get(&n).map(|c| c.load(Ordering::Relaxed)).unwrap_or(0);
+    let mut best: HashMap<NodeIndex, (u64, Option<NodeIndex>)> = HashMap::new();
+    for &n in &order {
+        let before = graph
+            .neighbors_directed(n, petgraph::Incoming)
+            .map(|p| (best[&p].0, Some(p)))
+            .max_by_key(|(w, _)| *w)
+            .unwrap_or((0, None));
+        best.insert(n, (before.0 + weight(n), before.1));
+    }
+    let mut at = best.iter().max_by_key(|(n, (w, _))| (*w, std::cmp::Reverse(n.index()))).map(|(n, _)| *n);
+    let mut chain = Vec::new();
+    while let Some(n) = at {
+        let step = graph[n];
+        let r = &plan.resources[step.index];
+        chain.push((display(&r.type_name, &r.address), step.action, weight(n)));
+        at = best[&n].1;
+    }
+    chain.reverse();
+    chain
 }
 
 /// Builds the step graph: a create/update after what it depends on, a
@@ -308,6 +382,104 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
         }
     }
     (g, nodes)
+}
+
+/// A step's intent: the pending operation it records before its call.
+struct Intent {
+    type_name: String,
+    /// For a create: the resource has no id until the call returns one, a
+    /// new generation, and the dependencies it is created with.
+    fresh: Option<(u64, Vec<String>)>,
+    pending: Pending,
+}
+
+impl Intent {
+    fn of(rp: &ResourcePlan, action: StepAction, generation: u64, token: String) -> Intent {
+        let op = match action {
+            StepAction::Create => PendingOp::Create,
+            // A resumed create stays a pending create until it is seen through.
+            StepAction::Update if rp.resume => PendingOp::Create,
+            StepAction::Update => PendingOp::Update,
+            StepAction::Delete => PendingOp::Delete,
+        };
+        Intent {
+            type_name: rp.type_name.clone(),
+            fresh: (action == StepAction::Create).then(|| (generation, rp.dependencies.clone())),
+            pending: Pending { op, started_at: None, token: Some(token) },
+        }
+    }
+
+    fn apply(self, s: &mut State, address: &str) {
+        let e = s.resources.entry(address.to_string()).or_insert_with(|| ResourceState::new(&self.type_name));
+        if let Some((generation, deps)) = self.fresh {
+            e.id = None;
+            e.generation = generation;
+            e.dependencies = deps;
+        }
+        e.pending = Some(self.pending);
+    }
+}
+
+/// How to take back an intent whose call was never sent.
+enum Undo {
+    /// A create's: the entry as it was (none, or one whose resource is gone).
+    Entry(Option<Box<ResourceState>>),
+    /// An update's or a delete's: the pending operation as it was.
+    Pending(Option<Pending>),
+}
+
+impl Undo {
+    fn apply(self, s: &mut State, address: &str) {
+        match self {
+            Undo::Entry(Some(e)) => {
+                s.resources.insert(address.to_string(), *e);
+            }
+            Undo::Entry(None) => {
+                s.resources.remove(address);
+            }
+            Undo::Pending(p) => {
+                if let Some(e) = s.resources.get_mut(address) {
+                    e.pending = p;
+                }
+            }
+        }
+    }
+}
+
+type StepKey = (String, StepAction);
+
+/// The intents to write before apply, by address, and how to take each back.
+struct Upfront {
+    intents: Vec<(String, Intent)>,
+    undo: Vec<(StepKey, Undo)>,
+}
+
+/// The intents written before apply (all but a replacement's create, which
+/// waits for its delete), and how to take each back.
+fn upfront_intents(plan: &Plan, state: &State) -> Upfront {
+    let mut intents = Vec::new();
+    let mut undo = Vec::new();
+    for rp in &plan.resources {
+        let actions: &[StepAction] = match rp.action {
+            Action::NoOp => &[],
+            Action::Create => &[StepAction::Create],
+            Action::Update => &[StepAction::Update],
+            Action::Replace | Action::Delete => &[StepAction::Delete],
+        };
+        let before = state.resources.get(&rp.address);
+        let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((0, false));
+        for &action in actions {
+            let generation = previous + u64::from(action == StepAction::Create && had_id);
+            let token = client_token(&state.lineage, &rp.address, generation);
+            intents.push((rp.address.clone(), Intent::of(rp, action, generation, token)));
+            let u = match action {
+                StepAction::Create => Undo::Entry(before.cloned().map(Box::new)),
+                _ => Undo::Pending(before.and_then(|r| r.pending.clone())),
+            };
+            undo.push(((rp.address.clone(), action), u));
+        }
+    }
+    Upfront { intents, undo }
 }
 
 fn timeout_for(shared: &Shared, rp: &ResourcePlan, action: StepAction) -> Duration {
@@ -383,10 +555,18 @@ async fn step_body(
     let (desired, recorded, tags) = if action == StepAction::Delete {
         (Props::new(), Props::new(), BTreeMap::new())
     } else {
-        let mut known = shared.known.lock().unwrap_or_else(|p| p.into_inner()).clone();
         // Secrets Manager secrets are read now, after whatever this step
         // depends on (a secret of the same stack) is in place.
-        known.prefetch_secrets(rp.desired.values(), shared.kinds.secret_store(), &BTreeSet::new()).await;
+        let missing = shared
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .secrets_to_read(rp.desired.values(), &BTreeSet::new());
+        if !missing.is_empty() {
+            let read = read_secrets(missing, shared.kinds.secret_store()).await;
+            shared.known.lock().unwrap_or_else(|p| p.into_inner()).secrets.extend(read);
+        }
+        let known = shared.known.lock().unwrap_or_else(|p| p.into_inner());
         let mut desired = Props::new();
         let mut recorded = Props::new();
         for (name, e) in &rp.desired {
@@ -425,33 +605,25 @@ async fn step_body(
         on_id,
     };
 
-    // The intent, durable before the call.
-    let op = match action {
-        StepAction::Create => PendingOp::Create,
-        // A resumed create stays a pending create until it is seen through.
-        StepAction::Update if rp.resume => PendingOp::Create,
-        StepAction::Update => PendingOp::Update,
-        StepAction::Delete => PendingOp::Delete,
-    };
-    let fresh_create = action == StepAction::Create;
-    let pending = Pending { op, started_at: now(), token: Some(ctx.client_token.clone()) };
-    let type_name = rp.type_name.clone();
-    let deps = rp.dependencies.clone();
-    shared
-        .writer
-        .commit(move |s: &mut State| {
-            let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
-            if fresh_create {
-                // A fresh create (or the create half of a replacement): no id
-                // until the call returns one.
-                e.id = None;
-                e.generation = generation;
-                e.dependencies = deps;
+    // The intent, durable before the call: written before apply began,
+    // except a replacement's create, which waits for its delete. Then, not
+    // waited for, when the call was sent.
+    let sent_at = now();
+    if action == StepAction::Create && rp.action == Action::Replace {
+        let mut intent = Intent::of(rp, action, generation, ctx.client_token.clone());
+        intent.pending.started_at = Some(sent_at);
+        shared.writer.commit(move |s: &mut State| intent.apply(s, &address)).await.map_err(state_err)?;
+    } else {
+        // The intent may have been written long ago: this run must still
+        // hold its lock, and its writes must still succeed.
+        shared.writer.check().map_err(state_err)?;
+        shared.writer.record(move |s: &mut State| {
+            if let Some(p) = s.resources.get_mut(&address).and_then(|e| e.pending.as_mut()) {
+                p.started_at = Some(sent_at);
             }
-            e.pending = Some(pending);
-        })
-        .await
-        .map_err(state_err)?;
+        });
+    }
+    shared.sent.lock().unwrap_or_else(|p| p.into_inner()).insert((rp.address.clone(), action));
 
     let prior = rp.prior.as_ref().map(|p| Observed {
         id: p.id.clone(),
@@ -467,13 +639,9 @@ async fn step_body(
             let recorded = rp.prior.as_ref().map(|p| p.recorded.clone()).unwrap_or_default();
             kind.delete(&ctx, &prior, &recorded).await.map_err(step_err)?;
             shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.remove(&address);
-            shared
-                .writer
-                .commit(move |s: &mut State| {
-                    s.resources.remove(&address);
-                })
-                .await
-                .map_err(state_err)?;
+            shared.writer.record_result(move |s: &mut State| {
+                s.resources.remove(&address);
+            });
             Ok(Some(prior.id))
         }
         StepAction::Create | StepAction::Update => {
@@ -522,18 +690,14 @@ async fn step_body(
             let deps = rp.dependencies.clone();
             let type_name = rp.type_name.clone();
             let _ = schema;
-            shared
-                .writer
-                .commit(move |s: &mut State| {
-                    let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
-                    e.id = Some(id);
-                    e.properties = recorded;
-                    e.attributes = attributes;
-                    e.dependencies = deps;
-                    e.pending = None;
-                })
-                .await
-                .map_err(state_err)?;
+            shared.writer.record_result(move |s: &mut State| {
+                let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
+                e.id = Some(id);
+                e.properties = recorded;
+                e.attributes = attributes;
+                e.dependencies = deps;
+                e.pending = None;
+            });
             Ok(Some(observed.id))
         }
     }

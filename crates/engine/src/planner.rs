@@ -388,14 +388,19 @@ pub const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(
 
 /// How long to wait, at `now`, before looking for what interrupted creates
 /// made: the rest of [`IN_FLIGHT_GRACE`] after the latest one started, if it
-/// has not passed.
+/// has not passed. A create whose intent was written and whose sending was
+/// never recorded may have been sent just before its run was killed: the
+/// whole grace.
 fn in_flight_wait(st: &State, now: std::time::SystemTime) -> Option<std::time::Duration> {
     let now = time::OffsetDateTime::from(now);
     st.resources
         .values()
         .filter(|r| r.id.is_none())
         .filter_map(|r| r.pending.as_ref().filter(|p| p.op == PendingOp::Create))
-        .filter_map(|p| time::OffsetDateTime::parse(&p.started_at, &time::format_description::well_known::Rfc3339).ok())
+        .filter_map(|p| match &p.started_at {
+            None => Some(now),
+            Some(at) => time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok(),
+        })
         .map(|started| started + IN_FLIGHT_GRACE - now)
         .filter(|left| left.is_positive())
         .max()
@@ -606,11 +611,11 @@ mod tests {
     use deployctl_state::Pending;
     use std::time::{Duration, SystemTime};
 
-    fn state_with(started_at: &str, id: Option<&str>, op: PendingOp) -> State {
+    fn state_with(started_at: Option<&str>, id: Option<&str>, op: PendingOp) -> State {
         let mut st = State::new("network", "us-east-1");
         let mut r = ResourceState::new("ec2.vpc");
         r.id = id.map(str::to_string);
-        r.pending = Some(Pending { op, started_at: started_at.to_string(), token: None });
+        r.pending = Some(Pending { op, started_at: started_at.map(str::to_string), token: None });
         st.resources.insert("vpc".into(), r);
         st
     }
@@ -623,12 +628,18 @@ mod tests {
         let at = |s: &str| {
             SystemTime::from(time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap())
         };
-        let st = state_with("2026-12-02T03:00:00Z", None, PendingOp::Create);
+        let st = state_with(Some("2026-12-02T03:00:00Z"), None, PendingOp::Create);
         assert_eq!(in_flight_wait(&st, at("2026-12-02T03:00:02Z")), Some(Duration::from_secs(3)));
         assert_eq!(in_flight_wait(&st, at("2026-12-02T03:00:06Z")), None, "long enough ago");
-        let recorded = state_with("2026-12-02T03:00:00Z", Some("vpc-1"), PendingOp::Create);
+        let recorded = state_with(Some("2026-12-02T03:00:00Z"), Some("vpc-1"), PendingOp::Create);
         assert_eq!(in_flight_wait(&recorded, at("2026-12-02T03:00:01Z")), None, "its id is known");
-        let delete = state_with("2026-12-02T03:00:00Z", None, PendingOp::Delete);
+        let delete = state_with(Some("2026-12-02T03:00:00Z"), None, PendingOp::Delete);
         assert_eq!(in_flight_wait(&delete, at("2026-12-02T03:00:01Z")), None, "only creates make things");
+        let unsent = state_with(None, None, PendingOp::Create);
+        assert_eq!(
+            in_flight_wait(&unsent, at("2026-12-02T03:00:01Z")),
+            Some(IN_FLIGHT_GRACE),
+            "an intent whose sending was never recorded may have been sent just before the kill"
+        );
     }
 }

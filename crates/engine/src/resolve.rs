@@ -49,6 +49,16 @@ impl Known {
         store: Option<&dyn SecretStore>,
         changing: &BTreeSet<String>,
     ) {
+        let ids = self.secrets_to_read(exprs, changing);
+        self.secrets.extend(read_secrets(ids, store).await);
+    }
+
+    /// The ids of the secrets [`Known::prefetch_secrets`] would read.
+    pub fn secrets_to_read<'a>(
+        &self,
+        exprs: impl IntoIterator<Item = &'a Expr>,
+        changing: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
         let mut ids = BTreeSet::new();
         for e in exprs {
             let mut sources = Vec::new();
@@ -70,22 +80,7 @@ impl Known {
                 }
             }
         }
-        let Some(store) = store else {
-            for id in ids {
-                self.secrets.insert(id, Err("this run has no Secrets Manager client to read it with".into()));
-            }
-            return;
-        };
-        let reads = ids.into_iter().map(|id| async move {
-            let got = store.get_secret(&id).await.map_err(|e| match &e.hint {
-                Some(h) => format!("{e} (hint: {h})"),
-                None => e.to_string(),
-            });
-            (id, got)
-        });
-        for (id, got) in futures::future::join_all(reads).await {
-            self.secrets.insert(id, got);
-        }
+        ids
     }
 
     pub fn lookup(&self, r: &Reference) -> Option<Value> {
@@ -155,4 +150,26 @@ pub fn secret_sources<'a>(e: &'a Expr, out: &mut Vec<&'a SecretSource>) {
         Expr::Map(m) => m.values().for_each(|i| secret_sources(i, out)),
         Expr::Literal(_) | Expr::Ref(_) | Expr::Template(_) => {}
     }
+}
+
+/// Reads `ids` through `store`, concurrently: each secret's value, or why it
+/// could not be read.
+pub async fn read_secrets(
+    ids: BTreeSet<String>,
+    store: Option<&dyn SecretStore>,
+) -> Vec<(String, Result<Sensitive, String>)> {
+    let Some(store) = store else {
+        return ids
+            .into_iter()
+            .map(|id| (id, Err("this run has no Secrets Manager client to read it with".into())))
+            .collect();
+    };
+    let reads = ids.into_iter().map(|id| async move {
+        let got = store.get_secret(&id).await.map_err(|e| match &e.hint {
+            Some(h) => format!("{e} (hint: {h})"),
+            None => e.to_string(),
+        });
+        (id, got)
+    });
+    futures::future::join_all(reads).await
 }

@@ -28,6 +28,7 @@ mod mocked_iam_propagation;
 mod mocked_nat;
 mod mocked_oidc_provider;
 mod mocked_throttling;
+mod mocked_throttling_storm;
 mod oidc_provider_roundtrip;
 mod reference_doc;
 mod s3_sns_cloudwatch_roundtrip;

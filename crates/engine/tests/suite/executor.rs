@@ -539,10 +539,12 @@ async fn parallel_completions_coalesce_state_writes() {
     assert!(run.report.ok(), "{:?}", run.report);
 
     // Uncoalesced: one write before apply, one per intent and one per
-    // result (2 × 20), one for outputs.
+    // result (2 × 20), one for outputs. Now: the intents with the state
+    // before apply, a checkpoint each time the unwritten results reach half
+    // the resources (10 of 20), and the outputs with the last results.
     let writes = h.backend.writes.load(SeqCst);
     assert_eq!(writes, run.written.writes);
-    assert!(writes <= 8, "{writes} writes for 20 parallel creates");
+    assert!(writes <= 4, "{writes} writes for 20 parallel creates");
     let mutations: usize =
         run.events.iter().map(|e| if let Event::StateWritten { mutations, .. } = e { *mutations } else { 0 }).sum();
     assert!(mutations >= 40, "every intent and result is carried by some write: {mutations}");
@@ -608,7 +610,8 @@ async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
     let mut state = State::new("mem", "local-1");
     for address in ["a", "b"] {
         let mut r = ResourceState::new("test.kind");
-        r.pending = Some(Pending { op: PendingOp::Create, started_at: "2024-01-01T00:00:00Z".into(), token: None });
+        r.pending =
+            Some(Pending { op: PendingOp::Create, started_at: Some("2024-01-01T00:00:00Z".into()), token: None });
         state.resources.insert(address.into(), r);
     }
     h.backend.put(state);
@@ -848,4 +851,39 @@ async fn an_update_that_lets_go_of_a_resource_runs_before_that_resource_is_delet
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}", run.report);
     before(&h.kind.call("b", StepAction::Update), &h.kind.call("a", StepAction::Delete));
+}
+
+/// Guards the progress of long runs (a NAT gateway or an RDS instance on
+/// AWS takes minutes): a result recorded while nothing else is written
+/// still reaches state, within the checkpoint interval, and not before.
+#[tokio::test]
+async fn a_lone_result_is_checkpointed_within_the_interval() {
+    let backend = Arc::new(MemBackend::default());
+    let (writer, handle) =
+        StateWriter::start(backend.clone(), None, State::new("mem", "local-1"), None, EventSink::discard());
+    writer.commit(|_| {}).await.unwrap();
+    assert_eq!(backend.writes.load(SeqCst), 1);
+    let recorded = Instant::now();
+    writer.record_result(|s| {
+        s.resources.insert("a".into(), ResourceState::new("test.kind"));
+    });
+    let interval = deployctl_engine::writer::checkpoint_interval(1);
+    assert_eq!(interval, Duration::from_secs(5));
+    while backend.writes.load(SeqCst) < 2 && recorded.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(backend.writes.load(SeqCst), 2, "the result was checkpointed");
+    assert!(recorded.elapsed() >= interval, "not before the interval: {:?}", recorded.elapsed());
+    assert!(backend.state().unwrap().resources.contains_key("a"));
+    drop(writer);
+    let written = handle.await.unwrap();
+    assert_eq!(written.writes, 2, "nothing left to write at the end");
+}
+
+#[test]
+fn the_checkpoint_interval_grows_with_the_state_so_bytes_written_stay_linear() {
+    use deployctl_engine::writer::checkpoint_interval;
+    assert_eq!(checkpoint_interval(15), Duration::from_secs(5));
+    assert_eq!(checkpoint_interval(1_000), Duration::from_secs(50));
+    assert_eq!(checkpoint_interval(2_000), 2 * checkpoint_interval(1_000));
 }
