@@ -215,7 +215,8 @@ fn plan_depth(plan: &serde_json::Value) -> usize {
         .unwrap()
         .iter()
         .map(|r| {
-            let d = r["dependencies"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+            // Left out when empty.
+            let d = r["dependencies"].as_array().into_iter().flatten().map(|d| d.as_str().unwrap()).collect();
             (r["address"].as_str().unwrap(), d)
         })
         .collect();

@@ -170,3 +170,26 @@ fn a_secret_read_from_secrets_manager_is_applied_after_its_secret_and_never_show
     });
     assert!(!names.iter().any(|n| n.starts_with("missing/")), "{names:?}");
 }
+
+/// Guards the idempotency tokens of a stack brought up again after a
+/// destroy: its creates must not send the tokens of the first ones. With
+/// them, Secrets Manager answered CreateSecret with the secret scheduled for
+/// deletion, and the parameter that reads it failed ("marked deleted").
+#[test]
+fn a_stack_destroyed_and_brought_up_again_restores_its_secret_and_reads_it() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let text = "stack: again\nregion: us-east-1\nresources:\n  token:\n    type: secretsmanager.secret\n    \
+                properties:\n      name: again/token\n      secret_string: env:DEPLOYCTL_TEST_CANARY\n  \
+                copy:\n    type: ssm.parameter\n    properties:\n      name: /again/token\n      \
+                type: SecureString\n      secure_value: secretsmanager:${token.arn}\n";
+    let spec = p.spec("again.yaml", text).display().to_string();
+    for round in 0..2 {
+        let r = run_with(&p, "v1", &["up", &spec, "--yes"]);
+        assert_eq!(r.code, 0, "round {round}: {r:?}");
+        let diff = run_with(&p, "v1", &["diff", &spec, "--detailed-exitcode"]);
+        assert_eq!(diff.code, 0, "round {round}: {diff:?}");
+        let r = run_with(&p, "v1", &["destroy", &spec, "--yes"]);
+        assert_eq!(r.code, 0, "round {round}: {r:?}");
+    }
+}

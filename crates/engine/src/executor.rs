@@ -76,6 +76,12 @@ struct Shared {
     known: Mutex<Known>,
     /// Per address: the generation in state, and whether state had an id.
     generations: BTreeMap<String, (u64, bool)>,
+    /// The generation of a resource state has no entry for: the serial of
+    /// the state the plan was made against. A resource destroyed and later
+    /// made again at the same address gets a new idempotency token (AWS
+    /// would otherwise answer the new create with the deleted resource),
+    /// while a create retried after a crash finds its entry and keeps its.
+    fresh_generation: u64,
     /// Addresses whose create an earlier run started and never recorded the
     /// result of.
     interrupted_creates: BTreeSet<String>,
@@ -158,6 +164,7 @@ impl Executor {
             region: plan.region.clone(),
             known: Mutex::new(known),
             generations: state.resources.iter().map(|(a, r)| (a.clone(), (r.generation, r.id.is_some()))).collect(),
+            fresh_generation: state.serial,
             interrupted_creates: state
                 .resources
                 .iter()
@@ -467,7 +474,7 @@ fn upfront_intents(plan: &Plan, state: &State) -> Upfront {
             Action::Replace | Action::Delete => &[StepAction::Delete],
         };
         let before = state.resources.get(&rp.address);
-        let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((0, false));
+        let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((state.serial, false));
         for &action in actions {
             let generation = previous + u64::from(action == StepAction::Create && had_id);
             let token = client_token(&state.lineage, &rp.address, generation);
@@ -534,7 +541,7 @@ async fn step_body(
     // is for a new resource: a replacement, or a re-create of one that is
     // gone (deleted outside deployctl, or failed). A create that never got
     // an id keeps its generation, so a retried call is deduplicated by AWS.
-    let (previous, had_id) = shared.generations.get(&rp.address).copied().unwrap_or((0, false));
+    let (previous, had_id) = shared.generations.get(&rp.address).copied().unwrap_or((shared.fresh_generation, false));
     let generation = previous + u64::from(action == StepAction::Create && had_id);
     let address = rp.address.clone();
     let writer = shared.writer.clone();
