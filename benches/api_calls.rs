@@ -1,12 +1,23 @@
-//! The API-call benchmark: what each command costs in AWS calls, retries and
-//! state writes, on the example stacks against the local endpoint. Speed
-//! goals are stated in these numbers (they do not depend on the machine),
-//! not in seconds. Run with `scripts/bench`; it prints a
-//! Markdown table (docs/benchmarks.md holds the latest figures).
+//! The benchmarks of scripts/bench, against the local endpoint (each
+//! prints Markdown; docs/benchmarks.md holds the latest figures):
+//!
+//! - `calls` (the default): what each command costs in AWS calls, retries,
+//!   state writes and state bytes, on the example stacks. These numbers do
+//!   not depend on the machine.
+//! - `latency MS`: every request held MS (50 by default) in the endpoint's
+//!   front, like a distant AWS region. For each example stack: the wall
+//!   time of `up`, a no-op `diff` and `destroy`, against the critical-path
+//!   bound (the longest chain of calls the run made, one after another, plus
+//!   one round of reads, times the delay) and against a sequential peer in
+//!   the same run. Reported as ratios.
+//! - `scale`: the generated stack at 251, 501 and 1,001 resources: CPU time
+//!   and state bytes written by `up` and a no-op `diff`, and `validate`'s
+//!   time and peak memory, to show they grow linearly.
 
 use deployctl_localaws::LocalAws;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -16,12 +27,19 @@ fn start_moto() -> LocalAws {
     LocalAws::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn start_delayed(delay: Duration) -> LocalAws {
+    LocalAws::start_with_delay(&[], 0, delay).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Secrets the example stacks read (`env:`), with throwaway values.
 const SECRETS: [(&str, &str); 2] = [("ALPHA_VANTAGE_API_KEY", "bench-api-key"), ("GITHUB_TOKEN", "bench-github-token")];
 
+fn bin() -> PathBuf {
+    root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl")
+}
+
 fn run(moto: &LocalAws, state: &Path, args: &[&str]) -> std::process::Output {
-    let bin =
-        root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl");
+    let bin = bin();
     let out = Command::new(&bin)
         .args(args)
         .current_dir(root())
@@ -59,24 +77,50 @@ fn generated_stack(n: usize) -> String {
     )
 }
 
+/// CPU seconds and peak resident memory (KiB) of the children waited for.
+fn children_usage() -> (f64, i64) {
+    // SAFETY: getrusage writes into the struct it is given and nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(u.ru_utime) + secs(u.ru_stime), u.ru_maxrss)
+}
+
+/// The example stacks, and whether each needs `init` first (an S3 backend;
+/// not counted).
+const STACKS: [(&str, bool); 6] = [
+    ("stacks/network.yaml", false),
+    ("stacks/network-endpoints.yaml", false),
+    ("stacks/prod.yaml", true),
+    ("stacks/cicd.yaml", true),
+    ("stacks/actions.yaml", true),
+    ("stacks/shop.yaml", true),
+];
+
 fn main() {
-    // The stacks with an S3 backend need `init` first (not counted).
-    let stacks = [
-        ("stacks/network.yaml", false),
-        ("stacks/network-endpoints.yaml", false),
-        ("stacks/prod.yaml", true),
-        ("stacks/cicd.yaml", true),
-        ("stacks/actions.yaml", true),
-        ("stacks/shop.yaml", true),
-    ];
-    println!("| stack | command | resources changed | API calls | retries | mutating calls | state writes |");
-    println!("|---|---|---|---|---|---|---|");
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        None | Some("calls") => calls(),
+        Some("latency") => {
+            let ms = args.next().map(|m| m.parse().expect("latency MS: a number of milliseconds")).unwrap_or(50);
+            latency(Duration::from_millis(ms))
+        }
+        Some("scale") => scale(),
+        Some(other) => panic!("unknown benchmark {other}: calls, latency [MS] or scale"),
+    }
+}
+
+fn calls() {
+    println!(
+        "| stack | command | resources changed | API calls | retries | mutating calls | state writes | state bytes written |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let n: usize = std::env::var("DEPLOYCTL_BENCH_GROUPS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
     let generated = tempfile::tempdir().expect("tempdir");
     let generated_path = generated.path().join("generated.yaml");
     std::fs::write(&generated_path, generated_stack(n)).expect("write the generated stack");
     let generated_path = generated_path.display().to_string();
-    let stacks = stacks.into_iter().map(|(s, i)| (s.to_string(), i));
+    let stacks = STACKS.iter().map(|(s, i)| (s.to_string(), *i));
     let stacks: Vec<(String, bool)> = stacks.chain([(generated_path.clone(), false)]).collect();
     for (stack, init) in &stacks {
         let (stack, init) = (stack.as_str(), *init);
@@ -106,8 +150,190 @@ fn main() {
                 }
             }
             println!(
-                "| {shown} | {label} | {changed} | {} | {} | {mutating} | {} |",
-                s["api_calls_total"], s["api_retries_total"], s["state_writes"]
+                "| {shown} | {label} | {changed} | {} | {} | {mutating} | {} | {} |",
+                s["api_calls_total"], s["api_retries_total"], s["state_writes"], s["state_bytes_written"]
+            );
+        }
+    }
+}
+
+/// Runs deployctl, timing it from spawn to exit.
+fn timed(moto: &LocalAws, state: &Path, args: &[&str]) -> (f64, serde_json::Value) {
+    let started = Instant::now();
+    let out = run(moto, state, args);
+    let secs = started.elapsed().as_secs_f64();
+    (secs, serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+}
+
+/// The sequential peer script of `stack`, if it has one (benches/peer/).
+fn peer_script(stack: &str) -> Option<PathBuf> {
+    let name = Path::new(stack).file_stem()?.to_str()?;
+    let p = root().join("benches/peer").join(format!("{name}.py"));
+    p.exists().then_some(p)
+}
+
+fn python() -> PathBuf {
+    let moto = deployctl_localaws::moto_server();
+    moto.parent().map(|d| d.join("python")).filter(|p| p.exists()).unwrap_or_else(|| "python3".into())
+}
+
+/// Runs the peer script: its own measure of its calls' wall time.
+fn peer(moto: &LocalAws, script: &Path, what: &str) -> (u64, f64) {
+    let out = Command::new(python())
+        .arg(script)
+        .arg(what)
+        .envs(moto.client_env())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    assert!(out.status.success(), "{} {what}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the peer's JSON line");
+    (v["calls"].as_u64().unwrap_or(0), v["secs"].as_f64().unwrap_or(0.0))
+}
+
+/// One stack's timings on one endpoint, in seconds.
+struct Timings {
+    startup: f64,
+    up: f64,
+    up_summary: serde_json::Value,
+    diff: f64,
+    destroy: f64,
+    destroy_summary: serde_json::Value,
+    peer: String,
+    peer_up: f64,
+    peer_destroy: f64,
+}
+
+fn time_stack(moto: &LocalAws, stack: &str, init: bool) -> Timings {
+    let state = tempfile::tempdir().expect("tempdir");
+    if init {
+        run(moto, state.path(), &["init", stack]);
+    }
+    // Warm the endpoint up: moto builds each service's backend on its first
+    // request (seconds for EC2), which AWS does not. Not timed.
+    run(moto, state.path(), &["up", stack, "--yes", "--json"]);
+    run(moto, state.path(), &["destroy", stack, "--yes", "--json"]);
+    // Startup: the process and the spec, no AWS call.
+    let (startup, _) = timed(moto, state.path(), &["validate", stack]);
+    let (up, up_summary) = timed(moto, state.path(), &["up", stack, "--yes", "--json"]);
+    let (diff, _) = timed(moto, state.path(), &["diff", stack, "--json"]);
+    let (destroy, destroy_summary) = timed(moto, state.path(), &["destroy", stack, "--yes", "--json"]);
+    // The sequential peer, on the same endpoint: the plain script where
+    // there is one, else deployctl one step at a time.
+    let (peer, peer_up, peer_destroy) = match peer_script(stack) {
+        Some(script) => {
+            let (calls, up) = peer(moto, &script, "up");
+            let (_, destroy) = peer(moto, &script, "destroy");
+            (format!("boto3 script ({calls} calls)"), up, destroy)
+        }
+        None => {
+            let (up, _) = timed(moto, state.path(), &["up", stack, "--yes", "--json", "--parallelism", "1"]);
+            let (destroy, _) = timed(moto, state.path(), &["destroy", stack, "--yes", "--json", "--parallelism", "1"]);
+            ("deployctl --parallelism 1".to_string(), up, destroy)
+        }
+    };
+    Timings { startup, up, up_summary, diff, destroy, destroy_summary, peer, peer_up, peer_destroy }
+}
+
+fn latency(delay: Duration) {
+    let d = delay.as_secs_f64();
+    let only: Option<Vec<String>> =
+        std::env::var("DEPLOYCTL_BENCH_STACKS").ok().map(|v| v.split(',').map(str::to_string).collect());
+    println!(
+        "Every request held {} ms. RT: round trips (seconds / delay). `waited`: the time the delay added, \
+         the run on a delayed endpoint less the same run on a bare one. `bound`: the run's critical path \
+         (its longest chain of steps, in the round trips each made: calls one after another, calls side by \
+         side counted once) plus one round of reads.\n",
+        delay.as_millis()
+    );
+    println!("| stack | command | wall (RT) | waited (RT) | bound (RT) | wall / bound | waited / bound | peer | peer / wall |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (stack, init) in STACKS {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|s| stack.contains(s.as_str()))) {
+            continue;
+        }
+        let bare = time_stack(&start_moto(), stack, init);
+        let slow = time_stack(&start_delayed(delay), stack, init);
+        let rows = [
+            ("up (create)", slow.up, bare.up, Some(&slow.up_summary), slow.peer_up),
+            ("destroy", slow.destroy, bare.destroy, Some(&slow.destroy_summary), slow.peer_destroy),
+            ("diff (no changes)", slow.diff, bare.diff, None, 0.0),
+        ];
+        for (label, wall, bare_wall, summary, peer) in rows {
+            let waited = (wall - bare_wall) / d;
+            match summary {
+                Some(s) => {
+                    let bound = s["critical_path"]["round_trips"].as_u64().unwrap_or(0) as f64 + 1.0;
+                    println!(
+                        "| {stack} | {label} | {:.1} | {waited:.1} | {bound:.0} | {:.2} | {:.2} | {} | {:.2} |",
+                        wall / d,
+                        wall / (bound * d),
+                        waited / bound,
+                        slow.peer,
+                        peer / wall
+                    );
+                }
+                None => println!(
+                    "| {stack} | {label} | {:.1} (startup {:.1}) | {waited:.1} | – | – | – | – | – |",
+                    wall / d,
+                    slow.startup / d
+                ),
+            }
+        }
+        eprintln!("{stack}: up's critical path: {}", slow.up_summary["critical_path"]["steps"]);
+    }
+}
+
+fn scale() {
+    println!("| resources | command | CPU seconds | CPU ms per resource | state writes | state bytes written | bytes per resource | peak memory (MiB) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sizes = [125usize, 250, 500];
+    let paths: Vec<PathBuf> = sizes
+        .iter()
+        .map(|n| {
+            let p = dir.path().join(format!("generated-{n}.yaml"));
+            std::fs::write(&p, generated_stack(*n)).expect("write the generated stack");
+            p
+        })
+        .collect();
+    // validate first, smallest first: the peak memory of children is a
+    // running maximum.
+    for (n, p) in sizes.iter().zip(&paths) {
+        let (cpu0, _) = children_usage();
+        let started = Instant::now();
+        let out = Command::new(bin()).args(["validate", &p.display().to_string()]).output().expect("validate");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let wall = started.elapsed().as_secs_f64();
+        let (cpu1, rss) = children_usage();
+        println!(
+            "| {} | validate (wall {:.0} ms) | {:.3} | {:.3} | – | – | – | {:.1} |",
+            2 * n + 1,
+            wall * 1e3,
+            cpu1 - cpu0,
+            (cpu1 - cpu0) * 1e3 / (2 * n + 1) as f64,
+            rss as f64 / 1024.0
+        );
+    }
+    for (n, p) in sizes.iter().zip(&paths) {
+        let moto = start_moto();
+        let state = tempfile::tempdir().expect("tempdir");
+        let p = p.display().to_string();
+        for (label, args) in
+            [("up (create)", vec!["up", &p, "--yes", "--json"]), ("diff (no changes)", vec!["diff", &p, "--json"])]
+        {
+            let (cpu0, _) = children_usage();
+            let s = deployctl(&moto, state.path(), &args);
+            let (cpu1, rss) = children_usage();
+            let r = (2 * n + 1) as f64;
+            let bytes = s["state_bytes_written"].as_u64().unwrap_or(0);
+            println!(
+                "| {} | {label} | {:.2} | {:.2} | {} | {bytes} | {:.0} | {:.1} |",
+                2 * n + 1,
+                cpu1 - cpu0,
+                (cpu1 - cpu0) * 1e3 / r,
+                s["state_writes"],
+                bytes as f64 / r,
+                rss as f64 / 1024.0
             );
         }
     }

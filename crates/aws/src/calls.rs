@@ -51,6 +51,16 @@ impl Intercept for CountCalls {
         Ok(())
     }
 
+    fn read_after_execution(
+        &self,
+        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.record_call_end();
+        Ok(())
+    }
+
     fn read_after_attempt(
         &self,
         ctx: &FinalizerInterceptorContextRef<'_>,

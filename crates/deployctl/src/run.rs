@@ -410,8 +410,13 @@ async fn apply_locked(
             "state_writes": written.writes,
             "state_bytes_written": written.bytes,
             "critical_path": {
-                "calls": report.critical_path.iter().map(|(_, _, c)| c).sum::<u64>(),
-                "steps": report.critical_path.iter().map(|(a, act, c)| format!("{} {a} ({c} calls)", act.verb_ing())).collect::<Vec<_>>(),
+                "round_trips": report.critical_path.iter().map(|c| c.round_trips).sum::<u64>(),
+                "calls": report.critical_path.iter().map(|c| c.calls).sum::<u64>(),
+                "steps": report
+                    .critical_path
+                    .iter()
+                    .map(|c| format!("{} {} ({} calls, {} round trips)", c.action.verb_ing(), c.display, c.calls, c.round_trips))
+                    .collect::<Vec<_>>(),
             },
             "apply_secs": apply_secs,
             "api_calls": ctx.calls.to_json(),

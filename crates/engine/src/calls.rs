@@ -13,12 +13,22 @@ tokio::task_local! {
     static STEP: StepScope;
 }
 
-/// What a step's calls report to: its call count (what the critical path is
-/// weighed in) and its service's pacing limit.
+/// What a step's calls report to: its counters and its service's pacing
+/// limit.
 #[derive(Clone)]
 pub(crate) struct StepScope {
-    pub calls: Arc<AtomicU64>,
+    pub counters: Arc<StepCounters>,
     pub limit: ServiceLimit,
+}
+
+/// A step's calls, and its round trips: how many times a call started
+/// while none of the step's was in flight (calls made side by side count
+/// once). The critical path is weighed in round trips.
+#[derive(Debug, Default)]
+pub struct StepCounters {
+    pub calls: AtomicU64,
+    pub round_trips: AtomicU64,
+    in_flight: AtomicU64,
 }
 
 /// Runs `f` as the step of `scope`.
@@ -49,8 +59,19 @@ impl ApiCalls {
         f(m.entry((service.to_string(), operation.to_string())).or_default());
     }
     pub fn record_call(&self, service: &str, operation: &str) {
-        let _ = STEP.try_with(|s| s.calls.fetch_add(1, Ordering::Relaxed));
+        let _ = STEP.try_with(|s| {
+            s.counters.calls.fetch_add(1, Ordering::Relaxed);
+            if s.counters.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+                s.counters.round_trips.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         self.bump(service, operation, |c| c.calls += 1)
+    }
+    /// A call ended (answered, or failed for good).
+    pub fn record_call_end(&self) {
+        let _ = STEP.try_with(|s| {
+            let _ = s.counters.in_flight.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        });
     }
     pub fn record_retry(&self, service: &str, operation: &str) {
         self.bump(service, operation, |c| c.retries += 1)

@@ -7,7 +7,7 @@
 //! When a step fails, what is in flight finishes, nothing that depends on
 //! the failed step starts, and state is recorded.
 
-use crate::calls::{in_step, StepScope};
+use crate::calls::{in_step, StepCounters, StepScope};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink, StepAction};
 use crate::kind::{Kinds, Observed, OpCtx, Props, WaitError};
@@ -27,6 +27,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// A step of the critical path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriticalStep {
+    pub display: String,
+    pub action: StepAction,
+    pub calls: u64,
+    /// Its calls one after another (side by side counted once).
+    pub round_trips: u64,
+}
+
 /// How the run went.
 #[derive(Debug, Default)]
 pub struct ApplyReport {
@@ -39,7 +49,7 @@ pub struct ApplyReport {
     /// The longest chain of steps by the API calls they made, each one
     /// depending on the one before: with one call per round trip, no apply
     /// of this plan can take fewer round trips than their sum.
-    pub critical_path: Vec<(String, StepAction, u64)>,
+    pub critical_path: Vec<CriticalStep>,
     /// By service: what pacing did (throttles seen, the lowest limit).
     pub pacing: BTreeMap<String, ServicePacing>,
 }
@@ -192,7 +202,7 @@ impl Executor {
         let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
         let mut blocked: BTreeMap<NodeIndex, String> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
-        let mut step_calls: HashMap<NodeIndex, Arc<AtomicU64>> = HashMap::new();
+        let mut step_calls: HashMap<NodeIndex, Arc<StepCounters>> = HashMap::new();
         let pacer = Pacer::new(self.parallelism);
 
         loop {
@@ -208,8 +218,10 @@ impl Executor {
                 let step = graph[n];
                 let rp = plan.resources[step.index].clone();
                 let shared = shared.clone();
-                let scope =
-                    StepScope { calls: step_calls.entry(n).or_default().clone(), limit: pacer.service(&rp.type_name) };
+                let scope = StepScope {
+                    counters: step_calls.entry(n).or_default().clone(),
+                    limit: pacer.service(&rp.type_name),
+                };
                 running.push(async move {
                     let result = tokio::spawn(in_step(scope, run_step(shared, rp, step.action))).await;
                     (n, result)
@@ -311,15 +323,18 @@ impl Executor {
     }
 }
 
-/// The chain of steps with the most calls in all: each node weighs the
-/// calls its step made.
+/// The chain of steps with the most round trips in all: each node weighs
+/// the round trips its step made.
 fn critical_path(
     graph: &DiGraph<Step, ()>,
     plan: &Plan,
-    calls: &HashMap<NodeIndex, Arc<AtomicU64>>,
-) -> Vec<(String, StepAction, u64)> {
+    counters: &HashMap<NodeIndex, Arc<StepCounters>>,
+) -> Vec<CriticalStep> {
     let Ok(order) = petgraph::algo::toposort(graph, None) else { return Vec::new() };
-    let weight = |n: NodeIndex| calls.get(&n).map(|c| c.load(Ordering::Relaxed)).unwrap_or(0);
+    let load = |n: NodeIndex, f: fn(&StepCounters) -> &AtomicU64| {
+        counters.get(&n).map(|c| f(c).load(Ordering::Relaxed)).unwrap_or(0)
+    };
+    let weight = |n: NodeIndex| load(n, |c| &c.round_trips);
     let mut best: HashMap<NodeIndex, (u64, Option<NodeIndex>)> = HashMap::new();
     for &n in &order {
         let before = graph
@@ -334,7 +349,12 @@ fn critical_path(
     while let Some(n) = at {
         let step = graph[n];
         let r = &plan.resources[step.index];
-        chain.push((display(&r.type_name, &r.address), step.action, weight(n)));
+        chain.push(CriticalStep {
+            display: display(&r.type_name, &r.address),
+            action: step.action,
+            calls: load(n, |c| &c.calls),
+            round_trips: weight(n),
+        });
         at = best[&n].1;
     }
     chain.reverse();

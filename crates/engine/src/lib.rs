@@ -20,7 +20,7 @@ pub mod writer;
 pub use calls::{ApiCalls, CallCount};
 pub use error::EngineError;
 pub use events::{Event, EventSink, StepAction};
-pub use executor::{ApplyReport, Executor};
+pub use executor::{ApplyReport, CriticalStep, Executor};
 pub use kind::{Kinds, Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind, WaitError};
 pub use pacing::ServicePacing;
 pub use plan::{Action, Adoption, Change, Mode, Plan, Planned, ResourcePlan, Summary};

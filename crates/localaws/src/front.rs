@@ -104,6 +104,13 @@ impl Front {
     /// Listens on `127.0.0.1:port` (0: a free port) and relays to
     /// `upstream`, moto's port on loopback.
     pub fn start(port: u16, upstream: u16) -> io::Result<Front> {
+        Front::start_with_delay(port, upstream, Duration::ZERO)
+    }
+
+    /// Like [`Front::start`], holding every request `delay` before it is
+    /// relayed: a distant endpoint, for the latency benchmark. Requests
+    /// are held concurrently, each on its own connection.
+    pub fn start_with_delay(port: u16, upstream: u16, delay: Duration) -> io::Result<Front> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -115,7 +122,7 @@ impl Front {
                 }
                 let Ok(stream) = stream else { continue };
                 std::thread::spawn(move || {
-                    if let Err(e) = serve(stream, upstream) {
+                    if let Err(e) = serve(stream, upstream, delay) {
                         eprintln!("local-aws: a request failed: {e}");
                     }
                 });
@@ -216,7 +223,7 @@ fn read_body(r: &mut impl BufRead, head: &Head) -> io::Result<Vec<u8>> {
     Ok(body)
 }
 
-fn serve(client: TcpStream, upstream: u16) -> io::Result<()> {
+fn serve(client: TcpStream, upstream: u16, delay: Duration) -> io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(300)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(head) = read_head(&mut reader)? else { return Ok(()) };
@@ -225,6 +232,7 @@ fn serve(client: TcpStream, upstream: u16) -> io::Result<()> {
         client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = read_body(&mut reader, &head)?;
+    std::thread::sleep(delay);
     match cbor_request(&head) {
         Some((service, op)) => translate(&mut client, &head, &body, service, op, upstream),
         None => pass_through(&mut client, &head, &body, upstream),

@@ -88,6 +88,13 @@ impl LocalAws {
     /// With `extra` moto settings added (a test's own switches), the front on
     /// `port` (0: a free one).
     pub fn start_with(extra: &[(&str, &str)], port: u16) -> Result<LocalAws, Error> {
+        LocalAws::start_with_delay(extra, port, Duration::ZERO)
+    }
+
+    /// Like [`LocalAws::start_with`], with every request held `delay` in
+    /// the front before moto sees it (the latency benchmark's distant
+    /// endpoint).
+    pub fn start_with_delay(extra: &[(&str, &str)], port: u16, delay: Duration) -> Result<LocalAws, Error> {
         let bin = moto_server();
         if !bin.exists() {
             return Err(Error::MotoMissing(bin));
@@ -108,7 +115,7 @@ impl LocalAws {
             let started = Instant::now();
             while started.elapsed() < READY_WITHIN {
                 if ready(moto_port) {
-                    let front = match front::Front::start(port, moto_port) {
+                    let front = match front::Front::start_with_delay(port, moto_port, delay) {
                         Ok(f) => f,
                         Err(e) => {
                             let _ = moto.kill();

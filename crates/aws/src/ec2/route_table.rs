@@ -300,28 +300,31 @@ impl RouteTable {
                 }
             }
         }
-        for subnet in &missing {
+        // One call per subnet, all at once.
+        let elsewhere = &elsewhere;
+        let moves = missing.iter().map(|subnet| async move {
             match elsewhere.get(subnet) {
-                Some(assoc) => {
-                    self.client
-                        .replace_route_table_association()
-                        .association_id(assoc)
-                        .route_table_id(id)
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
-                }
-                None => {
-                    self.client
-                        .associate_route_table()
-                        .route_table_id(id)
-                        .subnet_id(subnet)
-                        .send()
-                        .await
-                        .map_err(from_sdk)?;
-                }
+                Some(assoc) => self
+                    .client
+                    .replace_route_table_association()
+                    .association_id(assoc)
+                    .route_table_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(from_sdk),
+                None => self
+                    .client
+                    .associate_route_table()
+                    .route_table_id(id)
+                    .subnet_id(subnet)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(from_sdk),
             }
-        }
+        });
+        futures::future::try_join_all(moves).await?;
         Ok(())
     }
 
@@ -335,13 +338,20 @@ impl RouteTable {
     /// from `live`, the table as it is now.
     async fn converge(&self, live: &Table, want: &RouteTableModel, fields: &[&str]) -> Result<(), ProviderError> {
         let id = live.route_table_id().unwrap_or_default();
-        if let (true, Some(routes)) = (fields.contains(&"routes"), &want.routes) {
-            self.converge_routes(id, routes, live).await?;
-        }
-        if let (true, Some(subnets)) = (fields.contains(&"subnet_ids"), &want.subnet_ids) {
-            self.converge_subnets(id, subnets, live).await?;
-        }
-        Ok(())
+        // Routes and associations are independent: converged side by side.
+        let routes = async {
+            match (fields.contains(&"routes"), &want.routes) {
+                (true, Some(routes)) => self.converge_routes(id, routes, live).await,
+                _ => Ok(()),
+            }
+        };
+        let subnets = async {
+            match (fields.contains(&"subnet_ids"), &want.subnet_ids) {
+                (true, Some(subnets)) => self.converge_subnets(id, subnets, live).await,
+                _ => Ok(()),
+            }
+        };
+        futures::try_join!(routes, subnets).map(|_| ())
     }
 }
 
