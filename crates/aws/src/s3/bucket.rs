@@ -613,28 +613,31 @@ impl Bucket {
         }
     }
 
-    /// Brings the settings named in `changed` to `want`.
+    /// Brings the settings named in `changed` to `want`: each its own call,
+    /// side by side, except that the policy waits for the public access
+    /// block (a public policy needs the block lifted first).
     async fn converge(&self, name: &str, want: &BucketModel, changed: &[&str]) -> Result<(), ProviderError> {
         let has = |p: &str| changed.contains(&p);
-        if has("versioning") {
-            self.put_versioning(name, want).await?;
-        }
-        if has("server_side_encryption") {
-            self.put_encryption(name, want).await?;
-        }
-        // Before the policy: a public policy needs the block lifted first.
-        if has("public_access_block") {
-            self.put_public_access_block(name, want).await?;
-        }
-        if has("policy") {
-            self.put_policy(name, want).await?;
-        }
-        if has("lifecycle_rules") {
-            self.put_lifecycle(name, want).await?;
-        }
-        if has("cors_rules") {
-            self.put_cors(name, want).await?;
-        }
+        let access = async {
+            when(has("public_access_block"), self.put_public_access_block(name, want)).await?;
+            when(has("policy"), self.put_policy(name, want)).await
+        };
+        futures::try_join!(
+            when(has("versioning"), self.put_versioning(name, want)),
+            when(has("server_side_encryption"), self.put_encryption(name, want)),
+            access,
+            when(has("lifecycle_rules"), self.put_lifecycle(name, want)),
+            when(has("cors_rules"), self.put_cors(name, want)),
+        )
+        .map(|_| ())
+    }
+}
+
+/// Runs `f` if `on` (an unrun future makes no call).
+async fn when(on: bool, f: impl std::future::Future<Output = Result<(), ProviderError>>) -> Result<(), ProviderError> {
+    if on {
+        f.await
+    } else {
         Ok(())
     }
 }
