@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A service the Rust SDK speaks RPC v2 CBOR to, and the awsJson protocol
@@ -115,14 +115,17 @@ impl Front {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        // Held while a DynamoDB request is relayed (see `serve`).
+        let dynamodb = Arc::new(Mutex::new(()));
         let accept = std::thread::Builder::new().name("local-aws-front".into()).spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                let dynamodb = dynamodb.clone();
                 std::thread::spawn(move || {
-                    if let Err(e) = serve(stream, upstream, delay) {
+                    if let Err(e) = serve(stream, upstream, delay, &dynamodb) {
                         eprintln!("local-aws: a request failed: {e}");
                     }
                 });
@@ -223,7 +226,7 @@ fn read_body(r: &mut impl BufRead, head: &Head) -> io::Result<Vec<u8>> {
     Ok(body)
 }
 
-fn serve(client: TcpStream, upstream: u16, delay: Duration) -> io::Result<()> {
+fn serve(client: TcpStream, upstream: u16, delay: Duration, dynamodb: &Mutex<()>) -> io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(300)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(head) = read_head(&mut reader)? else { return Ok(()) };
@@ -233,10 +236,20 @@ fn serve(client: TcpStream, upstream: u16, delay: Duration) -> io::Result<()> {
     }
     let body = read_body(&mut reader, &head)?;
     std::thread::sleep(delay);
+    // moto 5.2.5 checks a DynamoDB condition and writes the item without a
+    // lock, so two conditional PutItems sent at once can both succeed
+    // (two_concurrent_lockers_exactly_one_wins saw both lockers win). AWS
+    // applies them one at a time: so does the front, for DynamoDB only.
+    let _one_at_a_time = is_dynamodb(&head).then(|| dynamodb.lock().unwrap_or_else(|p| p.into_inner()));
     match cbor_request(&head) {
         Some((service, op)) => translate(&mut client, &head, &body, service, op, upstream),
         None => pass_through(&mut client, &head, &body, upstream),
     }
+}
+
+/// Whether the request is DynamoDB's (awsJson 1.0, `DynamoDB_20120810.*`).
+fn is_dynamodb(head: &Head) -> bool {
+    head.get("x-amz-target").is_some_and(|t| t.starts_with("DynamoDB_20120810."))
 }
 
 /// `Some((service, operation))` for an RPC v2 CBOR request to a service

@@ -333,27 +333,9 @@ impl Bucket {
         }
     }
 
-    /// Every setting of one bucket whose tags are known; `None` when there
-    /// is no such bucket.
-    async fn read_bucket(&self, name: &str, tags: Tags) -> Result<Option<Live<BucketModel>>, ProviderError> {
-        let region = match self.head(name).await? {
-            Head::Found(r) => r,
-            Head::Missing => return Ok(None),
-            Head::Forbidden => {
-                return Err(ProviderError::new(
-                    Some("AccessDenied".into()),
-                    format!("bucket {name} exists but cannot be read with these credentials"),
-                )
-                .with_hint("another account owns it, or the caller lacks s3:ListBucket on it"))
-            }
-        };
-        if region != self.region() {
-            return Err(ProviderError::msg(format!(
-                "bucket {name} is in {region}, not in the stack's region {}",
-                self.region()
-            ))
-            .with_hint("a stack manages the buckets of its own region; pick another bucket name"));
-        }
+    /// Every setting of one bucket (its tags are the caller's); `None` when
+    /// there is no such bucket.
+    async fn read_bucket(&self, name: &str) -> Result<Option<Live<BucketModel>>, ProviderError> {
         let c = &self.client;
         let versioning = async {
             match c.get_bucket_versioning().bucket(name).send().await {
@@ -386,8 +368,29 @@ impl Bucket {
         let cors = async {
             absent_if(c.get_bucket_cors().bucket(name).send().await.map_err(from_sdk), &["NoSuchCORSConfiguration"])
         };
-        let (versioning, encryption, pab, lifecycle, policy, cors) =
-            futures::join!(versioning, encryption, pab, lifecycle, policy, cors);
+        // HeadBucket side by side with the settings: one round trip. (A
+        // bucket that is gone costs six answers of NoSuchBucket.)
+        let (head, (versioning, encryption, pab, lifecycle, policy, cors)) = futures::join!(self.head(name), async {
+            futures::join!(versioning, encryption, pab, lifecycle, policy, cors)
+        });
+        let region = match head? {
+            Head::Found(r) => r,
+            Head::Missing => return Ok(None),
+            Head::Forbidden => {
+                return Err(ProviderError::new(
+                    Some("AccessDenied".into()),
+                    format!("bucket {name} exists but cannot be read with these credentials"),
+                )
+                .with_hint("another account owns it, or the caller lacks s3:ListBucket on it"))
+            }
+        };
+        if region != self.region() {
+            return Err(ProviderError::msg(format!(
+                "bucket {name} is in {region}, not in the stack's region {}",
+                self.region()
+            ))
+            .with_hint("a stack manages the buckets of its own region; pick another bucket name"));
+        }
         let gone = |r: Option<&ProviderError>| r.is_some_and(|e| e.code_is(NO_BUCKET));
         if [versioning.as_ref().err(), encryption.as_ref().err(), pab.as_ref().err()].into_iter().any(gone)
             || [lifecycle.as_ref().err(), policy.as_ref().err(), cors.as_ref().err()].into_iter().any(gone)
@@ -426,7 +429,7 @@ impl Bucket {
                 // Not held by AWS: delete reads it from state.
                 force_destroy: false,
             },
-            tags,
+            tags: Tags::new(),
             attributes: Self::attributes(name, &region),
         }))
     }
@@ -683,12 +686,21 @@ impl Kind for Bucket {
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<BucketModel>>, ProviderError> {
         let arn = |name: &str| format!("arn:{}:s3:::{name}", super::partition(&self.region()));
         let arns: Vec<String> = ids.iter().map(|n| arn(n)).collect();
-        let mut tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |a| async move {
+        // The tags and the settings side by side; a bucket whose tags were
+        // not found is gone.
+        let tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |a| async move {
             self.tags(a.rsplit(":::").next().unwrap_or_default()).await
-        })
-        .await?;
-        let found: Vec<(&String, Tags)> = ids.iter().filter_map(|n| Some((n, tags.remove(&arn(n))?))).collect();
-        crate::read_each(found.into_iter().map(|(name, tags)| self.read_bucket(name, tags))).await
+        });
+        let settings = crate::read_each(ids.iter().map(|name| self.read_bucket(name)));
+        let (tags, settings) = futures::join!(tags, settings);
+        let mut tags = tags?;
+        Ok(settings?
+            .into_iter()
+            .filter_map(|mut l| {
+                l.tags = tags.remove(&arn(&l.id))?;
+                Some(l)
+            })
+            .collect())
     }
 
     async fn create(&self, ctx: &OpCtx, want: &BucketModel) -> Result<Created, ProviderError> {
