@@ -46,9 +46,10 @@ pub struct ApplyReport {
     pub skipped: Vec<(String, StepAction)>,
     pub interrupted: bool,
     pub outputs: BTreeMap<String, Value>,
-    /// The longest chain of steps by the API calls they made, each one
-    /// depending on the one before: with one call per round trip, no apply
-    /// of this plan can take fewer round trips than their sum.
+    /// The chain of steps, each depending on the one before, with the most
+    /// round trips in all (a step's calls one after another, those side by
+    /// side counted once): no apply of this plan could take fewer round
+    /// trips than their sum.
     pub critical_path: Vec<CriticalStep>,
     /// By service: what pacing did (throttles seen, the lowest limit).
     pub pacing: BTreeMap<String, ServicePacing>,
