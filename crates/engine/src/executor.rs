@@ -85,19 +85,13 @@ struct Shared {
     stack: String,
     region: String,
     known: Mutex<Known>,
-    /// Per address: the generation in state, and whether state had an id.
-    generations: BTreeMap<String, (u64, bool)>,
-    /// The generation of a resource state has no entry for: the serial of
-    /// the state the plan was made against. A resource destroyed and later
-    /// made again at the same address gets a new idempotency token (AWS
-    /// would otherwise answer the new create with the deleted resource),
-    /// while a create retried after a crash finds its entry and keeps its.
-    fresh_generation: u64,
+    /// Each step's generation (see [`generations`]).
+    generations: BTreeMap<StepKey, u64>,
     /// Addresses whose create an earlier run started and never recorded the
     /// result of.
     interrupted_creates: BTreeSet<String>,
     /// The steps whose call this run sent (or was about to send).
-    sent: Mutex<BTreeSet<(String, StepAction)>>,
+    sent: Mutex<BTreeSet<StepKey>>,
     default_timeout: Duration,
 }
 
@@ -133,7 +127,8 @@ impl Executor {
             known.attributes.insert(address.clone(), o.attributes.clone());
         }
         let forget = plan.forget.clone();
-        let Upfront { intents, undo } = upfront_intents(plan, state);
+        let generations = generations(plan, state);
+        let Upfront { intents, undo } = upfront_intents(plan, state, &generations);
         let noops: BTreeSet<String> =
             plan.resources.iter().filter(|r| r.action == Action::NoOp).map(|r| r.address.clone()).collect();
         let deps: BTreeMap<String, Vec<String>> =
@@ -174,8 +169,7 @@ impl Executor {
             stack: plan.instance(),
             region: plan.region.clone(),
             known: Mutex::new(known),
-            generations: state.resources.iter().map(|(a, r)| (a.clone(), (r.generation, r.id.is_some()))).collect(),
-            fresh_generation: state.serial,
+            generations,
             interrupted_creates: state
                 .resources
                 .iter()
@@ -369,14 +363,7 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
     let mut g = DiGraph::new();
     let mut nodes: BTreeMap<(String, StepAction), NodeIndex> = BTreeMap::new();
     for (index, r) in plan.resources.iter().enumerate() {
-        let actions: &[StepAction] = match r.action {
-            Action::NoOp => &[],
-            Action::Create => &[StepAction::Create],
-            Action::Update => &[StepAction::Update],
-            Action::Replace => &[StepAction::Delete, StepAction::Create],
-            Action::Delete => &[StepAction::Delete],
-        };
-        for &action in actions {
+        for &action in steps_of(r.action) {
             nodes.insert((r.address.clone(), action), g.add_node(Step { index, action }));
         }
     }
@@ -482,29 +469,57 @@ struct Upfront {
     undo: Vec<(StepKey, Undo)>,
 }
 
+/// The steps of a resource's action: a replacement is a delete, then a
+/// create.
+fn steps_of(action: Action) -> &'static [StepAction] {
+    match action {
+        Action::NoOp => &[],
+        Action::Create => &[StepAction::Create],
+        Action::Update => &[StepAction::Update],
+        Action::Replace => &[StepAction::Delete, StepAction::Create],
+        Action::Delete => &[StepAction::Delete],
+    }
+}
+
+/// Each step's generation, which seeds its idempotency token: the one in
+/// state, one more for a create of something that had an id (a
+/// replacement, or a re-create of what is gone: deleted outside
+/// deployctl, or failed). A create that never got an id keeps its
+/// generation, so a retried call is deduplicated by AWS. A resource state
+/// has no entry for starts at the state's serial: one destroyed and made
+/// again at the same address gets a new token (AWS would otherwise answer
+/// the new create with the deleted resource).
+fn generations(plan: &Plan, state: &State) -> BTreeMap<StepKey, u64> {
+    let mut out = BTreeMap::new();
+    for rp in &plan.resources {
+        let before = state.resources.get(&rp.address);
+        let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((state.serial, false));
+        for &action in steps_of(rp.action) {
+            out.insert((rp.address.clone(), action), previous + u64::from(action == StepAction::Create && had_id));
+        }
+    }
+    out
+}
+
 /// The intents written before apply (all but a replacement's create, which
 /// waits for its delete), and how to take each back.
-fn upfront_intents(plan: &Plan, state: &State) -> Upfront {
+fn upfront_intents(plan: &Plan, state: &State, generations: &BTreeMap<StepKey, u64>) -> Upfront {
     let mut intents = Vec::new();
     let mut undo = Vec::new();
     for rp in &plan.resources {
-        let actions: &[StepAction] = match rp.action {
-            Action::NoOp => &[],
-            Action::Create => &[StepAction::Create],
-            Action::Update => &[StepAction::Update],
-            Action::Replace | Action::Delete => &[StepAction::Delete],
-        };
         let before = state.resources.get(&rp.address);
-        let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((state.serial, false));
-        for &action in actions {
-            let generation = previous + u64::from(action == StepAction::Create && had_id);
-            let token = client_token(&state.lineage, &rp.address, generation);
-            intents.push((rp.address.clone(), Intent::of(rp, action, generation, token)));
+        for &action in steps_of(rp.action) {
+            if rp.action == Action::Replace && action == StepAction::Create {
+                continue;
+            }
+            let key = (rp.address.clone(), action);
+            let token = client_token(&state.lineage, &rp.address, generations[&key]);
+            intents.push((rp.address.clone(), Intent::of(rp, action, generations[&key], token)));
             let u = match action {
                 StepAction::Create => Undo::Entry(before.cloned().map(Box::new)),
                 _ => Undo::Pending(before.and_then(|r| r.pending.clone())),
             };
-            undo.push(((rp.address.clone(), action), u));
+            undo.push((key, u));
         }
     }
     Upfront { intents, undo }
@@ -558,12 +573,7 @@ async fn step_body(
         action,
         message: format!("could not record state: {e}"),
     };
-    // A new generation (and so a new idempotency token) whenever the create
-    // is for a new resource: a replacement, or a re-create of one that is
-    // gone (deleted outside deployctl, or failed). A create that never got
-    // an id keeps its generation, so a retried call is deduplicated by AWS.
-    let (previous, had_id) = shared.generations.get(&rp.address).copied().unwrap_or((shared.fresh_generation, false));
-    let generation = previous + u64::from(action == StepAction::Create && had_id);
+    let generation = shared.generations.get(&(rp.address.clone(), action)).copied().unwrap_or_default();
     let address = rp.address.clone();
     let writer = shared.writer.clone();
     let on_id: Arc<dyn Fn(String) + Send + Sync> = {

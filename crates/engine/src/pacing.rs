@@ -121,6 +121,9 @@ impl Pacer {
     pub fn service(&self, type_name: &str) -> ServiceLimit {
         let service = type_name.split('.').next().unwrap_or(type_name);
         let mut m = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = m.get(service) {
+            return l.clone();
+        }
         m.entry(service.to_string()).or_insert_with(|| ServiceLimit::new(self.max)).clone()
     }
 

@@ -8,7 +8,8 @@
 //!   the in-memory state at once and written with the next write. What a
 //!   run loses if it is killed before that write is only what the next run
 //!   finds again: a pending create is adopted, a pending update or delete is
-//!   re-read (see `docs/ARCHITECTURE.md`, "Crash safety").
+//!   re-read (see `docs/ARCHITECTURE.md`, the invariant "A kill loses no
+//!   resource").
 //!
 //! Results are also checkpointed on their own, so that a long run (an RDS
 //! instance, a NAT gateway on AWS) keeps its progress: once the unwritten
@@ -118,10 +119,14 @@ impl StateWriter {
             let e = self.health.error.lock().unwrap_or_else(|p| p.into_inner());
             return Err(e.clone().unwrap_or_else(|| "a state write failed".into()));
         }
-        match &self.health.lock {
-            Some(l) if !(l.held)() => Err(StateError::LockLost { id: l.id.clone() }.to_string()),
-            _ => Ok(()),
-        }
+        self.health.lock_lost().map_or(Ok(()), |e| Err(e.to_string()))
+    }
+}
+
+impl Health {
+    /// `LockLost` when the run no longer holds its lock.
+    fn lock_lost(&self) -> Option<StateError> {
+        self.lock.as_ref().filter(|l| !(l.held)()).map(|l| StateError::LockLost { id: l.id.clone() })
     }
 }
 
@@ -185,18 +190,20 @@ async fn run(
             let unchanged = unwritten_mutations == 0 && before.as_ref().is_some_and(|b| *b == state);
             let result = if let Some(e) = &out.error {
                 Err(e.to_string())
-            } else if (unchanged || unwritten_mutations == 0 && acks.is_empty()) && version.is_some() {
+            } else if unchanged && version.is_some() {
                 // Nothing changed: no write, no new serial.
                 Ok(())
-            } else if let Some(id) = health.lock.as_ref().and_then(|l| (!(l.held)()).then(|| l.id.clone())) {
-                Err(fail(&health, &mut out, StateError::LockLost { id }))
+            } else if let Some(lost) = health.lock_lost() {
+                Err(fail(&health, &mut out, lost))
             } else {
                 state.serial += 1;
-                match backend.write(&state, version.as_deref()).await {
+                let text = deployctl_state::to_json(&state);
+                let bytes = text.len() as u64;
+                match backend.write_encoded(&state, text, version.as_deref()).await {
                     Ok(v) => {
                         version = Some(v);
                         out.writes += 1;
-                        out.bytes += deployctl_state::to_json(&state).len() as u64;
+                        out.bytes += bytes;
                         events.send(Event::StateWritten {
                             serial: state.serial,
                             mutations: unwritten_mutations + acks.len(),

@@ -97,7 +97,12 @@ pub trait Backend: Send + Sync {
     async fn read(&self) -> Result<Option<Versioned>, StateError>;
     /// Writes `state` if the stored version is still `expected` (`None`: no
     /// state may exist yet). Returns the new version. The caller bumps serial.
-    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError>;
+    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+        self.write_encoded(state, crate::format::to_json(state), expected).await
+    }
+    /// [`Backend::write`] with `state` already encoded as `text` (its
+    /// [`crate::to_json`]), for a caller that needs the bytes too.
+    async fn write_encoded(&self, state: &State, text: String, expected: Option<&str>) -> Result<String, StateError>;
     /// Removes a lock by id, whoever holds it.
     async fn force_unlock(&self, id: &str) -> Result<(), StateError>;
 }

@@ -18,7 +18,7 @@
 //! file; since every write bumps the serial, it changes on every write.
 
 use crate::backend::{Backend, Lock, LockInfo, StateError, Versioned};
-use crate::format::{from_json, to_json};
+use crate::format::from_json;
 use crate::model::State;
 use async_trait::async_trait;
 use fs4::fs_std::FileExt;
@@ -116,7 +116,7 @@ impl LocalBackend {
         Ok(Some(Versioned { state, version }))
     }
 
-    fn write_blocking(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+    fn write_blocking(&self, version: String, text: &str, expected: Option<&str>) -> Result<String, StateError> {
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| self.io_error("create state directory", &dir, e))?;
 
@@ -149,10 +149,10 @@ impl LocalBackend {
             let backup = self.backup_path();
             replace_file(&backup, bytes).map_err(|e| self.io_error("write backup", &backup, e))?;
         }
-        replace_file(&self.path, to_json(state).as_bytes()).map_err(|e| self.io_error("write state", &self.path, e))?;
+        replace_file(&self.path, text.as_bytes()).map_err(|e| self.io_error("write state", &self.path, e))?;
         sync_dir(&dir).map_err(|e| self.io_error("sync directory", &dir, e))?;
         drop(write_lock);
-        Ok(version_of(state))
+        Ok(version)
     }
 
     /// One attempt at the lock: the held lock file, or the holder's info
@@ -263,11 +263,11 @@ impl Backend for LocalBackend {
             .map_err(|e| join_error("read state", &self.path, e))?
     }
 
-    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+    async fn write_encoded(&self, state: &State, text: String, expected: Option<&str>) -> Result<String, StateError> {
         let this = self.clone();
-        let state = state.clone();
+        let version = version_of(state);
         let expected = expected.map(str::to_string);
-        tokio::task::spawn_blocking(move || this.write_blocking(&state, expected.as_deref()))
+        tokio::task::spawn_blocking(move || this.write_blocking(version, &text, expected.as_deref()))
             .await
             .map_err(|e| join_error("write state", &self.path, e))?
     }
@@ -424,6 +424,7 @@ fn join_error(operation: &str, path: &Path, e: tokio::task::JoinError) -> StateE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::to_json;
     use crate::model::ResourceState;
 
     fn info(id: &str) -> LockInfo {

@@ -13,7 +13,7 @@
 //!   lease must be much longer than any plausible clock skew (default 60 s).
 
 use crate::backend::{Backend, Lock, LockInfo, StateError, Versioned};
-use crate::format::{from_json, to_json};
+use crate::format::from_json;
 use crate::model::State;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
@@ -231,14 +231,14 @@ impl Backend for S3Backend {
         Ok(Some(Versioned { state, version }))
     }
 
-    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+    async fn write_encoded(&self, _state: &State, text: String, expected: Option<&str>) -> Result<String, StateError> {
         let location = self.location();
         let request = self
             .s3
             .put_object()
             .bucket(&self.bucket)
             .key(&self.key)
-            .body(ByteStream::from(to_json(state).into_bytes()))
+            .body(ByteStream::from(text.into_bytes()))
             .content_type("application/json")
             .server_side_encryption(ServerSideEncryption::Aes256);
         let request = match expected {

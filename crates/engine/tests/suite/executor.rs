@@ -260,7 +260,7 @@ impl Backend for MemBackend {
             .as_ref()
             .map(|(state, v)| Versioned { state: state.clone(), version: v.to_string() }))
     }
-    async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {
+    async fn write_encoded(&self, state: &State, _text: String, expected: Option<&str>) -> Result<String, StateError> {
         let delay = *self.write_delay.lock().unwrap();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
