@@ -62,15 +62,18 @@ pub fn from_json(location: &str, text: &str) -> Result<State, StateError> {
     }
     // Parse the text again (not `doc`) so that errors carry the line and
     // column. Version 1 has the same fields minus `environment` (serde's
-    // default, `None`), and versions 1 and 2 always have a pending
-    // operation's `started_at`: migrating them is stamping the current
-    // version.
+    // default, `None`), versions 1 and 2 always have a pending
+    // operation's `started_at`, and versions before 4 have no deposed
+    // objects: migrating them is stamping the current version.
     let mut state = serde_json::from_str::<State>(text).map_err(|e| corrupt(e.to_string()))?;
     if version == 1 && state.environment.is_some() {
         return Err(corrupt("format_version 1 has no 'environment' field".into()));
     }
     if version < 3 && state.resources.values().any(|r| r.pending.as_ref().is_some_and(|p| p.started_at.is_none())) {
         return Err(corrupt(format!("format_version {version} requires a pending operation's 'started_at'")));
+    }
+    if version < 4 && state.resources.values().any(|r| !r.deposed.is_empty()) {
+        return Err(corrupt(format!("format_version {version} has no 'deposed' objects")));
     }
     state.format_version = FORMAT_VERSION;
     Ok(state)

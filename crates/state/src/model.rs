@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 /// - 3: a pending operation's `started_at` may be absent: its intent was
 ///   written before the call was sent, and the run ended before it wrote
 ///   when (or whether) it was. A version 2 state always has one.
-pub const FORMAT_VERSION: u32 = 3;
+/// - 4: `deposed`, the objects a create-before-destroy replacement has
+///   replaced and not yet deleted. A version 3 state has none.
+pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +98,26 @@ pub struct ResourceState {
     pub generation: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// Objects this address held before a create-before-destroy
+    /// replacement, still to be deleted once nothing uses them: recorded
+    /// when the replacement's create is about to be sent, removed once
+    /// their delete is done. The next run reads them and deletes what is
+    /// still there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+/// An object replaced by a create-before-destroy and not yet deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deposed {
+    pub id: String,
+    /// The properties last applied to it (how to delete it).
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// What it depended on, so that it is deleted before they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
 
 impl ResourceState {
@@ -108,6 +130,7 @@ impl ResourceState {
             dependencies: Vec::new(),
             generation: 0,
             pending: None,
+            deposed: Vec::new(),
         }
     }
 }

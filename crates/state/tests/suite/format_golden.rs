@@ -18,45 +18,74 @@ fn assert_round_trips(name: &str) {
 }
 
 #[test]
-fn v3_full_round_trips_byte_for_byte() {
-    assert_round_trips("v3_full.json");
-    let state = from_json("v3_full.json", &golden("v3_full.json")).unwrap();
+fn v4_full_round_trips_byte_for_byte() {
+    assert_round_trips("v4_full.json");
+    let state = from_json("v4_full.json", &golden("v4_full.json")).unwrap();
     assert_eq!(state.environment.as_deref(), Some("prod"));
     assert_eq!(state.instance(), "network/prod");
     // An intent written before its call was sent has no `started_at`.
     let old = state.resources["old_subnet"].pending.as_ref().unwrap();
     assert_eq!((old.op, old.started_at.as_deref()), (PendingOp::Delete, None));
+    // A create-before-destroy in the middle: the new NAT's create is
+    // pending, the old one is deposed, to be deleted after.
+    let nat = &state.resources["nat[a]"];
+    assert_eq!(nat.id, None);
+    assert_eq!(nat.deposed.len(), 1);
+    assert_eq!(nat.deposed[0].id, "nat-0fedcba9876543210");
+    assert_eq!(nat.deposed[0].dependencies, ["eip[a]", "old_subnet"]);
 }
 
 #[test]
-fn v3_minimal_round_trips_byte_for_byte() {
-    assert_round_trips("v3_minimal.json");
+fn v4_minimal_round_trips_byte_for_byte() {
+    assert_round_trips("v4_minimal.json");
+}
+
+/// Version 3 has every field of version 4 but `deposed`: migrating it is
+/// stamping version 4.
+#[test]
+fn v3_migrates_to_v4_byte_for_byte() {
+    let state = from_json("v3_full.json", &golden("v3_full.json")).unwrap();
+    assert_eq!(state.format_version, 4);
+    let migrated = to_json(&state);
+    assert!(migrated == golden("v3_full.migrated.json"), "v3 migrates to:\n{migrated}");
+    let minimal = from_json("v3_minimal.json", &golden("v3_minimal.json")).unwrap();
+    assert!(to_json(&minimal) == golden("v4_minimal.json"));
+}
+
+#[test]
+fn a_v3_state_with_deposed_objects_is_refused() {
+    let text = golden("v4_full.json").replace("\"format_version\": 4", "\"format_version\": 3");
+    match from_json("x", &text) {
+        Err(StateError::Corrupt { message, .. }) => assert!(message.contains("deposed"), "{message}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }
 
 /// Version 1 (before environments) reads with no environment, and is
 /// written back as the current version: the golden file of the migration.
 #[test]
-fn v1_migrates_to_v3_byte_for_byte() {
+fn v1_migrates_to_v4_byte_for_byte() {
     let state = from_json("v1_full.json", &golden("v1_full.json")).unwrap();
-    assert_eq!(state.format_version, 3);
+    assert_eq!(state.format_version, 4);
     assert_eq!(state.environment, None, "a v1 state records no environment");
     assert_eq!(state.instance(), "network");
     let migrated = to_json(&state);
     assert!(migrated == golden("v1_full.migrated.json"), "v1 migrates to:\n{migrated}");
     let minimal = from_json("v1_minimal.json", &golden("v1_minimal.json")).unwrap();
-    assert!(to_json(&minimal) == golden("v3_minimal.json"));
+    assert!(to_json(&minimal) == golden("v4_minimal.json"));
 }
 
-/// Version 2 has every field of version 3, and a `started_at` on every
-/// pending operation: migrating it is stamping version 3.
+/// Version 2 has every field of version 4 but `deposed`, and a
+/// `started_at` on every pending operation: migrating it is stamping
+/// version 4.
 #[test]
-fn v2_migrates_to_v3_byte_for_byte() {
+fn v2_migrates_to_v4_byte_for_byte() {
     let state = from_json("v2_full.json", &golden("v2_full.json")).unwrap();
-    assert_eq!(state.format_version, 3);
+    assert_eq!(state.format_version, 4);
     let migrated = to_json(&state);
     assert!(migrated == golden("v2_full.migrated.json"), "v2 migrates to:\n{migrated}");
     let minimal = from_json("v2_minimal.json", &golden("v2_minimal.json")).unwrap();
-    assert!(to_json(&minimal) == golden("v3_minimal.json"));
+    assert!(to_json(&minimal) == golden("v4_minimal.json"));
 }
 
 #[test]
