@@ -3,7 +3,8 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::is_key;
 use crate::model::{
-    dependencies, BackendSpec, Environment, Expr, Output, Pos, Resource, Stack, Timeouts, VarOverrides,
+    dependencies, BackendSpec, Environment, Expr, Lifecycle, Output, Pos, ReplaceOrder, Resource, Stack, Timeouts,
+    VarOverrides,
 };
 use crate::report::Report;
 use crate::schema::{KindSchema, SchemaRegistry};
@@ -18,7 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 const TOP_KEYS: &[&str] = &["stack", "environment", "region", "backend", "tags", "vars", "resources", "outputs"];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "tags", "timeouts", "for_each"];
+const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each"];
+const LIFECYCLE_KEYS: &[&str] = &["replace"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const S3_KEYS: &[&str] = &["bucket", "key", "lock_table", "region"];
 /// Names that would be ambiguous in `${…}`.
@@ -618,6 +620,7 @@ impl Loader<'_> {
         let timeouts =
             d.fields.get("timeouts").map(|e| self.timeouts(e, &base.scope(each, None, "timeouts"))).unwrap_or_default();
         let depends_on = d.fields.get("depends_on").map(|e| self.depends_on(d, e, targets)).unwrap_or_default();
+        let lifecycle = d.fields.get("lifecycle").map(|e| self.lifecycle(e)).unwrap_or_default();
         let kind = d.kind?;
         let key = instance.map(|(k, _)| k.clone());
         Some(Resource {
@@ -629,6 +632,7 @@ impl Loader<'_> {
             tags,
             depends_on,
             timeouts,
+            lifecycle,
             pos: d.pos,
         })
     }
@@ -708,6 +712,54 @@ impl Loader<'_> {
                 }
             };
             out.insert(t.key.clone(), expr);
+        }
+        out
+    }
+
+    fn lifecycle(&mut self, e: &Entry) -> Lifecycle {
+        let mut out = Lifecycle::default();
+        let Some(entries) = map_entries(&e.value) else {
+            self.error(
+                e.value.pos,
+                format!("'lifecycle' must be a mapping, not {}", e.value.describe()),
+                Some("write lifecycle: {replace: create_before_destroy}".into()),
+            );
+            return out;
+        };
+        for l in entries {
+            if l.key != "replace" {
+                // Terraform writes `create_before_destroy = true`.
+                let hint = if ReplaceOrder::NAMES.contains(&l.key.as_str()) {
+                    Some(format!("write lifecycle: {{replace: {}}}", l.key))
+                } else {
+                    suggest::hint(&l.key, LIFECYCLE_KEYS, "lifecycle takes: ", "")
+                };
+                self.error(l.key_pos, format!("unknown key '{}' in lifecycle", l.key), hint);
+                continue;
+            }
+            let order = match &l.value.kind {
+                Kind::Str(s) => match s.value.as_str() {
+                    "create_before_destroy" => Some(ReplaceOrder::CreateBeforeDestroy),
+                    "delete_before_create" => Some(ReplaceOrder::DeleteBeforeCreate),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match order {
+                Some(o) => out.replace = Some(o),
+                None => {
+                    let given = match &l.value.kind {
+                        Kind::Str(s) => format!("'{}'", s.value),
+                        _ => l.value.describe().to_string(),
+                    };
+                    let hint = match &l.value.kind {
+                        Kind::Str(s) => suggest::hint(&s.value, ReplaceOrder::NAMES, "replace is one of: ", ""),
+                        _ => None,
+                    }
+                    .or_else(|| Some(format!("replace is one of: {}", ReplaceOrder::NAMES.join(", "))));
+                    self.error(l.value.pos, format!("invalid lifecycle replace {given}"), hint);
+                }
+            }
         }
         out
     }

@@ -87,6 +87,8 @@ pub struct Resource {
     /// instances and is expanded here).
     pub depends_on: Vec<String>,
     pub timeouts: Timeouts,
+    /// `lifecycle: {replace: …}`.
+    pub lifecycle: Lifecycle,
     /// Where the resource is declared (its key under `resources:`).
     pub pos: Pos,
 }
@@ -108,6 +110,39 @@ pub struct Timeouts {
     pub create: Option<Duration>,
     pub update: Option<Duration>,
     pub delete: Option<Duration>,
+}
+
+/// How a resource is handled through its life: `lifecycle: {replace:
+/// create_before_destroy}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// The order of a replacement, when the spec forces one; `None`: the
+    /// planner decides (create first wherever the new resource can exist
+    /// beside the old one).
+    pub replace: Option<ReplaceOrder>,
+}
+
+/// The order of a replacement's two halves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// The new resource first, then its dependents repointed at it, then
+    /// the old one deleted: nothing is ever without it.
+    CreateBeforeDestroy,
+    /// The old resource for what cannot exist twice (a
+    /// fixed unique name).
+    DeleteBeforeCreate,
+}
+
+impl ReplaceOrder {
+    pub const NAMES: &'static [&'static str] = &["create_before_destroy", "delete_before_create"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplaceOrder::CreateBeforeDestroy => "create_before_destroy",
+            ReplaceOrder::DeleteBeforeCreate => "delete_before_create",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

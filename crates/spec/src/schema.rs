@@ -81,6 +81,10 @@ pub struct Prop {
     /// S3 buckets, everywhere): two instances of a stack that write the same
     /// fixed value collide.
     pub unique: bool,
+    /// Unset, deployctl generates the value (`<stack>-<address>`), and a
+    /// replacement made beside the old object gets another one: it does
+    /// not keep a create-before-destroy from happening.
+    pub generated: bool,
     pub check: Check,
     /// AWS does not hold the value (how to delete: `force_destroy`, a
     /// recovery window). It is compared against what state recorded, never
@@ -99,6 +103,7 @@ impl Prop {
             default: None,
             doc,
             unique: false,
+            generated: false,
             check: Check::None,
             state_only: false,
         }
@@ -132,6 +137,12 @@ impl Prop {
     }
     pub const fn unique(mut self) -> Prop {
         self.unique = true;
+        self
+    }
+    /// Unset, the name is generated, and differs for a replacement made
+    /// beside the old object (the kind's create uses `OpCtx::name_seed`).
+    pub const fn generated(mut self) -> Prop {
+        self.generated = true;
         self
     }
     pub const fn required(mut self) -> Prop {

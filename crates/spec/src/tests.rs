@@ -872,6 +872,26 @@ fn tags_and_timeouts() {
 }
 
 #[test]
+fn lifecycle_replace_order() {
+    let stack = ok(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: a}}\n    lifecycle: {{replace: create_before_destroy}}\n  b:\n    type: ec2.vpc\n    properties: {{cidr_block: b}}\n"
+    ));
+    assert_eq!(stack.resource("vpc").unwrap().lifecycle.replace, Some(ReplaceOrder::CreateBeforeDestroy));
+    assert_eq!(stack.resource("b").unwrap().lifecycle.replace, None, "unset: the planner decides");
+
+    let e = errs(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: a}}\n    lifecycle: {{replace: create_before_destory, create_before_destroy: true}}\n  b:\n    type: ec2.vpc\n    properties: {{cidr_block: b}}\n    lifecycle: [x]\n"
+    ));
+    let d = at(&e, "invalid lifecycle replace 'create_before_destory'", 7, 26);
+    assert_eq!(hint(d), "did you mean 'create_before_destroy'?");
+    // Terraform's spelling gets the way to write it here.
+    let d = at(&e, "unknown key 'create_before_destroy' in lifecycle", 7, 49);
+    assert_eq!(hint(d), "write lifecycle: {replace: create_before_destroy}");
+    let d = at(&e, "'lifecycle' must be a mapping, not a list", 11, 16);
+    assert_eq!(hint(d), "write lifecycle: {replace: create_before_destroy}");
+}
+
+#[test]
 fn dependency_cycle_is_one_diagnostic() {
     let e = errs(&format!(
         "{HEAD}  a:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{b.id}}\"}}\n  b:\n    type: ec2.vpc\n    properties: {{cidr_block: x}}\n    depends_on: [c]\n  c:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{a.arn}}-x\"}}\n  d:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{a.id}}\"}}\n"
