@@ -26,6 +26,13 @@ impl Moto {
         Moto { aws }
     }
 
+    /// An endpoint whose front holds every request `delay` before relaying
+    /// it, like a distant AWS endpoint.
+    pub fn start_with_delay(delay: std::time::Duration) -> Moto {
+        let aws = deployctl_localaws::LocalAws::start_with_delay(&[], 0, delay).unwrap_or_else(|e| panic!("{e}"));
+        Moto { aws }
+    }
+
     /// The endpoint every client uses.
     pub fn endpoint(&self) -> String {
         self.aws.endpoint()

@@ -15,6 +15,7 @@ mod local_aws;
 mod network;
 mod network_tier;
 mod prod;
+mod replacement;
 mod s3_backend;
 mod secrets;
 mod spec_errors;

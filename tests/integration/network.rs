@@ -271,7 +271,7 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     let d = p.run(&["diff", &spec, "-o", &plan_arg, "--detailed-exitcode"]);
     assert_eq!(d.code, 2, "{d:?}");
     let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], deployctl_engine::plan::PLAN_FORMAT_VERSION);
     assert_eq!(plan["resources"].as_array().unwrap().len(), NETWORK_RESOURCES);
 
     let s = p.ok(&["up", &spec, "--plan", &plan_arg, "--yes", "--json"]).json();

@@ -28,9 +28,12 @@ pub fn plan_text(plan: &Plan) -> String {
         return out;
     }
     let _ = writeln!(out, "deployctl {verb} will make these changes to stack {} ({}):", plan.instance(), plan.region);
-    let _ = writeln!(out, "  + create   ~ update in place   -/+ replace   - delete   <= adopt into state");
+    let _ = writeln!(
+        out,
+        "  + create   ~ update in place   +/- replace (new one first)   -/+ replace (old one deleted first)   - delete   <= adopt"
+    );
     let _ = writeln!(out);
-    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp || r.adopt.is_some()) {
+    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp || r.adopt.is_some() || !r.deposed.is_empty()) {
         resource_text(&mut out, r);
     }
     let _ = writeln!(out, "{}", summary_line(plan));
@@ -48,10 +51,25 @@ fn resource_text(out: &mut String, r: &ResourcePlan) {
         Action::NoOp if r.adopt.is_some() => "will be adopted into state, unchanged".to_string(),
         Action::NoOp => "unchanged".to_string(),
     };
-    let symbol = if r.action == Action::NoOp && r.adopt.is_some() { "<=" } else { r.action.symbol() };
+    let symbol = if r.action == Action::NoOp && r.adopt.is_some() { "<=" } else { r.symbol() };
     let _ = writeln!(out, "{symbol:>3} {name}{id} {what}");
     if let Some(how) = &r.adopt {
         let _ = writeln!(out, "      # adopt: {how}");
+    }
+    if let Some(rep) = &r.replacement {
+        let order = if rep.create_first() {
+            "create the replacement, repoint what uses it, then delete the old one"
+        } else {
+            "delete the old one, then create the replacement"
+        };
+        let _ = writeln!(out, "      # {order} ({})", rep.why);
+    }
+    for d in &r.deposed {
+        let _ = writeln!(
+            out,
+            "      # - {} will be deleted: replaced by an earlier run that stopped before deleting it",
+            d.id
+        );
     }
     for reason in &r.reasons {
         let _ = writeln!(out, "      # {reason}");
@@ -221,7 +239,7 @@ impl EventView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deployctl_engine::plan::{Prior, PLAN_FORMAT_VERSION};
+    use deployctl_engine::plan::{Prior, ReplaceOrder, Replacement, PLAN_FORMAT_VERSION};
     use deployctl_engine::secrets::fingerprint;
     use deployctl_engine::Mode;
     use serde_json::json;
@@ -252,6 +270,8 @@ mod tests {
             reasons: vec![],
             changes: vec![],
             forced_by: vec![],
+            replacement: None,
+            deposed: vec![],
             dependencies: vec![],
             previous_dependencies: vec![],
             desired: BTreeMap::new(),
@@ -279,8 +299,9 @@ mod tests {
         }
     }
 
-    /// Every action, with reasons, a forced replacement, a secret changed,
-    /// a secret set on create and values known only after apply.
+    /// Every action, with reasons, replacements in either order, a deposed
+    /// object, a secret changed, a secret set on create and values known
+    /// only after apply.
     fn every_action() -> Plan {
         let vpc = ResourcePlan {
             id: Some("vpc-0a1b".into()),
@@ -306,7 +327,26 @@ mod tests {
                 change("map_public_ip_on_launch", v(json!(false)), v(json!(true))),
             ],
             forced_by: vec!["cidr_block".into(), "vpc_id".into()],
+            replacement: Some(Replacement {
+                order: ReplaceOrder::DeleteBeforeCreate,
+                why: "its dependency vpc is replaced delete-first".into(),
+            }),
             ..resource("subnet[a]", "ec2.subnet", Action::Replace)
+        };
+        let tg = ResourcePlan {
+            id: Some("arn:tg/web/1".into()),
+            changes: vec![Change { forces_replacement: true, ..change("port", v(json!(80)), v(json!(8080))) }],
+            forced_by: vec!["port".into()],
+            replacement: Some(Replacement {
+                order: ReplaceOrder::CreateBeforeDestroy,
+                why: "the new one can exist beside the old".into(),
+            }),
+            ..resource("web", "elbv2.target_group", Action::Replace)
+        };
+        let nat = ResourcePlan {
+            id: Some("nat-2".into()),
+            deposed: vec![Prior { id: "nat-1".into(), ..Default::default() }],
+            ..resource("nat", "ec2.nat_gateway", Action::NoOp)
         };
         let db = ResourcePlan {
             id: Some("db-1".into()),
@@ -333,7 +373,7 @@ mod tests {
             prior: Some(Prior { id: "sg-old".into(), ..Default::default() }),
             ..resource("old_sg", "ec2.security_group", Action::Delete)
         };
-        plan(Mode::Apply, vec![vpc, subnet, db, sg, igw, old])
+        plan(Mode::Apply, vec![vpc, subnet, tg, db, sg, igw, nat, old])
     }
 
     #[test]
@@ -386,7 +426,7 @@ mod tests {
     fn summary_line_counts_each_action() {
         assert_eq!(
             summary_line(&every_action()),
-            "Plan: 1 to create, 2 to update, 1 to replace, 1 to delete, 1 unchanged."
+            "Plan: 1 to create, 2 to update, 2 to replace, 2 to delete, 2 unchanged."
         );
     }
 }

@@ -404,6 +404,8 @@ async fn apply_locked(
             "interrupted": report.interrupted,
             "plan": s,
             "completed": report.completed.len(),
+            // In the order the steps finished: `deleted tg` after `updated listener`.
+            "steps": report.completed.iter().map(|(a, act)| format!("{} {a}", act.verb_ed())).collect::<Vec<_>>(),
             "failed": report.failed.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             "skipped": report.skipped.iter().map(|(a, _)| a).collect::<Vec<_>>(),
             "outputs": report.outputs,

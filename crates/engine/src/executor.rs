@@ -17,7 +17,7 @@ use crate::planner::display;
 use crate::resolve::{read_secrets, Known};
 use crate::secrets::client_token;
 use crate::writer::StateWriter;
-use deployctl_state::{Pending, PendingOp, ResourceState, State};
+use deployctl_state::{Deposed, Pending, PendingOp, ResourceState, State};
 use futures::stream::{FuturesUnordered, StreamExt};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
@@ -92,6 +92,9 @@ struct Shared {
     interrupted_creates: BTreeSet<String>,
     /// The steps whose call this run sent (or was about to send).
     sent: Mutex<BTreeSet<StepKey>>,
+    /// What this run creates or changes: a step depending on one of them
+    /// may find AWS has not caught up with it yet.
+    changing: BTreeSet<String>,
     default_timeout: Duration,
 }
 
@@ -133,10 +136,21 @@ impl Executor {
             plan.resources.iter().filter(|r| r.action == Action::NoOp).map(|r| r.address.clone()).collect();
         let deps: BTreeMap<String, Vec<String>> =
             plan.resources.iter().map(|r| (r.address.clone(), r.dependencies.clone())).collect();
+        // Deposed objects the plan did not find are gone: forgotten.
+        let live_deposed: BTreeMap<String, BTreeSet<String>> = plan
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), r.deposed.iter().map(|d| d.id.clone()).collect()))
+            .collect();
         if let Err(e) = writer
             .commit(move |s: &mut State| {
                 for a in &forget {
                     s.resources.remove(a);
+                }
+                for (address, ids) in &live_deposed {
+                    if let Some(e) = s.resources.get_mut(address) {
+                        e.deposed.retain(|d| ids.contains(&d.id));
+                    }
                 }
                 for (address, type_name, o) in refresh {
                     let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
@@ -178,6 +192,12 @@ impl Executor {
                 .collect(),
             default_timeout: self.default_timeout,
             sent: Mutex::new(BTreeSet::new()),
+            changing: plan
+                .resources
+                .iter()
+                .filter(|r| matches!(r.action, Action::Create | Action::Update | Action::Replace))
+                .map(|r| r.address.clone())
+                .collect(),
         });
 
         let (graph, nodes) = step_graph(plan);
@@ -356,24 +376,27 @@ fn critical_path(
     chain
 }
 
-/// Builds the step graph: a create/update after what it depends on, a
-/// delete before what it depended on, a replacement's delete before its
-/// create.
+/// Builds the step graph: a create/update after what it depends on; a
+/// delete before what it depended on; a replacement's halves in its order
+/// (a deposed object's delete after its address's create or update); and
+/// an old object deleted only once whatever used it has let go: deleted
+/// itself, or (when the replacement exists already) updated.
 fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction), NodeIndex>) {
     let mut g = DiGraph::new();
     let mut nodes: BTreeMap<(String, StepAction), NodeIndex> = BTreeMap::new();
     for (index, r) in plan.resources.iter().enumerate() {
-        for &action in steps_of(r.action) {
+        for &action in &steps_of(r) {
             nodes.insert((r.address.clone(), action), g.add_node(Step { index, action }));
         }
     }
+    let by_address: BTreeMap<&str, &ResourcePlan> = plan.resources.iter().map(|r| (r.address.as_str(), r)).collect();
     let find = |a: &str, act: StepAction| nodes.get(&(a.to_string(), act)).copied();
     let mut edges = Vec::new();
     for r in &plan.resources {
         let me_c = find(&r.address, StepAction::Create).or_else(|| find(&r.address, StepAction::Update));
         let me_d = find(&r.address, StepAction::Delete);
-        if let (Some(d), Some(c)) = (me_d, find(&r.address, StepAction::Create)) {
-            edges.push((d, c));
+        if let (Some(d), Some(c)) = (me_d, me_c) {
+            edges.push(if deletes_after_create(r) { (c, d) } else { (d, c) });
         }
         for dep in r.dependencies.iter().chain(&r.previous_dependencies) {
             let dep_c = find(dep, StepAction::Create).or_else(|| find(dep, StepAction::Update));
@@ -381,13 +404,18 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
             if let (Some(a), Some(b), true) = (dep_c, me_c, current) {
                 edges.push((a, b));
             }
-            // What depended on `dep` goes before `dep` is deleted; an update
-            // of a resource that used `dep` also goes first, as it may be
-            // what lets go of it.
-            if let Some(dd) = find(dep, StepAction::Delete) {
-                if let Some(mine) = me_d.or(me_c.filter(|_| dep_c.is_none())) {
-                    edges.push((mine, dd));
-                }
+            let Some(dd) = find(dep, StepAction::Delete) else { continue };
+            // What depended on `dep`'s old object goes before it is
+            // deleted: this resource's own old object's delete, and its
+            // update (which may be what lets go of it) where that can come
+            // first: when the old object outlives its replacement, or
+            // there is no replacement to wait for.
+            if let Some(d) = me_d {
+                edges.push((d, dd));
+            }
+            let dep_after = by_address.get(dep.as_str()).is_some_and(|p| deletes_after_create(p));
+            if let Some(c) = me_c.filter(|_| dep_after || (me_d.is_none() && dep_c.is_none())) {
+                edges.push((c, dd));
             }
         }
     }
@@ -399,12 +427,27 @@ fn step_graph(plan: &Plan) -> (DiGraph<Step, ()>, BTreeMap<(String, StepAction),
     (g, nodes)
 }
 
+/// Whether `rp`'s delete step removes its current object (a delete, or a
+/// replacement that deletes first), rather than only old ones (deposed, or
+/// replaced by a create that came first).
+fn deletes_current(rp: &ResourcePlan) -> bool {
+    rp.action == Action::Delete || (rp.action == Action::Replace && !rp.creates_first())
+}
+
+/// Whether `rp`'s delete step comes after its create or update.
+fn deletes_after_create(rp: &ResourcePlan) -> bool {
+    !deletes_current(rp) && rp.action != Action::Delete
+}
+
 /// A step's intent: the pending operation it records before its call.
 struct Intent {
     type_name: String,
     /// For a create: the resource has no id until the call returns one, a
     /// new generation, and the dependencies it is created with.
     fresh: Option<(u64, Vec<String>)>,
+    /// For a create before destroy: the object it replaces, kept as
+    /// deposed until its delete.
+    depose: Option<Deposed>,
     pending: Pending,
 }
 
@@ -420,12 +463,18 @@ impl Intent {
         Intent {
             type_name: rp.type_name.clone(),
             fresh: (action == StepAction::Create).then(|| (generation, rp.dependencies.clone())),
+            depose: None,
             pending: Pending { op, started_at: None, token: Some(token) },
         }
     }
 
     fn apply(self, s: &mut State, address: &str) {
         let e = s.resources.entry(address.to_string()).or_insert_with(|| ResourceState::new(&self.type_name));
+        if let Some(d) = self.depose {
+            if !e.deposed.iter().any(|x| x.id == d.id) {
+                e.deposed.push(d);
+            }
+        }
         if let Some((generation, deps)) = self.fresh {
             e.id = None;
             e.generation = generation;
@@ -469,16 +518,21 @@ struct Upfront {
     undo: Vec<(StepKey, Undo)>,
 }
 
-/// The steps of a resource's action: a replacement is a delete, then a
-/// create.
-fn steps_of(action: Action) -> &'static [StepAction] {
-    match action {
-        Action::NoOp => &[],
-        Action::Create => &[StepAction::Create],
-        Action::Update => &[StepAction::Update],
-        Action::Replace => &[StepAction::Delete, StepAction::Create],
-        Action::Delete => &[StepAction::Delete],
+/// The steps of a resource's plan: a replacement is a delete and a create,
+/// in its order; deposed objects add a delete.
+fn steps_of(rp: &ResourcePlan) -> Vec<StepAction> {
+    let mut steps = match rp.action {
+        Action::NoOp => vec![],
+        Action::Create => vec![StepAction::Create],
+        Action::Update => vec![StepAction::Update],
+        Action::Replace if rp.creates_first() => vec![StepAction::Create, StepAction::Delete],
+        Action::Replace => vec![StepAction::Delete, StepAction::Create],
+        Action::Delete => vec![StepAction::Delete],
+    };
+    if !rp.deposed.is_empty() && !steps.contains(&StepAction::Delete) {
+        steps.push(StepAction::Delete);
     }
+    steps
 }
 
 /// Each step's generation, which seeds its idempotency token: the one in
@@ -494,27 +548,40 @@ fn generations(plan: &Plan, state: &State) -> BTreeMap<StepKey, u64> {
     for rp in &plan.resources {
         let before = state.resources.get(&rp.address);
         let (previous, had_id) = before.map(|r| (r.generation, r.id.is_some())).unwrap_or((state.serial, false));
-        for &action in steps_of(rp.action) {
+        for action in steps_of(rp) {
             out.insert((rp.address.clone(), action), previous + u64::from(action == StepAction::Create && had_id));
         }
     }
     out
 }
 
-/// The intents written before apply (all but a replacement's create, which
-/// waits for its delete), and how to take each back.
+/// The intents written before apply (all but the create of a replacement
+/// that deletes first, which waits for its delete), and how to take each
+/// back. A delete of old objects only (deposed, or replaced by a create
+/// that came first) needs none: state records them as deposed.
 fn upfront_intents(plan: &Plan, state: &State, generations: &BTreeMap<StepKey, u64>) -> Upfront {
     let mut intents = Vec::new();
     let mut undo = Vec::new();
     for rp in &plan.resources {
         let before = state.resources.get(&rp.address);
-        for &action in steps_of(rp.action) {
-            if rp.action == Action::Replace && action == StepAction::Create {
+        for action in steps_of(rp) {
+            let waits = rp.action == Action::Replace && !rp.creates_first() && action == StepAction::Create;
+            if waits || (action == StepAction::Delete && !deletes_current(rp)) {
                 continue;
             }
             let key = (rp.address.clone(), action);
             let token = client_token(&state.lineage, &rp.address, generations[&key]);
-            intents.push((rp.address.clone(), Intent::of(rp, action, generations[&key], token)));
+            let mut intent = Intent::of(rp, action, generations[&key], token);
+            if rp.action == Action::Replace && action == StepAction::Create {
+                intent.depose = before.and_then(|b| {
+                    Some(Deposed {
+                        id: b.id.clone()?,
+                        properties: b.properties.clone(),
+                        dependencies: b.dependencies.clone(),
+                    })
+                });
+            }
+            intents.push((rp.address.clone(), intent));
             let u = match action {
                 StepAction::Create => Undo::Entry(before.cloned().map(Box::new)),
                 _ => Undo::Pending(before.and_then(|r| r.pending.clone())),
@@ -637,6 +704,16 @@ async fn step_body(
         tags,
         client_token: client_token(&shared.lineage, &rp.address, generation),
         interrupted_create: action == StepAction::Create && shared.interrupted_creates.contains(&rp.address),
+        beside: action == StepAction::Create && (rp.creates_first() || !rp.deposed.is_empty()),
+        generation,
+        replaces: rp
+            .deposed
+            .iter()
+            .chain(rp.prior.iter().filter(|_| rp.action == Action::Replace))
+            .map(|p| p.id.clone())
+            .collect(),
+        recent_dependencies: rp.dependencies.iter().any(|d| shared.changing.contains(d)),
+        recorded: Arc::default(),
         timeout: timeout_for(shared, rp, action),
         events: shared.events.clone(),
         cancel: shared.cancel.clone(),
@@ -647,10 +724,13 @@ async fn step_body(
     // except a replacement's create, which waits for its delete. Then, not
     // waited for, when the call was sent.
     let sent_at = now();
-    if action == StepAction::Create && rp.action == Action::Replace {
+    if action == StepAction::Create && rp.action == Action::Replace && !rp.creates_first() {
         let mut intent = Intent::of(rp, action, generation, ctx.client_token.clone());
         intent.pending.started_at = Some(sent_at);
         shared.writer.commit(move |s: &mut State| intent.apply(s, &address)).await.map_err(state_err)?;
+    } else if action == StepAction::Delete && !deletes_current(rp) {
+        // Old objects only: state holds them as deposed, no intent.
+        shared.writer.check().map_err(state_err)?;
     } else {
         // The intent may have been written long ago: this run must still
         // hold its lock, and its writes must still succeed.
@@ -673,14 +753,33 @@ async fn step_body(
     let address = rp.address.clone();
     match action {
         StepAction::Delete => {
-            let prior = prior.unwrap_or_default();
-            let recorded = rp.prior.as_ref().map(|p| p.recorded.clone()).unwrap_or_default();
-            kind.delete(&ctx, &prior, &recorded).await.map_err(step_err)?;
-            shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.remove(&address);
-            shared.writer.record_result(move |s: &mut State| {
-                s.resources.remove(&address);
-            });
-            Ok(Some(prior.id))
+            // The old objects: deposed ones, and the one a replacement that
+            // came first has replaced (`prior`), or the current one.
+            let mut old: Vec<&crate::plan::Prior> = rp.deposed.iter().collect();
+            old.extend(rp.prior.iter().filter(|_| rp.action == Action::Replace || rp.action == Action::Delete));
+            for p in &old {
+                let o = Observed {
+                    id: p.id.clone(),
+                    properties: p.properties.clone(),
+                    tags: p.tags.clone(),
+                    attributes: p.attributes.clone(),
+                };
+                kind.delete(&ctx, &o, &p.recorded).await.map_err(step_err)?;
+            }
+            let ids: BTreeSet<String> = old.iter().map(|p| p.id.clone()).collect();
+            if deletes_current(rp) {
+                shared.known.lock().unwrap_or_else(|p| p.into_inner()).attributes.remove(&address);
+                shared.writer.record_result(move |s: &mut State| {
+                    s.resources.remove(&address);
+                });
+            } else {
+                shared.writer.record_result(move |s: &mut State| {
+                    if let Some(e) = s.resources.get_mut(&address) {
+                        e.deposed.retain(|d| !ids.contains(&d.id));
+                    }
+                });
+            }
+            Ok(old.last().map(|p| p.id.clone()))
         }
         StepAction::Create | StepAction::Update => {
             let observed = if action == StepAction::Create {

@@ -85,6 +85,24 @@ pub struct OpCtx {
     /// likely that run's, killed between the create call and the tagging
     /// call: kinds whose API cannot tag in the create call adopt it.
     pub interrupted_create: bool,
+    /// This create makes a replacement while the object it replaces still
+    /// exists (create before destroy): a name deployctl generates must not
+    /// be the old object's. See [`OpCtx::name_seed`].
+    pub beside: bool,
+    /// The resource's generation (see the state's `generation`).
+    pub generation: u64,
+    /// The ids of the objects this create replaces, still there: they
+    /// carry the same ownership tags, and are never to be taken for what
+    /// this create made.
+    pub replaces: Vec<String>,
+    /// Something this step depends on was created or changed in this run,
+    /// moments ago: AWS refusing a call because it does not see that yet
+    /// (a NotFound, a role it cannot assume) is eventual consistency, and
+    /// the call is retried (the aws crate's `kit::consistency`).
+    pub recent_dependencies: bool,
+    /// Set once [`OpCtx::record_id`] was called: the create has made
+    /// something, so it must not be started over.
+    pub(crate) recorded: Arc<std::sync::atomic::AtomicBool>,
     pub timeout: Duration,
     pub(crate) events: EventSink,
     pub(crate) cancel: CancellationToken,
@@ -135,6 +153,11 @@ impl OpCtx {
             tags,
             client_token: client_token.to_string(),
             interrupted_create: false,
+            beside: false,
+            generation: 0,
+            replaces: Vec::new(),
+            recent_dependencies: false,
+            recorded: Arc::default(),
             timeout,
             events,
             cancel: cancel.clone(),
@@ -143,11 +166,28 @@ impl OpCtx {
         (ctx, cancel, rx)
     }
 
+    /// What a generated name is made from: the address, or for a create
+    /// beside the object it replaces, the address and the generation
+    /// (`tg-3`), so that the two names differ. The same on a retried run.
+    pub fn name_seed(&self) -> String {
+        if self.beside {
+            format!("{}-{}", self.address, self.generation)
+        } else {
+            self.address.clone()
+        }
+    }
+
     /// Records the id of a resource the moment the create call returned it,
     /// before any wait, so that an interrupted wait resumes on the next run
     /// instead of creating a second resource.
     pub fn record_id(&self, id: &str) {
+        self.recorded.store(true, std::sync::atomic::Ordering::SeqCst);
         (self.on_id)(id.to_string())
+    }
+
+    /// Whether this step recorded an id: its create made something.
+    pub fn id_recorded(&self) -> bool {
+        self.recorded.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Emits a progress line ("still creating … 30s").
@@ -222,6 +262,15 @@ impl OpCtx {
 pub trait ResourceKind: Send + Sync {
     fn schema(&self) -> &'static KindSchema;
 
+    /// Whether a replacement with the properties `new` (a value, `None`
+    /// when known only after apply; absent when not written) can exist
+    /// beside `old`, the live resource it replaces, until its dependents
+    /// are repointed: `Err` says why not. The default is
+    /// [`coexistence_by_schema`].
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        coexistence_by_schema(self.schema(), old, new)
+    }
+
     /// Reads the given ids in as few calls as the API allows. Ids that no
     /// longer exist are simply absent from the result.
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError>;
@@ -277,6 +326,41 @@ pub trait ResourceKind: Send + Sync {
     /// wait for.
     async fn resume(&self, _ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
         Ok(current.clone())
+    }
+}
+
+/// What the spec asks of each property it writes: `Some` value, or `None`
+/// when it is known only after apply.
+pub type Wanted = BTreeMap<String, Option<Value>>;
+
+/// Two objects of a kind can exist side by side unless a property AWS
+/// requires to be unique would be the same in both: written and unchanged
+/// (or not known until apply), or left to a default name that is the same
+/// for both. A property marked `generated` gets a new name for a
+/// replacement made beside the old object ([`OpCtx::name_seed`]).
+pub fn coexistence_by_schema(schema: &KindSchema, old: &Props, new: &Wanted) -> Result<(), String> {
+    for p in schema.properties.iter().filter(|p| p.unique) {
+        match new.get(p.name) {
+            Some(Some(v)) if old.get(p.name) == Some(v) => {
+                return Err(format!("its {} {} must be unique and the replacement keeps it", p.name, shown(v)));
+            }
+            Some(Some(_)) => {}
+            Some(None) => {
+                return Err(format!("its {} must be unique and is known only after apply", p.name));
+            }
+            None if p.generated => {}
+            None => {
+                return Err(format!("its {} must be unique and the replacement would get the same default", p.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
     }
 }
 

@@ -5,12 +5,17 @@
 //! drift that made a no-op into a create.
 
 use deployctl_spec::Expr;
+pub use deployctl_spec::ReplaceOrder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The version of the plan format (`deployctl diff -o plan.json`).
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+///
+/// - 2: a replacement's order (`replacement`) and the deposed objects to
+///   delete (`deposed`). A version 1 plan would apply every replacement
+///   delete-first: it is refused, and made again with `deployctl diff`.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,7 +64,8 @@ pub enum Action {
 }
 
 impl Action {
-    /// Terraform-like symbol.
+    /// Terraform-like symbol (a replacement that creates first is `+/-`,
+    /// see [`ResourcePlan::symbol`]).
     pub fn symbol(self) -> &'static str {
         match self {
             Action::NoOp => " ",
@@ -91,6 +97,14 @@ pub struct ResourcePlan {
     /// For a replace: the immutable fields that force it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forced_by: Vec<String>,
+    /// For a replace: in which order, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<Replacement>,
+    /// Objects an earlier create-before-destroy replaced and did not get to
+    /// delete (its run was killed or failed): deleted once nothing uses
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Prior>,
     /// Addresses this resource depends on (spec for create/update, state for
     /// delete): the executor orders steps by them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -121,6 +135,38 @@ pub struct ResourcePlan {
     /// state by this run (say how).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<Adoption>,
+}
+
+impl ResourcePlan {
+    /// The plan's symbol: [`Action::symbol`], with `+/-` for a replacement
+    /// that creates the new resource before it deletes the old one.
+    pub fn symbol(&self) -> &'static str {
+        match (&self.action, &self.replacement) {
+            (Action::Replace, Some(r)) if r.create_first() => "+/-",
+            (a, _) => a.symbol(),
+        }
+    }
+
+    /// Whether the replacement (or the deposed objects' deletion) keeps an
+    /// old object alive while the new one is made.
+    pub fn creates_first(&self) -> bool {
+        self.replacement.as_ref().is_some_and(Replacement::create_first)
+    }
+}
+
+/// How a replacement is ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    pub order: ReplaceOrder,
+    /// Why this order: the spec's `lifecycle`, or what lets (or keeps) the
+    /// new resource exist beside the old one.
+    pub why: String,
+}
+
+impl Replacement {
+    pub fn create_first(&self) -> bool {
+        self.order == ReplaceOrder::CreateBeforeDestroy
+    }
 }
 
 /// How a resource that state did not know was found.
@@ -217,14 +263,16 @@ impl Plan {
             if r.adopt.is_some() {
                 s.adopt += 1;
             }
+            // Left by an interrupted create-before-destroy: each is a delete.
+            s.delete += r.deposed.len();
         }
         s
     }
 
-    /// True when applying would change anything in AWS, or take a live
-    /// resource into state.
+    /// True when applying would change anything in AWS (deleting deposed
+    /// objects included), or take a live resource into state.
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action != Action::NoOp || r.adopt.is_some())
+        self.resources.iter().any(|r| r.action != Action::NoOp || r.adopt.is_some() || !r.deposed.is_empty())
     }
 
     /// The stack instance's identity: `stack` or `stack/environment`.

@@ -9,7 +9,7 @@ use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::Adoption;
 use crate::plan::*;
 use crate::resolve::{secret_sources, Known};
-use deployctl_spec::{dependencies, Expr, Prop, Stack, Type, Update};
+use deployctl_spec::{dependencies, Expr, Prop, ReplaceOrder, Stack, Type, Update};
 use deployctl_state::{PendingOp, ResourceState, State};
 use futures::future::join_all;
 use petgraph::graphmap::DiGraphMap;
@@ -25,6 +25,8 @@ struct Live {
     /// with how it is adopted: `None` for a create that state recorded the
     /// intent of (resumed, not announced as an adoption).
     adopted: BTreeMap<String, Option<Adoption>>,
+    /// Deposed objects (see the state's `deposed`) still there, by address.
+    deposed: BTreeMap<String, Vec<Observed>>,
 }
 
 /// The display name of a resource: `ec2.subnet.public[a]`.
@@ -113,6 +115,10 @@ pub async fn plan_with(
     // Resources that change in this run: a secret read through one of them
     // is known only after apply.
     let mut changing = BTreeSet::new();
+    // Replacements that delete first, by address: what depends on one
+    // cannot be created first (its old object would outlive the one it
+    // uses).
+    let mut deletes_first: BTreeMap<String, String> = BTreeMap::new();
     if mode == Mode::Apply {
         for r in topo_order(stack) {
             in_spec.insert(r.address.clone());
@@ -150,6 +156,8 @@ pub async fn plan_with(
                 reasons: Vec::new(),
                 changes: Vec::new(),
                 forced_by: Vec::new(),
+                replacement: None,
+                deposed: deposed_of(&live, &r.address, recorded),
                 previous_dependencies: recorded
                     .map(|rec| rec.dependencies.iter().filter(|d| !deps.contains(d)).cloned().collect())
                     .unwrap_or_default(),
@@ -261,7 +269,23 @@ pub async fn plan_with(
                         rp.resume = true;
                         rp.reasons.push(format!("resuming the interrupted create of {}", obs.id));
                     }
+                    if rp.action == Action::Replace {
+                        let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                        let coexists = kind.coexists(&obs.properties, &new);
+                        let dependency = rp
+                            .dependencies
+                            .iter()
+                            .find_map(|d| deletes_first.get(d).map(|why| (d.clone(), why.clone())));
+                        let order = replacement_order(r, coexists, dependency)?;
+                        if !order.create_first() {
+                            deletes_first.insert(r.address.clone(), order.why.clone());
+                        }
+                        rp.replacement = Some(order);
+                    }
                 }
+            }
+            if !rp.deposed.is_empty() {
+                changing.insert(r.address.clone());
             }
             if matches!(rp.action, Action::NoOp | Action::Update) {
                 if let Some(obs) = prior {
@@ -284,24 +308,29 @@ pub async fn plan_with(
             continue;
         }
         let rec = st.resources.get(address);
+        let deposed = deposed_of(&live, address, rec);
         match live.observed.get(address) {
-            Some(obs) => {
-                let type_name = live.types.get(address).cloned().unwrap_or_default();
+            None if deposed.is_empty() => plan.forget.push(address.clone()),
+            obs => {
+                let type_name =
+                    live.types.get(address).cloned().or_else(|| rec.map(|r| r.type_name.clone())).unwrap_or_default();
                 let mut reasons = Vec::new();
                 if mode == Mode::Apply {
                     reasons.push("no longer in the spec".to_string());
                 }
-                if live.adopted.contains_key(address) {
+                if let Some(obs) = obs.filter(|_| live.adopted.contains_key(address)) {
                     reasons.push(format!("found by its tags ({})", obs.id));
                 }
                 deletes.push(ResourcePlan {
                     address: address.clone(),
                     type_name,
                     action: Action::Delete,
-                    id: Some(obs.id.clone()),
+                    id: obs.map(|o| o.id.clone()),
                     reasons,
                     changes: Vec::new(),
                     forced_by: Vec::new(),
+                    replacement: None,
+                    deposed,
                     dependencies: rec
                         .map(|r| r.dependencies.clone())
                         .or_else(|| stack.resource(address).map(|r| dependencies(stack, r).into_iter().collect()))
@@ -309,13 +338,12 @@ pub async fn plan_with(
                     previous_dependencies: Vec::new(),
                     desired: BTreeMap::new(),
                     tags: BTreeMap::new(),
-                    prior: Some(to_prior(obs, rec)),
+                    prior: obs.map(|o| to_prior(o, rec)),
                     resume: false,
                     timeouts: stack.resource(address).and_then(timeouts_of),
                     adopt: None,
                 });
             }
-            None => plan.forget.push(address.clone()),
         }
     }
     // Deletes in reverse dependency order, for reading; the executor orders
@@ -354,6 +382,61 @@ async fn check_secrets(stack: &Stack, kinds: &Kinds, known: &mut Known) -> Resul
     } else {
         Err(EngineError::Secrets(problems.join("\n")))
     }
+}
+
+/// The deposed objects of `address` that are still there, as priors (with
+/// what state recorded of each, for its delete).
+fn deposed_of(live: &Live, address: &str, rec: Option<&ResourceState>) -> Vec<Prior> {
+    let Some(found) = live.deposed.get(address) else { return Vec::new() };
+    found
+        .iter()
+        .map(|o| {
+            let recorded = rec
+                .and_then(|r| r.deposed.iter().find(|d| d.id == o.id))
+                .map(|d| d.properties.clone())
+                .unwrap_or_default();
+            Prior { recorded, ..to_prior(o, None) }
+        })
+        .collect()
+}
+
+/// The order of a replacement: what the spec's lifecycle asks, or else
+/// create first wherever the new object can exist beside the old one and
+/// nothing it depends on is itself replaced delete-first.
+fn replacement_order(
+    r: &deployctl_spec::Resource,
+    coexists: Result<(), String>,
+    dependency: Option<(String, String)>,
+) -> Result<Replacement, EngineError> {
+    let display = display(&r.type_name, &r.address);
+    let blocked = match (coexists, dependency) {
+        (Err(why), _) => Some(why),
+        (Ok(()), Some((dep, _))) => Some(format!("its dependency {dep} is replaced delete-first")),
+        (Ok(()), None) => None,
+    };
+    Ok(match (r.lifecycle.replace, blocked) {
+        (Some(ReplaceOrder::DeleteBeforeCreate), _) => Replacement {
+            order: ReplaceOrder::DeleteBeforeCreate,
+            why: "lifecycle.replace is delete_before_create".into(),
+        },
+        (Some(ReplaceOrder::CreateBeforeDestroy), Some(why)) => {
+            return Err(EngineError::CannotCreateFirst {
+                display,
+                hint: "give the replacement what must be unique (a new name), or remove lifecycle.replace to let deployctl delete the old one first".into(),
+                why,
+            })
+        }
+        (Some(ReplaceOrder::CreateBeforeDestroy), None) => Replacement {
+            order: ReplaceOrder::CreateBeforeDestroy,
+            why: "lifecycle.replace is create_before_destroy".into(),
+        },
+        (None, Some(why)) => Replacement { order: ReplaceOrder::DeleteBeforeCreate, why },
+        (None, None) => Replacement {
+            order: ReplaceOrder::CreateBeforeDestroy,
+            why: "the new one can exist beside the old: created first, what uses it repointed, then the old one deleted"
+                .into(),
+        },
+    })
 }
 
 fn depth(address: &str, all: &[ResourcePlan]) -> usize {
@@ -493,6 +576,9 @@ async fn read_live(
         if let Some(id) = &rec.id {
             by_kind.entry(rec.type_name.as_str()).or_default().push((address, id.clone()));
         }
+        for d in &rec.deposed {
+            by_kind.entry(rec.type_name.as_str()).or_default().push((address, d.id.clone()));
+        }
     }
     let reads = by_kind.iter().map(|(type_name, items)| {
         let ctx = ctx.clone();
@@ -509,12 +595,17 @@ async fn read_live(
     });
     let mut observed = BTreeMap::new();
     let mut types = BTreeMap::new();
+    let mut deposed: BTreeMap<String, Vec<Observed>> = BTreeMap::new();
     for res in join_all(reads).await {
         let (type_name, found) = res?;
         for (address, id) in &by_kind[type_name] {
             if let Some(o) = found.iter().find(|o| &o.id == id) {
-                observed.insert((*address).clone(), o.clone());
-                types.insert((*address).clone(), type_name.to_string());
+                if st.resources[*address].id.as_ref() == Some(id) {
+                    observed.insert((*address).clone(), o.clone());
+                    types.insert((*address).clone(), type_name.to_string());
+                } else {
+                    deposed.entry((*address).clone()).or_default().push(o.clone());
+                }
             }
         }
     }
@@ -568,6 +659,11 @@ async fn read_live(
     for res in join_all(finds).await {
         let (type_name, found) = res?;
         for (address, o) in found {
+            // A deposed object carries the same tags as its replacement.
+            let is_deposed = st.resources.get(&address).is_some_and(|rec| rec.deposed.iter().any(|d| d.id == o.id));
+            if is_deposed {
+                continue;
+            }
             let tracked_elsewhere = st
                 .resources
                 .get(&address)
@@ -602,7 +698,7 @@ async fn read_live(
     if !conflicts.is_empty() {
         return Err(EngineError::OwnedElsewhere { instance, conflicts });
     }
-    Ok(Live { observed, types, adopted })
+    Ok(Live { observed, types, adopted, deposed })
 }
 
 #[cfg(test)]

@@ -157,8 +157,8 @@ mod tests {
 
     #[test]
     fn newer_version_is_refused_even_with_unknown_fields() {
-        let err = from_json("l", r#"{"format_version": 4, "something_new": true}"#).unwrap_err();
-        assert!(matches!(err, StateError::TooNew { found: 4, supported: 3 }), "{err}");
+        let err = from_json("l", r#"{"format_version": 5, "something_new": true}"#).unwrap_err();
+        assert!(matches!(err, StateError::TooNew { found: 5, supported: 4 }), "{err}");
         let err = from_json("l", r#"{"format_version": 99999999999}"#).unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: u32::MAX, .. }), "{err}");
     }

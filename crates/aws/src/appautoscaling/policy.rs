@@ -13,12 +13,13 @@
 
 use super::{dimension_fits_namespace, is_gone, Key, CHUNK};
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model};
+use crate::kit::{attrs, kept, model, Adopt, Created, Kind, Live, Model};
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalingPolicy, ServiceNamespace,
     TargetTrackingScalingPolicyConfiguration as Tracking,
 };
 use aws_sdk_applicationautoscaling::Client;
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use futures::future::join_all;
@@ -275,6 +276,20 @@ impl Kind for Policy {
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// PutScalingPolicy overwrites a policy of the same name on the same
+    /// target: a "new" one would be the old one, which the delete after
+    /// would then remove.
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        let same_target =
+            ["service_namespace", "resource_id", "scalable_dimension"].iter().all(|f| kept(old, new, f).is_some());
+        match kept(old, new, "policy_name").filter(|_| same_target) {
+            Some(name) => {
+                Err(format!("its policy_name {name} names one policy of its target and the replacement keeps it"))
+            }
+            None => Ok(()),
+        }
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<PolicyModel>>, ProviderError> {

@@ -11,7 +11,8 @@
 //! Create (CreateProject, tags included) and every update (one UpdateProject
 //! that sends every managed field) pass the service role to CodeBuild, which
 //! refuses a role created a moment ago ("CodeBuild is not authorized to
-//! perform: sts:AssumeRole on …"): both go through [`while_role_propagates`].
+//! perform: sts:AssumeRole on …"): the adapter retries both while the role
+//! propagates (`kit::consistency`).
 //! Tags are changed with UpdateProject too, the whole set at once.
 //!
 //! Every field that has an AWS default is sent explicitly (the timeouts, the
@@ -27,7 +28,6 @@
 
 use crate::error::from_sdk;
 use crate::kit::names::sanitized_name;
-use crate::kit::propagation::while_role_propagates;
 use crate::kit::tagger::CodeBuildTags;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model, Tagger};
 use aws_sdk_codebuild::types::{
@@ -511,12 +511,7 @@ impl Kind for Project {
         let r = request(want)?;
         let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         let call = send_project!(self.client.create_project().name(&name), want, r).set_tags(Some(tags));
-        let out = while_role_propagates(ctx, "creating the project", || {
-            let call = call.clone();
-            async move { call.send().await.map_err(from_sdk) }
-        })
-        .await
-        .map_err(|e| {
+        let out = call.send().await.map_err(from_sdk).map_err(|e| {
             if e.code_is("ResourceAlreadyExistsException") {
                 e.with_hint(format!(
                     "a project named {name} already exists and is not this resource's (it lacks this stack's \
@@ -534,7 +529,7 @@ impl Kind for Project {
 
     async fn update(
         &self,
-        ctx: &OpCtx,
+        _ctx: &OpCtx,
         live: &Observed,
         want: &ProjectModel,
         _changed: &[&str],
@@ -543,11 +538,7 @@ impl Kind for Project {
         // spec manages, so that one call converges whatever changed.
         let r = request(want)?;
         let call = send_project!(self.client.update_project().name(&live.id), want, r);
-        let out = while_role_propagates(ctx, "updating the project", || {
-            let call = call.clone();
-            async move { call.send().await.map_err(from_sdk) }
-        })
-        .await?;
+        let out = call.send().await.map_err(from_sdk)?;
         let now = out.project.as_ref().map(attributes);
         Ok(now.filter(|a| *a != live.attributes))
     }

@@ -42,12 +42,11 @@
 //!
 //! CreatePipeline and UpdatePipeline pass `role_arn` to CodePipeline, which
 //! refuses a role it cannot assume yet ("CodePipeline is not authorized to
-//! perform AssumeRole on role …", InvalidStructureException): both go through
-//! [`while_role_propagates`].
+//! perform AssumeRole on role …", InvalidStructureException): the adapter
+//! retries both while the role propagates (`kit::consistency`).
 
 use crate::error::from_sdk;
 use crate::kit::names::sanitized_name;
-use crate::kit::propagation::while_role_propagates;
 use crate::kit::tagger::CodePipelineTags;
 use crate::kit::WriteOnly;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Model, Tagger, Tags};
@@ -518,12 +517,7 @@ impl Kind for Pipeline {
         let pipeline = declaration(&name, want).map_err(|e| scrub(e, want))?;
         let tags = ctx.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| invalid("tags", e)));
         let call = self.client.create_pipeline().pipeline(pipeline).set_tags(Some(tags.collect::<Result<_, _>>()?));
-        let out = while_role_propagates(ctx, "creating the pipeline", || {
-            let call = call.clone();
-            async move { call.send().await.map_err(from_sdk) }
-        })
-        .await
-        .map_err(|e| {
+        let out = call.send().await.map_err(from_sdk).map_err(|e| {
             let e = scrub(e, want);
             if e.message.contains("already exists") {
                 e.with_hint(format!(
@@ -542,19 +536,14 @@ impl Kind for Pipeline {
 
     async fn update(
         &self,
-        ctx: &OpCtx,
+        _ctx: &OpCtx,
         live: &Observed,
         want: &PipelineModel,
         _changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
         let pipeline = declaration(&live.id, want).map_err(|e| scrub(e, want))?;
         let call = self.client.update_pipeline().pipeline(pipeline);
-        let out = while_role_propagates(ctx, "updating the pipeline", || {
-            let call = call.clone();
-            async move { call.send().await.map_err(from_sdk) }
-        })
-        .await
-        .map_err(|e| scrub(e, want))?;
+        let out = call.send().await.map_err(from_sdk).map_err(|e| scrub(e, want))?;
         let mut attributes = live.attributes.clone();
         attributes.insert("version".into(), json!(out.pipeline().and_then(|p| p.version())));
         Ok(Some(attributes))
@@ -680,9 +669,9 @@ mod tests {
             Some("InvalidStructureException".into()),
             "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::123456789012:role/p",
         );
-        assert!(crate::kit::propagation::is_propagation_error(&e));
+        assert!(crate::kit::consistency::is_propagation_error(&e));
         let other = ProviderError::new(Some("InvalidStructureException".into()), "Pipeline has only 1 stage(s)");
-        assert!(!crate::kit::propagation::is_propagation_error(&other));
+        assert!(!crate::kit::consistency::is_propagation_error(&other));
     }
 
     #[test]

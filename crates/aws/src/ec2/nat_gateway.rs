@@ -27,8 +27,9 @@
 //! released right after.
 
 use super::*;
-use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
+use crate::kit::{attrs, kept, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as Nat, NatGatewayState, ResourceType};
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, Poll, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
@@ -244,6 +245,14 @@ impl Kind for NatGateway {
         &SCHEMA
     }
 
+    /// An Elastic IP belongs to one NAT gateway at a time.
+    fn coexists(&self, old: &deployctl_engine::Props, new: &Wanted) -> Result<(), String> {
+        match kept(old, new, "allocation_id") {
+            Some(eip) => Err(format!("its Elastic IP {eip} can belong to one NAT gateway at a time")),
+            None => Ok(()),
+        }
+    }
+
     fn tagger(&self) -> Option<&dyn Tagger> {
         Some(&self.tags)
     }
@@ -277,6 +286,8 @@ impl Kind for NatGateway {
                     let tags = tag_map(n.tags());
                     tags.get(TAG_STACK) == Some(&ctx.stack) && tags.get(TAG_RESOURCE) == Some(&ctx.address)
                 })
+                // The gateway this one replaces carries the same tags.
+                .filter(|n| !ctx.replaces.iter().any(|id| Some(id.as_str()) == n.nat_gateway_id()))
                 .collect();
         }
         let id = match mine.iter().find(|n| is_live(n)).and_then(|n| n.nat_gateway_id()) {

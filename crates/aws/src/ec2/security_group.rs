@@ -2,13 +2,19 @@
 //! including rules that reference another group.
 //!
 //! Rules are read from DescribeSecurityGroups' IpPermissions (one call for
-//! every group), flattened to one rule per source, and revoked by the exact
-//! permission read, description included.
+//! every group), flattened to one rule per source. An update reads the
+//! group's rules with their ids (DescribeSecurityGroupRules) and revokes
+//! by id: a rule is its identity, not its content, so one that names a
+//! group deleted since can still be revoked (by content, AWS would refuse
+//! it: InvalidGroup.NotFound).
 
 use super::*;
-use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
+use crate::kit::{attrs, kept, model, Adopt, Created, Kind, Live, Tagger};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule, UserIdGroupPair,
+};
 use deployctl_engine::diff::normalize;
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Prop, Type};
 use serde_json::{json, Map, Value};
@@ -28,7 +34,8 @@ static RULE_TYPE: Type = Type::Object(&RULE);
 model! {
     pub struct SecurityGroupModel {
         vpc_id: String = "The VPC." [required, replace],
-        group_name: Option<String> = "The group's name. Default: `<stack>-<resource>`." [replace],
+        group_name: Option<String> = "The group's name, unique in its VPC. Default: `<stack>-<resource>` (a replacement \
+                                      created beside the old group adds its generation, `-2`)." [replace],
         description: String = "The group's description." [default("\"Managed by deployctl\""), replace],
         ingress: Option<Vec<Value>> = "Inbound rules." [typed(Type::Set(&RULE_TYPE))],
         egress: Option<Vec<Value>> = "Outbound rules." [typed(Type::Set(&RULE_TYPE))],
@@ -93,6 +100,38 @@ fn rules_of(p: &IpPermission) -> Vec<Value> {
     out.extend(p.prefix_list_ids().iter().map(|r| with("prefix_list_id", r.prefix_list_id(), r.description())));
     out.extend(p.user_id_group_pairs().iter().map(|r| with("referenced_group_id", r.group_id(), r.description())));
     out
+}
+
+/// A rule as DescribeSecurityGroupRules gives it, in the spec's shape.
+fn rule_of(r: &SecurityGroupRule) -> Value {
+    let proto = r.ip_protocol().unwrap_or("-1");
+    let mut m = Map::new();
+    m.insert("ip_protocol".into(), json!(proto));
+    if proto != "-1" {
+        m.insert("from_port".into(), json!(r.from_port()));
+        m.insert("to_port".into(), json!(r.to_port()));
+    }
+    let referenced = r.referenced_group_info().and_then(|g| g.group_id());
+    for (key, v) in [
+        ("cidr_ipv4", r.cidr_ipv4()),
+        ("cidr_ipv6", r.cidr_ipv6()),
+        ("prefix_list_id", r.prefix_list_id()),
+        ("referenced_group_id", referenced),
+    ] {
+        if let Some(v) = v {
+            m.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(d) = r.description().filter(|d| !d.is_empty()) {
+        m.insert("description".into(), json!(d));
+    }
+    Value::Object(m)
+}
+
+/// A live rule, with its id when it was read with one.
+struct LiveRule {
+    rule: Value,
+    id: Option<String>,
 }
 
 /// A spec rule as the IpPermission that creates it.
@@ -171,25 +210,52 @@ impl SecurityGroup {
         Ok(out)
     }
 
+    /// The group's rules with their ids: (ingress, egress).
+    async fn rules(&self, id: &str) -> Result<(Vec<LiveRule>, Vec<LiveRule>), ProviderError> {
+        let mut pages = self
+            .client
+            .describe_security_group_rules()
+            .filters(filter("group-id", &[id.to_string()]))
+            .into_paginator()
+            .send();
+        let (mut ingress, mut egress) = (Vec::new(), Vec::new());
+        while let Some(page) = pages.next().await {
+            for r in page.map_err(from_sdk)?.security_group_rules.unwrap_or_default() {
+                let live = LiveRule { rule: rule_of(&r), id: r.security_group_rule_id().map(str::to_string) };
+                if r.is_egress() == Some(true) {
+                    egress.push(live);
+                } else {
+                    ingress.push(live);
+                }
+            }
+        }
+        Ok((ingress, egress))
+    }
+
     /// Brings the group's rules from `live` to `want`, for each direction
-    /// the spec manages: revoke what is not wanted (the exact live
-    /// permission), then authorize what is missing.
+    /// the spec manages: revoke what is not wanted (by rule id where it is
+    /// known, else by the exact live permission), then authorize what is
+    /// missing.
     async fn converge_rules(
         &self,
         id: &str,
         want: &SecurityGroupModel,
-        live: (&[Value], &[Value]),
+        live: (&[LiveRule], &[LiveRule]),
     ) -> Result<(), ProviderError> {
         for (field, egress, want, have) in
             [("ingress", false, &want.ingress, live.0), ("egress", true, &want.egress, live.1)]
         {
             let Some(want) = want else { continue };
             let want_norm: Vec<Value> = want.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
-            let have_norm: Vec<Value> = have.iter().map(|r| normalize(&RULE_TYPE, r)).collect();
+            let have_norm: Vec<Value> = have.iter().map(|r| normalize(&RULE_TYPE, &r.rule)).collect();
             let mut revoke = Vec::new();
-            for (i, (raw, norm)) in have.iter().zip(&have_norm).enumerate() {
+            let mut revoke_ids = Vec::new();
+            for (i, (live, norm)) in have.iter().zip(&have_norm).enumerate() {
                 if !want_norm.contains(norm) {
-                    revoke.push(permission(raw, field, i)?);
+                    match &live.id {
+                        Some(rule_id) => revoke_ids.push(rule_id.clone()),
+                        None => revoke.push(permission(&live.rule, field, i)?),
+                    }
                 }
             }
             let mut add = Vec::new();
@@ -198,27 +264,30 @@ impl SecurityGroup {
                     add.push(permission(raw, field, i)?);
                 }
             }
-            let (revoke, add) = (Some(revoke).filter(|r| !r.is_empty()), Some(add).filter(|a| !a.is_empty()));
             let c = &self.client;
-            match (egress, revoke) {
-                (true, Some(r)) => drop(
+            // By id and by content: two calls at most, each all or nothing.
+            let by_id = Some(revoke_ids).filter(|r| !r.is_empty()).map(|ids| (Some(ids), None));
+            let by_content = Some(revoke).filter(|r| !r.is_empty()).map(|p| (None, Some(p)));
+            for (ids, permissions) in by_id.into_iter().chain(by_content) {
+                if egress {
                     c.revoke_security_group_egress()
                         .group_id(id)
-                        .set_ip_permissions(Some(r))
+                        .set_security_group_rule_ids(ids)
+                        .set_ip_permissions(permissions)
                         .send()
                         .await
-                        .map_err(from_sdk)?,
-                ),
-                (false, Some(r)) => drop(
+                        .map_err(from_sdk)?;
+                } else {
                     c.revoke_security_group_ingress()
                         .group_id(id)
-                        .set_ip_permissions(Some(r))
+                        .set_security_group_rule_ids(ids)
+                        .set_ip_permissions(permissions)
                         .send()
                         .await
-                        .map_err(from_sdk)?,
-                ),
-                _ => {}
+                        .map_err(from_sdk)?;
+                }
             }
+            let add = Some(add).filter(|a| !a.is_empty());
             match (egress, add) {
                 (true, Some(a)) => drop(
                     c.authorize_security_group_egress()
@@ -280,6 +349,16 @@ impl Kind for SecurityGroup {
         Some(&self.tags)
     }
 
+    /// A name is unique in its VPC; an unset one is generated anew.
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        match (kept(old, new, "group_name"), kept(old, new, "vpc_id")) {
+            (Some(name), Some(_)) => {
+                Err(format!("its group_name {name} must be unique in its VPC and the replacement keeps it"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<SecurityGroupModel>>, ProviderError> {
         in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("group-id", chunk)])).await
     }
@@ -295,7 +374,7 @@ impl Kind for SecurityGroup {
                 permission(r, field, i)?;
             }
         }
-        let name = want.group_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.group_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.name_seed()));
         let out = self
             .client
             .create_security_group()
@@ -308,8 +387,11 @@ impl Kind for SecurityGroup {
             .map_err(from_sdk)?;
         let id = out.group_id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        // A new group has no inbound rules and AWS's allow-all outbound one.
-        self.converge_rules(&id, want, (&[], &default_egress())).await?;
+        // A new group has no inbound rules and AWS's allow-all outbound one
+        // (revoked by content: it names no other group).
+        let default_egress: Vec<LiveRule> =
+            default_egress().into_iter().map(|rule| LiveRule { rule, id: None }).collect();
+        self.converge_rules(&id, want, (&[], &default_egress)).await?;
         let arn = out.security_group_arn().map(str::to_string);
         let owner = if arn.is_none() { self.account.get(&self.client).await? } else { None };
         let attributes = attributes(&ctx.region, &id, arn, owner.as_deref(), Some(&name), Some(&want.vpc_id));
@@ -318,21 +400,14 @@ impl Kind for SecurityGroup {
 
     async fn update(
         &self,
-        ctx: &OpCtx,
+        _ctx: &OpCtx,
         current: &Observed,
         want: &SecurityGroupModel,
         _changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        // Revoking needs the exact live permission: read it now.
-        let live = self.describe(&ctx.region, vec![filter("group-id", std::slice::from_ref(&current.id))]).await?;
-        let Some(live) = live.into_iter().next() else {
-            return Err(ProviderError::new(
-                Some("InvalidGroup.NotFound".into()),
-                format!("security group {} disappeared", current.id),
-            ));
-        };
-        let rules = |r: &Option<Vec<Value>>| r.clone().unwrap_or_default();
-        self.converge_rules(&current.id, want, (&rules(&live.model.ingress), &rules(&live.model.egress))).await?;
+        // Revoking goes by rule id: read the rules with theirs now.
+        let (ingress, egress) = self.rules(&current.id).await?;
+        self.converge_rules(&current.id, want, (&ingress, &egress)).await?;
         Ok(None)
     }
 

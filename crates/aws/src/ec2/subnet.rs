@@ -1,8 +1,9 @@
 //! `ec2.subnet`: a subnet in one availability zone.
 
 use super::*;
-use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
+use crate::kit::{attrs, kept, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as AwsSubnet, SubnetState};
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
 use serde_json::json;
@@ -91,6 +92,16 @@ impl Subnet {
     }
 }
 
+/// The first and last address of an IPv4 CIDR block.
+fn ipv4_range(cidr: &str) -> Option<(u32, u32)> {
+    let (ip, len) = cidr.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    let first = u32::from(ip) & mask;
+    Some((first, first | !mask))
+}
+
 #[async_trait::async_trait]
 impl Kind for Subnet {
     type Model = SubnetModel;
@@ -98,6 +109,26 @@ impl Kind for Subnet {
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// Two subnets of a VPC cannot overlap: a replacement in the same VPC
+    /// exists beside the old one only with a range apart from it.
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        if kept(old, new, "vpc_id").is_none() {
+            return Ok(()); // another VPC (or one known only after apply: a new one)
+        }
+        let old_cidr = old.get("cidr_block").and_then(|v| v.as_str()).unwrap_or_default();
+        match new.get("cidr_block") {
+            Some(Some(v)) => match (v.as_str().and_then(ipv4_range), ipv4_range(old_cidr)) {
+                (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => Err(format!(
+                    "its cidr_block {} overlaps the old subnet's {old_cidr} in the same VPC",
+                    v.as_str().unwrap_or_default()
+                )),
+                (Some(_), Some(_)) => Ok(()),
+                _ => Err(format!("its cidr_block may overlap the old subnet's {old_cidr}")),
+            },
+            _ => Err(format!("its cidr_block is known only after apply and may overlap the old subnet's {old_cidr}")),
+        }
     }
 
     fn tagger(&self) -> Option<&dyn Tagger> {

@@ -45,12 +45,13 @@
 //! moto keep current.
 
 use super::*;
-use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
+use crate::kit::{attrs, kept, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
     LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service as EcsService, ServiceField,
 };
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::Attr;
 
@@ -102,7 +103,8 @@ model! {
 
 model! {
     pub struct ServiceModel {
-        service_name: Option<String> = "The service's name. Default: `<stack>-<resource>`." [replace],
+        service_name: Option<String> = "The service's name, unique in its cluster. Default: `<stack>-<resource>` (a \
+                                        replacement created beside the old service adds its generation, `-2`)." [replace],
         cluster: String = "The cluster's ARN, usually `${cluster.arn}`." [required, replace],
         task_definition: String =
             "The task definition revision's ARN, usually `${task.arn}`. A change deploys the new revision." [required],
@@ -489,7 +491,6 @@ impl Service {
     /// when nothing needed the call.
     async fn update_service(
         &self,
-        ctx: &OpCtx,
         cluster: &str,
         arn: &str,
         want: &ServiceModel,
@@ -533,11 +534,7 @@ impl Service {
         if has("capacity_provider_strategy") || has("enable_execute_command") {
             req = req.force_new_deployment(true);
         }
-        let out = crate::kit::propagation::while_role_propagates(ctx, "updating the service", || {
-            let req = req.clone();
-            async move { req.send().await.map_err(from_sdk).map_err(with_hint) }
-        })
-        .await?;
+        let out = req.send().await.map_err(from_sdk).map_err(with_hint)?;
         let primary = out.service().and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")));
         Ok(Some(primary.and_then(|d| d.id()).map(str::to_string)))
     }
@@ -567,6 +564,17 @@ impl Kind for Service {
 
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// A service's name is unique in its cluster (while the old one drains,
+    /// too); an unset one is generated anew.
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        match (kept(old, new, "service_name"), kept(old, new, "cluster")) {
+            (Some(name), Some(_)) => {
+                Err(format!("its service_name {name} must be unique in its cluster and the replacement keeps it"))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn tagger(&self) -> Option<&dyn Tagger> {
@@ -607,7 +615,7 @@ impl Kind for Service {
 
     async fn create(&self, ctx: &OpCtx, want: &ServiceModel) -> Result<Created, ProviderError> {
         let cluster = want.cluster.as_str();
-        let name = want.service_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.service_name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.name_seed()));
         let items = strategy(want.capacity_provider_strategy.as_deref().unwrap_or_default())?;
         let replica = want.scheduling_strategy == "REPLICA";
         let lbs = load_balancers(want);
@@ -633,11 +641,7 @@ impl Kind for Service {
             .scheduling_strategy(SchedulingStrategy::from(want.scheduling_strategy.as_str()))
             .client_token(&ctx.client_token)
             .set_tags(Some(tags_of(&ctx.tags)));
-        let out = crate::kit::propagation::while_role_propagates(ctx, "creating the service", || {
-            let req = req.clone();
-            async move { req.send().await.map_err(from_sdk).map_err(with_hint) }
-        })
-        .await?;
+        let out = req.send().await.map_err(from_sdk).map_err(with_hint)?;
         let svc =
             out.service.ok_or_else(|| ProviderError::msg(format!("CreateService for {name} returned no service")))?;
         let arn = svc.service_arn().unwrap_or_default().to_string();
@@ -648,7 +652,7 @@ impl Kind for Service {
         let missed: Vec<&str> =
             MOTO_5_2_5_CREATE_IGNORES.into_iter().filter(|f| !asked[*f].is_null() && asked[*f] != got[*f]).collect();
         if !missed.is_empty() {
-            if let Some(started) = self.update_service(ctx, cluster, &arn, want, &missed).await? {
+            if let Some(started) = self.update_service(cluster, &arn, want, &missed).await? {
                 ours = started.or(ours);
             }
         }
@@ -664,7 +668,7 @@ impl Kind for Service {
         changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
         let cluster = cluster_of_observed(live);
-        if let Some(started) = self.update_service(ctx, &cluster, &live.id, want, changed).await? {
+        if let Some(started) = self.update_service(&cluster, &live.id, want, changed).await? {
             self.wait_rollout(ctx, &cluster, &live.id, Some(&want.task_definition), started).await?;
         }
         Ok(None)

@@ -28,8 +28,8 @@
 //! that never recorded it is found by the engine's adoption
 //! (`find_existing`: the latest ACTIVE revisions of the family, tagged for
 //! this stack and resource) before the plan, so create itself looks nothing
-//! up. Registering goes through the IAM propagation retry: a just-created
-//! execution role may not be usable yet.
+//! up. A register refused because a just-created execution role is not
+//! usable yet is retried by the adapter (`kit::consistency`).
 //!
 //! `validate` checks every enumeration (network mode, compatibilities,
 //! protocols, log drivers, ulimits, conditions, CPU architecture, OS
@@ -609,11 +609,7 @@ impl Kind for TaskDefinition {
             .set_runtime_platform(runtime)
             .set_volumes(nonempty(want.volumes.iter().flatten().map(volume).collect()))
             .set_tags(Some(tags_of(&ctx.tags)));
-        let out = crate::kit::propagation::while_role_propagates(ctx, "registering the task definition", || {
-            let request = request.clone();
-            async move { request.send().await.map_err(from_sdk) }
-        })
-        .await?;
+        let out = request.send().await.map_err(from_sdk)?;
         let td = out.task_definition().ok_or_else(|| {
             ProviderError::msg(format!("RegisterTaskDefinition for {} returned no task definition", want.family))
         })?;

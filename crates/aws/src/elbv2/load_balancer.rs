@@ -42,7 +42,7 @@ crate::model! {
 crate::model! {
     pub struct LoadBalancerModel {
         name: Option<String> = "The name: letters, digits and hyphens, at most 32 characters, unique in the \
-            region. Default: `<stack>-<resource>`, shortened with a hash to fit." [replace, unique],
+            region. Default: `<stack>-<resource>`, shortened with a hash to fit; a replacement created beside the old one adds its generation (`-2`)." [replace, unique, generated],
         lb_type as "type": String = "`application`, `network` or `gateway`."
             [default("\"application\""), replace, one_of(LoadBalancerTypeEnum::values())],
         scheme: String = "`internet-facing` or `internal`."
@@ -290,7 +290,7 @@ impl Kind for LoadBalancer {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {
-        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.name_seed()));
         let out = self
             .client
             .create_load_balancer()

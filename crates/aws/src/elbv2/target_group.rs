@@ -34,7 +34,7 @@ const NOT_FOUND: &str = "TargetGroupNotFound";
 model! {
     pub struct TargetGroupModel {
         name: Option<String> = "The name: letters, digits and hyphens, at most 32 characters. Default: \
-                                `<stack>-<resource>`, shortened with a hash to fit." [replace, unique],
+                                `<stack>-<resource>`, shortened with a hash to fit; a replacement created beside the old one adds its generation (`-2`)." [replace, unique, generated],
         protocol: String = "`HTTP`, `HTTPS` (application load balancers), `TCP`, `TLS`, `UDP`, `TCP_UDP` \
                             (network), `GENEVE`." [default("\"HTTP\""), replace, one_of(ProtocolEnum::values())],
         port: Option<i64> = "The port the targets receive traffic on (not for `lambda` targets)."
@@ -295,7 +295,7 @@ impl Kind for TargetGroup {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &TargetGroupModel) -> Result<Created, ProviderError> {
-        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.name_seed()));
         let lambda = want.target_type == "lambda";
         let protocol = (!lambda).then_some(want.protocol.as_str());
         let http = protocol.is_some_and(is_http);

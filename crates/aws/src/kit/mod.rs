@@ -11,15 +11,18 @@
 //! - it owns tags: a tag change never reaches the kind's `update`; the
 //!   kind's [`Tagger`] converges them;
 //! - it owns not-found: deleting what is already gone is success;
+//! - it owns eventual consistency: a create or update that AWS refuses
+//!   because it does not see yet what was just made is retried, bounded
+//!   ([`consistency`]);
 //! - it hands `delete` the properties state recorded, typed.
 //!
 //! What is left to a kind is its calls and its mapping: read (batched),
 //! create (returning the id and attributes from the create response, with no
 //! read-back), update of the properties that changed, delete.
 
+pub mod consistency;
 pub mod names;
 pub mod policy;
-pub mod propagation;
 pub mod tagger;
 pub mod tagging;
 
@@ -27,7 +30,7 @@ pub use tagger::{TagChange, Tagger};
 
 use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
+use deployctl_engine::kind::{coexistence_by_schema, Wanted, TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
 use deployctl_spec::{KindSchema, Literals, Prop, Type};
 use futures::future::join_all;
@@ -301,6 +304,14 @@ pub fn unless_gone<T>(
     }
 }
 
+/// The value the spec asks for `field`, when it is known and the same as
+/// `old`'s: what keeps a replacement from existing beside the old object
+/// where AWS allows one object per value.
+pub fn kept(old: &Props, new: &Wanted, field: &str) -> Option<String> {
+    let v = new.get(field)?.as_ref().filter(|v| old.get(field) == Some(*v))?;
+    Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+}
+
 /// The attributes object from `(name, value)` pairs.
 pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Props {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
@@ -330,6 +341,14 @@ pub trait Kind: Send + Sync + 'static {
     /// is unset (from `<stack>-<address>`), if it has one.
     fn default_name(&self, _stack: &str, _address: &str) -> Option<String> {
         None
+    }
+
+    /// Whether a replacement with the properties `new` can exist beside
+    /// `old`, the object it replaces, until what uses it is repointed (the
+    /// engine then creates it first): `Err` says why not. The default goes
+    /// by the schema's unique properties.
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        coexistence_by_schema(self.schema(), old, new)
     }
 
     /// How the kind's tags are changed after create; `None` for kinds
@@ -414,7 +433,8 @@ impl<K: Kind> Adapter<K> {
     ) -> Result<Observed, ProviderError> {
         let read = ReadCtx { stack: ctx.stack.clone(), region: ctx.region.clone() };
         let live = self.0.read(&read, &[name.to_string()]).await?.into_iter().next();
-        let Some(live) = live.filter(|l| is_ours(&l.tags, &ctx.stack, &ctx.address)) else {
+        let ours = |l: &Live<K::Model>| is_ours(&l.tags, &ctx.stack, &ctx.address) && !ctx.replaces.contains(&l.id);
+        let Some(live) = live.filter(ours) else {
             return Err(ProviderError::new(
                 conflict.code.clone(),
                 format!(
@@ -445,6 +465,10 @@ impl<K: Kind> Adapter<K> {
 impl<K: Kind> ResourceKind for Adapter<K> {
     fn schema(&self) -> &'static KindSchema {
         self.0.schema()
+    }
+
+    fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
+        self.0.coexists(old, new)
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
@@ -501,7 +525,12 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     async fn create(&self, ctx: &OpCtx, desired: &Props) -> Result<Observed, ProviderError> {
         check_resolved(self.0.schema(), desired)?;
         let want = K::Model::from_props(desired)?;
-        match self.0.create(ctx, &want).await {
+        // Refused before it made anything, for what it names is not seen
+        // yet: started over.
+        let fresh =
+            |e: &ProviderError| ctx.recent_dependencies && !ctx.id_recorded() && consistency::unseen(e).is_some();
+        let what = format!("creating {}", ctx.display);
+        match consistency::until_seen(ctx, &what, fresh, || self.0.create(ctx, &want)).await {
             Ok(created) => {
                 debug_assert_attributes(self.0.schema(), &created.attributes);
                 Ok(Observed {
@@ -536,7 +565,19 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         let mut attributes = current.attributes.clone();
         let rest: Vec<&str> = changed.iter().map(String::as_str).filter(|c| *c != "tags").collect();
         if !rest.is_empty() {
-            if let Some(a) = self.0.update(ctx, current, &want, &rest).await? {
+            // Refused for what it names (not the resource itself) is not
+            // seen yet: an update converges, so it is asked again.
+            let fresh = |e: &ProviderError| {
+                ctx.recent_dependencies
+                    && match consistency::unseen(e) {
+                        Some(consistency::Unseen::Role) => true,
+                        Some(consistency::Unseen::Missing) => !e.message.contains(&current.id),
+                        None => false,
+                    }
+            };
+            let update = || self.0.update(ctx, current, &want, &rest);
+            let what = format!("updating {}", ctx.display);
+            if let Some(a) = consistency::until_seen(ctx, &what, fresh, update).await? {
                 debug_assert_attributes(self.0.schema(), &a);
                 attributes = a;
             }
@@ -600,31 +641,19 @@ pub async fn converge_tags(tagger: &dyn Tagger, live: &Observed, want: &Tags) ->
     tagger.tag(live, &tagger::TagChange { want, set: &set, unset: &unset }).await
 }
 
-/// Retries `call` while AWS answers one of `codes` (eventual consistency:
-/// a resource created a moment ago that another service, or another call
-/// of the same one, does not see yet), with the step's backoff and
-/// timeout. The first answer is the usual one, so this costs nothing when
-/// AWS is consistent already; reads to "wait until visible" are not needed.
-pub async fn retry_unseen<T, F, Fut>(ctx: &OpCtx, what: &str, codes: &[&str], mut call: F) -> Result<T, ProviderError>
+/// Retries a kind's own `call` about the resource it has just created
+/// while AWS answers one of `codes` (another service, or another call of
+/// the same one, does not see it yet), through [`consistency::until_seen`].
+/// The first answer is the usual one, so this costs nothing when AWS is
+/// consistent already; reads to "wait until visible" are not needed.
+pub async fn retry_unseen<T, F, Fut>(ctx: &OpCtx, what: &str, codes: &[&str], call: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut + Send,
     Fut: std::future::Future<Output = Result<T, ProviderError>> + Send,
     T: Send,
 {
-    ctx.wait_for(what, || {
-        let attempt = call();
-        async move {
-            match attempt.await {
-                Ok(v) => Ok(deployctl_engine::Poll::Ready(v)),
-                Err(e) if e.code.as_deref().is_some_and(|c| codes.contains(&c)) => {
-                    Ok(deployctl_engine::Poll::Pending(format!("not visible yet ({e})")))
-                }
-                Err(e) => Err(e),
-            }
-        }
-    })
-    .await
-    .map_err(ProviderError::from)
+    let listed = |e: &ProviderError| e.code.as_deref().is_some_and(|c| codes.contains(&c));
+    consistency::until_seen(ctx, what, listed, call).await
 }
 
 /// Describes `ids` in batches of `chunk` with `call`; when AWS refuses a

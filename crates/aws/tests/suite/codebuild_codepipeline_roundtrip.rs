@@ -432,17 +432,27 @@ async fn github_pipeline_of_seed_000_round_trips_without_leaking_the_token() {
         .unwrap()
         .is_empty());
 
-    // An error never carries the token: a role CodePipeline cannot assume is
-    // retried (as IAM propagation) until the step's timeout, then reported.
+    // An error never carries the token: a role CodePipeline cannot assume,
+    // made in this run, is retried (as IAM propagation) until the step's
+    // timeout, then reported.
     let missing = format!("arn:aws:iam::{ACCOUNT}:role/not-there");
     let (plain_bad, _) = evaluate(&pipeline_000_yaml(&missing, TOKEN_ENV));
-    let (ctx, mut rx) = op_with(&pipeline::SCHEMA, "bad", StepAction::Create, tags("bad"), Duration::from_millis(1500));
+    let (mut ctx, mut rx) =
+        op_with(&pipeline::SCHEMA, "bad", StepAction::Create, tags("bad"), Duration::from_millis(1500));
+    ctx.recent_dependencies = true;
     let e = kind.create(&ctx, &plain_bad).await.unwrap_err();
     assert!(e.code_is("InvalidStructureException"), "{e:?}");
     assert!(e.message.contains("not-there"), "{e:?}");
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("propagate")), "{e:?}");
     assert!(!format!("{e:?}").contains(ROTATED));
     assert!(progress(&mut rx).iter().any(|m| m.contains("waiting for IAM role to propagate")));
+    // A role not made in this run is not propagating: refused at once.
+    let (ctx, mut rx) = op(&pipeline::SCHEMA, "bad", StepAction::Create, tags("bad"));
+    let started = std::time::Instant::now();
+    let e = kind.create(&ctx, &plain_bad).await.unwrap_err();
+    assert!(e.code_is("InvalidStructureException") && e.hint.is_none(), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "not retried");
+    assert!(progress(&mut rx).is_empty());
 
     let (ctx, _rx) = op(&pipeline::SCHEMA, "pipeline", StepAction::Delete, tags("pipeline"));
     kind.delete(&ctx, &rotated, &Props::new()).await.unwrap();
@@ -607,7 +617,8 @@ async fn pipeline_create_waits_for_a_role_that_is_still_propagating() {
             create_role(&aws, "late-role", "codepipeline.amazonaws.com").await
         })
     };
-    let (ctx, mut rx) = op(&pipeline::SCHEMA, "late", StepAction::Create, tags("late"));
+    let (mut ctx, mut rx) = op(&pipeline::SCHEMA, "late", StepAction::Create, tags("late"));
+    ctx.recent_dependencies = true; // the role is made in the same run
     let created = kind.create(&ctx, &desired).await.unwrap();
     assert_eq!(late.await.unwrap(), role_arn);
     assert_eq!(created.id, "stock-late");

@@ -33,3 +33,4 @@ mod oidc_provider_roundtrip;
 mod reference_doc;
 mod s3_sns_cloudwatch_roundtrip;
 mod ssm_roundtrip;
+mod strict_aws;

@@ -1,8 +1,9 @@
-//! The IAM propagation retry: a service that cannot yet assume a
-//! just-created role is asked again (with backoff, progress events, a bound
-//! and Ctrl-C honoured); any other error is returned at once.
+//! The eventual-consistency retry (`kit::consistency`), for IAM
+//! propagation: a service that cannot yet assume a just-created role is
+//! asked again (with backoff, progress events, a bound and Ctrl-C
+//! honoured); any other error is returned at once.
 
-use deployctl_aws::kit::propagation::{is_propagation_error, while_role_propagates, while_role_propagates_with};
+use deployctl_aws::kit::consistency::{is_propagation_error, until_seen, until_seen_with};
 use deployctl_engine::{Event, OpCtx, ProviderError, StepAction};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,16 +38,24 @@ const FAST: (Duration, Duration) = (Duration::from_millis(5), Duration::from_mil
 async fn propagation_errors_are_retried_until_the_call_succeeds() {
     let (ctx, _cancel, mut rx) = ctx(Duration::from_secs(60));
     let calls = AtomicU32::new(0);
-    let r = while_role_propagates_with(&ctx, "creating the service", FAST.0, FAST.1, Duration::from_secs(10), || {
-        let n = calls.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n < 2 {
-                Err(ecs_cannot_assume())
-            } else {
-                Ok("arn:aws:ecs:us-east-1:123456789012:service/c/web")
+    let r = until_seen_with(
+        &ctx,
+        "creating the service",
+        FAST.0,
+        FAST.1,
+        Duration::from_secs(10),
+        is_propagation_error,
+        || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    Err(ecs_cannot_assume())
+                } else {
+                    Ok("arn:aws:ecs:us-east-1:123456789012:service/c/web")
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     assert_eq!(r, Ok("arn:aws:ecs:us-east-1:123456789012:service/c/web"));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -66,7 +75,7 @@ async fn other_errors_return_at_once() {
     let calls = AtomicU32::new(0);
     let denied =
         ProviderError::new(Some("AccessDeniedException".into()), "User is not authorized to perform ecs:CreateService");
-    let r: Result<(), _> = while_role_propagates(&ctx, "creating the service", || {
+    let r: Result<(), _> = until_seen(&ctx, "creating the service", is_propagation_error, || {
         calls.fetch_add(1, Ordering::SeqCst);
         let e = denied.clone();
         async move { Err(e) }
@@ -80,12 +89,13 @@ async fn other_errors_return_at_once() {
 async fn a_role_that_never_propagates_fails_within_the_limit_with_the_aws_error() {
     let (ctx, _cancel, _rx) = ctx(Duration::from_secs(60));
     let started = std::time::Instant::now();
-    let r: Result<(), _> = while_role_propagates_with(
+    let r: Result<(), _> = until_seen_with(
         &ctx,
         "creating the project",
         FAST.0,
         FAST.1,
         Duration::from_millis(100),
+        is_propagation_error,
         || async {
             Err(ProviderError::new(
                 Some("InvalidInputException".into()),
@@ -104,10 +114,11 @@ async fn a_role_that_never_propagates_fails_within_the_limit_with_the_aws_error(
 async fn the_step_timeout_bounds_the_retries_when_it_is_shorter() {
     let (ctx, _cancel, _rx) = ctx(Duration::from_millis(50));
     let started = std::time::Instant::now();
-    let r: Result<(), _> = while_role_propagates_with(&ctx, "x", FAST.0, FAST.1, Duration::from_secs(120), || async {
-        Err(ecs_cannot_assume())
-    })
-    .await;
+    let r: Result<(), _> =
+        until_seen_with(&ctx, "x", FAST.0, FAST.1, Duration::from_secs(120), is_propagation_error, || async {
+            Err(ecs_cannot_assume())
+        })
+        .await;
     assert!(r.is_err());
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -116,12 +127,13 @@ async fn the_step_timeout_bounds_the_retries_when_it_is_shorter() {
 async fn an_interrupt_stops_the_retries() {
     let (ctx, cancel, _rx) = ctx(Duration::from_secs(60));
     let calls = AtomicU32::new(0);
-    let r: Result<(), _> = while_role_propagates_with(
+    let r: Result<(), _> = until_seen_with(
         &ctx,
         "creating the service",
         Duration::from_millis(50),
         Duration::from_millis(50),
         Duration::from_secs(60),
+        is_propagation_error,
         || {
             if calls.fetch_add(1, Ordering::SeqCst) == 1 {
                 cancel();

@@ -12,7 +12,7 @@ use deployctl_engine::{
     plan, Action, ApplyReport, Change, Event, EventSink, Executor, Kinds, Mode, Observed, OpCtx, Plan, Planned, Props,
     ProviderError, ReadCtx, ResourceKind, StateWriter, StepAction, Written,
 };
-use deployctl_spec::{load_str, Attr, KindSchema, Prop, Stack, Type, VarOverrides};
+use deployctl_spec::{load_str, Attr, KindSchema, Prop, ReplaceOrder, Stack, Type, VarOverrides};
 use deployctl_state::{Backend, Lock, LockInfo, Pending, PendingOp, ResourceState, State, StateError, Versioned};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,6 +32,10 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("name", Type::String, "Cannot change in place.").replace(),
         Prop::new("size", Type::Int, "Changes in place."),
         Prop::new("parent", Type::String, "Another resource's id, usually."),
+        Prop::new("handle", Type::String, "Unique, as AWS names are; generated when unset; cannot change in place.")
+            .replace()
+            .unique()
+            .generated(),
     ],
     attributes: &[Attr { name: "id", doc: "The id." }],
     taggable: true,
@@ -674,16 +678,16 @@ async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
 }
 
 #[tokio::test]
-async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bumps_generation() {
+async fn a_replacement_that_keeps_a_unique_name_deletes_then_creates_and_bumps_generation() {
     let h = Harness::new();
     h.kind.set_delay(Duration::from_millis(10));
-    h.up(&stack("  a:\n    type: test.kind\n    properties: {name: x, size: 1}\n")).await;
+    h.up(&stack("  a:\n    type: test.kind\n    properties: {name: x, size: 1, handle: h}\n")).await;
     h.kind.clear_log();
     let old = h.kind.live("a").unwrap();
     let old_state = h.backend.state().unwrap().resources["a"].clone();
     assert_eq!(old_state.generation, 0);
 
-    let s = stack("  a:\n    type: test.kind\n    properties: {name: y, size: 1}\n");
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: y, size: 1, handle: h}\n");
     let p = h.plan(&s, Mode::Apply).await;
     let a = rp(&p, "a");
     assert_eq!(a.action, Action::Replace);
@@ -697,6 +701,9 @@ async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bump
             forces_replacement: true,
         }]
     );
+    let order = a.replacement.as_ref().expect("a replacement says its order");
+    assert_eq!(order.order, ReplaceOrder::DeleteBeforeCreate);
+    assert_eq!(order.why, "its handle 'h' must be unique and the replacement keeps it");
 
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}", run.report);
@@ -713,36 +720,185 @@ async fn replacing_a_field_that_forces_replacement_deletes_then_creates_and_bump
     assert!(!h.plan(&s, Mode::Apply).await.has_changes());
 }
 
-/// What references a replaced resource runs after the replacement's
-/// create: b, updated in place because its `parent` becomes the new id, and
-/// c, new in the same run.
-#[tokio::test]
-async fn dependents_of_a_replaced_resource_run_after_its_new_create() {
-    let h = Harness::new();
-    let a = |name: &str| format!("  a:\n    type: test.kind\n    properties: {{name: {name}}}\n");
-    let b = "  b:\n    type: test.kind\n    properties: {name: b, parent: \"${a.id}\"}\n";
-    let c = "  c:\n    type: test.kind\n    properties: {name: c, parent: \"${a.id}\"}\n";
-    h.up(&stack(&format!("{}{b}", a("x")))).await;
-    h.kind.clear_log();
+/// a → b (b references a's id), and c, new, referencing a too.
+fn replaced_with_dependents(name: &str, lifecycle: &str) -> Stack {
+    stack(&format!(
+        "  a:\n    type: test.kind\n    properties: {{name: {name}}}\n{lifecycle}  b:\n    type: test.kind\n    properties: {{name: b, parent: \"${{a.id}}\"}}\n  c:\n    type: test.kind\n    properties: {{name: c, parent: \"${{a.id}}\"}}\n"
+    ))
+}
 
-    let s = stack(&format!("{}{b}{c}", a("y")));
+/// Where the new object can exist beside the old one, it is created first,
+/// what uses the old one is repointed, and only then is the old one
+/// deleted: nothing is ever without it (a listener without its target
+/// group), and AWS never refuses the delete for a dependent still there.
+#[tokio::test]
+async fn a_replacement_that_can_exist_beside_the_old_creates_first_repoints_dependents_then_deletes() {
+    let h = Harness::new();
+    h.kind.set_delay(Duration::from_millis(10));
+    let first = stack("  a:\n    type: test.kind\n    properties: {name: x}\n  b:\n    type: test.kind\n    properties: {name: b, parent: \"${a.id}\"}\n");
+    h.up(&first).await;
+    h.kind.clear_log();
+    let old_a = h.kind.live("a").unwrap().id;
+
+    let s = replaced_with_dependents("y", "");
     let p = h.plan(&s, Mode::Apply).await;
-    assert_eq!(rp(&p, "a").action, Action::Replace);
+    let a = rp(&p, "a");
+    assert_eq!(a.action, Action::Replace);
+    assert_eq!(a.symbol(), "+/-");
+    assert_eq!(a.replacement.as_ref().unwrap().order, ReplaceOrder::CreateBeforeDestroy);
+    // The JSON plan records the order.
+    let json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    let a_json = json["resources"].as_array().unwrap().iter().find(|r| r["address"] == "a").unwrap();
+    assert_eq!(a_json["replacement"]["order"], json!("create_before_destroy"));
     let b = rp(&p, "b");
     assert_eq!(b.action, Action::Update, "{b:#?}");
     assert_eq!(b.changes[0].after, Some(Planned::KnownAfterApply));
-    assert_eq!(rp(&p, "c").action, Action::Create);
 
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}\nlog: {:?}", run.report, h.kind.log());
     let create_a = h.kind.call("a", StepAction::Create);
-    before(&h.kind.call("a", StepAction::Delete), &create_a);
-    before(&create_a, &h.kind.call("b", StepAction::Update));
+    let delete_a = h.kind.call("a", StepAction::Delete);
+    let update_b = h.kind.call("b", StepAction::Update);
+    before(&create_a, &update_b);
     before(&create_a, &h.kind.call("c", StepAction::Create));
+    before(&update_b, &delete_a);
+    // The recorded order of the run: create, repoint, delete.
+    let finished: Vec<(String, StepAction)> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { address, action, .. } if address.ends_with(".a") || address.ends_with(".b") => {
+                Some((address.clone(), *action))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        vec![
+            ("test.kind.a".to_string(), StepAction::Create),
+            ("test.kind.b".to_string(), StepAction::Update),
+            ("test.kind.a".to_string(), StepAction::Delete),
+        ]
+    );
     let new_a = h.kind.live("a").unwrap().id;
+    assert!(!h.kind.world().contains_key(&old_a), "the old object is deleted");
     assert_eq!(h.kind.live("b").unwrap().properties["parent"], json!(new_a));
     assert_eq!(h.kind.live("c").unwrap().properties["parent"], json!(new_a));
+    let state = h.backend.state().unwrap();
+    assert!(state.resources["a"].deposed.is_empty(), "{:?}", state.resources["a"]);
+    assert_eq!(state.resources["a"].generation, 1);
     assert!(!h.plan(&s, Mode::Apply).await.has_changes());
+}
+
+/// Guards the middle of a create-before-destroy: a run that ends after
+/// the new object exists and before the old one is deleted (killed before
+/// it recorded the new id) leaves both; the next run adopts the new one
+/// by its tags, never the old one (which carries the same tags), repoints
+/// what still uses the old one, and deletes it: one object, no orphan.
+#[tokio::test]
+async fn a_create_before_destroy_interrupted_before_the_delete_is_finished_by_the_next_run() {
+    let h = Harness::new();
+    h.up(&stack("  a:\n    type: test.kind\n    properties: {name: x}\n  b:\n    type: test.kind\n    properties: {name: b, parent: \"${a.id}\"}\n  c:\n    type: test.kind\n    properties: {name: c, parent: \"${a.id}\"}\n")).await;
+    let old_a = h.kind.live("a").unwrap().id;
+    let s = replaced_with_dependents("y", "");
+    let p = h.plan(&s, Mode::Apply).await;
+    // The run is cut off the moment a's new object exists.
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    h.kind.on_call(move |address, action| {
+        if address == "a" && action == StepAction::Create {
+            c2.cancel();
+        }
+    });
+    let run = h.apply_with(&p, 1, cancel).await;
+    assert!(run.report.interrupted, "{:?}", run.report);
+    h.kind.on_call(|_, _| {});
+    assert_eq!(h.kind.world().values().filter(|o| o.tags[TAG_RESOURCE] == "a").count(), 2, "old and new");
+    // As if killed before the result was written: the new id is lost.
+    let mut state = h.backend.state().unwrap();
+    let a = state.resources.get_mut("a").unwrap();
+    assert_eq!(a.deposed.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), vec![old_a.clone()]);
+    a.id = None;
+    a.pending = Some(Pending { op: PendingOp::Create, started_at: Some("2024-01-01T00:00:00Z".into()), token: None });
+    h.backend.put(state);
+
+    let p = h.plan(&s, Mode::Apply).await;
+    let a = rp(&p, "a");
+    assert_ne!(a.id.as_deref(), Some(old_a.as_str()), "the old object is never adopted: {a:#?}");
+    assert_eq!(a.deposed.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), vec![old_a.clone()]);
+    assert!(p.has_changes());
+    assert!(p.summary().delete >= 1, "{:?}", p.summary());
+    h.kind.clear_log();
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    assert!(h.kind.log().iter().all(|c| c.action != StepAction::Create || c.address != "a"), "{:?}", h.kind.log());
+    before(&h.kind.call("b", StepAction::Update), &h.kind.call("a", StepAction::Delete));
+    let left: Vec<Observed> = h.kind.world().into_values().filter(|o| o.tags[TAG_RESOURCE] == "a").collect();
+    assert_eq!(left.len(), 1, "one a, no orphan: {left:?}");
+    assert!(!h.kind.world().contains_key(&old_a));
+    assert!(h.backend.state().unwrap().resources["a"].deposed.is_empty());
+    assert!(!h.plan(&s, Mode::Apply).await.has_changes());
+}
+
+#[tokio::test]
+async fn lifecycle_create_before_destroy_that_cannot_hold_is_refused_before_any_call() {
+    let h = Harness::new();
+    let with = |name: &str| {
+        stack(&format!(
+            "  a:\n    type: test.kind\n    properties: {{name: {name}, handle: h}}\n    lifecycle: {{replace: create_before_destroy}}\n"
+        ))
+    };
+    h.up(&with("x")).await;
+    h.kind.clear_log();
+    let state = h.backend.state();
+    let err = plan(&with("y"), state.as_ref(), &h.kinds, Mode::Apply, &EventSink::discard()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("test.kind.a must be replaced"), "{text}");
+    assert!(text.contains("its handle 'h' must be unique and the replacement keeps it"), "{text}");
+    assert!(text.contains("hint: "), "{text}");
+    assert!(h.kind.log().is_empty());
+    assert_eq!(h.backend.state(), state);
+}
+
+/// A delete-first replacement's dependents are replaced delete-first too:
+/// their old objects use the old one, which goes first.
+#[tokio::test]
+async fn what_depends_on_a_delete_first_replacement_is_replaced_delete_first() {
+    let h = Harness::new();
+    let s = |handle: &str| {
+        stack(&format!(
+            "  a:\n    type: test.kind\n    properties: {{name: a, handle: {handle}}}\n  b:\n    type: test.kind\n    properties: {{name: \"b-${{a.id}}\"}}\n"
+        ))
+    };
+    h.up(&s("h1")).await;
+    // Forced: handle changes, but lifecycle says delete first.
+    let forced = stack("  a:\n    type: test.kind\n    properties: {name: a, handle: h2}\n    lifecycle: {replace: delete_before_create}\n  b:\n    type: test.kind\n    properties: {name: \"b-${a.id}\"}\n");
+    let p = h.plan(&forced, Mode::Apply).await;
+    assert_eq!(rp(&p, "a").replacement.as_ref().unwrap().why, "lifecycle.replace is delete_before_create");
+    let b = rp(&p, "b");
+    assert_eq!(b.action, Action::Replace);
+    assert_eq!(b.replacement.as_ref().unwrap().order, ReplaceOrder::DeleteBeforeCreate);
+    assert_eq!(b.replacement.as_ref().unwrap().why, "its dependency a is replaced delete-first");
+    h.kind.clear_log();
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    before(&h.kind.call("b", StepAction::Delete), &h.kind.call("a", StepAction::Delete));
+    before(&h.kind.call("a", StepAction::Create), &h.kind.call("b", StepAction::Create));
+    assert!(!h.plan(&forced, Mode::Apply).await.has_changes());
+    // Unforced, a new handle lets a be created first, and b with it (its
+    // handle is generated): b's old object goes before a's.
+    let p = h.plan(&s("h3"), Mode::Apply).await;
+    assert_eq!(rp(&p, "a").replacement.as_ref().unwrap().order, ReplaceOrder::CreateBeforeDestroy);
+    assert_eq!(rp(&p, "b").replacement.as_ref().unwrap().order, ReplaceOrder::CreateBeforeDestroy);
+    h.kind.clear_log();
+    let run = h.apply(&p, 4).await;
+    assert!(run.report.ok(), "{:?}", run.report);
+    before(&h.kind.call("a", StepAction::Create), &h.kind.call("b", StepAction::Create));
+    before(&h.kind.call("b", StepAction::Create), &h.kind.call("b", StepAction::Delete));
+    before(&h.kind.call("b", StepAction::Delete), &h.kind.call("a", StepAction::Delete));
+    assert_eq!(h.kind.world().len(), 2, "{:?}", h.kind.world());
+    assert!(!h.plan(&s("h3"), Mode::Apply).await.has_changes());
 }
 
 #[tokio::test]

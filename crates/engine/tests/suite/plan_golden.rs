@@ -8,7 +8,7 @@
 //! and review the diff (a change that breaks old plans needs a new
 //! `PLAN_FORMAT_VERSION`).
 
-use deployctl_engine::plan::{Prior, Timeouts, PLAN_FORMAT_VERSION};
+use deployctl_engine::plan::{Prior, ReplaceOrder, Replacement, Timeouts, PLAN_FORMAT_VERSION};
 use deployctl_engine::{Action, Change, Mode, Plan, Planned, ResourcePlan};
 use deployctl_spec::{Expr, Part, Pos, Reference, SecretSource, Selector};
 use serde_json::{json, Value};
@@ -50,6 +50,8 @@ fn base(address: &str, type_name: &str, action: Action) -> ResourcePlan {
         reasons: vec![],
         changes: vec![],
         forced_by: vec![],
+        replacement: None,
+        deposed: vec![],
         dependencies: vec![],
         previous_dependencies: vec![],
         desired: BTreeMap::new(),
@@ -191,6 +193,10 @@ fn sample() -> Plan {
             // What a delete reads that AWS does not keep.
             recorded: props(json!({"subnet_ids": ["subnet-old"], "port": 5432, "skip_final_snapshot": true})),
         }),
+        replacement: Some(Replacement {
+            order: ReplaceOrder::DeleteBeforeCreate,
+            why: "its identifier 'db' must be unique and the replacement keeps it".into(),
+        }),
         ..base("db", "rds.instance", Action::Replace)
     };
 
@@ -199,6 +205,31 @@ fn sample() -> Plan {
         prior: Some(Prior { id: "igw-9".into(), ..Default::default() }),
         dependencies: vec!["vpc".into()],
         ..base("igw", "ec2.internet_gateway", Action::NoOp)
+    };
+
+    // Replaced by creating first; an earlier run's replacement of it is
+    // still to be deleted.
+    let tg = ResourcePlan {
+        id: Some("arn:tg/web/2".into()),
+        changes: vec![Change {
+            field: "port".into(),
+            before: Some(Planned::Value(json!(80))),
+            after: Some(Planned::Value(json!(8080))),
+            forces_replacement: true,
+        }],
+        forced_by: vec!["port".into()],
+        replacement: Some(Replacement {
+            order: ReplaceOrder::CreateBeforeDestroy,
+            why: "lifecycle.replace is create_before_destroy".into(),
+        }),
+        deposed: vec![Prior {
+            id: "arn:tg/web/1".into(),
+            properties: props(json!({"port": 80})),
+            recorded: props(json!({"port": 80})),
+            ..Default::default()
+        }],
+        prior: Some(Prior { id: "arn:tg/web/2".into(), ..Default::default() }),
+        ..base("tg", "elbv2.target_group", Action::Replace)
     };
 
     let old = ResourcePlan {
@@ -223,7 +254,7 @@ fn sample() -> Plan {
         region: "us-east-1".into(),
         state_lineage: Some("5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11".into()),
         state_serial: Some(42),
-        resources: vec![vpc, subnet, igw, db, old],
+        resources: vec![vpc, subnet, igw, db, tg, old],
         forget: vec!["eip[gone]".into()],
         for_each_keys: [("subnet".to_string(), vec!["a".to_string(), "b".to_string()])].into(),
         outputs: [
@@ -278,9 +309,9 @@ fn the_golden_plan_reads_back_equal() {
 #[test]
 fn from_json_refuses_another_format_version() {
     let mut v: Value = serde_json::from_str(&sample().to_json()).unwrap();
-    v["format_version"] = json!(2);
+    v["format_version"] = json!(1);
     let err = Plan::from_json(&v.to_string()).unwrap_err();
-    assert!(err.contains("plan format version 2 is not supported"), "{err}");
+    assert!(err.contains("plan format version 1 is not supported"), "{err}");
     assert!(err.contains(&format!("writes {PLAN_FORMAT_VERSION}")), "{err}");
 }
 

@@ -178,9 +178,9 @@ fn unknown_pending_field_and_op_are_rejected() {
 
 #[test]
 fn newer_format_is_refused_not_called_corrupt() {
-    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 4,\n  \"new_thing\": {},");
+    let text = golden("v1_full.json").replace("\"format_version\": 1,", "\"format_version\": 5,\n  \"new_thing\": {},");
     let err = from_json("state/network.json", &text).unwrap_err();
-    assert!(matches!(err, StateError::TooNew { found: 4, supported: 3 }), "{err}");
+    assert!(matches!(err, StateError::TooNew { found: 5, supported: 4 }), "{err}");
     assert!(err.to_string().contains("upgrade deployctl"), "{err}");
 }
 
