@@ -295,6 +295,51 @@ async fn replacing_a_subnet_that_holds_a_nat_gateway_completes_with_no_dependenc
     assert!(!again.has_changes(), "{again:#?}");
 }
 
+/// Destroying the subnet and its NAT gateway: the gateway goes first, as
+/// AWS requires (the subnet's delete is refused while it is there).
+#[tokio::test]
+async fn destroy_deletes_the_nat_gateway_before_its_subnet() {
+    let world: Shared = Arc::default();
+    {
+        let mut w = world.lock().unwrap();
+        w.subnets.insert("subnet-old".into(), ("10.0.1.0/24".into(), tags_for("subnet")));
+        w.nats.insert(
+            "nat-old".into(),
+            ("subnet-old".into(), "eipalloc-1".into(), NatGatewayState::Available, tags_for("nat")),
+        );
+    }
+    let ec2 = client(&world);
+    let kinds = Kinds::new(vec![Adapter::arc(SubnetKind::new(ec2.clone())), Adapter::arc(NatKind::new(ec2))]);
+    let mut state = State::new(STACK, "us-east-1");
+    for (address, type_name, id, deps) in
+        [("subnet", "ec2.subnet", "subnet-old", vec![]), ("nat", "ec2.nat_gateway", "nat-old", vec!["subnet".into()])]
+    {
+        let mut r = ResourceState::new(type_name);
+        r.id = Some(id.into());
+        r.dependencies = deps;
+        state.resources.insert(address.into(), r);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path(), STACK));
+    let version = backend.write(&state, None).await.unwrap();
+    let sink = EventSink::discard();
+    let plan = deployctl_engine::plan(&spec("10.0.1.0/24"), Some(&state), &kinds, Mode::Destroy, &sink).await.unwrap();
+    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
+    let executor = Executor {
+        kinds,
+        events: sink,
+        parallelism: 4,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        default_timeout: Duration::from_secs(60),
+    };
+    let report = executor.apply(&plan, &state, writer).await;
+    handle.await.unwrap();
+    let log = world.lock().unwrap().log.clone();
+    assert!(report.ok(), "{:?}\n{log:?}", report.failed);
+    assert_eq!(log, ["deleted nat-old", "deleted subnet-old"]);
+    assert!(backend.read().await.unwrap().unwrap().state.resources.is_empty());
+}
+
 fn create_ctx(recent: bool) -> (OpCtx, tokio::sync::mpsc::UnboundedReceiver<Event>) {
     let tags = tags_for("subnet").into_iter().map(|t| (t.key.unwrap(), t.value.unwrap())).collect();
     let (mut ctx, _cancel, rx) = OpCtx::detached(
