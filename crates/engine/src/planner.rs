@@ -158,8 +158,16 @@ pub async fn plan_with(
                 forced_by: Vec::new(),
                 replacement: None,
                 deposed: deposed_of(&live, &r.address, recorded),
+                // What the recorded object (and any deposed one) used that
+                // the spec no longer names: deleted only after this lets go.
                 previous_dependencies: recorded
-                    .map(|rec| rec.dependencies.iter().filter(|d| !deps.contains(d)).cloned().collect())
+                    .map(|rec| {
+                        let used = rec.dependencies.iter().chain(rec.deposed.iter().flat_map(|d| &d.dependencies));
+                        let mut old: Vec<String> = used.filter(|d| !deps.contains(d)).cloned().collect();
+                        old.sort();
+                        old.dedup();
+                        old
+                    })
                     .unwrap_or_default(),
                 dependencies: deps,
                 desired: r.properties.clone(),
@@ -331,8 +339,19 @@ pub async fn plan_with(
                     forced_by: Vec::new(),
                     replacement: None,
                     deposed,
+                    // What it (and any deposed object) used: deleted after it.
                     dependencies: rec
-                        .map(|r| r.dependencies.clone())
+                        .map(|r| {
+                            let mut all: Vec<String> = r
+                                .dependencies
+                                .iter()
+                                .chain(r.deposed.iter().flat_map(|d| &d.dependencies))
+                                .cloned()
+                                .collect();
+                            all.sort();
+                            all.dedup();
+                            all
+                        })
                         .or_else(|| stack.resource(address).map(|r| dependencies(stack, r).into_iter().collect()))
                         .unwrap_or_default(),
                     previous_dependencies: Vec::new(),

@@ -238,7 +238,7 @@ fn build_spec(compute: &str) -> deployctl_spec::Stack {
 
 #[tokio::test]
 async fn a_compute_type_change_is_planned_in_place_applied_and_recorded_through_the_engine() {
-    use deployctl_engine::{Action, EventSink, Executor, Kinds, Mode, StateWriter};
+    use deployctl_engine::{Action, EventSink, Kinds, Mode};
     use deployctl_state::{Backend, LocalBackend, ResourceState, State};
     use std::sync::Arc;
 
@@ -277,17 +277,9 @@ async fn a_compute_type_change_is_planned_in_place_applied_and_recorded_through_
     assert_eq!(fields, ["environment"], "{rp:#?}");
     assert!(!rp.changes[0].forces_replacement);
 
-    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
-    let executor = Executor {
-        kinds: kinds.clone(),
-        events: sink.clone(),
-        parallelism: 4,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        default_timeout: Duration::from_secs(60),
-    };
-    let report = executor.apply(&plan, &state, writer).await;
+    let report =
+        crate::support::engine::apply(&kinds, backend.clone(), &state, version, &plan, Duration::from_secs(60)).await;
     assert!(report.ok(), "{:?}", report.failed);
-    handle.await.unwrap();
     assert_eq!(update.num_calls(), 1, "exactly one UpdateProject, with the new compute type");
 
     let after = backend.read().await.unwrap().expect("state").state;

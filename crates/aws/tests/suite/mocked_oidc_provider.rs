@@ -215,7 +215,7 @@ fn github_spec(client_ids: &str) -> deployctl_spec::Stack {
 
 #[tokio::test]
 async fn a_client_id_change_is_planned_in_place_applied_and_recorded_through_the_engine() {
-    use deployctl_engine::{Action, EventSink, Executor, Kinds, Mode, StateWriter};
+    use deployctl_engine::{Action, EventSink, Kinds, Mode};
     use deployctl_state::{Backend, LocalBackend, ResourceState, State};
     use std::sync::Arc;
     const URL: &str = "token.actions.githubusercontent.com";
@@ -251,17 +251,9 @@ async fn a_client_id_change_is_planned_in_place_applied_and_recorded_through_the
     assert_eq!(fields, ["client_id_list"], "the url written without https:// is no change: {rp:#?}");
     assert!(!rp.changes[0].forces_replacement);
 
-    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
-    let executor = Executor {
-        kinds: kinds.clone(),
-        events: sink.clone(),
-        parallelism: 4,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        default_timeout: Duration::from_secs(60),
-    };
-    let report = executor.apply(&plan, &state, writer).await;
+    let report =
+        crate::support::engine::apply(&kinds, backend.clone(), &state, version, &plan, Duration::from_secs(60)).await;
     assert!(report.ok(), "{:?}", report.failed);
-    handle.await.unwrap();
     assert_eq!(add.num_calls(), 1, "exactly one AddClientIDToOpenIDConnectProvider, for my-app");
 
     let after = backend.read().await.unwrap().expect("state").state;

@@ -13,6 +13,7 @@
 //! Throttling with the real error codes is in mocked_throttling*.rs, IAM
 //! propagation in mocked_iam_propagation.rs and mocked_ecs_rollout.rs.
 
+use crate::support::engine::apply;
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_nat_gateway::{CreateNatGatewayError, CreateNatGatewayOutput};
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
@@ -36,9 +37,7 @@ use deployctl_aws::ec2::{
 };
 use deployctl_aws::ecs::service::Service as ServiceKind;
 use deployctl_aws::kit::Adapter;
-use deployctl_engine::{
-    Action, Event, EventSink, Executor, Kinds, Mode, OpCtx, ProviderError, ResourceKind, StateWriter, StepAction,
-};
+use deployctl_engine::{Action, Event, EventSink, Kinds, Mode, OpCtx, ProviderError, ResourceKind, StepAction};
 use deployctl_spec::ReplaceOrder;
 use deployctl_state::{Backend, LocalBackend, ResourceState, State};
 use serde_json::json;
@@ -201,6 +200,23 @@ fn client(world: &Shared) -> Client {
     mock_client!(aws_sdk_ec2, RuleMode::MatchAny, refs.as_slice())
 }
 
+/// A subnet (10.0.1.0/24) and the NAT gateway in it, and the kinds that
+/// manage them through the strict EC2.
+fn subnet_holding_a_nat() -> (Shared, Kinds) {
+    let world: Shared = Arc::default();
+    {
+        let mut w = world.lock().unwrap();
+        w.subnets.insert("subnet-old".into(), ("10.0.1.0/24".into(), tags_for("subnet")));
+        w.nats.insert(
+            "nat-old".into(),
+            ("subnet-old".into(), "eipalloc-1".into(), NatGatewayState::Available, tags_for("nat")),
+        );
+    }
+    let ec2 = client(&world);
+    let kinds = Kinds::new(vec![Adapter::arc(SubnetKind::new(ec2.clone())), Adapter::arc(NatKind::new(ec2))]);
+    (world, kinds)
+}
+
 fn spec(cidr: &str) -> deployctl_spec::Stack {
     let text = format!(
         "stack: {STACK}\nregion: us-east-1\nresources:\n  subnet:\n    type: ec2.subnet\n    properties: {{vpc_id: \
@@ -218,17 +234,7 @@ fn spec(cidr: &str) -> deployctl_spec::Stack {
 /// (delete the subnet first) AWS refuses with DependencyViolation.
 #[tokio::test]
 async fn replacing_a_subnet_that_holds_a_nat_gateway_completes_with_no_dependency_violation() {
-    let world: Shared = Arc::default();
-    {
-        let mut w = world.lock().unwrap();
-        w.subnets.insert("subnet-old".into(), ("10.0.1.0/24".into(), tags_for("subnet")));
-        w.nats.insert(
-            "nat-old".into(),
-            ("subnet-old".into(), "eipalloc-1".into(), NatGatewayState::Available, tags_for("nat")),
-        );
-    }
-    let ec2 = client(&world);
-    let kinds = Kinds::new(vec![Adapter::arc(SubnetKind::new(ec2.clone())), Adapter::arc(NatKind::new(ec2))]);
+    let (world, kinds) = subnet_holding_a_nat();
 
     // State as the first `up` left it.
     let dir = tempfile::tempdir().unwrap();
@@ -262,17 +268,8 @@ async fn replacing_a_subnet_that_holds_a_nat_gateway_completes_with_no_dependenc
     assert_eq!(nat_order.order, ReplaceOrder::DeleteBeforeCreate);
     assert_eq!(nat_order.why, "its Elastic IP eipalloc-1 can belong to one NAT gateway at a time");
 
-    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
-    let executor = Executor {
-        kinds: kinds.clone(),
-        events: sink.clone(),
-        parallelism: 4,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        default_timeout: Duration::from_secs(60),
-    };
-    let report = executor.apply(&plan, &state, writer).await;
+    let report = apply(&kinds, backend.clone(), &state, version, &plan, Duration::from_secs(60)).await;
     assert!(report.ok(), "{:?}\n{:?}", report.failed, world.lock().unwrap().log);
-    handle.await.unwrap();
 
     let (log, subnets): (Vec<String>, Vec<String>) = {
         let w = world.lock().unwrap();
@@ -299,17 +296,7 @@ async fn replacing_a_subnet_that_holds_a_nat_gateway_completes_with_no_dependenc
 /// AWS requires (the subnet's delete is refused while it is there).
 #[tokio::test]
 async fn destroy_deletes_the_nat_gateway_before_its_subnet() {
-    let world: Shared = Arc::default();
-    {
-        let mut w = world.lock().unwrap();
-        w.subnets.insert("subnet-old".into(), ("10.0.1.0/24".into(), tags_for("subnet")));
-        w.nats.insert(
-            "nat-old".into(),
-            ("subnet-old".into(), "eipalloc-1".into(), NatGatewayState::Available, tags_for("nat")),
-        );
-    }
-    let ec2 = client(&world);
-    let kinds = Kinds::new(vec![Adapter::arc(SubnetKind::new(ec2.clone())), Adapter::arc(NatKind::new(ec2))]);
+    let (world, kinds) = subnet_holding_a_nat();
     let mut state = State::new(STACK, "us-east-1");
     for (address, type_name, id, deps) in
         [("subnet", "ec2.subnet", "subnet-old", vec![]), ("nat", "ec2.nat_gateway", "nat-old", vec!["subnet".into()])]
@@ -324,16 +311,7 @@ async fn destroy_deletes_the_nat_gateway_before_its_subnet() {
     let version = backend.write(&state, None).await.unwrap();
     let sink = EventSink::discard();
     let plan = deployctl_engine::plan(&spec("10.0.1.0/24"), Some(&state), &kinds, Mode::Destroy, &sink).await.unwrap();
-    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
-    let executor = Executor {
-        kinds,
-        events: sink,
-        parallelism: 4,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        default_timeout: Duration::from_secs(60),
-    };
-    let report = executor.apply(&plan, &state, writer).await;
-    handle.await.unwrap();
+    let report = apply(&kinds, backend.clone(), &state, version, &plan, Duration::from_secs(60)).await;
     let log = world.lock().unwrap().log.clone();
     assert!(report.ok(), "{:?}\n{log:?}", report.failed);
     assert_eq!(log, ["deleted nat-old", "deleted subnet-old"]);
@@ -600,18 +578,7 @@ async fn replace_group_in_use(lifecycle: &str) -> (deployctl_engine::ApplyReport
     assert_eq!(plan.resources.iter().find(|r| r.address == "sg").unwrap().action, Action::Replace);
     assert_eq!(plan.resources.iter().find(|r| r.address == "web").unwrap().action, Action::Update);
 
-    let (writer, handle) = StateWriter::start(backend.clone(), None, state.clone(), Some(version), sink.clone());
-    // A short timeout: a delete refused while the group is in use is
-    // retried until it (ENIs let go late on AWS), then fails.
-    let executor = Executor {
-        kinds: kinds.clone(),
-        events: sink.clone(),
-        parallelism: 4,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        default_timeout: Duration::from_secs(2),
-    };
-    let report = executor.apply(&plan, &state, writer).await;
-    handle.await.unwrap();
+    let report = apply(&kinds, backend.clone(), &state, version, &plan, Duration::from_secs(2)).await;
     let log = world.lock().unwrap().log.clone();
     let after = backend.read().await.unwrap().expect("state").state;
     let again = deployctl_engine::plan(&stack, Some(&after), &kinds, Mode::Apply, &sink).await.unwrap();
