@@ -193,3 +193,46 @@ fn a_stack_destroyed_and_brought_up_again_restores_its_secret_and_reads_it() {
         assert_eq!(r.code, 0, "round {round}: {r:?}");
     }
 }
+
+/// What was reviewed is what runs: a saved plan shows a secret by its
+/// fingerprint, and `up --plan` refuses when the secret behind it changed
+/// since, naming the resource and the property, before any change; the
+/// first state then gets the plan's lineage, so the same plan applies
+/// once the secret is back and the next diff is clean.
+#[test]
+fn a_saved_plan_whose_secret_changed_since_is_refused_and_changes_nothing() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let good = spec(&p, false);
+    let plan_file = p.dir.path().join("plan.json").display().to_string();
+    let reviewed = "canary-reviewed-7f2a91";
+    assert_eq!(run_with(&p, reviewed, &["diff", &good, "-o", &plan_file]).code, 0);
+
+    let swapped = "canary-swapped-after-review-3c08d4";
+    let r = run_with(&p, swapped, &["up", &good, "--plan", &plan_file, "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("a secret the plan applies has changed since the plan was made"), "{r:?}");
+    assert!(r.stderr.contains("secretsmanager.secret.key property secret_string"), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("hint: make and review the plan again: deployctl diff {good} -o {plan_file}")),
+        "{r:?}"
+    );
+    assert_hidden(swapped, "the refusal", &format!("{}{}", r.stdout, r.stderr));
+    assert_hidden(reviewed, "the refusal", &format!("{}{}", r.stdout, r.stderr));
+    assert!(state_bytes(&p).is_empty(), "no state written");
+    let listed = rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        sm.list_secrets().send().await.unwrap().secret_list().len()
+    });
+    assert_eq!(listed, 0, "nothing created");
+
+    // The reviewed value applies as planned, and is what was reviewed.
+    let r = run_with(&p, reviewed, &["up", &good, "--plan", &plan_file, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let value = rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        sm.get_secret_value().secret_id("canary/api-key").send().await.unwrap().secret_string().unwrap().to_string()
+    });
+    assert_eq!(value, reviewed);
+    assert_eq!(run_with(&p, reviewed, &["diff", &good, "--detailed-exitcode"]).code, 0);
+}

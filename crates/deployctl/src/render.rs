@@ -291,6 +291,7 @@ mod tests {
             environment: None,
             region: "us-east-1".into(),
             state_lineage: Some(LINEAGE.into()),
+            lineage: LINEAGE.into(),
             state_serial: Some(7),
             resources,
             forget: vec![],

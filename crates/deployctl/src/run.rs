@@ -77,11 +77,10 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let saved = match plan {
                 Some(p) => {
                     let text = std::fs::read_to_string(p).with_context(|| format!("reading plan {}", p.display()))?;
-                    Some(
-                        Plan::from_json(&text)
-                            .map_err(|e| anyhow!(e))
-                            .with_context(|| format!("reading plan {}", p.display()))?,
-                    )
+                    let plan = Plan::from_json(&text)
+                        .map_err(|e| anyhow!(e))
+                        .with_context(|| format!("reading plan {}", p.display()))?;
+                    Some(Saved { plan, remake: format!("deployctl diff {} -o {}", spec.display(), p.display()) })
                 }
                 None => None,
             };
@@ -308,7 +307,7 @@ async fn apply(
     mode: Mode,
     yes: bool,
     json: bool,
-    saved: Option<Plan>,
+    saved: Option<Saved>,
     operation: &str,
 ) -> Result<u8> {
     let started = Instant::now();
@@ -332,7 +331,7 @@ async fn apply_locked(
     mode: Mode,
     yes: bool,
     json: bool,
-    saved: Option<Plan>,
+    saved: Option<Saved>,
     ctx: &Ctx,
     lock: Arc<Mutex<Option<Box<dyn Lock>>>>,
     started: Instant,
@@ -343,9 +342,16 @@ async fn apply_locked(
 
     let saved_plan = saved.is_some();
     let plan = match saved {
-        Some(p) => {
-            check_saved_plan(&p, stack, state.as_ref())?;
-            p
+        Some(Saved { plan, remake }) => {
+            check_saved_plan(&plan, stack, state.as_ref(), &remake)?;
+            let changed = deployctl_engine::secrets_changed_since(&plan, &ctx.kinds).await;
+            if !changed.is_empty() {
+                bail!(
+                    "a secret the plan applies has changed since the plan was made; nothing was changed\n{}\n  hint: make and review the plan again: {remake}",
+                    changed.iter().map(|(r, p)| format!("  {r} property {p}")).collect::<Vec<_>>().join("\n")
+                );
+            }
+            plan
         }
         None => deployctl_engine::plan_with(stack, state.as_ref(), &ctx.kinds, mode, &sink, &plan_options(g)).await?,
     };
@@ -361,7 +367,11 @@ async fn apply_locked(
     }
 
     let environment = stack.environment.as_ref().map(|e| e.name.clone());
-    let mut state = state.unwrap_or_else(|| State::for_instance(&stack.name, environment.as_deref(), &stack.region));
+    // A first state gets the lineage the plan made its fingerprints with.
+    let mut state = state.unwrap_or_else(|| State {
+        lineage: plan.lineage.clone(),
+        ..State::for_instance(&stack.name, environment.as_deref(), &stack.region)
+    });
     // A state written before environments is this instance's (it is at this
     // instance's location): from now on it says so.
     state.environment = environment;
@@ -474,7 +484,13 @@ async fn apply_locked(
 }
 
 /// A saved plan applies only to the state it was made against.
-fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>) -> Result<()> {
+/// A plan read from `up --plan FILE`, and the command that makes it again.
+struct Saved {
+    plan: Plan,
+    remake: String,
+}
+
+fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>, remake: &str) -> Result<()> {
     if plan.instance() != stack.instance() {
         bail!("the plan is for stack instance '{}', not '{}'", plan.instance(), stack.instance());
     }
@@ -484,7 +500,7 @@ fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>) -> Result
     let now = (state.map(|s| s.lineage.clone()), state.map(|s| s.serial));
     if (plan.state_lineage.clone(), plan.state_serial) != now {
         bail!(
-            "state has moved on since the plan was made (plan: serial {}, now: serial {})\n  hint: run `deployctl diff -o` again and review the new plan",
+            "state has moved on since the plan was made (plan: serial {}, now: serial {})\n  hint: make and review the plan again: {remake}",
             plan.state_serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
             now.1.map(|s| s.to_string()).unwrap_or_else(|| "none".into())
         );

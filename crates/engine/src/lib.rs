@@ -24,5 +24,5 @@ pub use executor::{ApplyReport, CriticalStep, Executor};
 pub use kind::{Kinds, Observed, OpCtx, Poll, Props, ProviderError, ReadCtx, ResourceKind, WaitError};
 pub use pacing::ServicePacing;
 pub use plan::{Action, Adoption, Change, Mode, Plan, Planned, ResourcePlan, Summary};
-pub use planner::{plan, plan_with, PlanOptions};
+pub use planner::{plan, plan_with, secrets_changed_since, PlanOptions};
 pub use writer::{LockCheck, StateWriter, Written};

@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 
 /// The version of the plan format (`deployctl diff -o plan.json`).
 ///
-/// - 2: a replacement's order (`replacement`) and the deposed objects to
-///   delete (`deposed`). A version 1 plan would apply every replacement
-///   delete-first: it is refused, and made again with `deployctl diff`.
+/// - 2: a replacement's order (`replacement`), the deposed objects to
+///   delete (`deposed`), and `lineage`. A version 1 plan would apply every
+///   replacement delete-first: it is refused, and made again with
+///   `deployctl diff`.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,11 @@ pub struct Plan {
     /// it once state has moved on. `None`: there was no state yet.
     pub state_lineage: Option<String>,
     pub state_serial: Option<u64>,
+    /// The lineage the plan's secret fingerprints (and the apply's tokens)
+    /// are made with: the state's, or, for a stack with no state yet, the
+    /// one its first state gets when the plan is applied. So a saved plan's
+    /// fingerprints can be checked against the secrets at apply.
+    pub lineage: String,
     /// In dependency order.
     pub resources: Vec<ResourcePlan>,
     /// State entries whose resource no longer exists and which nothing in the

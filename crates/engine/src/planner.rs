@@ -104,6 +104,7 @@ pub async fn plan_with(
         environment,
         region: stack.region.clone(),
         state_lineage: state.map(|s| s.lineage.clone()),
+        lineage: st.lineage.clone(),
         state_serial: state.map(|s| s.serial),
         resources: Vec::new(),
         forget: Vec::new(),
@@ -456,6 +457,44 @@ fn replacement_order(
                 .into(),
         },
     })
+}
+
+/// A saved plan shows each secret by its fingerprint, and the values are
+/// read again at apply: each change the plan makes of a secret must still
+/// be of the secret it shows, or what runs is not what was reviewed. The
+/// secrets the changes name by a literal source (`env:`, `file:`, a
+/// Secrets Manager id) are read again and fingerprinted with the plan's
+/// lineage; the resources and properties whose value differs are returned.
+/// A secret read through a resource the run creates is known only at apply
+/// and is not checked.
+pub async fn secrets_changed_since(plan: &Plan, kinds: &Kinds) -> Vec<(String, String)> {
+    let mut known = Known { attributes: BTreeMap::new(), keys: plan.for_each_keys.clone(), secrets: BTreeMap::new() };
+    for rp in plan.resources.iter().filter(|r| matches!(r.action, Action::NoOp | Action::Update)) {
+        if let Some(p) = &rp.prior {
+            known.attributes.insert(rp.address.clone(), p.attributes.clone());
+        }
+    }
+    let mut changed = Vec::new();
+    for rp in &plan.resources {
+        for c in &rp.changes {
+            let Some(e) = rp.desired.get(&c.field) else { continue };
+            let mut sources = Vec::new();
+            secret_sources(e, &mut sources);
+            if sources.is_empty() || sources.iter().any(|s| s.references().next().is_some()) {
+                continue;
+            }
+            let shown = match &c.after {
+                Some(Planned::Sensitive { fingerprint }) => Value::String(fingerprint.clone()),
+                Some(Planned::Value(v)) => v.clone(),
+                _ => continue,
+            };
+            known.prefetch_secrets(std::iter::once(e), kinds.secret_store(), &BTreeSet::new()).await;
+            if known.eval_recorded(e, &plan.lineage) != Some(shown) {
+                changed.push((display(&rp.type_name, &rp.address), c.field.clone()));
+            }
+        }
+    }
+    changed
 }
 
 fn depth(address: &str, all: &[ResourcePlan]) -> usize {

@@ -253,6 +253,7 @@ fn sample() -> Plan {
         environment: None,
         region: "us-east-1".into(),
         state_lineage: Some("5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11".into()),
+        lineage: "5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11".into(),
         state_serial: Some(42),
         resources: vec![vpc, subnet, igw, db, tg, old],
         forget: vec!["eip[gone]".into()],
