@@ -236,3 +236,32 @@ fn a_saved_plan_whose_secret_changed_since_is_refused_and_changes_nothing() {
     assert_eq!(value, reviewed);
     assert_eq!(run_with(&p, reviewed, &["diff", &good, "--detailed-exitcode"]).code, 0);
 }
+
+/// `diff` does not lock; when a run holds the lock, it says so (what it
+/// read may be mid-change), and still shows the plan.
+#[test]
+fn diff_says_when_another_run_holds_the_lock() {
+    use deployctl_state::{Backend, LocalBackend, LockInfo};
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let good = spec(&p, false);
+    let backend = LocalBackend::for_instance(p.state_dir(), "canary", None);
+    let info = LockInfo {
+        id: "4f1c".into(),
+        who: "ci@build-7 (pid 4242)".into(),
+        operation: "up".into(),
+        created: "2026-12-02T10:00:00Z".into(),
+        expires: "never (released when that process ends)".into(),
+    };
+    let held = rt().block_on(backend.lock(info, std::time::Duration::ZERO)).unwrap();
+    let r = run_with(&p, "canary-lock-6b2d", &["diff", &good]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("warning: ci@build-7 (pid 4242) is running 'up' on this stack (since 2026-12-02T10:00:00Z)"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("secretsmanager.secret.key will be created"), "{r:?}");
+    rt().block_on(held.release()).unwrap();
+    let r = run_with(&p, "canary-lock-6b2d", &["diff", &good]);
+    assert!(!r.stderr.contains("warning:"), "{r:?}");
+}

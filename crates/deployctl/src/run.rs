@@ -43,6 +43,13 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
             let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
+            // diff does not lock: if a run holds the lock, say so.
+            if let Some(h) = ctx.backend.holder().await? {
+                eprintln!(
+                    "warning: {} is running '{}' on this stack (since {}): what this diff read may change under it",
+                    h.who, h.operation, h.created
+                );
+            }
             let (sink, rx) = EventSink::new();
             let view = spawn_view(rx, g.verbose);
             let plan =

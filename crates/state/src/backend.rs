@@ -95,6 +95,10 @@ pub trait Backend: Send + Sync {
     async fn lock(&self, info: LockInfo, timeout: Duration) -> Result<Box<dyn Lock>, StateError>;
     /// The current state, or `None` when the stack has none yet.
     async fn read(&self) -> Result<Option<Versioned>, StateError>;
+    /// Who holds the lock now, without taking it (`None`: nobody, or a
+    /// lease that has run out): what a reader that does not lock (`diff`)
+    /// tells its user, since what it read may be mid-change.
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError>;
     /// Writes `state` if the stored version is still `expected` (`None`: no
     /// state may exist yet). Returns the new version. The caller bumps serial.
     async fn write(&self, state: &State, expected: Option<&str>) -> Result<String, StateError> {

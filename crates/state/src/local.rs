@@ -190,6 +190,23 @@ impl LocalBackend {
         Ok(Err(None))
     }
 
+    /// The lock's holder: a shared lock is refused exactly while a run
+    /// holds the exclusive one (the operating system releases it when that
+    /// process ends, so a killed run's file is no holder).
+    fn holder_blocking(&self) -> Result<Option<LockInfo>, StateError> {
+        let path = self.lock_path();
+        let mut file = match OpenOptions::new().read(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io_error("open", &path, e)),
+        };
+        if FileExt::try_lock_shared(&file).map_err(|e| self.io_error("lock", &path, e))? {
+            let _ = FileExt::unlock(&file);
+            return Ok(None);
+        }
+        Ok(Some(read_lock_info(&mut file).unwrap_or_else(|| unknown_holder(&path))))
+    }
+
     fn force_unlock_blocking(&self, id: &str) -> Result<(), StateError> {
         let path = self.lock_path();
         let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
@@ -261,6 +278,13 @@ impl Backend for LocalBackend {
         tokio::task::spawn_blocking(move || this.read_blocking())
             .await
             .map_err(|e| join_error("read state", &self.path, e))?
+    }
+
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.holder_blocking())
+            .await
+            .map_err(|e| join_error("read the lock", &self.lock_path(), e))?
     }
 
     async fn write_encoded(&self, state: &State, text: String, expected: Option<&str>) -> Result<String, StateError> {
@@ -454,6 +478,22 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// What `diff` tells: who holds the lock, and nobody once the holder
+    /// released it or its process ended (the OS drops the lock, the file
+    /// with its info stays).
+    #[tokio::test]
+    async fn the_holder_is_who_holds_the_lock_now() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = LocalBackend::new(tmp.path(), "net");
+        let b = LocalBackend::new(tmp.path(), "net");
+        assert_eq!(b.holder().await.unwrap(), None);
+        let held = a.lock(info("7"), Duration::ZERO).await.unwrap();
+        assert_eq!(b.holder().await.unwrap(), Some(info("7")));
+        drop(held); // as a killed process: no release
+        assert_eq!(b.holder().await.unwrap(), None);
+        assert!(b.lock_path().exists(), "the stale info is still there, and is no holder");
     }
 
     #[tokio::test]

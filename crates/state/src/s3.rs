@@ -204,6 +204,16 @@ impl Backend for S3Backend {
         Ok(Box::new(self.acquire(info, timeout).await?))
     }
 
+    /// The lock item's holder, unless its lease has run out (a killed run's
+    /// lock, which the next `up` takes over).
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        let live = |info: &LockInfo| {
+            time::OffsetDateTime::parse(&info.expires, &time::format_description::well_known::Rfc3339)
+                .map_or(true, |t| t > time::OffsetDateTime::now_utc())
+        };
+        Ok(self.read_holder().await?.filter(live))
+    }
+
     async fn read(&self) -> Result<Option<Versioned>, StateError> {
         let location = self.location();
         let out = match self.s3.get_object().bucket(&self.bucket).key(&self.key).send().await {

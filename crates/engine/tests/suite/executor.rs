@@ -264,6 +264,9 @@ impl Backend for MemBackend {
             .as_ref()
             .map(|(state, v)| Versioned { state: state.clone(), version: v.to_string() }))
     }
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(None) // NoLock: every run holds it, none excludes another
+    }
     async fn write_encoded(&self, state: &State, _text: String, expected: Option<&str>) -> Result<String, StateError> {
         let delay = *self.write_delay.lock().unwrap();
         if !delay.is_zero() {

@@ -190,8 +190,11 @@ async fn second_lock_waits_then_fails_naming_holder() {
     let env = setup().await;
     let a = env.backend("s.json");
     let b = env.backend("s.json");
+    assert_eq!(b.holder().await.unwrap(), None, "nobody holds it yet");
     let held = a.lock(info("aaa"), Duration::ZERO).await.unwrap();
     assert!(held.is_held());
+    // A reader that does not lock (diff) sees who does.
+    assert_eq!(b.holder().await.unwrap().map(|h| h.id), Some("aaa".to_string()));
 
     let started = Instant::now();
     let holder = locked_by(b.lock(info("bbb"), Duration::from_millis(1500)).await);
@@ -209,6 +212,7 @@ async fn second_lock_waits_then_fails_naming_holder() {
     assert_eq!(locked_by(a.lock(info("ccc"), Duration::ZERO).await).id, "bbb");
     second.release().await.unwrap();
     a.lock(info("ccc"), Duration::ZERO).await.unwrap().release().await.unwrap();
+    assert_eq!(a.holder().await.unwrap(), None, "released");
 }
 
 #[tokio::test]
@@ -220,11 +224,13 @@ async fn expired_lease_is_taken_over() {
     let mut hung = backend.acquire(info("hung"), Duration::ZERO).await.unwrap();
     hung.stop_heartbeat().await;
     assert!(hung.is_held(), "the lease has not run out yet");
+    assert_eq!(backend.holder().await.unwrap().map(|h| h.id), Some("hung".to_string()));
 
     let started = Instant::now();
     let taker = backend.lock(info("taker"), Duration::from_secs(15)).await.unwrap();
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(1500), "taken over after {waited:?}, before the lease ran out");
+    assert_eq!(backend.holder().await.unwrap().map(|h| h.id), Some("taker".to_string()));
     assert!(taker.is_held());
     assert!(!hung.is_held(), "the hung run must know its lease is gone");
 
