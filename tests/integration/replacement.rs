@@ -245,3 +245,52 @@ fn a_referenced_group_deleted_out_of_band_is_repaired_with_the_rules_that_named_
     let clean = p.run(&["diff", spec80.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(clean.code, 0, "the next diff is clean: {clean:?}");
 }
+
+/// Drift is labelled: a tag and an ingress rule added through the API show
+/// under "Changed outside deployctl", from what was applied to what is
+/// live, and as drift in the JSON plan; a change of the spec does not.
+#[test]
+fn a_tag_and_a_rule_added_outside_deployctl_are_shown_as_drift() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec80 = p.spec("front.yaml", &spec(80));
+    p.ok(&["up", spec80.to_str().unwrap(), "--yes"]);
+    let state = p.state(INSTANCE).unwrap();
+    let alb_sg = state["resources"]["alb_sg"]["id"].as_str().unwrap().to_string();
+    let ec2 = rt().block_on(moto.ec2());
+    rt().block_on(async {
+        let tag = aws_sdk_ec2::types::Tag::builder().key("owner").value("bob").build();
+        ec2.create_tags().resources(&alb_sg).tags(tag).send().await.unwrap();
+        let ssh = aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("10.0.0.0/8").build())
+            .build();
+        ec2.authorize_security_group_ingress().group_id(&alb_sg).ip_permissions(ssh).send().await.unwrap();
+    });
+
+    let text = p.ok(&["diff", spec80.to_str().unwrap()]).stdout;
+    let (drift, rest) = text.split_once("deployctl up will make these changes").expect("a plan");
+    assert!(drift.starts_with("Changed outside deployctl since it last applied:"), "{text}");
+    assert!(drift.contains(&format!("~ ec2.security_group.alb_sg ({alb_sg})")), "{text}");
+    assert!(drift.contains("tags.owner = (unset) -> \"bob\""), "{text}");
+    assert!(drift.contains("~ ingress") && drift.contains("\"from_port\":22"), "{text}");
+    assert!(rest.contains("# changed outside deployctl"), "{text}");
+
+    let plan = diff_json(&p, spec80.to_str().unwrap());
+    let changes = resource(&plan, "alb_sg")["changes"].as_array().unwrap().clone();
+    let of = |f: &str| changes.iter().find(|c| c["field"] == f).unwrap_or_else(|| panic!("{f}: {changes:?}")).clone();
+    assert_eq!(of("ingress")["drift"], true);
+    assert_eq!(of("ingress")["applied"]["value"].as_array().unwrap().len(), 1, "what was applied: the one rule");
+    assert_eq!(of("tags.owner")["drift"], true);
+
+    // A change of the spec alone is configuration.
+    p.ok(&["up", spec80.to_str().unwrap(), "--yes"]);
+    let spec8080 = p.spec("front.yaml", &spec(8080));
+    let plan = diff_json(&p, spec8080.to_str().unwrap());
+    let port =
+        resource(&plan, "tg")["changes"].as_array().unwrap().iter().find(|c| c["field"] == "port").unwrap().clone();
+    assert_eq!(port["drift"], false, "{port}");
+    assert!(!p.ok(&["diff", spec8080.to_str().unwrap()]).stdout.contains("Changed outside deployctl"));
+}

@@ -27,6 +27,7 @@ pub fn plan_text(plan: &Plan) -> String {
         );
         return out;
     }
+    drift_text(&mut out, plan);
     let _ = writeln!(out, "deployctl {verb} will make these changes to stack {} ({}):", plan.instance(), plan.region);
     let _ = writeln!(
         out,
@@ -38,6 +39,31 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "{}", summary_line(plan));
     out
+}
+
+/// What changed outside deployctl since it last applied, before the plan
+/// (which then shows what brings it back to the spec): per resource, each
+/// drifted field from what was applied to what is live.
+fn drift_text(out: &mut String, plan: &Plan) {
+    let drifted: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| r.changes.iter().any(|c| c.drift)).collect();
+    if drifted.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Changed outside deployctl since it last applied:");
+    let _ = writeln!(out);
+    for r in drifted {
+        let id = r.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+        let _ = writeln!(out, "  ~ {}{id}", display(&r.type_name, &r.address));
+        let changes: Vec<&Change> = r.changes.iter().filter(|c| c.drift).collect();
+        let width = changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
+        for c in changes {
+            let field = format!("{:<width$}", c.field);
+            let was = c.applied.as_ref().map(planned).unwrap_or_else(|| "(unset)".into());
+            let now = c.before.as_ref().map(planned).unwrap_or_else(|| "(unset)".into());
+            let _ = writeln!(out, "      ~ {field} = {was} -> {now}");
+        }
+    }
+    let _ = writeln!(out);
 }
 
 fn resource_text(out: &mut String, r: &ResourcePlan) {
@@ -83,11 +109,16 @@ fn resource_text(out: &mut String, r: &ResourcePlan) {
 
 fn change_text(c: &Change, action: Action, width: usize) -> String {
     let field = format!("{:<width$}", c.field);
-    let force = if c.forces_replacement { "  # forces replacement" } else { "" };
+    let force = match (c.forces_replacement, c.drift) {
+        (true, true) => "  # forces replacement; changed outside deployctl",
+        (true, false) => "  # forces replacement",
+        (false, true) => "  # changed outside deployctl",
+        (false, false) => "",
+    };
     match (&c.before, &c.after) {
         (None, Some(after)) if action == Action::Create => format!("+ {field} = {}", planned(after)),
         (None, Some(after)) => format!("+ {field} = {}{force}", planned(after)),
-        (Some(before), None) => format!("- {field} = {}", planned(before)),
+        (Some(before), None) => format!("- {field} = {}{force}", planned(before)),
         (Some(before), Some(after)) => match (before, after) {
             (Planned::Sensitive { .. }, Planned::Sensitive { .. }) => {
                 format!("~ {field} = (sensitive value changed){force}")
@@ -250,7 +281,7 @@ mod tests {
     const CANARY: &str = "canary-hunter2-do-not-print";
 
     fn change(field: &str, before: Option<Planned>, after: Option<Planned>) -> Change {
-        Change { field: field.into(), before, after, forces_replacement: false }
+        Change { field: field.into(), before, after, forces_replacement: false, drift: false, applied: None }
     }
 
     fn v(value: Value) -> Option<Planned> {
@@ -304,12 +335,17 @@ mod tests {
     /// object, a secret changed, a secret set on create and values known
     /// only after apply.
     fn every_action() -> Plan {
+        // Two of its changes undo what was changed outside deployctl.
         let vpc = ResourcePlan {
             id: Some("vpc-0a1b".into()),
             changes: vec![
-                change("enable_dns_hostnames", v(json!(false)), v(json!(true))),
+                Change {
+                    drift: true,
+                    applied: v(json!(true)),
+                    ..change("enable_dns_hostnames", v(json!(false)), v(json!(true)))
+                },
                 change("tags.Name", v(json!("old")), v(json!("network-vpc"))),
-                change("tags.Stale", v(json!("yes")), None),
+                Change { drift: true, applied: None, ..change("tags.Stale", v(json!("yes")), None) },
             ],
             ..resource("vpc", "ec2.vpc", Action::Update)
         };

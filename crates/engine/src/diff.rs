@@ -124,7 +124,7 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
 }
 
 /// An empty list or map asks for nothing, and so matches an absent value.
-fn is_empty_value(v: &Value) -> bool {
+pub fn is_empty_value(v: &Value) -> bool {
     match v {
         Value::Array(a) => a.is_empty(),
         Value::Object(m) => m.is_empty(),

@@ -159,6 +159,8 @@ impl Executor {
                     if noops.contains(&address) {
                         e.pending = None;
                         e.dependencies = deps.get(&address).cloned().unwrap_or_default();
+                        // Unchanged: the live tags are the ones applied.
+                        e.tags = o.tags;
                     }
                 }
                 // The intents of every step whose intent does not wait on
@@ -826,12 +828,13 @@ async fn step_body(
             let id = observed.id.clone();
             let deps = rp.dependencies.clone();
             let type_name = rp.type_name.clone();
-            let _ = schema;
+            let tags = if schema.taggable { ctx.tags.clone() } else { BTreeMap::new() };
             shared.writer.record_result(move |s: &mut State| {
                 let e = s.resources.entry(address.clone()).or_insert_with(|| ResourceState::new(&type_name));
                 e.id = Some(id);
                 e.properties = recorded;
                 e.attributes = attributes;
+                e.tags = tags;
                 e.dependencies = deps;
                 e.pending = None;
             });

@@ -216,6 +216,9 @@ pub struct Prior {
     /// such as `force_destroy` or a secret's recovery window.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub recorded: serde_json::Map<String, Value>,
+    /// The tags deployctl last applied (from state).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recorded_tags: BTreeMap<String, String>,
 }
 
 /// One field's change.
@@ -228,6 +231,14 @@ pub struct Change {
     /// This field cannot change in place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
+    /// The live value is not what deployctl last applied: it was changed
+    /// outside deployctl (drift), rather than in the spec (configuration).
+    #[serde(default)]
+    pub drift: bool,
+    /// For drift: what deployctl last applied (`before` is the live value);
+    /// `None` with `drift`: it was not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Planned>,
 }
 
 /// A value as the plan may show it.

@@ -197,6 +197,8 @@ pub async fn plan_with(
                                 before: None,
                                 after: Some(planned(p, v.clone())),
                                 forces_replacement: false,
+                                drift: false,
+                                applied: None,
                             });
                         }
                     }
@@ -212,6 +214,8 @@ pub async fn plan_with(
                                 None => Planned::KnownAfterApply,
                             }),
                             forces_replacement: false,
+                            drift: false,
+                            applied: None,
                         });
                     }
                 }
@@ -234,33 +238,61 @@ pub async fn plan_with(
                         }
                     }
                     let diffs = diff_properties(schema, &want, &live_props);
+                    // What deployctl applied last, to tell drift (the live
+                    // value is not it) from configuration (the spec moved):
+                    // only for a resource this stack applied, not one it
+                    // adopts or takes over now.
+                    let applied = recorded
+                        .filter(|rec| rec.id.is_some() && rec.pending.is_none())
+                        .filter(|_| !live.adopted.contains_key(&r.address));
                     for d in &diffs {
-                        rp.changes.push(field_change(schema.property(&d.field), d));
+                        let mut c = field_change(schema.property(&d.field), d);
+                        if let (Some(rec), Some(p)) = (applied, schema.property(&d.field)) {
+                            if let Some(was) = drifted_from(p, rec, r, live_props.get(p.name)) {
+                                c.drift = true;
+                                c.applied = Some(planned(p, Some(was)));
+                            }
+                        }
+                        rp.changes.push(c);
                         if d.update == Update::Replace {
                             rp.forced_by.push(d.field.clone());
                         }
                     }
+                    // A tag whose live value is not the one last applied
+                    // (states that recorded tags only).
+                    // Whether it drifted, and from what (`None`: it was not set).
+                    let tag_drift = |k: &str| -> (bool, Option<Planned>) {
+                        let Some(rec) = applied.filter(|rec| !rec.tags.is_empty()) else { return (false, None) };
+                        let was = rec.tags.get(k);
+                        (was != obs.tags.get(k), was.map(|v| Planned::Value(Value::String(v.clone()))))
+                    };
                     if schema.taggable {
                         let desired_tags: BTreeMap<String, Option<Value>> =
                             tags.iter().map(|(k, e)| (k.clone(), known.eval_recorded(e, lineage))).collect();
                         for (k, after) in &desired_tags {
                             let before = obs.tags.get(k).map(|s| Value::String(s.clone()));
                             if before.as_ref() != after.as_ref() {
+                                let (drift, applied) = tag_drift(k);
                                 rp.changes.push(Change {
                                     field: format!("tags.{k}"),
                                     before: before.map(Planned::Value),
                                     after: Some(after.clone().map(Planned::Value).unwrap_or(Planned::KnownAfterApply)),
                                     forces_replacement: false,
+                                    drift,
+                                    applied,
                                 });
                             }
                         }
                         for (k, v) in &obs.tags {
                             if !desired_tags.contains_key(k) {
+                                let (drift, applied) = tag_drift(k);
                                 rp.changes.push(Change {
                                     field: format!("tags.{k}"),
                                     before: Some(Planned::Value(Value::String(v.clone()))),
                                     after: None,
                                     forces_replacement: false,
+                                    drift,
+                                    applied,
                                 });
                             }
                         }
@@ -555,7 +587,26 @@ fn to_prior(o: &Observed, rec: Option<&ResourceState>) -> Prior {
         tags: o.tags.clone(),
         attributes: o.attributes.clone(),
         recorded: rec.map(|r| r.properties.clone()).unwrap_or_default(),
+        recorded_tags: rec.map(|r| r.tags.clone()).unwrap_or_default(),
     }
+}
+
+/// What deployctl last applied to `p`, when the live value is not that:
+/// the value state recorded, or, for a property the spec leaves to its
+/// default (then and now), the default.
+fn drifted_from(p: &Prop, rec: &ResourceState, r: &deployctl_spec::Resource, live: Option<&Value>) -> Option<Value> {
+    let was = match rec.properties.get(p.name) {
+        Some(v) => v.clone(),
+        None if !r.properties.contains_key(p.name) => crate::diff::default_of(p)?,
+        None => return None,
+    };
+    let set = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned();
+    let same = match (set(Some(&was)), set(live)) {
+        (Some(a), Some(b)) => crate::diff::normalize(&p.ty, &a) == crate::diff::normalize(&p.ty, &b),
+        (Some(x), None) | (None, Some(x)) => crate::diff::is_empty_value(&x),
+        (None, None) => true,
+    };
+    (!same).then_some(was)
 }
 
 fn planned(p: &Prop, v: Option<Value>) -> Planned {
@@ -580,6 +631,8 @@ fn field_change(p: Option<&Prop>, d: &FieldDiff) -> Change {
         before: d.before.clone().map(wrap),
         after: Some(d.after.clone().map(wrap).unwrap_or(Planned::KnownAfterApply)),
         forces_replacement: d.update == Update::Replace,
+        drift: false,
+        applied: None,
     }
 }
 

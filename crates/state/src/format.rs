@@ -75,6 +75,9 @@ pub fn from_json(location: &str, text: &str) -> Result<State, StateError> {
     if version < 4 && state.resources.values().any(|r| !r.deposed.is_empty()) {
         return Err(corrupt(format!("format_version {version} has no 'deposed' objects")));
     }
+    if version < 4 && state.resources.values().any(|r| !r.tags.is_empty()) {
+        return Err(corrupt(format!("format_version {version} records no 'tags'")));
+    }
     state.format_version = FORMAT_VERSION;
     Ok(state)
 }

@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 ///   written before the call was sent, and the run ended before it wrote
 ///   when (or whether) it was. A version 2 state always has one.
 /// - 4: `deposed`, the objects a create-before-destroy replacement has
-///   replaced and not yet deleted. A version 3 state has none.
+///   replaced and not yet deleted, and `tags`, the tags last applied. A
+///   version 3 state has neither.
 pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +90,10 @@ pub struct ResourceState {
     /// The attributes last read (`id`, `arn`, …), which references resolve to.
     #[serde(default)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The tags last applied, deployctl's own included: a live tag that
+    /// differs was changed outside deployctl (drift).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     /// Addresses this resource depended on when last applied, so that it can
     /// be deleted in the right order once it is gone from the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -127,6 +132,7 @@ impl ResourceState {
             id: None,
             properties: Default::default(),
             attributes: Default::default(),
+            tags: BTreeMap::new(),
             dependencies: Vec::new(),
             generation: 0,
             pending: None,

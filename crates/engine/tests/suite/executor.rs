@@ -659,6 +659,8 @@ async fn an_interrupted_create_is_adopted_by_tag_not_repeated() {
             before: Some(Planned::Value(json!(1))),
             after: Some(Planned::Value(json!(2))),
             forces_replacement: false,
+            drift: false,
+            applied: None,
         }]
     );
 
@@ -702,6 +704,8 @@ async fn a_replacement_that_keeps_a_unique_name_deletes_then_creates_and_bumps_g
             before: Some(Planned::Value(json!("x"))),
             after: Some(Planned::Value(json!("y"))),
             forces_replacement: true,
+            drift: false,
+            applied: None,
         }]
     );
     let order = a.replacement.as_ref().expect("a replacement says its order");
@@ -936,21 +940,48 @@ async fn drift_an_in_place_field_changed_outside_deployctl_is_planned_as_an_upda
     let s = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1}\n");
     h.up(&s).await;
     let id = h.kind.live("a").unwrap().id;
-    h.kind.world.lock().unwrap().get_mut(&id).unwrap().properties.insert("size".into(), json!(5));
+    {
+        let mut world = h.kind.world.lock().unwrap();
+        let live = world.get_mut(&id).unwrap();
+        live.properties.insert("size".into(), json!(5));
+        live.tags.insert("owner".into(), "bob".into());
+    }
 
+    // Both are drift: the live values are not what was applied.
     let p = h.plan(&s, Mode::Apply).await;
     let a = rp(&p, "a");
     assert_eq!(a.action, Action::Update, "{a:#?}");
     assert_eq!(a.id.as_deref(), Some(id.as_str()));
     assert_eq!(
         a.changes,
-        vec![Change {
-            field: "size".into(),
-            before: Some(Planned::Value(json!(5))),
-            after: Some(Planned::Value(json!(1))),
-            forces_replacement: false,
-        }]
+        vec![
+            Change {
+                field: "size".into(),
+                before: Some(Planned::Value(json!(5))),
+                after: Some(Planned::Value(json!(1))),
+                forces_replacement: false,
+                drift: true,
+                applied: Some(Planned::Value(json!(1))),
+            },
+            Change {
+                field: "tags.owner".into(),
+                before: Some(Planned::Value(json!("bob"))),
+                after: None,
+                forces_replacement: false,
+                drift: true,
+                applied: None,
+            }
+        ]
     );
+    // A change of the spec is configuration, not drift.
+    let spec_moved = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 2}\n");
+    let moved = h.plan(&spec_moved, Mode::Apply).await;
+    let size = rp(&moved, "a").changes.iter().find(|c| c.field == "size").unwrap().clone();
+    assert!(size.drift, "still drifted from 1: {size:?}");
+    h.kind.world.lock().unwrap().get_mut(&id).unwrap().properties.insert("size".into(), json!(1));
+    let moved = h.plan(&spec_moved, Mode::Apply).await;
+    let size = rp(&moved, "a").changes.iter().find(|c| c.field == "size").unwrap().clone();
+    assert!(!size.drift && size.applied.is_none(), "the spec moved, AWS did not: {size:?}");
 
     let run = h.apply(&p, 4).await;
     assert!(run.report.ok(), "{:?}", run.report);

@@ -76,6 +76,9 @@ fn sample() -> Plan {
             before: Some(Planned::Value(json!(false))),
             after: Some(Planned::Value(json!(true))),
             forces_replacement: false,
+            // Turned off outside deployctl since it applied `true`.
+            drift: true,
+            applied: Some(Planned::Value(json!(true))),
         }],
         desired: [
             ("cidr_block".to_string(), lit(json!("10.0.0.0/16"))),
@@ -91,6 +94,7 @@ fn sample() -> Plan {
                 json!({"id": "vpc-0a1b2c3d", "arn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0a1b2c3d"}),
             ),
             recorded: Default::default(),
+            recorded_tags: BTreeMap::new(),
         }),
         resume: true,
         timeouts: Some(Timeouts { create_secs: Some(600), update_secs: None, delete_secs: Some(5400) }),
@@ -104,18 +108,24 @@ fn sample() -> Plan {
                 before: None,
                 after: Some(Planned::KnownAfterApply),
                 forces_replacement: false,
+                drift: false,
+                applied: None,
             },
             Change {
                 field: "cidr_block".into(),
                 before: None,
                 after: Some(Planned::Value(json!("10.0.1.0/24"))),
                 forces_replacement: false,
+                drift: false,
+                applied: None,
             },
             Change {
                 field: "tags.Name".into(),
                 before: None,
                 after: Some(Planned::Value(json!("network-a"))),
                 forces_replacement: false,
+                drift: false,
+                applied: None,
             },
         ],
         dependencies: vec!["vpc".into()],
@@ -150,18 +160,24 @@ fn sample() -> Plan {
                 before: Some(Planned::Value(json!(["subnet-old"]))),
                 after: Some(Planned::KnownAfterApply),
                 forces_replacement: true,
+                drift: false,
+                applied: None,
             },
             Change {
                 field: "password".into(),
                 before: Some(Planned::Sensitive { fingerprint: "sha256:0123456789abcdef0123456789abcdef".into() }),
                 after: Some(Planned::Sensitive { fingerprint: "sha256:fedcba9876543210fedcba9876543210".into() }),
                 forces_replacement: false,
+                drift: false,
+                applied: None,
             },
             Change {
                 field: "tags.Old".into(),
                 before: Some(Planned::Value(json!("yes"))),
                 after: None,
                 forces_replacement: false,
+                drift: false,
+                applied: None,
             },
         ],
         forced_by: vec!["subnet_ids".into()],
@@ -192,6 +208,7 @@ fn sample() -> Plan {
             attributes: props(json!({"id": "db-1"})),
             // What a delete reads that AWS does not keep.
             recorded: props(json!({"subnet_ids": ["subnet-old"], "port": 5432, "skip_final_snapshot": true})),
+            recorded_tags: BTreeMap::new(),
         }),
         replacement: Some(Replacement {
             order: ReplaceOrder::DeleteBeforeCreate,
@@ -216,6 +233,8 @@ fn sample() -> Plan {
             before: Some(Planned::Value(json!(80))),
             after: Some(Planned::Value(json!(8080))),
             forces_replacement: true,
+            drift: false,
+            applied: None,
         }],
         forced_by: vec!["port".into()],
         replacement: Some(Replacement {
@@ -242,6 +261,7 @@ fn sample() -> Plan {
             tags: [("deployctl:resource".to_string(), "old_sg".to_string())].into(),
             attributes: props(json!({"id": "sg-old"})),
             recorded: props(json!({"description": "old"})),
+            recorded_tags: [("deployctl:resource".to_string(), "old_sg".to_string())].into(),
         }),
         ..base("old_sg", "ec2.security_group", Action::Delete)
     };

@@ -33,6 +33,8 @@ fn v4_full_round_trips_byte_for_byte() {
     assert_eq!(nat.deposed.len(), 1);
     assert_eq!(nat.deposed[0].id, "nat-0fedcba9876543210");
     assert_eq!(nat.deposed[0].dependencies, ["eip[a]", "old_subnet"]);
+    // The tags last applied, to tell drift from configuration.
+    assert_eq!(state.resources["vpc"].tags["deployctl:stack"], "network/prod");
 }
 
 #[test]
@@ -50,6 +52,21 @@ fn v3_migrates_to_v4_byte_for_byte() {
     assert!(migrated == golden("v3_full.migrated.json"), "v3 migrates to:\n{migrated}");
     let minimal = from_json("v3_minimal.json", &golden("v3_minimal.json")).unwrap();
     assert!(to_json(&minimal) == golden("v4_minimal.json"));
+}
+
+#[test]
+fn a_v3_state_with_recorded_tags_is_refused() {
+    // v4_full with its deposed NAT cut out: only the vpc's tags are new.
+    let only_tags = golden("v4_full.json").replace("\"format_version\": 4", "\"format_version\": 3");
+    let without_deposed = only_tags.replace(
+        &only_tags
+            [only_tags.find(",\n      \"deposed\"").unwrap()..only_tags.find("\n    },\n    \"old_subnet\"").unwrap()],
+        "",
+    );
+    match from_json("x", &without_deposed) {
+        Err(StateError::Corrupt { message, .. }) => assert!(message.contains("records no 'tags'"), "{message}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }
 
 #[test]
