@@ -11,6 +11,7 @@
 //! | 130  | interrupted (Ctrl-C / SIGTERM); state recorded, lock released |
 
 mod cli;
+mod nested;
 mod render;
 mod run;
 

@@ -58,6 +58,15 @@ fn drift_text(out: &mut String, plan: &Plan) {
         let width = changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
         for c in changes {
             let field = format!("{:<width$}", c.field);
+            if let (Some(Planned::Value(was)), Some(Planned::Value(now))) = (&c.applied, &c.before) {
+                if let Some(lines) = crate::nested::lines(was, now) {
+                    let _ = writeln!(out, "      ~ {}:", c.field);
+                    for line in lines {
+                        let _ = writeln!(out, "          {line}");
+                    }
+                    continue;
+                }
+            }
             let was = c.applied.as_ref().map(planned).unwrap_or_else(|| "(unset)".into());
             let now = c.before.as_ref().map(planned).unwrap_or_else(|| "(unset)".into());
             let _ = writeln!(out, "      ~ {field} = {was} -> {now}");
@@ -122,6 +131,15 @@ fn change_text(c: &Change, action: Action, width: usize) -> String {
         (Some(before), Some(after)) => match (before, after) {
             (Planned::Sensitive { .. }, Planned::Sensitive { .. }) => {
                 format!("~ {field} = (sensitive value changed){force}")
+            }
+            // Nested values: only what changed inside them.
+            (Planned::Value(b), Planned::Value(a)) if crate::nested::lines(b, a).is_some() => {
+                let mut text = format!("~ {}:{force}", c.field);
+                for line in crate::nested::lines(b, a).unwrap_or_default() {
+                    text.push_str("\n          ");
+                    text.push_str(&line);
+                }
+                text
             }
             _ => format!("~ {field} = {} -> {}{force}", planned(before), planned(after)),
         },
@@ -416,6 +434,38 @@ mod tests {
     #[test]
     fn plan_text_shows_every_action() {
         insta::assert_snapshot!(plan_text(&every_action()));
+    }
+
+    /// A nested value shows only what changed inside it, in the plan as in
+    /// the drift section.
+    #[test]
+    fn plan_text_shows_only_what_changed_inside_a_nested_value() {
+        let rule =
+            |port: i64| json!({"ip_protocol": "tcp", "from_port": port, "to_port": port, "cidr_ipv4": "0.0.0.0/0"});
+        let sg = ResourcePlan {
+            id: Some("sg-1".into()),
+            changes: vec![Change {
+                drift: true,
+                applied: v(json!([rule(80), rule(443)])),
+                ..change("ingress", v(json!([rule(80), rule(443), rule(22)])), v(json!([rule(80), rule(443)])))
+            }],
+            ..resource("web_sg", "ec2.security_group", Action::Update)
+        };
+        let container = |image: &str| json!([{"name": "web", "image": image, "cpu": 0, "essential": true}]);
+        let task = ResourcePlan {
+            id: Some("arn:td/web:6".into()),
+            changes: vec![Change {
+                forces_replacement: true,
+                ..change("container_definitions", v(container("shop/api:1.4.0")), v(container("shop/api:1.5.0")))
+            }],
+            forced_by: vec!["container_definitions".into()],
+            replacement: Some(Replacement {
+                order: ReplaceOrder::CreateBeforeDestroy,
+                why: "the new one can exist beside the old".into(),
+            }),
+            ..resource("task", "ecs.task_definition", Action::Replace)
+        };
+        insta::assert_snapshot!(plan_text(&plan(Mode::Apply, vec![sg, task])));
     }
 
     #[test]
