@@ -101,3 +101,39 @@ fn two_concurrent_ups_on_the_s3_backend_exactly_one_proceeds() {
     let tagged = rt().block_on(async { tagged(&moto.ec2().await, "shared").await });
     assert_eq!(tagged.len(), 7, "{tagged:?}");
 }
+
+/// A run killed with its lease still running leaves its lock: `up` names
+/// the holder, and its hint's force-unlock command works as printed.
+#[test]
+fn the_lock_hint_of_a_dead_run_is_a_command_that_works_as_printed() {
+    use deployctl_state::{Backend, LockInfo, S3Backend};
+    let moto = Moto::start();
+    rt().block_on(backend_resources(&moto));
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC).display().to_string();
+    // The dead run: its lock taken, then its process gone without a release.
+    rt().block_on(async {
+        let backend =
+            S3Backend::new(moto.s3().await, moto.dynamodb().await, "team-state", "stacks/shared.json", "team-locks");
+        let info = LockInfo {
+            id: "dead-run-1".into(),
+            who: "ci@runner-3 (pid 77)".into(),
+            operation: "up".into(),
+            created: "2026-12-02T09:00:00Z".into(),
+            expires: String::new(),
+        };
+        std::mem::forget(backend.lock(info, Duration::ZERO).await.unwrap());
+    });
+    let r = p.run(&["up", &spec, "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("state is locked by ci@runner-3 (pid 77) running 'up'"), "{r:?}");
+    let command = r
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("remove its lock with: ").map(|(_, c)| c.trim().to_string()))
+        .unwrap_or_else(|| panic!("no command in {r:?}"));
+    assert_eq!(command, format!("deployctl force-unlock {spec} dead-run-1"));
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    p.ok(&args);
+    p.ok(&["up", &spec, "--yes"]);
+}

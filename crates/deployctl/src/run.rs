@@ -7,7 +7,7 @@ use deployctl_aws::Aws;
 use deployctl_engine::writer::LockCheck;
 use deployctl_engine::{ApiCalls, EventSink, Executor, Mode, Plan, StateWriter};
 use deployctl_spec::{BackendSpec, Stack, VarOverrides};
-use deployctl_state::{Backend, LocalBackend, Lock, LockInfo, S3Backend, State};
+use deployctl_state::{Backend, LocalBackend, Lock, LockInfo, S3Backend, State, StateError};
 use is_terminal::IsTerminal;
 use std::io::Write;
 use std::path::Path;
@@ -91,11 +91,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 }
                 None => None,
             };
-            apply(&stack, g, Mode::Apply, *yes, *json, saved, "up").await
+            apply(&stack, spec, g, Mode::Apply, *yes, *json, saved, "up").await
         }
         Command::Destroy { spec, yes, json } => {
             let stack = load(spec, g)?;
-            apply(&stack, g, Mode::Destroy, *yes, *json, None, "destroy").await
+            apply(&stack, spec, g, Mode::Destroy, *yes, *json, None, "destroy").await
         }
         Command::Init { spec } => {
             let stack = load(spec, g)?;
@@ -249,6 +249,29 @@ async fn read_state(backend: &dyn Backend, stack: &Stack, g: &Global) -> Result<
     }
 }
 
+/// The state is locked: by whom, and what to do, as commands that work as
+/// printed for this spec and backend (a local lock dies with its process:
+/// there is nothing to force).
+fn locked(holder: &LockInfo, spec: &Path, backend: &dyn Backend) -> String {
+    let what = format!(
+        "state is locked by {} running '{}' since {} (lock id {}, expires {})",
+        holder.who, holder.operation, holder.created, holder.id, holder.expires
+    );
+    if backend.location().starts_with("s3://") {
+        format!(
+            "{what}\n  hint: wait for it to finish (or retry with --lock-timeout 5m); if that run is dead and its lease \
+             has not run out, remove its lock with: deployctl force-unlock {} {}",
+            spec.display(),
+            holder.id
+        )
+    } else {
+        format!(
+            "{what}\n  hint: wait for it to finish (or retry with --lock-timeout 5m); a local lock is released the \
+             moment its process ends"
+        )
+    }
+}
+
 fn lock_info(operation: &str, lease: Duration) -> LockInfo {
     let now = time::OffsetDateTime::now_utc();
     let fmt = &time::format_description::well_known::Rfc3339;
@@ -308,8 +331,10 @@ fn confirm(what: &str) -> Result<bool> {
 }
 
 /// `up` and `destroy`: lock, read, plan, show, confirm, apply, record.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     stack: &Stack,
+    spec: &Path,
     g: &Global,
     mode: Mode,
     yes: bool,
@@ -319,7 +344,11 @@ async fn apply(
 ) -> Result<u8> {
     let started = Instant::now();
     let ctx = Ctx::new(stack, g).await;
-    let lock = ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await?;
+    let lock = match ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await {
+        Ok(lock) => lock,
+        Err(StateError::Locked(holder)) => bail!(locked(&holder, spec, ctx.backend.as_ref())),
+        Err(e) => return Err(e.into()),
+    };
     let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
     let result = apply_locked(stack, g, mode, yes, json, saved, &ctx, lock.clone(), started).await;
     let held = lock.lock().unwrap_or_else(|p| p.into_inner()).take();

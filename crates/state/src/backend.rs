@@ -34,7 +34,7 @@ pub struct Versioned {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state is locked by {} running '{}' since {} (lock id {}, expires {})\n  hint: wait for it to finish, or if that run is dead and you cannot wait for the lease to expire, run `deployctl force-unlock {}`", .0.who, .0.operation, .0.created, .0.id, .0.expires, .0.id)]
+    #[error("state is locked by {} running '{}' since {} (lock id {}, expires {})\n  hint: wait for it to finish; if that run is dead and you cannot wait for its lease to expire, force-unlock lock {}", .0.who, .0.operation, .0.created, .0.id, .0.expires, .0.id)]
     Locked(LockInfo),
     #[error("the state lock {id} is no longer held by this run (it expired or was force-unlocked)\n  hint: another run may have taken over; run `deployctl diff` to see where things stand")]
     LockLost { id: String },
