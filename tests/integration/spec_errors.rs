@@ -198,3 +198,36 @@ fn ecs_values_aws_refuses_are_caught_offline_with_their_positions() {
         ],
     );
 }
+
+/// No credentials anywhere in the chain: a short message that names the
+/// chain and what to set, not a 1,600-character dump ending "check the
+/// network" (the request never left: it could not be signed).
+#[test]
+fn missing_credentials_get_a_short_message_naming_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("c.yaml");
+    std::fs::write(
+        &spec,
+        format!("{GOOD_HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.0.0.0/16}}\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deployctl"))
+        .args(["diff", spec.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("DEPLOYCTL_STATE_DIR", dir.path().join("state"))
+        .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("no-credentials"))
+        // Loopback only: no instance metadata, an endpoint nothing listens on.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.len() < 300, "{} characters: {stderr}", stderr.len());
+    assert!(stderr.contains("no AWS credentials found (searched: environment, profile, SSO"), "{stderr}");
+    assert!(stderr.contains("AWS_PROFILE") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(!stderr.contains("check the network"), "{stderr}");
+}

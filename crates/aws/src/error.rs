@@ -104,6 +104,11 @@ where
             let hint = code.as_deref().and_then(hint_for);
             ProviderError { code, message, hint }
         }
+        SdkError::DispatchFailure(_) if no_credentials(&err) => ProviderError::new(
+            Some("NoCredentials".into()),
+            "no AWS credentials found (searched: environment, profile, SSO, web identity, ECS and EC2 roles)",
+        )
+        .with_hint("export AWS_PROFILE=<profile> (for SSO, `aws sso login` first), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
         SdkError::DispatchFailure(_) => ProviderError::new(
             Some("DispatchFailure".into()),
             format!("could not reach AWS: {}", DisplayErrorContext(&err)),
@@ -116,6 +121,21 @@ where
         SdkError::ResponseError(re) => unexplained(re.raw()),
         _ => ProviderError::new(None, DisplayErrorContext(&err).to_string()),
     }
+}
+
+/// Whether the call never left because the credential chain found nothing
+/// (not a network problem: the request was never signed).
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = at {
+        if format!("{e:?}").starts_with("CredentialsNotLoaded")
+            || e.to_string().contains("no credentials found in chain")
+        {
+            return true;
+        }
+        at = e.source();
+    }
+    false
 }
 
 fn hint_for(code: &str) -> Option<String> {
