@@ -92,6 +92,15 @@ fn up_creates_the_network_with_its_values_and_diff_is_then_clean() {
     let out = p.ok(&["output", &spec, "--json"]).json();
     assert!(out["vpc_id"].as_str().unwrap().starts_with("vpc-"));
     assert_eq!(out["public_subnet_ids"].as_array().unwrap().len(), 2);
+    // One output, for scripts: as it is with --raw, as JSON otherwise.
+    let vpc = out["vpc_id"].as_str().unwrap();
+    assert_eq!(p.ok(&["output", &spec, "vpc_id", "--raw"]).stdout, format!("{vpc}\n"));
+    assert_eq!(p.ok(&["output", &spec, "vpc_id"]).stdout, format!("\"{vpc}\"\n"));
+    let ids: Vec<String> = serde_json::from_str(&p.ok(&["output", &spec, "public_subnet_ids"]).stdout).unwrap();
+    assert_eq!(ids.len(), 2);
+    let missing = p.run(&["output", &spec, "vpc"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(missing.stderr.contains("has no output 'vpc'") && missing.stderr.contains("vpc_id"), "{missing:?}");
 }
 
 #[test]

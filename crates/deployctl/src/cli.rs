@@ -91,11 +91,16 @@ pub enum Command {
     Validate { spec: PathBuf },
     /// Remove a stuck lock by its id (from the "state is locked" message).
     ForceUnlock { spec: PathBuf, id: String },
-    /// Print the stack's outputs.
+    /// Print the stack's outputs, or one of them.
     Output {
         spec: PathBuf,
+        /// One output's name: print only its value.
+        name: Option<String>,
         #[arg(long)]
         json: bool,
+        /// With NAME: a string as it is, without quotes (for scripts).
+        #[arg(long, requires = "name")]
+        raw: bool,
     },
     /// Print deployctl's version.
     Version,

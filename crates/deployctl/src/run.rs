@@ -129,11 +129,28 @@ pub async fn main(cli: Cli) -> Result<u8> {
             println!("Lock {id} on {} removed.", ctx.backend.location());
             Ok(EXIT_OK)
         }
-        Command::Output { spec, json } => {
+        Command::Output { spec, name, json, raw } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
             let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
             let outputs = state.map(|s| s.outputs).unwrap_or_default();
+            if let Some(name) = name {
+                let Some(v) = outputs.get(name) else {
+                    let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+                    let hint = if names.is_empty() {
+                        format!("none are recorded yet: run `deployctl up {}` first", spec.display())
+                    } else {
+                        format!("the outputs are: {}", names.join(", "))
+                    };
+                    bail!("stack {} has no output '{name}'\n  hint: {hint}", stack.instance());
+                };
+                match v {
+                    serde_json::Value::String(s) if *raw => println!("{s}"),
+                    v if *json || !v.is_string() => println!("{}", serde_json::to_string_pretty(v)?),
+                    v => println!("{v}"),
+                }
+                return Ok(EXIT_OK);
+            }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&outputs)?);
             } else if outputs.is_empty() {
