@@ -9,14 +9,20 @@
 //!   the rest as added and removed.
 //! - Strings of several lines (an inline buildspec) are diffed line by line.
 //!
-//! Scalars, and values of different shapes, stay on one line.
+//! Scalars, and values of different shapes, stay on one line. A leaf known
+//! only after apply (in a partly known value) shows as `(known after
+//! apply)`.
 
+use deployctl_engine::resolve::is_unknown_leaf;
 use serde_json::Value;
 
 /// The lines that show how `before` became `after`, each starting with
 /// `+`, `-` or `~` (nested ones indented further), or `None` when the two
 /// are not both structured and are best shown on one line.
 pub fn lines(before: &Value, after: &Value) -> Option<Vec<String>> {
+    if is_unknown_leaf(before) || is_unknown_leaf(after) {
+        return None;
+    }
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => Some(object(b, a)),
         (Value::Array(b), Value::Array(a)) if b.iter().chain(a).any(|v| v.is_object() || v.is_array()) => {
@@ -28,11 +34,28 @@ pub fn lines(before: &Value, after: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// One value on one line: strings quoted, the rest as JSON.
+/// One value on one line: strings quoted, the rest as JSON, leaves known
+/// only after apply as `(known after apply)`.
 pub fn one_line(v: &Value) -> String {
     match v {
+        v if is_unknown_leaf(v) => "(known after apply)".into(),
         Value::String(s) => format!("{s:?}"),
+        Value::Array(items) => format!("[{}]", items.iter().map(json).collect::<Vec<_>>().join(",")),
+        Value::Object(m) => {
+            format!(
+                "{{{}}}",
+                m.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), json(v))).collect::<Vec<_>>().join(",")
+            )
+        }
         other => other.to_string(),
+    }
+}
+
+/// Compact JSON, leaves known only after apply as `(known after apply)`.
+fn json(v: &Value) -> String {
+    match v {
+        Value::String(_) => v.to_string(),
+        other => one_line(other),
     }
 }
 
@@ -210,6 +233,17 @@ mod tests {
         let before = "version: 0.2\nphases:\n  build:\n    commands:\n      - make test\n";
         let after = "version: 0.2\nphases:\n  build:\n    commands:\n      - make lint\n      - make test\n";
         insta::assert_snapshot!(show(json!(before), json!(after)));
+    }
+
+    #[test]
+    fn a_leaf_known_only_after_apply_is_marked_and_the_rest_shown() {
+        let unknown = deployctl_engine::resolve::unknown_leaf();
+        let env = |db: Value| json!([{"name": "web", "image": "shop/api:1.5.0", "environment": [{"name": "DB_HOST", "value": db}]}]);
+        insta::assert_snapshot!(show(env(json!("db-old.internal")), env(unknown.clone())));
+        assert_eq!(
+            one_line(&env(unknown)),
+            r#"[{"name":"web","image":"shop/api:1.5.0","environment":[{"name":"DB_HOST","value":(known after apply)}]}]"#
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use deployctl_engine::plan::{Action, Change, Plan, Planned, ResourcePlan};
 use deployctl_engine::planner::display;
 use deployctl_engine::{ApiCalls, Event, StepAction};
-use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
@@ -133,7 +132,7 @@ fn change_text(c: &Change, action: Action, width: usize) -> String {
                 format!("~ {field} = (sensitive value changed){force}")
             }
             // Nested values: only what changed inside them.
-            (Planned::Value(b), Planned::Value(a)) if crate::nested::lines(b, a).is_some() => {
+            (Planned::Value(b), Planned::Value(a) | Planned::Partial(a)) if crate::nested::lines(b, a).is_some() => {
                 let mut text = format!("~ {}:{force}", c.field);
                 for line in crate::nested::lines(b, a).unwrap_or_default() {
                     text.push_str("\n          ");
@@ -151,16 +150,10 @@ fn change_text(c: &Change, action: Action, width: usize) -> String {
 /// it is one.
 pub fn planned(p: &Planned) -> String {
     match p {
-        Planned::Value(v) => value(v),
+        Planned::Value(v) => crate::nested::one_line(v),
         Planned::KnownAfterApply => "(known after apply)".into(),
+        Planned::Partial(v) => crate::nested::one_line(v),
         Planned::Sensitive { .. } => "(sensitive value)".into(),
-    }
-}
-
-fn value(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
     }
 }
 
@@ -291,7 +284,7 @@ mod tests {
     use deployctl_engine::plan::{Prior, ReplaceOrder, Replacement, PLAN_FORMAT_VERSION};
     use deployctl_engine::secrets::fingerprint;
     use deployctl_engine::Mode;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::collections::BTreeMap;
 
     const LINEAGE: &str = "5f0c1a52-7a0e-4d0b-9d3c-2b1e8f6a4c11";

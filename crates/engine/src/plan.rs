@@ -248,6 +248,9 @@ pub enum Planned {
     Value(Value),
     /// Depends on a resource not yet created.
     KnownAfterApply,
+    /// A list or a map known in part: each leaf known only after apply is
+    /// `{"known_after_apply": true}` (`resolve::unknown_leaf`).
+    Partial(Value),
     /// A secret: only its fingerprint, never its value.
     Sensitive {
         fingerprint: String,

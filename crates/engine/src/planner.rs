@@ -195,7 +195,12 @@ pub async fn plan_with(
                             rp.changes.push(Change {
                                 field: p.name.to_string(),
                                 before: None,
-                                after: Some(planned(p, v.clone())),
+                                after: Some(match (v, r.properties.get(p.name)) {
+                                    (None, Some(e @ (Expr::List(_) | Expr::Map(_)))) => {
+                                        Planned::Partial(known.eval_partial(e, lineage))
+                                    }
+                                    (v, _) => planned(p, v.clone()),
+                                }),
                                 forces_replacement: false,
                                 drift: false,
                                 applied: None,
@@ -247,6 +252,13 @@ pub async fn plan_with(
                         .filter(|_| !live.adopted.contains_key(&r.address));
                     for d in &diffs {
                         let mut c = field_change(schema.property(&d.field), d);
+                        // Known in part: show what is, the rest per leaf.
+                        if let (None, Some(e @ (Expr::List(_) | Expr::Map(_)))) = (&d.after, r.properties.get(&d.field))
+                        {
+                            if wanted.contains_key(d.field.as_str()) {
+                                c.after = Some(Planned::Partial(known.eval_partial(e, lineage)));
+                            }
+                        }
                         if let (Some(rec), Some(p)) = (applied, schema.property(&d.field)) {
                             if let Some(was) = drifted_from(p, rec, r, live_props.get(p.name)) {
                                 c.drift = true;

@@ -99,6 +99,17 @@ impl Known {
         }
     }
 
+    /// For plans: what is known of a list or a map some of whose
+    /// references are not known yet, with each unknown leaf
+    /// [`unknown_leaf`] (anything else unknown is entirely so).
+    pub fn eval_partial(&self, e: &Expr, lineage: &str) -> Value {
+        match e {
+            Expr::List(items) => Value::Array(items.iter().map(|i| self.eval_partial(i, lineage)).collect()),
+            Expr::Map(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), self.eval_partial(i, lineage))).collect()),
+            other => self.eval_recorded(other, lineage).unwrap_or_else(unknown_leaf),
+        }
+    }
+
     /// For plans and state: secrets become their fingerprint. `None` when a
     /// reference is not known yet.
     pub fn eval_recorded(&self, e: &Expr, lineage: &str) -> Option<Value> {
@@ -140,6 +151,19 @@ impl Known {
         let recorded = self.eval_recorded(e, lineage).unwrap_or(Value::Null);
         Ok((plain, recorded))
     }
+}
+
+/// A leaf of a partly known value (`Planned::Partial`) that is known only
+/// after apply: `{"known_after_apply": true}`.
+pub fn unknown_leaf() -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("known_after_apply".into(), Value::Bool(true));
+    Value::Object(m)
+}
+
+/// Whether `v` is an [`unknown_leaf`].
+pub fn is_unknown_leaf(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| m.len() == 1 && m.get("known_after_apply") == Some(&Value::Bool(true)))
 }
 
 /// Every secret source in an expression.

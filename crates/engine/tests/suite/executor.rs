@@ -32,6 +32,7 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("name", Type::String, "Cannot change in place.").replace(),
         Prop::new("size", Type::Int, "Changes in place."),
         Prop::new("parent", Type::String, "Another resource's id, usually."),
+        Prop::new("items", Type::List(&Type::String), "A list, for values known in part."),
         Prop::new("handle", Type::String, "Unique, as AWS names are; generated when unset; cannot change in place.")
             .replace()
             .unique()
@@ -906,6 +907,20 @@ async fn what_depends_on_a_delete_first_replacement_is_replaced_delete_first() {
     before(&h.kind.call("b", StepAction::Delete), &h.kind.call("a", StepAction::Delete));
     assert_eq!(h.kind.world().len(), 2, "{:?}", h.kind.world());
     assert!(!h.plan(&s("h3"), Mode::Apply).await.has_changes());
+}
+
+/// A list with one reference to a resource not created yet is known in
+/// part: only that leaf is "known after apply".
+#[tokio::test]
+async fn a_value_known_in_part_marks_only_its_unknown_leaves() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: a}\n  b:\n    type: test.kind\n    properties: {name: b, items: [fixed, \"${a.id}\"]}\n");
+    let p = h.plan(&s, Mode::Apply).await;
+    let items = rp(&p, "b").changes.iter().find(|c| c.field == "items").unwrap().after.clone();
+    assert_eq!(items, Some(Planned::Partial(json!(["fixed", deployctl_engine::resolve::unknown_leaf()]))));
+    h.up(&s).await;
+    let a = h.kind.live("a").unwrap().id;
+    assert_eq!(h.kind.live("b").unwrap().properties["items"], json!(["fixed", a]));
 }
 
 #[tokio::test]

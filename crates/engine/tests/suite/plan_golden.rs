@@ -104,6 +104,14 @@ fn sample() -> Plan {
     let subnet = ResourcePlan {
         changes: vec![
             Change {
+                field: "route_ids".into(),
+                before: None,
+                after: Some(Planned::Partial(json!(["rtb-main", {"known_after_apply": true}]))),
+                forces_replacement: false,
+                drift: false,
+                applied: None,
+            },
+            Change {
                 field: "vpc_id".into(),
                 before: None,
                 after: Some(Planned::KnownAfterApply),
@@ -297,6 +305,7 @@ fn sample_covers_every_action_and_planned_value() {
         p.resources.iter().flat_map(|r| &r.changes).flat_map(|c| [&c.before, &c.after]).flatten().collect();
     assert!(planned.iter().any(|v| matches!(v, Planned::Value(_))));
     assert!(planned.iter().any(|v| matches!(v, Planned::KnownAfterApply)));
+    assert!(planned.iter().any(|v| matches!(v, Planned::Partial(_))));
     assert!(planned.iter().any(|v| matches!(v, Planned::Sensitive { .. })));
 }
 
