@@ -94,3 +94,97 @@ fn terraform_words_get_a_did_you_mean_and_usage_errors_exit_1() {
     assert_eq!(r.stdout, format!("deployctl {}\n", env!("CARGO_PKG_VERSION")));
     assert_eq!(p.run(&["--help"]).code, 0);
 }
+
+/// Six log groups with long addresses, so that what is in flight at once
+/// is wider than any terminal.
+fn wide_spec() -> String {
+    let mut s = String::from("stack: tty\nregion: us-east-1\nresources:\n");
+    for i in 0..6 {
+        s.push_str(&format!(
+            "  logs_of_the_checkout_service_in_the_payments_domain_{i}:\n    type: logs.log_group\n    properties: {{log_group_name: /tty/wide-{i}}}\n"
+        ));
+    }
+    s
+}
+
+/// What a pty of `cols` columns showed during `args` (stderr; stdout goes
+/// to a file), with NO_COLOR set or not.
+fn on_screen(p: &Project, args: &[&str], cols: usize, no_color: bool) -> String {
+    let base = p.command(args);
+    let out = p.dir.path().join("stdout.txt");
+    let line = format!(
+        "stty cols {cols} rows 40; {} {} > {}",
+        base.get_program().to_string_lossy(),
+        args.join(" "),
+        out.display()
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if no_color {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
+    }
+    let done = c.stdin(Stdio::null()).output().expect("script");
+    assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stdout));
+    String::from_utf8_lossy(&done.stdout).into_owned()
+}
+
+/// `text` without its escape sequences (CSI: ESC [ … final byte).
+fn plain(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The live view in a real terminal at 80 and 150 columns: nothing drawn
+/// is wider than the screen (so nothing wraps and every redraw lands in
+/// place), each finished step is on the final screen once, and colour
+/// codes appear exactly when colour is on.
+#[test]
+fn the_live_view_fits_the_terminal_and_leaves_no_stale_lines() {
+    for (cols, no_color) in [(80, false), (150, true)] {
+        // Every request held, so that several steps are in flight at once.
+        let moto = Moto::start_with_delay(std::time::Duration::from_millis(150));
+        let p = Project::new(&moto);
+        let spec = p.spec("wide.yaml", &wide_spec()).display().to_string();
+        let screen = on_screen(&p, &["up", &spec, "--yes"], cols, no_color);
+        // Every piece drawn between carriage returns and newlines fits.
+        for piece in screen.split(['\r', '\n']) {
+            let shown = plain(piece);
+            assert!(shown.chars().count() <= cols, "{} columns at {cols}: {shown:?}", shown.chars().count());
+        }
+        assert!(screen.contains("… creating"), "the status line was drawn at {cols} columns: {screen:?}");
+        // The final screen: what each line shows once its redraws are done
+        // (the pty ends lines with \r\n).
+        let lines: Vec<String> = screen
+            .split('\n')
+            .map(|l| plain(l.trim_end_matches('\r').rsplit('\r').next().unwrap_or_default()))
+            .collect();
+        for i in 0..6 {
+            let done = format!("logs.log_group.logs_of_the_checkout_service_in_the_payments_domain_{i}: created");
+            let n = lines.iter().filter(|l| l.starts_with(&done)).count();
+            assert_eq!(n, 1, "{done} shown {n} times at {cols} columns: {lines:#?}");
+        }
+        let sgr = screen.contains("\u{1b}[32m");
+        assert_eq!(sgr, !no_color, "colour codes at {cols} columns with NO_COLOR={no_color}: {screen:?}");
+    }
+}

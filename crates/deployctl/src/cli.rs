@@ -43,6 +43,9 @@ pub struct Global {
     /// More detail: API calls per operation, state writes, reads.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// No colour in the live view (also: the NO_COLOR environment variable).
+    #[arg(long = "no-color", global = true)]
+    pub no_color: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -189,26 +189,79 @@ fn secs(d: Duration) -> String {
 }
 
 /// Renders events as they come: on a terminal a live view (finished steps
-/// scroll, a status line shows what is in flight), otherwise plain lines.
+/// scroll, a status line shows what is in flight, cut to the terminal's
+/// width so that it never wraps and is redrawn in place), otherwise plain
+/// lines.
 pub struct EventView {
     live: bool,
     running: Vec<(String, StepAction, std::time::Instant)>,
     status_shown: bool,
     verbose: bool,
+    colour: bool,
+}
+
+/// The terminal's width in columns, if stderr is one that says.
+fn terminal_width() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ writes a winsize into the struct it is given.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_col > 0 {
+            return Some(ws.ws_col as usize);
+        }
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c| *c > 0)
+}
+
+/// `text` cut to `width` characters, ending in `…` when it was longer.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 impl EventView {
     pub fn new(live: bool, verbose: bool) -> EventView {
-        EventView { live, running: Vec::new(), status_shown: false, verbose }
+        EventView { live, running: Vec::new(), status_shown: false, verbose, colour: false }
+    }
+
+    /// Colours finished steps (created green, updated yellow, deleted and
+    /// failed red): for a terminal without NO_COLOR or --no-color.
+    pub fn with_colour(mut self, colour: bool) -> EventView {
+        self.colour = colour && self.live;
+        self
     }
 
     fn line(&mut self, text: &str) {
+        self.painted(text, None);
+    }
+
+    /// A finished line, in `colour` (an SGR code) when colour is on; on a
+    /// terminal, cut to its width (it never wraps).
+    fn painted(&mut self, text: &str, colour: Option<&str>) {
+        let fitted;
+        let text = if self.live {
+            fitted = fit(text, terminal_width().unwrap_or(80).saturating_sub(1).max(10));
+            fitted.as_str()
+        } else {
+            text
+        };
         let mut err = std::io::stderr().lock();
         if self.status_shown {
             let _ = write!(err, "\r\x1b[2K");
             self.status_shown = false;
         }
-        let _ = writeln!(err, "{text}");
+        match colour.filter(|_| self.colour) {
+            Some(c) => {
+                let _ = writeln!(err, "\x1b[{c}m{text}\x1b[0m");
+            }
+            None => {
+                let _ = writeln!(err, "{text}");
+            }
+        }
     }
 
     /// Redraws the status line (live mode only).
@@ -223,8 +276,12 @@ impl EventView {
             .map(|(a, act, t)| format!("{} {a} {}", act.verb_ing(), secs(t.elapsed())))
             .collect();
         let more = if self.running.len() > 4 { format!(" (+{} more)", self.running.len() - 4) } else { String::new() };
+        // One column short of the width: a line that fills it wraps on
+        // some terminals, and a wrapped line is not redrawn in place.
+        let width = terminal_width().unwrap_or(80).saturating_sub(1).max(10);
+        let status = fit(&format!("… {}{more}", parts.join(", ")), width);
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K… {}{more}", parts.join(", "));
+        let _ = write!(err, "\r\x1b[2K{status}");
         let _ = err.flush();
         self.status_shown = true;
     }
@@ -250,15 +307,23 @@ impl EventView {
             Event::StepFinished { address, action, id, elapsed } => {
                 self.running.retain(|(a, act, _)| !(a == address && act == action));
                 let id = id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default();
-                self.line(&format!("{address}: {} after {}{id}", action.verb_ed(), secs(*elapsed)));
+                let colour = match action {
+                    StepAction::Create => "32",
+                    StepAction::Update => "33",
+                    StepAction::Delete => "31",
+                };
+                self.painted(&format!("{address}: {} after {}{id}", action.verb_ed(), secs(*elapsed)), Some(colour));
             }
             Event::StepFailed { address, action, error } => {
                 self.running.retain(|(a, act, _)| !(a == address && act == action));
                 let first = error.lines().next().unwrap_or_default();
-                self.line(&format!("{address}: {} failed: {first}", action.verb_ing()));
+                self.painted(&format!("{address}: {} failed: {first}", action.verb_ing()), Some("1;31"));
             }
-            Event::StepSkipped { address, action, because } => {
-                self.line(&format!("{address}: not {} because {because} did not finish", action.verb_ed()));
+            Event::StepSkipped { address, action, failed: Some(failed) } => {
+                self.line(&format!("{address}: not {} because {failed} failed", action.verb_ed()));
+            }
+            Event::StepSkipped { address, action, failed: None } => {
+                self.line(&format!("{address}: not {}: the run was interrupted", action.verb_ed()));
             }
             Event::StateWritten { serial, mutations } => {
                 if self.verbose {

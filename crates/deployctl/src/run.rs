@@ -51,7 +51,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 );
             }
             let (sink, rx) = EventSink::new();
-            let view = spawn_view(rx, g.verbose);
+            let view = spawn_view(rx, g);
             let plan =
                 deployctl_engine::plan_with(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink, &plan_options(g))
                     .await;
@@ -314,11 +314,13 @@ fn uuid_like() -> String {
 
 fn spawn_view(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<deployctl_engine::Event>,
-    verbose: bool,
+    g: &Global,
 ) -> tokio::task::JoinHandle<()> {
     let live = std::io::stderr().is_terminal();
+    let colour = live && !g.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let verbose = g.verbose;
     tokio::spawn(async move {
-        let mut view = EventView::new(live, verbose);
+        let mut view = EventView::new(live, verbose).with_colour(colour);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
@@ -391,7 +393,7 @@ async fn apply_locked(
 ) -> Result<u8> {
     let (state, version) = read_state(ctx.backend.as_ref(), stack, g).await?;
     let (sink, rx) = EventSink::new();
-    let view = spawn_view(rx, g.verbose);
+    let view = spawn_view(rx, g);
 
     let saved_plan = saved.is_some();
     let plan = match saved {

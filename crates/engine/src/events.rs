@@ -62,11 +62,12 @@ pub enum Event {
         action: StepAction,
         error: String,
     },
-    /// Not started because something it depends on failed.
+    /// Not started: something it depends on failed (`failed`: its
+    /// display name), or the run was interrupted (`None`).
     StepSkipped {
         address: String,
         action: StepAction,
-        because: String,
+        failed: Option<String>,
     },
     /// State persisted; `steps` is how many step results this one write
     /// carried (coalescing).

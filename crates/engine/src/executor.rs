@@ -291,11 +291,10 @@ impl Executor {
             }
             let step = graph[n];
             let rp = &plan.resources[step.index];
-            let because = blocked.get(&n).cloned().unwrap_or_else(|| "the run was interrupted".into());
             self.events.send(Event::StepSkipped {
                 address: display(&rp.type_name, &rp.address),
                 action: step.action,
-                because: because.clone(),
+                failed: blocked.get(&n).cloned(),
             });
             report.skipped.push((rp.address.clone(), step.action));
         }
