@@ -18,8 +18,19 @@ resources:
 /// Runs deployctl in a pty with `input` typed at it; stdout goes to
 /// `stdout_file`, so the pty shows only what went to stderr.
 fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path::Path) -> (i32, String) {
+    let mut c = script(p, "", args, stdout_file);
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("script");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `script` running deployctl `args` in a pty (after the shell commands
+/// `before`), with the project's environment, stdout to `stdout_file`.
+fn script(p: &Project, before: &str, args: &[&str], stdout_file: &std::path::Path) -> Command {
     let base = p.command(args);
-    let line = format!("{} {} > {}", base.get_program().to_string_lossy(), args.join(" "), stdout_file.display());
+    let line =
+        format!("{before}{} {} > {}", base.get_program().to_string_lossy(), args.join(" "), stdout_file.display());
     let mut c = Command::new("script");
     c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
     for (k, v) in base.get_envs() {
@@ -28,10 +39,7 @@ fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path:
             None => c.env_remove(k),
         };
     }
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("script");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    c
 }
 
 fn groups(moto: &Moto) -> usize {
@@ -110,22 +118,7 @@ fn wide_spec() -> String {
 /// What a pty of `cols` columns showed during `args` (stderr; stdout goes
 /// to a file), with NO_COLOR set or not.
 fn on_screen(p: &Project, args: &[&str], cols: usize, no_color: bool) -> String {
-    let base = p.command(args);
-    let out = p.dir.path().join("stdout.txt");
-    let line = format!(
-        "stty cols {cols} rows 40; {} {} > {}",
-        base.get_program().to_string_lossy(),
-        args.join(" "),
-        out.display()
-    );
-    let mut c = Command::new("script");
-    c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
+    let mut c = script(p, &format!("stty cols {cols} rows 40; "), args, &p.dir.path().join("stdout.txt"));
     if no_color {
         c.env("NO_COLOR", "1");
     } else {
