@@ -190,7 +190,7 @@ fn destroy_leaves_nothing_tagged_with_the_stack() {
     assert_eq!(state["resources"], serde_json::json!({}));
     // Destroying again finds nothing to do.
     let again = p.ok(&["destroy", &spec, "--yes"]);
-    assert!(again.stdout.contains("No changes"), "{again:?}");
+    assert!(again.stdout.contains("Nothing to destroy: stack network/prod (us-east-1) has no resources."), "{again:?}");
 }
 
 #[test]

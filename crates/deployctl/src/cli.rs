@@ -56,6 +56,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub enum Command {
     /// Create or update everything in the spec, in dependency order.
     Up {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
         spec: PathBuf,
         /// Apply without asking.
         #[arg(long)]
@@ -69,6 +70,7 @@ pub enum Command {
     },
     /// Show what `up` would change, drift included.
     Diff {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
         spec: PathBuf,
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
@@ -82,20 +84,35 @@ pub enum Command {
     },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
         spec: PathBuf,
+        /// Destroy without asking.
         #[arg(long)]
         yes: bool,
+        /// Print the run summary as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Create the S3 backend the spec names (bucket and lock table), idempotently.
-    Init { spec: PathBuf },
+    Init {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+    },
     /// Check the spec without touching AWS.
-    Validate { spec: PathBuf },
+    Validate {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+    },
     /// Remove a stuck lock by its id (from the "state is locked" message).
-    ForceUnlock { spec: PathBuf, id: String },
+    ForceUnlock {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// The lock's id, as the "state is locked" message names it.
+        id: String,
+    },
     /// Print the stack's outputs, or one of them.
     Output {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
         spec: PathBuf,
         /// One output's name: print only its value.
         name: Option<String>,

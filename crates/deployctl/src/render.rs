@@ -16,6 +16,10 @@ pub fn plan_text(plan: &Plan) -> String {
         deployctl_engine::Mode::Apply => "up",
         deployctl_engine::Mode::Destroy => "destroy",
     };
+    if !plan.has_changes() && plan.mode == deployctl_engine::Mode::Destroy {
+        let _ = writeln!(out, "Nothing to destroy: stack {} ({}) has no resources.", plan.instance(), plan.region);
+        return out;
+    }
     if !plan.has_changes() {
         let _ = writeln!(
             out,
@@ -172,9 +176,13 @@ pub fn calls_table(calls: &ApiCalls) -> String {
     let snap = calls.snapshot();
     let total = calls.total();
     let _ = writeln!(out, "API calls: {} ({} retries)", total.calls, total.retries);
+    // Columns as wide as their longest entry (secretsmanager,
+    // applicationautoscaling), so that the counts line up.
+    let svc_w = snap.keys().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let op_w = snap.keys().map(|(_, o)| o.len()).max().unwrap_or(0);
     for ((svc, op), c) in snap {
         let retries = if c.retries > 0 { format!(" (+{} retries)", c.retries) } else { String::new() };
-        let _ = writeln!(out, "  {svc:<10} {op:<36} {:>4}{retries}", c.calls);
+        let _ = writeln!(out, "  {svc:<svc_w$}  {op:<op_w$}  {:>4}{retries}", c.calls);
     }
     out
 }
@@ -547,6 +555,26 @@ mod tests {
         assert_eq!(plan_text(&p), "No changes. Stack network (us-east-1) matches the spec: 2 resources up to date.\n");
         let empty = plan(Mode::Apply, vec![]);
         assert!(plan_text(&empty).starts_with("No changes."), "{}", plan_text(&empty));
+    }
+
+    #[test]
+    fn destroy_of_nothing_says_there_is_nothing_to_destroy() {
+        assert_eq!(
+            plan_text(&plan(Mode::Destroy, vec![])),
+            "Nothing to destroy: stack network (us-east-1) has no resources.\n"
+        );
+    }
+
+    #[test]
+    fn the_call_table_lines_up_whatever_the_service_names() {
+        let calls = ApiCalls::new();
+        calls.record_call("ec2", "DescribeVpcs");
+        calls.record_call("applicationautoscaling", "DescribeScalableTargets");
+        calls.record_call("applicationautoscaling", "DescribeScalableTargets");
+        let table = calls_table(&calls);
+        let counts: Vec<usize> = table.lines().skip(1).map(|l| l.rfind(char::is_numeric).unwrap()).collect();
+        assert_eq!(counts.len(), 2, "{table}");
+        assert!(counts.windows(2).all(|w| w[0] == w[1]), "the counts line up:\n{table}");
     }
 
     #[test]
