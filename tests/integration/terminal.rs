@@ -79,6 +79,12 @@ fn a_saved_plan_is_applied_as_reviewed_without_asking_again() {
     // No terminal and no --yes: a fresh plan would be refused; the saved one
     // is what was reviewed.
     assert_eq!(p.run(&["up", &spec]).code, 1);
+    // Unless asked to confirm: declined, nothing is applied.
+    let stdout = p.dir.path().join("confirm.txt");
+    let (code, terminal) = in_terminal(&p, &["up", &spec, "--plan", &plan, "--confirm"], "no\n", &stdout);
+    assert_eq!(code, 1, "{terminal}");
+    assert!(terminal.contains("Do you want"), "{terminal}");
+    assert_eq!(groups(&moto), 0);
     let r = p.ok(&["up", &spec, "--plan", &plan]);
     assert!(!r.stderr.contains("Do you want"), "{r:?}");
     assert_eq!(groups(&moto), 1);

@@ -64,6 +64,9 @@ pub enum Command {
         /// Apply exactly this plan (from `diff -o`); refused if state moved on.
         #[arg(long)]
         plan: Option<PathBuf>,
+        /// With --plan: ask before applying it anyway.
+        #[arg(long, requires = "plan")]
+        confirm: bool,
         /// Print the run summary as JSON on stdout.
         #[arg(long)]
         json: bool,

@@ -79,7 +79,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             }
             Ok(if *detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
-        Command::Up { spec, yes, plan, json } => {
+        Command::Up { spec, yes, plan, confirm, json } => {
             let stack = load(spec, g)?;
             let saved = match plan {
                 Some(p) => {
@@ -87,7 +87,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
                     let plan = Plan::from_json(&text)
                         .map_err(|e| anyhow!(e))
                         .with_context(|| format!("reading plan {}", p.display()))?;
-                    Some(Saved { plan, remake: format!("deployctl diff {} -o {}", spec.display(), p.display()) })
+                    Some(Saved {
+                        plan,
+                        remake: format!("deployctl diff {} -o {}", spec.display(), p.display()),
+                        confirm: *confirm,
+                    })
                 }
                 None => None,
             };
@@ -395,9 +399,11 @@ async fn apply_locked(
     let (sink, rx) = EventSink::new();
     let view = spawn_view(rx, g);
 
-    let saved_plan = saved.is_some();
+    // A saved plan is what was reviewed: `up --plan` applies it as it is,
+    // unless asked to confirm.
+    let reviewed = saved.as_ref().is_some_and(|s| !s.confirm);
     let plan = match saved {
-        Some(Saved { plan, remake }) => {
+        Some(Saved { plan, remake, .. }) => {
             check_saved_plan(&plan, stack, state.as_ref(), &remake)?;
             let changed = deployctl_engine::secrets_changed_since(&plan, &ctx.kinds).await;
             if !changed.is_empty() {
@@ -414,8 +420,6 @@ async fn apply_locked(
         print!("{}", render::plan_text(&plan));
     }
     let verb = if mode == Mode::Destroy { "destroy these resources" } else { "apply these changes" };
-    // A saved plan is what was reviewed: `up --plan` applies it as it is.
-    let reviewed = saved_plan;
     if plan.has_changes() && !yes && !reviewed && !confirm(verb)? {
         eprintln!("Cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
@@ -539,10 +543,12 @@ async fn apply_locked(
 }
 
 /// A saved plan applies only to the state it was made against.
-/// A plan read from `up --plan FILE`, and the command that makes it again.
+/// A plan read from `up --plan FILE`, the command that makes it again, and
+/// whether to ask before applying it (`--confirm`).
 struct Saved {
     plan: Plan,
     remake: String,
+    confirm: bool,
 }
 
 fn check_saved_plan(plan: &Plan, stack: &Stack, state: Option<&State>, remake: &str) -> Result<()> {
