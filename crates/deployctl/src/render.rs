@@ -136,14 +136,17 @@ fn change_text(c: &Change, action: Action, width: usize) -> String {
                 format!("~ {field} = (sensitive value changed){force}")
             }
             // Nested values: only what changed inside them.
-            (Planned::Value(b), Planned::Value(a) | Planned::Partial(a)) if crate::nested::lines(b, a).is_some() => {
-                let mut text = format!("~ {}:{force}", c.field);
-                for line in crate::nested::lines(b, a).unwrap_or_default() {
-                    text.push_str("\n          ");
-                    text.push_str(&line);
+            (Planned::Value(b), Planned::Value(a) | Planned::Partial(a)) => match crate::nested::lines(b, a) {
+                Some(lines) => {
+                    let mut text = format!("~ {}:{force}", c.field);
+                    for line in lines {
+                        text.push_str("\n          ");
+                        text.push_str(&line);
+                    }
+                    text
                 }
-                text
-            }
+                None => format!("~ {field} = {} -> {}{force}", planned(before), planned(after)),
+            },
             _ => format!("~ {field} = {} -> {}{force}", planned(before), planned(after)),
         },
         (None, None) => format!("  {field}"),

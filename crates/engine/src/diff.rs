@@ -111,12 +111,7 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
             Want::Unknown => None,
         };
         let before = live.get(p.name).filter(|v| !v.is_null()).cloned();
-        let same = match (&desired, &before) {
-            (Some(d), Some(b)) => normalize(&p.ty, d) == normalize(&p.ty, b),
-            (Some(d), None) => is_empty_value(d),
-            (None, _) => false,
-        };
-        if !same {
+        if !desired.as_ref().is_some_and(|d| same(&p.ty, d, before.as_ref())) {
             out.push(FieldDiff { field: p.name.to_string(), before, after: desired, update: p.update });
         }
     }
@@ -124,6 +119,15 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
 }
 
 /// An empty list or map asks for nothing, and so matches an absent value.
+/// Whether the live value (`None`: not set) means `want`: equal once
+/// normalized, or both empty.
+pub fn same(ty: &Type, want: &Value, live: Option<&Value>) -> bool {
+    match live.filter(|v| !v.is_null()) {
+        Some(b) => normalize(ty, want) == normalize(ty, b),
+        None => is_empty_value(want),
+    }
+}
+
 pub fn is_empty_value(v: &Value) -> bool {
     match v {
         Value::Array(a) => a.is_empty(),

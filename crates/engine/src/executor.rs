@@ -111,20 +111,7 @@ impl Executor {
         let refresh: Vec<(String, String, Observed)> = plan
             .resources
             .iter()
-            .filter_map(|r| {
-                r.prior.as_ref().map(|p| {
-                    (
-                        r.address.clone(),
-                        r.type_name.clone(),
-                        Observed {
-                            id: p.id.clone(),
-                            properties: p.properties.clone(),
-                            tags: p.tags.clone(),
-                            attributes: p.attributes.clone(),
-                        },
-                    )
-                })
-            })
+            .filter_map(|r| r.prior.as_ref().map(|p| (r.address.clone(), r.type_name.clone(), p.observed())))
             .collect();
         for (address, _, o) in &refresh {
             known.attributes.insert(address.clone(), o.attributes.clone());
@@ -744,12 +731,7 @@ async fn step_body(
     }
     shared.sent.lock().unwrap_or_else(|p| p.into_inner()).insert((rp.address.clone(), action));
 
-    let prior = rp.prior.as_ref().map(|p| Observed {
-        id: p.id.clone(),
-        properties: p.properties.clone(),
-        tags: p.tags.clone(),
-        attributes: p.attributes.clone(),
-    });
+    let prior = rp.prior.as_ref().map(crate::plan::Prior::observed);
     let step_err = |source| EngineError::Step { display: disp.to_string(), action, source };
     let address = rp.address.clone();
     match action {
@@ -759,13 +741,7 @@ async fn step_body(
             let mut old: Vec<&crate::plan::Prior> = rp.deposed.iter().collect();
             old.extend(rp.prior.iter().filter(|_| rp.action == Action::Replace || rp.action == Action::Delete));
             for p in &old {
-                let o = Observed {
-                    id: p.id.clone(),
-                    properties: p.properties.clone(),
-                    tags: p.tags.clone(),
-                    attributes: p.attributes.clone(),
-                };
-                kind.delete(&ctx, &o, &p.recorded).await.map_err(step_err)?;
+                kind.delete(&ctx, &p.observed(), &p.recorded).await.map_err(step_err)?;
             }
             let ids: BTreeSet<String> = old.iter().map(|p| p.id.clone()).collect();
             if deletes_current(rp) {

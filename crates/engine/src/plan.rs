@@ -221,6 +221,18 @@ pub struct Prior {
     pub recorded_tags: BTreeMap<String, String>,
 }
 
+impl Prior {
+    /// The live resource as the plan read it.
+    pub fn observed(&self) -> crate::kind::Observed {
+        crate::kind::Observed {
+            id: self.id.clone(),
+            properties: self.properties.clone(),
+            tags: self.tags.clone(),
+            attributes: self.attributes.clone(),
+        }
+    }
+}
+
 /// One field's change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {

@@ -612,11 +612,10 @@ fn drifted_from(p: &Prop, rec: &ResourceState, r: &deployctl_spec::Resource, liv
         None if !r.properties.contains_key(p.name) => crate::diff::default_of(p)?,
         None => return None,
     };
-    let set = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned();
-    let same = match (set(Some(&was)), set(live)) {
-        (Some(a), Some(b)) => crate::diff::normalize(&p.ty, &a) == crate::diff::normalize(&p.ty, &b),
-        (Some(x), None) | (None, Some(x)) => crate::diff::is_empty_value(&x),
-        (None, None) => true,
+    let same = if was.is_null() {
+        live.filter(|v| !v.is_null()).is_none_or(crate::diff::is_empty_value)
+    } else {
+        crate::diff::same(&p.ty, &was, live)
     };
     (!same).then_some(was)
 }
