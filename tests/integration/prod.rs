@@ -365,6 +365,19 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         changes,
         vec![("service".to_string(), "update".to_string()), ("task".to_string(), "replace".to_string())]
     );
+    // …shown as the one line that changed: what ECS filled in (`cpu: 0`,
+    // `essential: true`, a port's protocol) is the model's default on both
+    // sides, not a removal.
+    let text = up(&p, &["diff", &spec, "--var", "image_tag=v2", "--no-color"]);
+    let nested: Vec<&str> = text
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("~ container_definitions:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("          "))
+        .collect();
+    assert_eq!(nested.len(), 2, "{}", text.stdout);
+    assert!(nested[1].trim().starts_with("~ image = ") && nested[1].ends_with(":v2\""), "{}", text.stdout);
     let old_task = id("task");
     let r = up(&p, &["up", &spec, "--var", "image_tag=v2", "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");

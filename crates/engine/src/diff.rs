@@ -44,19 +44,7 @@ pub fn normalize(ty: &Type, v: &Value) -> Value {
         (Type::Map(inner), Value::Object(m)) => {
             Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(inner, v))).collect())
         }
-        (Type::Object(props), Value::Object(m)) => {
-            let mut out = Map::new();
-            for p in props.iter() {
-                let v = match m.get(p.name) {
-                    Some(Value::Null) | None => default_of(p),
-                    Some(v) => Some(normalize(&p.ty, v)),
-                };
-                if let Some(v) = v {
-                    out.insert(p.name.to_string(), v);
-                }
-            }
-            Value::Object(out)
-        }
+        (Type::Object(props), Value::Object(m)) => filled(props, m, normalize),
         (Type::Document, v) => canonical_document(v),
         // 80 and 80.0 are the same threshold.
         (Type::Number, Value::Number(n)) => n.as_f64().map(Value::from).unwrap_or_else(|| v.clone()),
@@ -67,6 +55,40 @@ pub fn normalize(ty: &Type, v: &Value) -> Value {
         }
         _ => v.clone(),
     }
+}
+
+/// A value with the defaults of its nested objects filled in (and their
+/// nulls dropped), as the kind's model declares them: what the plan shows on
+/// both sides of a change, so that what AWS fills in (ECS's `cpu: 0`,
+/// `essential: true`) is not shown as removed. Unlike [`normalize`] it keeps
+/// order and spelling: sets are not sorted nor documents canonicalized.
+pub fn with_defaults(ty: &Type, v: &Value) -> Value {
+    match (ty, v) {
+        (Type::Set(inner) | Type::List(inner), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| with_defaults(inner, i)).collect())
+        }
+        (Type::Map(inner), Value::Object(m)) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), with_defaults(inner, v))).collect())
+        }
+        (Type::Object(props), Value::Object(m)) => filled(props, m, with_defaults),
+        _ => v.clone(),
+    }
+}
+
+/// An object's properties, each by `each`, a missing or null one as its
+/// default (or left out).
+fn filled(props: &[Prop], m: &Map<String, Value>, each: fn(&Type, &Value) -> Value) -> Value {
+    let mut out = Map::new();
+    for p in props {
+        let v = match m.get(p.name) {
+            Some(Value::Null) | None => default_of(p),
+            Some(v) => Some(each(&p.ty, v)),
+        };
+        if let Some(v) = v {
+            out.insert(p.name.to_string(), v);
+        }
+    }
+    Value::Object(out)
 }
 
 /// A policy document in canonical form: keys sorted (serde_json maps keep
@@ -112,7 +134,13 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
         };
         let before = live.get(p.name).filter(|v| !v.is_null()).cloned();
         if !desired.as_ref().is_some_and(|d| same(&p.ty, d, before.as_ref())) {
-            out.push(FieldDiff { field: p.name.to_string(), before, after: desired, update: p.update });
+            // Both sides as the model reads them, so that only what differs
+            // shows (a create keeps the spec's own, sparser, value).
+            let (before, after) = match (before, desired) {
+                (Some(b), Some(a)) => (Some(with_defaults(&p.ty, &b)), Some(with_defaults(&p.ty, &a))),
+                other => other,
+            };
+            out.push(FieldDiff { field: p.name.to_string(), before, after, update: p.update });
         }
     }
     out
@@ -182,6 +210,18 @@ mod tests {
             json!({"cidr": "10.0.0.0/16", "dns": false, "rules": [{"protocol": "tcp", "port": 80}, {"protocol": "tcp", "port": 443, "cidr_blocks": ["a", "b"]}], "unmanaged": "x"}),
         );
         assert_eq!(d, vec![]);
+    }
+
+    #[test]
+    fn a_changed_nested_value_shows_the_defaults_aws_filled_in_on_both_sides() {
+        let d = diff(
+            json!({"rules": [{"port": 80}, {"port": 22}]}),
+            json!({"dns": false, "rules": [{"protocol": "tcp", "port": 80}]}),
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].before, Some(json!([{"protocol": "tcp", "port": 80}])));
+        // The spec's order is kept; only the defaults are filled.
+        assert_eq!(d[0].after, Some(json!([{"protocol": "tcp", "port": 80}, {"protocol": "tcp", "port": 22}])));
     }
 
     #[test]
