@@ -205,10 +205,35 @@ fn secs(d: Duration) -> String {
 /// lines.
 pub struct EventView {
     live: bool,
-    running: Vec<(String, StepAction, std::time::Instant)>,
+    running: Vec<Running>,
     status_shown: bool,
     verbose: bool,
     colour: bool,
+}
+
+/// A step in flight, as the status line shows it.
+struct Running {
+    address: String,
+    action: StepAction,
+    since: std::time::Instant,
+    /// What it last said it waits for (`NAT gateway to be available:
+    /// pending`).
+    waiting: Option<String>,
+}
+
+/// The status line: up to four steps in flight, each with its elapsed time
+/// and, when it waits, what for and the state last seen; cut to `width`.
+fn status_text(running: &[(&str, StepAction, Duration, Option<&str>)], width: usize) -> String {
+    let parts: Vec<String> = running
+        .iter()
+        .take(4)
+        .map(|(a, act, t, waiting)| match waiting {
+            Some(w) => format!("{} {a} {} ({w})", act.verb_ing(), secs(*t)),
+            None => format!("{} {a} {}", act.verb_ing(), secs(*t)),
+        })
+        .collect();
+    let more = if running.len() > 4 { format!(" (+{} more)", running.len() - 4) } else { String::new() };
+    fit(&format!("… {}{more}", parts.join(", ")), width)
 }
 
 /// The terminal's width in columns, if stderr is one that says.
@@ -280,17 +305,14 @@ impl EventView {
         if !self.live || self.running.is_empty() {
             return;
         }
-        let parts: Vec<String> = self
+        let running: Vec<_> = self
             .running
             .iter()
-            .take(4)
-            .map(|(a, act, t)| format!("{} {a} {}", act.verb_ing(), secs(t.elapsed())))
+            .map(|r| (r.address.as_str(), r.action, r.since.elapsed(), r.waiting.as_deref()))
             .collect();
-        let more = if self.running.len() > 4 { format!(" (+{} more)", self.running.len() - 4) } else { String::new() };
         // One column short of the width: a line that fills it wraps on
         // some terminals, and a wrapped line is not redrawn in place.
-        let width = terminal_width().unwrap_or(80).saturating_sub(1).max(10);
-        let status = fit(&format!("… {}{more}", parts.join(", ")), width);
+        let status = status_text(&running, terminal_width().unwrap_or(80).saturating_sub(1).max(10));
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K{status}");
         let _ = err.flush();
@@ -305,18 +327,26 @@ impl EventView {
                 }
             }
             Event::StepStarted { address, action } => {
-                self.running.push((address.clone(), *action, std::time::Instant::now()));
+                self.running.push(Running {
+                    address: address.clone(),
+                    action: *action,
+                    since: std::time::Instant::now(),
+                    waiting: None,
+                });
                 if !self.live {
                     self.line(&format!("{address}: {}…", action.verb_ing()));
                 }
             }
             Event::StepProgress { address, action, message, elapsed } => {
+                if let Some(r) = self.running.iter_mut().find(|r| &r.address == address && r.action == *action) {
+                    r.waiting = Some(message.clone());
+                }
                 if !self.live || self.verbose {
                     self.line(&format!("{address}: still {}… {} ({message})", action.verb_ing(), secs(*elapsed)));
                 }
             }
             Event::StepFinished { address, action, id, elapsed } => {
-                self.running.retain(|(a, act, _)| !(a == address && act == action));
+                self.running.retain(|r| !(&r.address == address && r.action == *action));
                 let id = id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default();
                 let colour = match action {
                     StepAction::Create => "32",
@@ -326,7 +356,7 @@ impl EventView {
                 self.painted(&format!("{address}: {} after {}{id}", action.verb_ed(), secs(*elapsed)), Some(colour));
             }
             Event::StepFailed { address, action, error } => {
-                self.running.retain(|(a, act, _)| !(a == address && act == action));
+                self.running.retain(|r| !(&r.address == address && r.action == *action));
                 let first = error.lines().next().unwrap_or_default();
                 self.painted(&format!("{address}: {} failed: {first}", action.verb_ing()), Some("1;31"));
             }
@@ -578,6 +608,24 @@ mod tests {
         let counts: Vec<usize> = table.lines().skip(1).map(|l| l.rfind(char::is_numeric).unwrap()).collect();
         assert_eq!(counts.len(), 2, "{table}");
         assert!(counts.windows(2).all(|w| w[0] == w[1]), "the counts line up:\n{table}");
+    }
+
+    #[test]
+    fn the_status_line_shows_what_a_step_waits_for_and_fits_the_width() {
+        let secs = Duration::from_secs;
+        let running = [
+            ("nat[a]", StepAction::Create, secs(42), Some("NAT gateway to be available: pending")),
+            ("subnet[b]", StepAction::Delete, secs(3), None),
+        ];
+        assert_eq!(
+            status_text(&running, 200),
+            "… creating nat[a] 42.0s (NAT gateway to be available: pending), deleting subnet[b] 3.0s"
+        );
+        let cut = status_text(&running, 40);
+        assert_eq!(cut.chars().count(), 40, "{cut}");
+        assert!(cut.starts_with("… creating nat[a] 42.0s (NAT gateway") && cut.ends_with('…'), "{cut}");
+        let many: Vec<_> = (0..6).map(|i| ("log", StepAction::Create, secs(i), None)).collect();
+        assert!(status_text(&many, 200).ends_with(" (+2 more)"));
     }
 
     #[test]
