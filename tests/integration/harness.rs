@@ -146,6 +146,24 @@ impl Project {
         Run::from(self.command(args).output().expect("run deployctl"))
     }
 
+    /// Runs a command line as deployctl printed it in a hint (`deployctl
+    /// init 'a b' --var …`), through `sh`, as a user pasting it would.
+    pub fn as_printed(&self, line: &str) -> Run {
+        let rest = line.strip_prefix("deployctl ").unwrap_or_else(|| panic!("not a deployctl command: {line}"));
+        let base = self.command(&[]);
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("exec \"$0\" {rest}"), &base.get_program().to_string_lossy()])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        for (k, v) in base.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        Run::from(sh.output().expect("run sh"))
+    }
+
     /// Runs and insists on exit 0.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);

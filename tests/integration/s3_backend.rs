@@ -133,7 +133,33 @@ fn the_lock_hint_of_a_dead_run_is_a_command_that_works_as_printed() {
         .find_map(|l| l.split_once("remove its lock with: ").map(|(_, c)| c.trim().to_string()))
         .unwrap_or_else(|| panic!("no command in {r:?}"));
     assert_eq!(command, format!("deployctl force-unlock {spec} dead-run-1"));
-    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
-    p.ok(&args);
+    let unlock = p.as_printed(&command);
+    assert_eq!(unlock.code, 0, "{unlock:?}");
     p.ok(&["up", &spec, "--yes"]);
+}
+
+/// A spec whose S3 backend was never created: nothing is touched, and the
+/// hint is the init command, with this run's options, that works as printed.
+#[test]
+fn a_missing_backend_hints_the_init_command_that_creates_it() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC).display().to_string();
+    let r = p.run(&["up", &spec, "--yes", "--var", "azs={a: 1}"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    // The lock table is looked for first.
+    assert!(r.stderr.contains("ResourceNotFoundException"), "{r:?}");
+    let command = r
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("the lock table does not exist; create it with: ").map(|(_, c)| c.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no command in {r:?}"));
+    assert_eq!(command, format!("deployctl init {spec} --var 'azs={{a: 1}}'"));
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "shared").await }), vec![]);
+    let init = p.as_printed(&command);
+    assert_eq!(init.code, 0, "{init:?}");
+    p.ok(&["up", &spec, "--yes", "--var", "azs={a: 1}"]);
+    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "shared").await }).len(), 2);
 }

@@ -18,7 +18,7 @@ resources:
 /// Runs deployctl in a pty with `input` typed at it; stdout goes to
 /// `stdout_file`, so the pty shows only what went to stderr.
 fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path::Path) -> (i32, String) {
-    let mut c = script(p, "", args, stdout_file);
+    let mut c = script(p, "", args, Some(stdout_file));
     let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("script");
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -26,11 +26,12 @@ fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path:
 }
 
 /// `script` running deployctl `args` in a pty (after the shell commands
-/// `before`), with the project's environment, stdout to `stdout_file`.
-fn script(p: &Project, before: &str, args: &[&str], stdout_file: &std::path::Path) -> Command {
+/// `before`), with the project's environment, stdout to `stdout_file` (or,
+/// with `None`, to the pty too).
+fn script(p: &Project, before: &str, args: &[&str], stdout_file: Option<&std::path::Path>) -> Command {
     let base = p.command(args);
-    let line =
-        format!("{before}{} {} > {}", base.get_program().to_string_lossy(), args.join(" "), stdout_file.display());
+    let to = stdout_file.map(|f| format!(" > {}", f.display())).unwrap_or_default();
+    let line = format!("{before}{} {}{to}", base.get_program().to_string_lossy(), args.join(" "));
     let mut c = Command::new("script");
     c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
     for (k, v) in base.get_envs() {
@@ -112,7 +113,7 @@ fn terraform_words_get_a_did_you_mean_and_usage_errors_exit_1() {
 /// What a pty of `cols` columns showed during `args` (stderr; stdout goes
 /// to a file), with NO_COLOR set or not.
 fn on_screen(p: &Project, args: &[&str], cols: usize, no_color: bool) -> String {
-    let mut c = script(p, &format!("stty cols {cols} rows 40; "), args, &p.dir.path().join("stdout.txt"));
+    let mut c = script(p, &format!("stty cols {cols} rows 40; "), args, Some(&p.dir.path().join("stdout.txt")));
     if no_color {
         c.env("NO_COLOR", "1");
     } else {
@@ -121,6 +122,30 @@ fn on_screen(p: &Project, args: &[&str], cols: usize, no_color: bool) -> String 
     let done = c.stdin(Stdio::null()).output().expect("script");
     assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stdout));
     String::from_utf8_lossy(&done.stdout).into_owned()
+}
+
+/// A plan shown on a terminal has its symbols coloured, unless NO_COLOR or
+/// --no-color says not to.
+#[test]
+fn a_plan_on_a_terminal_is_coloured_unless_told_not_to() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = p.spec("tty.yaml", SPEC).display().to_string();
+    let shown = |args: &[&str], no_color: bool| {
+        let mut c = script(&p, "", args, None);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.stdin(Stdio::null()).output().expect("script");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = shown(&["diff", &spec], false);
+    assert!(coloured.contains("\u{1b}[32m+\u{1b}[0m logs.log_group.logs will be created"), "{coloured:?}");
+    for plain in [shown(&["diff", &spec], true), shown(&["diff", &spec, "--no-color"], false)] {
+        assert!(plain.contains("+ logs.log_group.logs will be created") && !plain.contains('\u{1b}'), "{plain:?}");
+    }
 }
 
 /// `text` without its escape sequences (CSI: ESC [ … final byte).
@@ -176,6 +201,9 @@ fn the_live_view_fits_the_terminal_and_leaves_no_stale_lines() {
         }
         let sgr = screen.contains("\u{1b}[32m");
         assert_eq!(sgr, !no_color, "colour codes at {cols} columns with NO_COLOR={no_color}: {screen:?}");
+        // The plan went to a file, not a terminal: plain.
+        let plan = std::fs::read_to_string(p.dir.path().join("stdout.txt")).unwrap();
+        assert!(plan.contains("will be created") && !plan.contains('\u{1b}'), "{plan:?}");
         assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
     }
 }

@@ -43,9 +43,60 @@ pub struct Global {
     /// More detail: API calls per operation, state writes, reads.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// No colour in the live view (also: the NO_COLOR environment variable).
+    /// No colour in the plan or the live view (also: the NO_COLOR
+    /// environment variable).
     #[arg(long = "no-color", global = true)]
     pub no_color: bool,
+}
+
+impl Global {
+    /// Whether output to a stream (a terminal or not) is coloured: only a
+    /// terminal, and not with `--no-color` or a non-empty NO_COLOR.
+    pub fn colour(&self, terminal: bool) -> bool {
+        terminal && !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
+    /// `deployctl COMMAND SPEC` with the options that chose this run's stack
+    /// instance, region, profile and state: a command for a hint that works
+    /// as printed, on the same environment (a dev run's hint never points
+    /// at prod).
+    pub fn again(&self, command: &str, spec: &std::path::Path) -> String {
+        let mut words = vec!["deployctl".to_string(), command.to_string(), shell_word(&spec.display().to_string())];
+        let mut opt = |name: &str, value: &str| {
+            words.push(name.to_string());
+            words.push(shell_word(value));
+        };
+        if let Some(r) = &self.region {
+            opt("--region", r);
+        }
+        if let Some(p) = &self.profile {
+            opt("--profile", p);
+        }
+        // Given on the command line: not the default, nor what the
+        // environment (which the user's shell still has) set.
+        let from_env = std::env::var_os("DEPLOYCTL_STATE_DIR").map(std::path::PathBuf::from);
+        if self.state_dir != std::path::Path::new("state") && from_env.as_ref() != Some(&self.state_dir) {
+            opt("--state-dir", &self.state_dir.display().to_string());
+        }
+        for f in &self.var_files {
+            opt("--var-file", f);
+        }
+        for v in &self.vars {
+            opt("--var", v);
+        }
+        words.join(" ")
+    }
+}
+
+/// `s` as one word for a POSIX shell: as it is when that is safe, else in
+/// single quotes.
+pub fn shell_word(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -129,6 +180,22 @@ pub enum Command {
     Version,
 }
 
+impl Command {
+    /// The spec the command works on.
+    pub fn spec(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Up { spec, .. }
+            | Command::Diff { spec, .. }
+            | Command::Destroy { spec, .. }
+            | Command::Init { spec, .. }
+            | Command::Validate { spec }
+            | Command::ForceUnlock { spec, .. }
+            | Command::Output { spec, .. } => Some(spec),
+            Command::Version => None,
+        }
+    }
+}
+
 /// The deployctl command a Terraform (or Pulumi) user's word means.
 pub fn meant(word: &str) -> Option<(&'static str, &'static str)> {
     Some(match word {
@@ -137,4 +204,30 @@ pub fn meant(word: &str) -> Option<(&'static str, &'static str)> {
         "show" => ("output", "prints the stack's outputs"),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hints_command_repeats_what_chose_the_environment_quoted_for_a_shell() {
+        let cli = Cli::try_parse_from([
+            "deployctl",
+            "--var-file",
+            "stacks/env/dev.yaml",
+            "up",
+            "stacks/my net.yaml",
+            "--var",
+            "image_tag=v2",
+            "--var",
+            "note=it's",
+            "--yes",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.again("diff", cli.command.spec().unwrap()),
+            "deployctl diff 'stacks/my net.yaml' --var-file stacks/env/dev.yaml --var image_tag=v2 --var 'note=it'\\''s'"
+        );
+    }
 }

@@ -55,15 +55,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error as the user reads it: `error: ` once, then the message and
-/// each cause that the message does not already spell out (the libraries'
-/// errors embed their sources; a `context` does not). Spec diagnostics carry
-/// their own `error: ` per problem.
-fn report(e: &anyhow::Error) -> String {
+/// An error as the user reads it: `error: ` once, then its [`message`].
+/// Spec diagnostics carry their own `error: ` per problem.
+pub(crate) fn report(e: &anyhow::Error) -> String {
     if let Some(d) = e.downcast_ref::<deployctl_spec::Diagnostics>() {
         return d.to_string();
     }
-    let mut text = format!("error: {e}");
+    format!("error: {}", message(e))
+}
+
+/// The error's message and each cause that it does not already spell out
+/// (the libraries' errors embed their sources; a `context` does not).
+pub(crate) fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();
         if !text.contains(&c) {

@@ -8,6 +8,44 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
+/// [`plan_text`], its symbols coloured when `colour` (a terminal that
+/// wants colour).
+pub fn plan_for(plan: &Plan, colour: bool) -> String {
+    let text = plan_text(plan);
+    if colour {
+        painted_plan(&text)
+    } else {
+        text
+    }
+}
+
+/// Plan text with each line's leading symbol coloured as Terraform does:
+/// create green, delete red, update yellow, replace red and green, adopt
+/// cyan; comments dim and the summary bold.
+fn painted_plan(text: &str) -> String {
+    const SYMBOLS: &[(&str, &str)] = &[
+        ("+", "\x1b[32m+\x1b[0m"),
+        ("-", "\x1b[31m-\x1b[0m"),
+        ("~", "\x1b[33m~\x1b[0m"),
+        ("-/+", "\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m"),
+        ("+/-", "\x1b[32m+\x1b[0m/\x1b[31m-\x1b[0m"),
+        ("<=", "\x1b[36m<=\x1b[0m"),
+    ];
+    let mut out = String::with_capacity(text.len() * 5 / 4);
+    for line in text.lines() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let symbol = body.split_once(' ').and_then(|(s, rest)| Some((SYMBOLS.iter().find(|(k, _)| *k == s)?.1, rest)));
+        let _ = match symbol {
+            _ if body.starts_with("Plan: ") => writeln!(out, "\x1b[1m{line}\x1b[0m"),
+            _ if body.starts_with("# ") => writeln!(out, "{indent}\x1b[2m{body}\x1b[0m"),
+            Some((painted, rest)) => writeln!(out, "{indent}{painted} {rest}"),
+            None => writeln!(out, "{line}"),
+        };
+    }
+    out
+}
+
 /// The plan as a reviewer reads it: per resource and per field, with
 /// Terraform-like symbols, secrets masked, and a summary line.
 pub fn plan_text(plan: &Plan) -> String {
@@ -626,6 +664,33 @@ mod tests {
         assert!(cut.starts_with("… creating nat[a] 42.0s (NAT gateway") && cut.ends_with('…'), "{cut}");
         let many: Vec<_> = (0..6).map(|i| ("log", StepAction::Create, secs(i), None)).collect();
         assert!(status_text(&many, 200).ends_with(" (+2 more)"));
+    }
+
+    #[test]
+    fn a_coloured_plan_is_the_plain_plan_with_its_symbols_painted() {
+        let p = every_action();
+        let plain = plan_for(&p, false);
+        assert_eq!(plain, plan_text(&p));
+        assert!(!plain.contains('\x1b'));
+        let coloured = plan_for(&p, true);
+        assert!(coloured.contains("\n      \x1b[32m+\x1b[0m vpc_id"), "{coloured}");
+        assert!(coloured.contains("\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m ec2.subnet.subnet[a]"), "{coloured}");
+        assert!(coloured.contains("\x1b[1mPlan: "), "{coloured}");
+        // Nothing but the escapes was added.
+        assert_eq!(strip_sgr(&coloured), plain);
+    }
+
+    /// `text` without SGR sequences (ESC [ … m).
+    fn strip_sgr(text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find("\x1b[") {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            rest = &rest[rest.find('m').map(|m| m + 1).unwrap_or(rest.len())..];
+        }
+        out.push_str(rest);
+        out
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The commands.
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{shell_word, Cli, Command, Global};
 use crate::render::{self, EventView};
 use anyhow::{anyhow, bail, Context, Result};
 use deployctl_aws::Aws;
@@ -21,6 +21,56 @@ pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub async fn main(cli: Cli) -> Result<u8> {
+    let spec = cli.command.spec().map(Path::to_path_buf);
+    dispatch(&cli).await.map_err(|e| match spec {
+        Some(spec) => with_spec_hint(e, &cli.global, &spec),
+        None => e,
+    })
+}
+
+/// A state error whose next step is a command on this stack gets that
+/// command, spelled with the spec and the options of this run. (The state
+/// library cannot know them.)
+fn with_spec_hint(e: anyhow::Error, g: &Global, spec: &Path) -> anyhow::Error {
+    let hint = match e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
+        Some(StateError::LockLost { .. }) => {
+            format!("another run may have taken over; see where things stand with: {}", g.again("diff", spec))
+        }
+        Some(StateError::NoSuchLock(_)) => {
+            format!("no run holds that lock now; `{}` warns when one holds this stack's lock", g.again("diff", spec))
+        }
+        Some(StateError::Aws { code, .. }) if code == "NoSuchBucket" => {
+            format!("create the backend's bucket and lock table with: {}", g.again("init", spec))
+        }
+        Some(StateError::Aws { code, .. }) if code == "ResourceNotFoundException" => {
+            format!("the lock table does not exist; create it with: {}", g.again("init", spec))
+        }
+        _ => return e,
+    };
+    anyhow::Error::new(Hinted { error: e, hint })
+}
+
+/// An error and the command to run next.
+#[derive(Debug)]
+struct Hinted {
+    error: anyhow::Error,
+    hint: String,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The error with its causes, then the hint last, where hints go.
+        write!(f, "{}\n  hint: {}", crate::message(&self.error), self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error.as_ref())
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<u8> {
     let g = &cli.global;
     match &cli.command {
         Command::Version => {
@@ -64,13 +114,13 @@ pub async fn main(cli: Cli) -> Result<u8> {
             if *json {
                 print!("{}", plan.to_json());
             } else {
-                print!("{}", render::plan_text(&plan));
+                print!("{}", render::plan_for(&plan, g.colour(std::io::stdout().is_terminal())));
                 if let Some(path) = out {
                     println!(
-                        "\nSaved the plan to {}. Apply exactly it with: deployctl up {} --plan {}",
+                        "\nSaved the plan to {}. Apply exactly it with: {} --plan {}",
                         path.display(),
-                        spec.display(),
-                        path.display()
+                        g.again("up", spec),
+                        shell_word(&path.display().to_string())
                     );
                 }
             }
@@ -89,7 +139,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                         .with_context(|| format!("reading plan {}", p.display()))?;
                     Some(Saved {
                         plan,
-                        remake: format!("deployctl diff {} -o {}", spec.display(), p.display()),
+                        remake: format!("{} -o {}", g.again("diff", spec), shell_word(&p.display().to_string())),
                         confirm: *confirm,
                     })
                 }
@@ -142,7 +192,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 let Some(v) = outputs.get(name) else {
                     let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
                     let hint = if names.is_empty() {
-                        format!("none are recorded yet: run `deployctl up {}` first", spec.display())
+                        format!("none are recorded yet: run `{}` first", g.again("up", spec))
                     } else {
                         format!("the outputs are: {}", names.join(", "))
                     };
@@ -158,7 +208,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&outputs)?);
             } else if outputs.is_empty() {
-                println!("No outputs recorded for stack {} (run `deployctl up` first).", stack.name);
+                println!("No outputs recorded for stack {} (run `{}` first).", stack.name, g.again("up", spec));
             } else {
                 for (k, v) in outputs {
                     println!("{k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
@@ -273,7 +323,7 @@ async fn read_state(backend: &dyn Backend, stack: &Stack, g: &Global) -> Result<
 /// The state is locked: by whom, and what to do, as commands that work as
 /// printed for this spec and backend (a local lock dies with its process:
 /// there is nothing to force).
-fn locked(holder: &LockInfo, spec: &Path, backend: &dyn Backend) -> String {
+fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
     let what = format!(
         "state is locked by {} running '{}' since {} (lock id {}, expires {})",
         holder.who, holder.operation, holder.created, holder.id, holder.expires
@@ -281,8 +331,7 @@ fn locked(holder: &LockInfo, spec: &Path, backend: &dyn Backend) -> String {
     if backend.location().starts_with("s3://") {
         format!(
             "{what}\n  hint: wait for it to finish (or retry with --lock-timeout 5m); if that run is dead and its lease \
-             has not run out, remove its lock with: deployctl force-unlock {} {}",
-            spec.display(),
+             has not run out, remove its lock with: {unlock} {}",
             holder.id
         )
     } else {
@@ -321,7 +370,7 @@ fn spawn_view(
     g: &Global,
 ) -> tokio::task::JoinHandle<()> {
     let live = std::io::stderr().is_terminal();
-    let colour = live && !g.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = g.colour(live);
     let verbose = g.verbose;
     tokio::spawn(async move {
         let mut view = EventView::new(live, verbose).with_colour(colour);
@@ -369,7 +418,7 @@ async fn apply(
     let ctx = Ctx::new(stack, g).await;
     let lock = match ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await {
         Ok(lock) => lock,
-        Err(StateError::Locked(holder)) => bail!(locked(&holder, spec, ctx.backend.as_ref())),
+        Err(StateError::Locked(holder)) => bail!(locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref())),
         Err(e) => return Err(e.into()),
     };
     let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
@@ -417,7 +466,7 @@ async fn apply_locked(
         None => deployctl_engine::plan_with(stack, state.as_ref(), &ctx.kinds, mode, &sink, &plan_options(g)).await?,
     };
     if !json {
-        print!("{}", render::plan_text(&plan));
+        print!("{}", render::plan_for(&plan, g.colour(std::io::stdout().is_terminal())));
     }
     let verb = if mode == Mode::Destroy { "destroy these resources" } else { "apply these changes" };
     if plan.has_changes() && !yes && !reviewed && !confirm(verb)? {
@@ -594,4 +643,26 @@ fn spawn_signal_handler(cancel: CancellationToken) -> tokio::task::JoinHandle<()
         eprintln!("\nInterrupt received: finishing the calls in flight, then recording state…");
         cancel.cancel();
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The lost lock's hint is a diff of this spec, in this environment,
+    /// after the error and its cause.
+    #[test]
+    fn a_lost_lock_hints_a_diff_of_the_same_stack_instance() {
+        let cli = Cli::try_parse_from(["deployctl", "up", "stacks/network.yaml", "--var-file", "stacks/env/dev.yaml"])
+            .unwrap();
+        let lost = deployctl_engine::EngineError::State(StateError::LockLost { id: "L1".into() });
+        let e = with_spec_hint(anyhow::Error::new(lost), &cli.global, cli.command.spec().unwrap());
+        assert_eq!(
+            crate::report(&e),
+            "error: recording state: the state lock L1 is no longer held by this run (it expired or was \
+             force-unlocked)\n  hint: another run may have taken over; see where things stand with: deployctl diff \
+             stacks/network.yaml --var-file stacks/env/dev.yaml"
+        );
+    }
 }

@@ -34,13 +34,14 @@ pub struct Versioned {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state is locked by {} running '{}' since {} (lock id {}, expires {})\n  hint: wait for it to finish; if that run is dead and you cannot wait for its lease to expire, force-unlock lock {}", .0.who, .0.operation, .0.created, .0.id, .0.expires, .0.id)]
+    #[error("state is locked by {} running '{}' since {} (lock id {}, expires {})\n  hint: wait for it to finish, or retry with --lock-timeout 5m", .0.who, .0.operation, .0.created, .0.id, .0.expires)]
     Locked(LockInfo),
-    #[error("the state lock {id} is no longer held by this run (it expired or was force-unlocked)\n  hint: another run may have taken over; run `deployctl diff` to see where things stand")]
+    /// (The CLI adds the hint: a command on the spec.)
+    #[error("the state lock {id} is no longer held by this run (it expired or was force-unlocked)")]
     LockLost { id: String },
     #[error("state was changed by someone else since it was read (expected version {expected}, found {found})\n  hint: another run wrote state; re-run to plan against the current state")]
     Conflict { expected: String, found: String },
-    #[error("no lock with id {0} is held\n  hint: `deployctl force-unlock` takes the id shown in the 'state is locked' message")]
+    #[error("no lock with id {0} is held")]
     NoSuchLock(String),
     #[error("state format version {found} is newer than this deployctl understands ({supported})\n  hint: upgrade deployctl")]
     TooNew { found: u32, supported: u32 },
@@ -58,10 +59,8 @@ pub enum StateError {
 
 fn hint_suffix(code: &str) -> String {
     match code {
-        "NoSuchBucket" => "\n  hint: create the backend first with `deployctl init <spec>`".into(),
-        "ResourceNotFoundException" => {
-            "\n  hint: the lock table does not exist; create it with `deployctl init <spec>`".into()
-        }
+        // NoSuchBucket and ResourceNotFoundException (the lock table): the
+        // CLI's hint names `deployctl init` with the spec.
         "HTTP403" => "\n  hint: access denied: check the credentials' permissions and the bucket policy (a TLS-only policy refuses a plain-http endpoint)".into(),
         "AccessDenied" | "AccessDeniedException" => {
             "\n  hint: the credentials in use lack permission for the state backend".into()
