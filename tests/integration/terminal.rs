@@ -101,8 +101,11 @@ fn terraform_words_get_a_did_you_mean_and_usage_errors_exit_1() {
     for (word, ours) in [("plan", "diff"), ("apply", "up"), ("show", "output")] {
         let r = p.run(&[word, "stack.yaml"]);
         assert_eq!(r.code, 1, "{r:?}");
-        assert!(r.stderr.contains(&format!("hint: did you mean `deployctl {ours}`?")), "{r:?}");
+        assert!(r.stderr.contains(&format!("hint: did you mean `deployctl {ours} stack.yaml`?")), "{r:?}");
     }
+    // Terraform's flags are spelled as deployctl takes them.
+    let r = p.run(&["apply", "stack.yaml", "-auto-approve", "-var-file=dev.yaml"]);
+    assert!(r.stderr.contains("did you mean `deployctl up stack.yaml --yes --var-file dev.yaml`?"), "{r:?}");
     let r = p.run(&["up", "--no-such-flag"]);
     assert_eq!(r.code, 1, "a usage error is an error, not 'changes present': {r:?}");
     let r = p.ok(&["version"]);

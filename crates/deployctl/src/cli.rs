@@ -88,6 +88,39 @@ impl Global {
     }
 }
 
+/// A Terraform command line's flags in deployctl's spelling
+/// (`-auto-approve` is `--yes`, `-out=plan` is `-o plan`, `-var-file=f` is
+/// `--var-file f`); anything else as it was.
+pub fn terraform_flags(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in args {
+        let Some(flag) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')).filter(|f| !f.is_empty()) else {
+            out.push(a.clone());
+            continue;
+        };
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (flag, None),
+        };
+        let ours = match name {
+            "auto-approve" => "--yes",
+            "out" => "-o",
+            "var" => "--var",
+            "var-file" => "--var-file",
+            "detailed-exitcode" => "--detailed-exitcode",
+            "json" => "--json",
+            "no-color" => "--no-color",
+            _ => {
+                out.push(a.clone());
+                continue;
+            }
+        };
+        out.push(ours.to_string());
+        out.extend(value.map(str::to_string));
+    }
+    out
+}
+
 /// `s` as one word for a POSIX shell: as it is when that is safe, else in
 /// single quotes.
 pub fn shell_word(s: &str) -> String {
@@ -209,6 +242,18 @@ pub fn meant(word: &str) -> Option<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terraform_flags_are_spelled_as_deployctl_takes_them() {
+        let args: Vec<String> =
+            ["s.yaml", "-auto-approve", "-out=plan.json", "-var", "a=1", "--var-file=dev.yaml", "-lock=false"]
+                .map(String::from)
+                .to_vec();
+        assert_eq!(
+            terraform_flags(&args),
+            ["s.yaml", "--yes", "-o", "plan.json", "--var", "a=1", "--var-file", "dev.yaml", "-lock=false"]
+        );
+    }
 
     #[test]
     fn a_hints_command_repeats_what_chose_the_environment_quoted_for_a_shell() {

@@ -25,10 +25,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
     if !e.use_stderr() {
         return ExitCode::SUCCESS;
     }
-    if let Some(word) = std::env::args().nth(1) {
-        if let Some((ours, what)) = cli::meant(&word) {
-            eprintln!("  hint: did you mean `deployctl {ours}`? It {what}: deployctl {ours} <SPEC>");
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some((ours, what)) = args.first().and_then(|word| cli::meant(word)) {
+        // The rest of the line as it was typed, so that the command works
+        // as printed.
+        let rest: Vec<String> = cli::terraform_flags(&args[1..]).iter().map(|a| cli::shell_word(a)).collect();
+        let command = [format!("deployctl {ours}")].into_iter().chain(rest).collect::<Vec<_>>().join(" ");
+        let spec = if args.len() > 1 { "" } else { " (it takes the stack's spec file)" };
+        eprintln!("  hint: did you mean `{command}`? It {what}{spec}");
     }
     ExitCode::from(1)
 }
