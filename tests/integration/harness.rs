@@ -150,18 +150,23 @@ impl Project {
     /// init 'a b' --var …`), through `sh`, as a user pasting it would.
     pub fn as_printed(&self, line: &str) -> Run {
         let rest = line.strip_prefix("deployctl ").unwrap_or_else(|| panic!("not a deployctl command: {line}"));
-        let base = self.command(&[]);
         let mut sh = Command::new("sh");
-        sh.args(["-c", &format!("exec \"$0\" {rest}"), &base.get_program().to_string_lossy()])
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+        sh.args(["-c", &format!("exec \"$0\" {rest}"), env!("CARGO_BIN_EXE_deployctl")]).stdin(Stdio::null());
+        Run::from(self.around(sh).output().expect("run sh"))
+    }
+
+    /// `c`, a program that runs deployctl (a shell, `script`), with the
+    /// environment and directory deployctl gets from [`Project::command`].
+    pub fn around(&self, mut c: Command) -> Command {
+        let base = self.command(&[]);
+        c.current_dir(self.dir.path());
         for (k, v) in base.get_envs() {
             match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
             };
         }
-        Run::from(sh.output().expect("run sh"))
+        c
     }
 
     /// Runs and insists on exit 0.

@@ -29,16 +29,19 @@ fn in_terminal(p: &Project, args: &[&str], input: &str, stdout_file: &std::path:
 /// `before`), with the project's environment, stdout to `stdout_file` (or,
 /// with `None`, to the pty too).
 fn script(p: &Project, before: &str, args: &[&str], stdout_file: Option<&std::path::Path>) -> Command {
-    let base = p.command(args);
     let to = stdout_file.map(|f| format!(" > {}", f.display())).unwrap_or_default();
-    let line = format!("{before}{} {}{to}", base.get_program().to_string_lossy(), args.join(" "));
+    let line = format!("{before}{} {}{to}", env!("CARGO_BIN_EXE_deployctl"), args.join(" "));
     let mut c = Command::new("script");
-    c.args(["-qec", &line, "/dev/null"]).current_dir(p.dir.path());
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
+    c.args(["-qec", &line, "/dev/null"]);
+    p.around(c)
+}
+
+/// `c` with NO_COLOR set, or with it unset whatever the test's environment.
+fn no_color(mut c: Command, set: bool) -> Command {
+    if set {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
     }
     c
 }
@@ -115,14 +118,9 @@ fn terraform_words_get_a_did_you_mean_and_usage_errors_exit_1() {
 
 /// What a pty of `cols` columns showed during `args` (stderr; stdout goes
 /// to a file), with NO_COLOR set or not.
-fn on_screen(p: &Project, args: &[&str], cols: usize, no_color: bool) -> String {
-    let mut c = script(p, &format!("stty cols {cols} rows 40; "), args, Some(&p.dir.path().join("stdout.txt")));
-    if no_color {
-        c.env("NO_COLOR", "1");
-    } else {
-        c.env_remove("NO_COLOR");
-    }
-    let done = c.stdin(Stdio::null()).output().expect("script");
+fn on_screen(p: &Project, args: &[&str], cols: usize, no_color_set: bool) -> String {
+    let c = script(p, &format!("stty cols {cols} rows 40; "), args, Some(&p.dir.path().join("stdout.txt")));
+    let done = no_color(c, no_color_set).stdin(Stdio::null()).output().expect("script");
     assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stdout));
     String::from_utf8_lossy(&done.stdout).into_owned()
 }
@@ -134,14 +132,8 @@ fn a_plan_on_a_terminal_is_coloured_unless_told_not_to() {
     let moto = Moto::start();
     let p = Project::new(&moto);
     let spec = p.spec("tty.yaml", SPEC).display().to_string();
-    let shown = |args: &[&str], no_color: bool| {
-        let mut c = script(&p, "", args, None);
-        if no_color {
-            c.env("NO_COLOR", "1");
-        } else {
-            c.env_remove("NO_COLOR");
-        }
-        let out = c.stdin(Stdio::null()).output().expect("script");
+    let shown = |args: &[&str], set: bool| {
+        let out = no_color(script(&p, "", args, None), set).stdin(Stdio::null()).output().expect("script");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let coloured = shown(&["diff", &spec], false);

@@ -23,27 +23,44 @@ pub fn plan_for(plan: &Plan, colour: bool) -> String {
 /// create green, delete red, update yellow, replace red and green, adopt
 /// cyan; comments dim and the summary bold.
 fn painted_plan(text: &str) -> String {
-    const SYMBOLS: &[(&str, &str)] = &[
-        ("+", "\x1b[32m+\x1b[0m"),
-        ("-", "\x1b[31m-\x1b[0m"),
-        ("~", "\x1b[33m~\x1b[0m"),
-        ("-/+", "\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m"),
-        ("+/-", "\x1b[32m+\x1b[0m/\x1b[31m-\x1b[0m"),
-        ("<=", "\x1b[36m<=\x1b[0m"),
-    ];
     let mut out = String::with_capacity(text.len() * 5 / 4);
     for line in text.lines() {
         let body = line.trim_start();
         let indent = &line[..line.len() - body.len()];
-        let symbol = body.split_once(' ').and_then(|(s, rest)| Some((SYMBOLS.iter().find(|(k, _)| *k == s)?.1, rest)));
+        let symbol = body.split_once(' ').and_then(|(s, rest)| Some((painted_symbol(s)?, rest)));
         let _ = match symbol {
-            _ if body.starts_with("Plan: ") => writeln!(out, "\x1b[1m{line}\x1b[0m"),
-            _ if body.starts_with("# ") => writeln!(out, "{indent}\x1b[2m{body}\x1b[0m"),
+            _ if body.starts_with("Plan: ") => writeln!(out, "{}", sgr(BOLD, line)),
+            _ if body.starts_with("# ") => writeln!(out, "{indent}{}", sgr(DIM, body)),
             Some((painted, rest)) => writeln!(out, "{indent}{painted} {rest}"),
             None => writeln!(out, "{line}"),
         };
     }
     out
+}
+
+const GREEN: &str = "32";
+const RED: &str = "31";
+const YELLOW: &str = "33";
+const CYAN: &str = "36";
+const BOLD: &str = "1";
+const DIM: &str = "2";
+
+/// `text` in the SGR colour `code`.
+fn sgr(code: &str, text: &str) -> String {
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// A plan symbol in its colour; `None` for what is not one.
+fn painted_symbol(symbol: &str) -> Option<String> {
+    Some(match symbol {
+        "+" => sgr(GREEN, symbol),
+        "-" => sgr(RED, symbol),
+        "~" => sgr(YELLOW, symbol),
+        "<=" => sgr(CYAN, symbol),
+        "-/+" => format!("{}/{}", sgr(RED, "-"), sgr(GREEN, "+")),
+        "+/-" => format!("{}/{}", sgr(GREEN, "+"), sgr(RED, "-")),
+        _ => return None,
+    })
 }
 
 /// The plan as a reviewer reads it: per resource and per field, with
@@ -259,6 +276,12 @@ struct Running {
     waiting: Option<String>,
 }
 
+impl Running {
+    fn is(&self, address: &str, action: StepAction) -> bool {
+        self.address == address && self.action == action
+    }
+}
+
 /// The status line: up to four steps in flight, each with its elapsed time
 /// and, when it waits, what for and the state last seen; cut to `width`.
 fn status_text(running: &[(&str, StepAction, Duration, Option<&str>)], width: usize) -> String {
@@ -328,14 +351,10 @@ impl EventView {
             let _ = write!(err, "\r\x1b[2K");
             self.status_shown = false;
         }
-        match colour.filter(|_| self.colour) {
-            Some(c) => {
-                let _ = writeln!(err, "\x1b[{c}m{text}\x1b[0m");
-            }
-            None => {
-                let _ = writeln!(err, "{text}");
-            }
-        }
+        let _ = match colour.filter(|_| self.colour) {
+            Some(c) => writeln!(err, "{}", sgr(c, text)),
+            None => writeln!(err, "{text}"),
+        };
     }
 
     /// Redraws the status line (live mode only).
@@ -376,7 +395,7 @@ impl EventView {
                 }
             }
             Event::StepProgress { address, action, message, elapsed } => {
-                if let Some(r) = self.running.iter_mut().find(|r| &r.address == address && r.action == *action) {
+                if let Some(r) = self.running.iter_mut().find(|r| r.is(address, *action)) {
                     r.waiting = Some(message.clone());
                 }
                 if !self.live || self.verbose {
@@ -384,17 +403,17 @@ impl EventView {
                 }
             }
             Event::StepFinished { address, action, id, elapsed } => {
-                self.running.retain(|r| !(&r.address == address && r.action == *action));
+                self.running.retain(|r| !r.is(address, *action));
                 let id = id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default();
                 let colour = match action {
-                    StepAction::Create => "32",
-                    StepAction::Update => "33",
-                    StepAction::Delete => "31",
+                    StepAction::Create => GREEN,
+                    StepAction::Update => YELLOW,
+                    StepAction::Delete => RED,
                 };
                 self.painted(&format!("{address}: {} after {}{id}", action.verb_ed(), secs(*elapsed)), Some(colour));
             }
             Event::StepFailed { address, action, error } => {
-                self.running.retain(|r| !(&r.address == address && r.action == *action));
+                self.running.retain(|r| !r.is(address, *action));
                 let first = error.lines().next().unwrap_or_default();
                 self.painted(&format!("{address}: {} failed: {first}", action.verb_ing()), Some("1;31"));
             }
