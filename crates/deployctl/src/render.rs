@@ -67,12 +67,25 @@ fn painted_symbol(symbol: &str) -> Option<String> {
 /// Terraform-like symbols, secrets masked, and a summary line.
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
+    if !plan.targets.is_empty() {
+        let reach = match plan.mode {
+            deployctl_engine::Mode::Apply => "what they depend on",
+            deployctl_engine::Mode::Destroy => "what depends on them",
+        };
+        let _ = writeln!(
+            out,
+            "Warning: targeted run (--target {}): only the targets and {reach} were read; the rest of the stack was \
+             not looked at, and may have changed or drifted. Run without --target to see it all.\n",
+            plan.targets.join(" --target ")
+        );
+    }
     let verb = match plan.mode {
         deployctl_engine::Mode::Apply => "up",
         deployctl_engine::Mode::Destroy => "destroy",
     };
     if !plan.has_changes() && plan.mode == deployctl_engine::Mode::Destroy {
-        let _ = writeln!(out, "Nothing to destroy: stack {} ({}) has no resources.", plan.instance(), plan.region);
+        let what = if plan.targets.is_empty() { "has no resources" } else { "has none of them" };
+        let _ = writeln!(out, "Nothing to destroy: stack {} ({}) {what}.", plan.instance(), plan.region);
         return out;
     }
     if !plan.has_changes() {
@@ -502,6 +515,7 @@ mod tests {
             forget: vec![],
             for_each_keys: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            targets: vec![],
         }
     }
 
@@ -645,6 +659,28 @@ mod tests {
         assert_eq!(plan_text(&p), "No changes. Stack network (us-east-1) matches the spec: 2 resources up to date.\n");
         let empty = plan(Mode::Apply, vec![]);
         assert!(plan_text(&empty).starts_with("No changes."), "{}", plan_text(&empty));
+    }
+
+    /// A targeted plan never reads as the whole stack's: it warns first,
+    /// and a destroy names what a target takes with it.
+    #[test]
+    fn a_targeted_plan_warns_that_the_rest_of_the_stack_was_not_looked_at() {
+        let del = |a: &str| ResourcePlan { id: Some(format!("{a}-1")), ..resource(a, "ec2.subnet", Action::Delete) };
+        let targeted = |mode, resources| Plan { targets: vec!["nat[a]".into(), "vpc".into()], ..plan(mode, resources) };
+        insta::assert_snapshot!(plan_text(&targeted(Mode::Destroy, vec![del("nat[a]"), del("rt")])), @r"
+        Warning: targeted run (--target nat[a] --target vpc): only the targets and what depends on them were read; the rest of the stack was not looked at, and may have changed or drifted. Run without --target to see it all.
+
+        deployctl destroy will make these changes to stack network (us-east-1):
+          + create   ~ update in place   +/- replace (new one first)   -/+ replace (old one deleted first)   - delete   <= adopt
+
+          - ec2.subnet.nat[a] (nat[a]-1) will be deleted
+
+          - ec2.subnet.rt (rt-1) will be deleted
+
+        Plan: 0 to create, 0 to update, 0 to replace, 2 to delete, 0 unchanged.
+        ");
+        let nothing = plan_text(&targeted(Mode::Apply, vec![]));
+        assert!(nothing.starts_with("Warning: targeted run") && nothing.contains("\nNo changes."), "{nothing}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum EngineError {
     OwnedElsewhere { instance: String, conflicts: Vec<OwnedElsewhere> },
     #[error("{display} must be replaced, and lifecycle.replace asks for create_before_destroy, but the new one cannot exist beside the old: {why}; nothing was changed\n  hint: {hint}")]
     CannotCreateFirst { display: String, why: String, hint: String },
+    #[error("--target {target}: the stack has no resource '{target}'; nothing was read or changed\n  hint: {hint}")]
+    UnknownTarget { target: String, hint: String },
     #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable, create the file, or create the Secrets Manager secret (and give it a value), then re-run")]
     Secrets(String),
 }

@@ -299,6 +299,26 @@ impl Executor {
         let outputs = report.outputs.clone();
         let complete = report.failed.is_empty() && !report.interrupted;
         let destroy = plan.mode == crate::plan::Mode::Destroy;
+        // A targeted run knows only its part of the stack: it updates the
+        // outputs it could compute and drops those that read a resource it
+        // deleted; the rest stay as recorded.
+        let targeted = !plan.targets.is_empty();
+        let deleted: BTreeSet<&str> =
+            report.completed.iter().filter(|(_, act)| *act == StepAction::Delete).map(|(a, _)| a.as_str()).collect();
+        let stale: Vec<String> = plan
+            .outputs
+            .iter()
+            .filter(|(name, _)| !outputs.contains_key(*name))
+            .filter(|(_, e)| {
+                let mut refs = Vec::new();
+                e.collect_refs(&mut refs);
+                refs.iter().any(|r| {
+                    let keys = plan.for_each_keys.get(&r.resource).cloned().unwrap_or_default();
+                    r.addresses(&keys).iter().any(|a| deleted.contains(a.as_str()))
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
         // The intents of steps that never sent their call are taken back:
         // the next run has nothing of theirs to look for.
         let sent = shared.sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -312,7 +332,10 @@ impl Executor {
                 for (address, u) in undo {
                     u.apply(s, &address);
                 }
-                if destroy && complete {
+                if targeted {
+                    s.outputs.retain(|name, _| !stale.contains(name));
+                    s.outputs.extend(outputs);
+                } else if destroy && complete {
                     s.outputs.clear();
                 } else {
                     s.outputs = outputs;

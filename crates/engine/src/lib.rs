@@ -15,6 +15,7 @@ pub mod plan;
 pub mod planner;
 pub mod resolve;
 pub mod secrets;
+pub mod target;
 pub mod writer;
 
 pub use calls::{ApiCalls, CallCount};

@@ -57,6 +57,10 @@ pub struct Plan {
     /// Outputs as written in the spec, evaluated after apply.
     #[serde(default)]
     pub outputs: BTreeMap<String, Expr>,
+    /// `--target`: the addresses the run was limited to, as given. The
+    /// rest of the stack was not read, and its state is kept as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

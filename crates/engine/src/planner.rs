@@ -75,6 +75,9 @@ pub struct PlanOptions {
     /// the spec names them (`--take-over FROM`). Without it, finding one is
     /// an error that names the owner.
     pub take_over: Option<String>,
+    /// `--target`: plan only these addresses and what they need (see
+    /// [`crate::target`]). Empty: the whole stack.
+    pub targets: Vec<String>,
 }
 
 /// [`plan`] with options.
@@ -86,16 +89,33 @@ pub async fn plan_with(
     events: &EventSink,
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
+    // The for_each keys of the whole stack: `${subnet[*].id}` means every
+    // subnet even when a target reaches only some of them.
+    let keys = keys_of(stack);
+    // Targeted: only what the targets reach is read and planned.
+    let scoped;
+    let (stack, state, scope) = if options.targets.is_empty() {
+        (stack, state, None)
+    } else {
+        scoped = crate::target::scoped(stack, state, &options.targets, mode)?;
+        (&scoped.stack, scoped.state.as_ref(), Some(&scoped.addresses))
+    };
     // Secrets read (Secrets Manager) while checking are kept: each is read
     // once per plan.
-    let mut known = Known { attributes: BTreeMap::new(), keys: keys_of(stack), secrets: BTreeMap::new() };
+    let mut known = Known { attributes: BTreeMap::new(), keys: keys.clone(), secrets: BTreeMap::new() };
     if mode == Mode::Apply {
         check_secrets(stack, kinds, &mut known).await?;
     }
     let environment = stack.environment.as_ref().map(|e| e.name.clone());
     let empty = State::for_instance(&stack.name, environment.as_deref(), &stack.region);
     let st = state.unwrap_or(&empty);
-    let live = read_live(stack, st, kinds, mode, events, options).await?;
+    let mut live = read_live(stack, st, kinds, mode, events, options).await?;
+    if let Some(scope) = scope {
+        // What a look-up by tag found beyond the targets is not this run's.
+        live.observed.retain(|a, _| scope.contains(a));
+        live.adopted.retain(|a, _| scope.contains(a));
+        live.deposed.retain(|a, _| scope.contains(a));
+    }
 
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -108,8 +128,9 @@ pub async fn plan_with(
         state_serial: state.map(|s| s.serial),
         resources: Vec::new(),
         forget: Vec::new(),
-        for_each_keys: keys_of(stack),
+        for_each_keys: keys,
         outputs: stack.outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect(),
+        targets: options.targets.clone(),
     };
 
     let mut in_spec = BTreeSet::new();

@@ -26,3 +26,4 @@ pub use duration::parse_duration;
 pub use load::{load, load_str};
 pub use model::*;
 pub use schema::*;
+pub use suggest::{closest, hint as did_you_mean, list_some};

@@ -2,7 +2,7 @@
 
 /// The candidate closest to `input`, if one is close enough to be a likely
 /// typo.
-pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(f64, &'a str)> = None;
     for c in candidates {
         if c == input {
@@ -25,7 +25,7 @@ pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a 
 
 /// A comma-separated list of at most `max` names, noting how many there are
 /// when some are left out.
-pub(crate) fn list_some<S: AsRef<str>>(names: &[S], max: usize) -> String {
+pub fn list_some<S: AsRef<str>>(names: &[S], max: usize) -> String {
     let mut out: Vec<&str> = names.iter().take(max).map(AsRef::as_ref).collect();
     if names.len() > max {
         out.push("…");
@@ -36,7 +36,7 @@ pub(crate) fn list_some<S: AsRef<str>>(names: &[S], max: usize) -> String {
 
 /// `did you mean 'x'?`, or `fallback` followed by a list of the candidates
 /// (or `none` when there are none).
-pub(crate) fn hint(input: &str, candidates: &[&str], fallback: &str, none: &str) -> Option<String> {
+pub fn hint(input: &str, candidates: &[&str], fallback: &str, none: &str) -> Option<String> {
     if let Some(c) = closest(input, candidates.iter().copied()) {
         return Some(format!("did you mean '{c}'?"));
     }

@@ -291,6 +291,7 @@ fn sample() -> Plan {
             ("subnet_ids".to_string(), Expr::Ref(reference("subnet", Selector::All, "id", 40))),
         ]
         .into(),
+        targets: vec![],
     }
 }
 
