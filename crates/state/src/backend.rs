@@ -106,6 +106,12 @@ pub trait Backend: Send + Sync {
     /// [`Backend::write`] with `state` already encoded as `text` (its
     /// [`crate::to_json`]), for a caller that needs the bytes too.
     async fn write_encoded(&self, state: &State, text: String, expected: Option<&str>) -> Result<String, StateError>;
+    /// Where the state from before a write is kept once the write is done,
+    /// for an operator's edit to name: `None` when this backend keeps no
+    /// copy (an S3 bucket without versioning), and an edit is refused.
+    async fn backup(&self) -> Result<Option<String>, StateError> {
+        Ok(None)
+    }
     /// Removes a lock by id, whoever holds it.
     async fn force_unlock(&self, id: &str) -> Result<(), StateError>;
 }

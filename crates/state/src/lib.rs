@@ -3,6 +3,7 @@
 
 mod backend;
 mod bootstrap;
+mod edit;
 mod format;
 pub mod local;
 mod model;
@@ -10,6 +11,7 @@ pub mod s3;
 
 pub use backend::*;
 pub use bootstrap::{tls_only_policy, BootstrapReport};
+pub use edit::EditError;
 pub use format::*;
 pub use local::LocalBackend;
 pub use model::*;

@@ -287,6 +287,10 @@ impl Backend for LocalBackend {
             .map_err(|e| join_error("read the lock", &self.lock_path(), e))?
     }
 
+    async fn backup(&self) -> Result<Option<String>, StateError> {
+        Ok(Some(self.backup_path().display().to_string()))
+    }
+
     async fn write_encoded(&self, state: &State, text: String, expected: Option<&str>) -> Result<String, StateError> {
         let this = self.clone();
         let version = version_of(state);

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -278,6 +278,26 @@ impl Backend for S3Backend {
                 Err(aws_error("write state", &location, &e))
             }
         }
+    }
+
+    /// The object's previous version, where the bucket keeps versions
+    /// (`deployctl init` turns versioning on).
+    async fn backup(&self) -> Result<Option<String>, StateError> {
+        let out = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| aws_error("read the versioning of", &self.location(), &e))?;
+        Ok((out.status() == Some(&BucketVersioningStatus::Enabled)).then(|| {
+            format!(
+                "the previous version of {} (list them with: aws s3api list-object-versions --bucket {} --prefix {})",
+                self.location(),
+                self.bucket,
+                self.key
+            )
+        }))
     }
 
     async fn force_unlock(&self, id: &str) -> Result<(), StateError> {
