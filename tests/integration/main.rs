@@ -14,6 +14,7 @@ mod interrupt;
 mod local_aws;
 mod network;
 mod network_tier;
+mod operator;
 mod prod;
 mod replacement;
 mod s3_backend;

@@ -154,6 +154,11 @@ pub enum Command {
         /// Print the run summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Plan and apply only this resource (repeatable) and what it
+        /// depends on: an address as the plan shows it (`vpc`, `nat[a]`, or
+        /// `nat` for every instance). The rest of the stack is not read.
+        #[arg(long = "target", value_name = "ADDRESS", conflicts_with = "plan")]
+        targets: Vec<String>,
     },
     /// Show what `up` would change, drift included.
     Diff {
@@ -168,6 +173,9 @@ pub enum Command {
         /// Save the plan for `up --plan`.
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
+        /// Plan only this resource (repeatable) and what it depends on.
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
     },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {
@@ -179,6 +187,9 @@ pub enum Command {
         /// Print the run summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Destroy only these (repeatable) and what depends on them.
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
     },
     /// Create the S3 backend the spec names (bucket and lock table), idempotently.
     Init {
@@ -209,8 +220,89 @@ pub enum Command {
         #[arg(long, requires = "name")]
         raw: bool,
     },
+    /// List, show or edit what state records (`state --help` for each).
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// Print the stack's dependency graph, in DOT or Mermaid.
+    Graph {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// `dot` (Graphviz: `| dot -Tsvg > stack.svg`) or `mermaid`.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Read state and AWS, and mark each node with what `up` would do
+        /// to it.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Print a shell completion script, e.g.
+    /// `deployctl completions bash > ~/.local/share/bash-completion/completions/deployctl`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Print deployctl's version.
     Version,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Every resource state records: address, kind and AWS id.
+    List {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything state records for one resource (secrets are fingerprints).
+    Show {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// As `state list` prints it: `vpc`, `nat[a]`.
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget resources without deleting them: they stay in AWS, and
+    /// deployctl no longer manages them. Remove them from the spec too, or
+    /// the next `up` adopts them again by their tags.
+    Rm {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// One instance (`nat[a]`), or a name for every instance (`nat`).
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+    },
+    /// Record a resource under a new address, after renaming it in the
+    /// spec or moving it into a for_each, so that `up` keeps it instead of
+    /// replacing it. Its ownership tag follows on the next `up`.
+    Mv {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// The recorded address (or a name: every instance).
+        from: String,
+        /// The new address (`app`, `subnet[a]`; or a name for every instance).
+        to: String,
+    },
+}
+
+impl StateAction {
+    pub fn spec(&self) -> &std::path::Path {
+        match self {
+            StateAction::List { spec, .. }
+            | StateAction::Show { spec, .. }
+            | StateAction::Rm { spec, .. }
+            | StateAction::Mv { spec, .. } => spec,
+        }
+    }
 }
 
 impl Command {
@@ -223,8 +315,10 @@ impl Command {
             | Command::Init { spec, .. }
             | Command::Validate { spec }
             | Command::ForceUnlock { spec, .. }
-            | Command::Output { spec, .. } => Some(spec),
-            Command::Version => None,
+            | Command::Output { spec, .. }
+            | Command::Graph { spec, .. } => Some(spec),
+            Command::State { action } => Some(action.spec()),
+            Command::Version | Command::Completions { .. } => None,
         }
     }
 }
@@ -242,6 +336,33 @@ pub fn meant(word: &str) -> Option<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/cli.md is the manual: every command `--help` lists is in its
+    /// synopsis, and every option is described.
+    #[test]
+    fn docs_cli_md_names_every_command_and_option_that_help_prints() {
+        let doc =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md")).unwrap();
+        fn walk(path: &str, cmd: &clap::Command, doc: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if let Some(long) = arg.get_long().filter(|l| !["help", "version"].contains(l)) {
+                    if !doc.contains(&format!("--{long}")) {
+                        missing.push(format!("{path} --{long}"));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if !doc.contains(&path) {
+                    missing.push(path.clone());
+                }
+                walk(&path, sub, doc, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk("deployctl", &<Cli as clap::CommandFactory>::command(), &doc, &mut missing);
+        assert!(missing.is_empty(), "docs/cli.md does not mention: {missing:?}");
+    }
 
     #[test]
     fn terraform_flags_are_spelled_as_deployctl_takes_them() {

@@ -12,6 +12,7 @@
 
 mod cli;
 mod nested;
+mod operator;
 mod render;
 mod run;
 

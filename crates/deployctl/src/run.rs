@@ -77,6 +77,9 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             println!("deployctl {}", env!("CARGO_PKG_VERSION"));
             Ok(EXIT_OK)
         }
+        Command::State { action } => crate::operator::state(action, g).await,
+        Command::Graph { spec, format, plan } => crate::operator::graph(spec, *format, *plan, g).await,
+        Command::Completions { shell } => Ok(crate::operator::completions(*shell)),
         Command::Validate { spec } => {
             let stack = load(spec, g)?;
             println!(
@@ -89,7 +92,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             );
             Ok(EXIT_OK)
         }
-        Command::Diff { spec, detailed_exitcode, json, out } => {
+        Command::Diff { spec, detailed_exitcode, json, out, targets } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;
             let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
@@ -102,9 +105,15 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             }
             let (sink, rx) = EventSink::new();
             let view = spawn_view(rx, g);
-            let plan =
-                deployctl_engine::plan_with(&stack, state.as_ref(), &ctx.kinds, Mode::Apply, &sink, &plan_options(g))
-                    .await;
+            let plan = deployctl_engine::plan_with(
+                &stack,
+                state.as_ref(),
+                &ctx.kinds,
+                Mode::Apply,
+                &sink,
+                &plan_options(g, targets),
+            )
+            .await;
             drop(sink);
             let _ = view.await;
             let plan = plan?;
@@ -129,7 +138,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(if *detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
-        Command::Up { spec, yes, plan, confirm, json } => {
+        Command::Up { spec, yes, plan, confirm, json, targets } => {
             let stack = load(spec, g)?;
             let saved = match plan {
                 Some(p) => {
@@ -145,11 +154,13 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                 }
                 None => None,
             };
-            apply(&stack, spec, g, Mode::Apply, *yes, *json, saved, "up").await
+            let how = Apply { mode: Mode::Apply, yes: *yes, json: *json, saved, targets, operation: "up" };
+            apply(&stack, spec, g, how).await
         }
-        Command::Destroy { spec, yes, json } => {
+        Command::Destroy { spec, yes, json, targets } => {
             let stack = load(spec, g)?;
-            apply(&stack, spec, g, Mode::Destroy, *yes, *json, None, "destroy").await
+            let how = Apply { mode: Mode::Destroy, yes: *yes, json: *json, saved: None, targets, operation: "destroy" };
+            apply(&stack, spec, g, how).await
         }
         Command::Init { spec } => {
             let stack = load(spec, g)?;
@@ -220,7 +231,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
 }
 
 /// Loads and validates the spec: every problem, as file:line:column.
-fn load(spec: &Path, g: &Global) -> Result<Stack> {
+pub(crate) fn load(spec: &Path, g: &Global) -> Result<Stack> {
     let mut overrides = VarOverrides { files: g.var_files.clone(), pairs: Vec::new() };
     for v in &g.vars {
         let (k, val) = v
@@ -237,14 +248,14 @@ fn load(spec: &Path, g: &Global) -> Result<Stack> {
 }
 
 /// What a command against AWS needs.
-struct Ctx {
-    calls: ApiCalls,
-    kinds: deployctl_engine::Kinds,
-    backend: Arc<dyn Backend>,
+pub(crate) struct Ctx {
+    pub calls: ApiCalls,
+    pub kinds: deployctl_engine::Kinds,
+    pub backend: Arc<dyn Backend>,
 }
 
 impl Ctx {
-    async fn new(stack: &Stack, g: &Global) -> Ctx {
+    pub(crate) async fn new(stack: &Stack, g: &Global) -> Ctx {
         let calls = ApiCalls::new();
         let aws = Aws::connect(Some(&stack.region), g.profile.as_deref(), calls.clone()).await;
         let backend: Arc<dyn Backend> = match &stack.backend {
@@ -265,8 +276,8 @@ impl Ctx {
     }
 }
 
-fn plan_options(g: &Global) -> deployctl_engine::PlanOptions {
-    deployctl_engine::PlanOptions { take_over: g.take_over.clone() }
+fn plan_options(g: &Global, targets: &[String]) -> deployctl_engine::PlanOptions {
+    deployctl_engine::PlanOptions { take_over: g.take_over.clone(), targets: targets.to_vec() }
 }
 
 /// Before environments, every environment of a stack shared
@@ -296,7 +307,11 @@ fn check_legacy_local_state(stack: &Stack, g: &Global) -> Result<()> {
     )
 }
 
-async fn read_state(backend: &dyn Backend, stack: &Stack, g: &Global) -> Result<(Option<State>, Option<String>)> {
+pub(crate) async fn read_state(
+    backend: &dyn Backend,
+    stack: &Stack,
+    g: &Global,
+) -> Result<(Option<State>, Option<String>)> {
     check_legacy_local_state(stack, g)?;
     let environment = stack.environment.as_ref().map(|e| e.name.as_str());
     match backend.read().await? {
@@ -323,7 +338,7 @@ async fn read_state(backend: &dyn Backend, stack: &Stack, g: &Global) -> Result<
 /// The state is locked: by whom, and what to do, as commands that work as
 /// printed for this spec and backend (a local lock dies with its process:
 /// there is nothing to force).
-fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
+pub(crate) fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
     let what = format!(
         "state is locked by {} running '{}' since {} (lock id {}, expires {})",
         holder.who, holder.operation, holder.created, holder.id, holder.expires
@@ -342,7 +357,7 @@ fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
     }
 }
 
-fn lock_info(operation: &str, lease: Duration) -> LockInfo {
+pub(crate) fn lock_info(operation: &str, lease: Duration) -> LockInfo {
     let now = time::OffsetDateTime::now_utc();
     let fmt = &time::format_description::well_known::Rfc3339;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -365,7 +380,7 @@ fn uuid_like() -> String {
     format!("{:08x}-{:04x}-{:08x}", t.as_secs() as u32, std::process::id() as u16, t.subsec_nanos())
 }
 
-fn spawn_view(
+pub(crate) fn spawn_view(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<deployctl_engine::Event>,
     g: &Global,
 ) -> tokio::task::JoinHandle<()> {
@@ -402,27 +417,27 @@ fn confirm(what: &str) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// `up` and `destroy`: lock, read, plan, show, confirm, apply, record.
-#[allow(clippy::too_many_arguments)]
-async fn apply(
-    stack: &Stack,
-    spec: &Path,
-    g: &Global,
+/// What `up` or `destroy` was asked to do.
+struct Apply<'a> {
     mode: Mode,
     yes: bool,
     json: bool,
     saved: Option<Saved>,
-    operation: &str,
-) -> Result<u8> {
+    targets: &'a [String],
+    operation: &'a str,
+}
+
+/// `up` and `destroy`: lock, read, plan, show, confirm, apply, record.
+async fn apply(stack: &Stack, spec: &Path, g: &Global, how: Apply<'_>) -> Result<u8> {
     let started = Instant::now();
     let ctx = Ctx::new(stack, g).await;
-    let lock = match ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await {
+    let lock = match ctx.backend.lock(lock_info(how.operation, Duration::from_secs(60)), g.lock_timeout).await {
         Ok(lock) => lock,
         Err(StateError::Locked(holder)) => bail!(locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref())),
         Err(e) => return Err(e.into()),
     };
     let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
-    let result = apply_locked(stack, g, mode, yes, json, saved, &ctx, lock.clone(), started).await;
+    let result = apply_locked(stack, g, how, &ctx, lock.clone(), started).await;
     let held = lock.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(l) = held {
         if let Err(e) = l.release().await {
@@ -432,18 +447,15 @@ async fn apply(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply_locked(
     stack: &Stack,
     g: &Global,
-    mode: Mode,
-    yes: bool,
-    json: bool,
-    saved: Option<Saved>,
+    how: Apply<'_>,
     ctx: &Ctx,
     lock: Arc<Mutex<Option<Box<dyn Lock>>>>,
     started: Instant,
 ) -> Result<u8> {
+    let Apply { mode, yes, json, saved, targets, .. } = how;
     let (state, version) = read_state(ctx.backend.as_ref(), stack, g).await?;
     let (sink, rx) = EventSink::new();
     let view = spawn_view(rx, g);
@@ -463,7 +475,10 @@ async fn apply_locked(
             }
             plan
         }
-        None => deployctl_engine::plan_with(stack, state.as_ref(), &ctx.kinds, mode, &sink, &plan_options(g)).await?,
+        None => {
+            deployctl_engine::plan_with(stack, state.as_ref(), &ctx.kinds, mode, &sink, &plan_options(g, targets))
+                .await?
+        }
     };
     if !json {
         print!("{}", render::plan_for(&plan, g.colour(std::io::stdout().is_terminal())));

@@ -1,0 +1,210 @@
+//! The operator's toolkit: `--target`, `state`, `graph` and `completions`,
+//! on the emulator.
+
+use crate::harness::*;
+use std::collections::BTreeSet;
+
+fn network() -> String {
+    repo_file("stacks/network.yaml").display().to_string()
+}
+
+fn addresses(ec2: &[(String, String, String)]) -> BTreeSet<String> {
+    ec2.iter().map(|(_, a, _)| a.clone()).collect()
+}
+
+fn live(moto: &Moto) -> BTreeSet<String> {
+    addresses(&rt().block_on(async { tagged(&moto.ec2().await, "network/prod").await }))
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn up_with_a_target_creates_only_it_and_what_it_needs_and_a_full_up_creates_the_rest() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = network();
+
+    let diff = p.ok(&["diff", &spec, "--target", "nat[a]"]);
+    assert!(diff.stdout.contains("Warning: targeted run (--target nat[a])"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("the rest of the stack was not looked at"), "{}", diff.stdout);
+
+    let up = p.ok(&["up", &spec, "--target", "nat[a]", "--yes", "--json"]).json();
+    let needed = set(&["vpc", "igw", "public[a]", "nat_ip[a]", "nat[a]"]);
+    assert_eq!(up["plan"]["create"], needed.len(), "{up}");
+    assert_eq!(live(&moto), needed, "only the target and what it depends on exist");
+    let state = p.state("network/prod").unwrap();
+    let recorded: BTreeSet<String> = state["resources"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(recorded, needed);
+    // The outputs it could compute are recorded; the rest wait for a full up.
+    assert!(state["outputs"]["vpc_id"].is_string(), "{}", state["outputs"]);
+    assert!(state["outputs"].get("public_subnet_ids").is_none(), "not half of a list: {}", state["outputs"]);
+
+    // A targeted run with nothing to do says so, and the warning stays.
+    let again = p.run(&["diff", &spec, "--target", "nat[a]", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("Warning: targeted run"), "{}", again.stdout);
+
+    let rest = p.ok(&["up", &spec, "--yes", "--json"]).json();
+    assert_eq!(rest["plan"]["create"], crate::network::NETWORK_RESOURCES - needed.len(), "{rest}");
+    assert_eq!(rest["plan"]["update"], 0, "what the targeted run made is as the spec says: {rest}");
+    assert_eq!(live(&moto).len(), crate::network::NETWORK_RESOURCES);
+    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+
+    // destroy --target takes what depends on the target with it, and no more.
+    let down = p.ok(&["destroy", &spec, "--target", "nat", "--yes", "--json"]).json();
+    let mut gone: Vec<&str> = down["steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    gone.sort();
+    assert_eq!(gone, ["deleted nat[a]", "deleted nat[b]", "deleted private_routes[a]", "deleted private_routes[b]"]);
+    assert_eq!(live(&moto).len(), crate::network::NETWORK_RESOURCES - 4);
+    let plan = p.ok(&["diff", &spec, "--json"]).json();
+    let creates: BTreeSet<String> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| format!("{} {}", r["action"].as_str().unwrap(), r["address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        creates,
+        set(&["create nat[a]", "create nat[b]", "create private_routes[a]", "create private_routes[b]"])
+    );
+}
+
+#[test]
+fn an_unknown_target_is_refused_before_anything_is_read_or_changed() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = network();
+    let r = p.run(&["up", &spec, "--target", "nat_gw[a]", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("--target nat_gw[a]: the stack has no resource 'nat_gw[a]'"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: did you mean 'nat"), "{}", r.stderr);
+    assert!(live(&moto).is_empty());
+    assert!(p.state("network/prod").is_none(), "no state was written");
+}
+
+/// A small stack whose resources an operator renames, moves into a
+/// for_each and forgets.
+fn small(vpc: &str, subnet: &str, with_extra: bool) -> String {
+    let subnet_block = match subnet {
+        "single" => "  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${main.id}\n      cidr_block: 10.9.1.0/24\n      availability_zone: us-east-1a\n".to_string(),
+        _ => "  subnet:\n    type: ec2.subnet\n    for_each:\n      a: 1\n    properties:\n      vpc_id: ${main.id}\n      cidr_block: 10.9.${each.value}.0/24\n      availability_zone: us-east-1${each.key}\n".to_string(),
+    }
+    .replace("main", vpc);
+    let extra =
+        if with_extra { "  extra:\n    type: ec2.vpc\n    properties:\n      cidr_block: 10.8.0.0/16\n" } else { "" };
+    format!("stack: ops\nregion: us-east-1\nresources:\n  {vpc}:\n    type: ec2.vpc\n    properties:\n      cidr_block: 10.9.0.0/16\n{subnet_block}{extra}")
+}
+
+fn changes(p: &Project, spec: &str) -> BTreeSet<String> {
+    let plan = p.ok(&["diff", spec, "--json"]).json();
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| format!("{} {}", r["action"].as_str().unwrap(), r["address"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn state_list_after_up_lists_every_address_and_show_prints_what_is_recorded() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = network();
+    p.ok(&["up", &spec, "--yes"]);
+    let listed = p.ok(&["state", "list", &spec]).stdout;
+    let rows: BTreeSet<String> = listed.lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    assert_eq!(rows, live(&moto), "{listed}");
+    let json = p.ok(&["state", "list", &spec, "--json"]).json();
+    assert_eq!(json.as_array().unwrap().len(), crate::network::NETWORK_RESOURCES);
+    let nat = json.as_array().unwrap().iter().find(|r| r["address"] == "nat[a]").unwrap();
+    assert_eq!(nat["type"], "ec2.nat_gateway");
+    assert!(nat["id"].as_str().unwrap().starts_with("nat-"), "{nat}");
+
+    let shown = p.ok(&["state", "show", &spec, "nat[a]"]).stdout;
+    assert!(shown.starts_with("nat[a] (ec2.nat_gateway)\n"), "{shown}");
+    assert!(shown.contains(&format!("  id         = {}\n", nat["id"].as_str().unwrap())), "{shown}");
+    assert!(shown.contains("  depends on = "), "{shown}");
+
+    let missing = p.run(&["state", "show", &spec, "nat[c]"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(missing.stderr.contains("state has no resource 'nat[c]'"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains(&format!("hint: list what it records with: deployctl state list {spec}")),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn state_mv_after_a_rename_and_into_a_for_each_key_keeps_the_resources_instead_of_replacing_them() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let first = p.spec("ops.yaml", &small("net", "single", false));
+    let first = first.to_str().unwrap();
+    p.ok(&["up", first, "--yes"]);
+    let before: BTreeSet<String> =
+        rt().block_on(async { tagged(&moto.ec2().await, "ops").await }).into_iter().map(|(_, _, id)| id).collect();
+
+    // The spec renames the VPC and puts the subnet under a for_each.
+    let renamed = p.spec("ops.yaml", &small("main", "for_each", false));
+    let renamed = renamed.to_str().unwrap();
+    assert_eq!(changes(&p, renamed), set(&["create main", "create subnet[a]", "delete net", "delete subnet"]));
+
+    let mv = p.ok(&["state", "mv", renamed, "net", "main"]);
+    assert!(mv.stdout.contains("Moved net to main."), "{}", mv.stdout);
+    assert!(mv.stdout.contains("The state from before this edit is kept in"), "{}", mv.stdout);
+    let backup = p.state_dir().join("ops.json.backup");
+    assert!(std::fs::read_to_string(&backup).unwrap().contains("\"net\""), "the backup is the state before the move");
+    p.ok(&["state", "mv", renamed, "subnet", "subnet[a]"]);
+
+    // Nothing is created or deleted: at most the ownership tags are updated.
+    let after = changes(&p, renamed);
+    assert!(after.iter().all(|c| c.starts_with("update ")), "{after:?}");
+    p.ok(&["up", renamed, "--yes"]);
+    let live = rt().block_on(async { tagged(&moto.ec2().await, "ops").await });
+    assert_eq!(live.iter().map(|(_, _, id)| id.clone()).collect::<BTreeSet<_>>(), before, "the same VPC and subnet");
+    assert_eq!(addresses(&live), set(&["main", "subnet[a]"]), "the tags name the new addresses");
+    assert_eq!(p.run(&["diff", renamed, "--detailed-exitcode"]).code, 0);
+
+    // A move onto a recorded address is refused, and changes nothing.
+    let state = p.state("ops").unwrap();
+    let r = p.run(&["state", "mv", renamed, "main", "subnet[a]"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("state already has a resource at 'subnet[a]'"), "{}", r.stderr);
+    assert_eq!(p.state("ops").unwrap(), state);
+}
+
+#[test]
+fn state_rm_forgets_a_resource_without_deleting_it_and_destroy_leaves_it_alone() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let with = p.spec("ops.yaml", &small("net", "single", true));
+    p.ok(&["up", with.to_str().unwrap(), "--yes"]);
+    let extra_id = p.state("ops").unwrap()["resources"]["extra"]["id"].as_str().unwrap().to_string();
+
+    let without = p.spec("ops.yaml", &small("net", "single", false));
+    let without = without.to_str().unwrap();
+    let rm = p.ok(&["state", "rm", without, "extra"]);
+    assert!(
+        rm.stdout.contains(&format!("Removed extra (ec2.vpc {extra_id}) from state. It was not deleted")),
+        "{}",
+        rm.stdout
+    );
+    assert!(p.state("ops").unwrap()["resources"].get("extra").is_none());
+    assert!(changes(&p, without).is_empty(), "the forgotten VPC is not planned for deletion");
+
+    p.ok(&["destroy", without, "--yes"]);
+    let vpcs =
+        rt().block_on(async { moto.ec2().await.describe_vpcs().vpc_ids(&extra_id).send().await.unwrap().vpcs().len() });
+    assert_eq!(vpcs, 1, "destroy did not delete what state forgot");
+    let left = rt().block_on(async { tagged(&moto.ec2().await, "ops").await });
+    assert_eq!(addresses(&left), set(&["extra"]), "everything else is gone: {left:?}");
+
+    let r = p.run(&["state", "rm", without, "extra"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("state has no resource 'extra'"), "{}", r.stderr);
+}
