@@ -163,3 +163,48 @@ fn a_missing_backend_hints_the_init_command_that_creates_it() {
     p.ok(&["up", &spec, "--yes", "--var", "azs={a: 1}"]);
     assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "shared").await }).len(), 2);
 }
+
+#[test]
+fn a_state_edit_on_s3_needs_versioning_and_keeps_the_previous_state_as_a_version() {
+    let moto = Moto::start();
+    rt().block_on(backend_resources(&moto));
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC);
+    let spec = spec.display().to_string();
+    p.ok(&["up", &spec, "--yes"]);
+
+    // The bucket has no versioning: the edit could not be undone.
+    let refused = p.run(&["state", "rm", &spec, "subnet[f]"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("keeps no copy of the state from before a write"), "{}", refused.stderr);
+    let hint = refused.stderr.lines().find_map(|l| l.trim().strip_prefix("hint: turn versioning on with: ")).unwrap();
+    assert!(state_object(&moto).contains("\"subnet[f]\""), "nothing was changed");
+    let init = p.as_printed(hint);
+    assert_eq!(init.code, 0, "{init:?}");
+
+    let rm = p.ok(&["state", "rm", &spec, "subnet[f]"]);
+    assert!(rm.stdout.contains("Removed subnet[f] (ec2.subnet subnet-"), "{}", rm.stdout);
+    assert!(rm.stdout.contains("kept in the previous version of s3://team-state/stacks/shared.json"), "{}", rm.stdout);
+    assert!(!state_object(&moto).contains("\"subnet[f]\""));
+    let previous = rt().block_on(async {
+        let s3 = moto.s3().await;
+        let versions =
+            s3.list_object_versions().bucket("team-state").prefix("stacks/shared.json").send().await.unwrap();
+        let older =
+            versions.versions().iter().find(|v| v.is_latest() != Some(true)).unwrap().version_id().unwrap().to_string();
+        let out =
+            s3.get_object().bucket("team-state").key("stacks/shared.json").version_id(older).send().await.unwrap();
+        String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
+    });
+    assert!(previous.contains("\"subnet[f]\""), "the previous version is the state before the edit");
+    let items =
+        rt().block_on(async { moto.dynamodb().await.scan().table_name("team-locks").send().await.unwrap().count() });
+    assert_eq!(items, 0, "the edit released its lock");
+}
+
+fn state_object(moto: &Moto) -> String {
+    rt().block_on(async {
+        let out = moto.s3().await.get_object().bucket("team-state").key("stacks/shared.json").send().await.unwrap();
+        String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
+    })
+}

@@ -281,6 +281,9 @@ fn pass_through(client: &mut TcpStream, head: &Head, body: &[u8], upstream: u16)
     let mut status = String::new();
     answer.read_line(&mut status)?;
     client.write_all(status.as_bytes())?;
+    if is_get_bucket_versioning(head) {
+        return answer_bucket_versioning(client, &mut answer);
+    }
     loop {
         let mut line = String::new();
         if answer.read_line(&mut line)? == 0 {
@@ -447,6 +450,42 @@ fn respond(
     client.flush()
 }
 
+/// `GET /<bucket>?versioning` (GetBucketVersioning, path-style).
+fn is_get_bucket_versioning(head: &Head) -> bool {
+    head.method == "GET" && head.path.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p == "versioning"))
+}
+
+/// moto 5.2.5 answers GetBucketVersioning with a `GetBucketVersioningResponse`
+/// root (empty for a bucket that was never versioned), which the SDK refuses
+/// to parse ("expected VersioningConfiguration"). AWS's root is
+/// `VersioningConfiguration`: the front renames it, and relays the rest as
+/// sent, its length recomputed.
+fn answer_bucket_versioning(client: &mut TcpStream, answer: &mut impl BufRead) -> io::Result<()> {
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if answer.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        let name = line.split(':').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if name != "connection" && name != "content-length" && name != "transfer-encoding" {
+            headers.push(line);
+        }
+    }
+    let mut body = Vec::new();
+    answer.read_to_end(&mut body)?;
+    let text = String::from_utf8_lossy(&body);
+    if text.contains("<GetBucketVersioningResponse") {
+        body = text.replace("GetBucketVersioningResponse", "VersioningConfiguration").into_bytes();
+    }
+    for h in headers {
+        client.write_all(h.as_bytes())?;
+    }
+    client.write_all(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes())?;
+    client.write_all(&body)?;
+    client.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,5 +627,24 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"), "{answer}");
         assert!(answer.contains("Connection: close") && !answer.contains("keep-alive"), "{answer}");
         assert!(answer.ends_with("\r\n\r\nhello"), "{answer}");
+    }
+
+    #[test]
+    fn moto_s_bucket_versioning_answer_gets_the_root_aws_gives_it() {
+        let moto_body = r#"<?xml version="1.0" encoding="UTF-8"?><GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        let answer: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{moto_body}",
+                moto_body.len()
+            )
+            .into_boxed_str(),
+        );
+        let (up, _got) = upstream(answer);
+        let front = Front::start(0, up).unwrap();
+        let (head, body) = send(front.port(), b"GET /team-state?versioning HTTP/1.1\r\nHost: x\r\n\r\n");
+        let want = r#"<?xml version="1.0" encoding="UTF-8"?><VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        assert_eq!(String::from_utf8_lossy(&body), want);
+        assert!(head.contains(&format!("Content-Length: {}", want.len())), "{head}");
+        assert!(head.contains("Content-Type: text/xml") && head.contains("Connection: close"), "{head}");
     }
 }
