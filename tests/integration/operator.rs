@@ -208,3 +208,87 @@ fn state_rm_forgets_a_resource_without_deleting_it_and_destroy_leaves_it_alone()
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("state has no resource 'extra'"), "{}", r.stderr);
 }
+
+/// A VPC made by hand, outside deployctl: its id.
+fn hand_made_vpc(moto: &Moto, cidr: &str) -> String {
+    rt().block_on(async {
+        use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Vpc)
+            .tags(Tag::builder().key("Name").value("legacy").build())
+            .build();
+        let out = moto.ec2().await.create_vpc().cidr_block(cidr).tag_specifications(tags).send().await.unwrap();
+        out.vpc().unwrap().vpc_id().unwrap().to_string()
+    })
+}
+
+#[test]
+fn import_takes_over_a_hand_made_vpc_and_the_next_up_only_converges_its_tags() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let id = hand_made_vpc(&moto, "10.7.0.0/16");
+    let spec = p.spec(
+        "legacy.yaml",
+        "stack: legacy\nregion: us-east-1\nresources:\n  vpc:\n    type: ec2.vpc\n    properties:\n      cidr_block: 10.7.0.0/16\n    tags:\n      Name: legacy\n",
+    );
+    let spec = spec.to_str().unwrap();
+
+    let generated = p.ok(&["import", spec, "vpc", &id, "--generate"]);
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&generated.stdout).unwrap();
+    assert_eq!(yaml["vpc"]["type"], "ec2.vpc", "{}", generated.stdout);
+    assert_eq!(yaml["vpc"]["properties"]["cidr_block"], "10.7.0.0/16", "{}", generated.stdout);
+    assert_eq!(yaml["vpc"]["tags"]["Name"], "legacy", "{}", generated.stdout);
+    assert!(p.state("legacy").is_none(), "--generate records nothing");
+
+    let imported = p.ok(&["import", spec, "vpc", &id]);
+    assert!(imported.stdout.contains(&format!("Imported vpc (ec2.vpc {id})")), "{}", imported.stdout);
+    assert!(
+        imported.stdout.contains("The next `up` updates it in place: tags (deployctl:resource, deployctl:stack)."),
+        "{}",
+        imported.stdout
+    );
+    assert_eq!(p.state("legacy").unwrap()["resources"]["vpc"]["id"], id.as_str());
+
+    let up = p.ok(&["up", spec, "--yes", "--json"]).json();
+    assert_eq!((up["plan"]["create"].as_u64(), up["plan"]["update"].as_u64()), (Some(0), Some(1)), "{up}");
+    let live = rt().block_on(async { tagged(&moto.ec2().await, "legacy").await });
+    assert_eq!(live, [("vpc".to_string(), "vpc".to_string(), id.clone())], "the same VPC, now with deployctl's tags");
+    assert_eq!(p.run(&["diff", spec, "--detailed-exitcode"]).code, 0);
+
+    // Importing it again, or to another address, is refused.
+    let again = p.run(&["import", spec, "vpc", &id]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains(&format!("state already records vpc (id {id})")), "{}", again.stderr);
+}
+
+#[test]
+fn an_import_the_spec_would_replace_is_refused_and_changes_nothing() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let id = hand_made_vpc(&moto, "10.6.0.0/16");
+    let spec = p.spec(
+        "legacy.yaml",
+        "stack: legacy\nregion: us-east-1\nresources:\n  vpc:\n    type: ec2.vpc\n    properties:\n      cidr_block: 10.5.0.0/16\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let r = p.run(&["import", spec, "vpc", &id]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains(&format!("importing {id} as vpc would have the next up replace it")), "{}", r.stderr);
+    assert!(r.stderr.contains("because of: cidr_block; nothing was changed"), "{}", r.stderr);
+    assert!(p.state("legacy").is_none(), "no state was written");
+
+    let missing = p.run(&["import", spec, "vpc", "vpc-0123456789abcdef0"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no ec2.vpc with id vpc-0123456789abcdef0 in us-east-1"), "{}", missing.stderr);
+
+    // The YAML for what is live, for an address the spec does not have yet.
+    let generated = p.ok(&["import", spec, "old[a]", &id, "--generate", "--type", "ec2.vpc"]);
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&generated.stdout).unwrap();
+    assert_eq!(yaml["old"]["for_each"]["a"], serde_yaml::Value::Mapping(Default::default()), "{}", generated.stdout);
+    assert_eq!(yaml["old"]["properties"]["cidr_block"], "10.6.0.0/16", "{}", generated.stdout);
+    assert!(
+        generated.stderr.contains(&format!("then take it over with: deployctl import {spec} 'old[a]' {id}")),
+        "{}",
+        generated.stderr
+    );
+}

@@ -220,6 +220,29 @@ pub enum Command {
         #[arg(long, requires = "name")]
         raw: bool,
     },
+    /// Take over a resource made outside deployctl: read it by its AWS id
+    /// and record it in state as ADDRESS. The next `up` converges it to
+    /// the spec, tags included.
+    Import {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// The address in the spec it becomes: `vpc`, `public[a]`.
+        address: String,
+        /// Its AWS id, as `state list` shows ids of that kind (`vpc-0abc…`,
+        /// a role name, an ARN).
+        id: String,
+        /// Import even if the spec would then replace it (delete it and
+        /// create another) on the next `up`.
+        #[arg(long)]
+        allow_replace: bool,
+        /// Print the spec YAML for what is live instead of importing it.
+        #[arg(long)]
+        generate: bool,
+        /// With --generate, for an address the spec does not have yet: its
+        /// kind, e.g. ec2.vpc.
+        #[arg(long = "type", value_name = "KIND", requires = "generate")]
+        type_name: Option<String>,
+    },
     /// List, show or edit what state records (`state --help` for each).
     State {
         #[command(subcommand)]
@@ -316,7 +339,8 @@ impl Command {
             | Command::Validate { spec }
             | Command::ForceUnlock { spec, .. }
             | Command::Output { spec, .. }
-            | Command::Graph { spec, .. } => Some(spec),
+            | Command::Graph { spec, .. }
+            | Command::Import { spec, .. } => Some(spec),
             Command::State { action } => Some(action.spec()),
             Command::Version | Command::Completions { .. } => None,
         }

@@ -1,7 +1,7 @@
 //! The operator's commands: `state list | show | rm | mv`, `graph` and
 //! `completions`.
 
-use crate::cli::{Cli, Global, GraphFormat, StateAction};
+use crate::cli::{shell_word, Cli, Global, GraphFormat, StateAction};
 use crate::run::{self, Ctx, EXIT_OK};
 use anyhow::{bail, Result};
 use deployctl_engine::{Action, Mode, Plan};
@@ -256,6 +256,112 @@ fn show(address: &str, r: &ResourceState) -> String {
         out.push_str(&format!("  replaced, still to delete: {}\n", d.id));
     }
     out
+}
+
+/// What `import` was asked to do.
+pub struct Import<'a> {
+    pub address: &'a str,
+    pub id: &'a str,
+    pub allow_replace: bool,
+    pub type_name: Option<&'a str>,
+}
+
+/// `import --generate`: the spec YAML for a live object; nothing recorded.
+pub async fn generate(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
+    let stack = run::load(spec, g)?;
+    let type_name = match (stack.resource(how.address), how.type_name) {
+        (Some(r), Some(t)) if r.type_name != t => {
+            bail!("{} is a {} in the spec, not a {t}\n  hint: leave out --type, or import to another address", how.address, r.type_name)
+        }
+        (Some(r), _) => r.type_name.clone(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => bail!(
+            "the spec has no resource '{}', so its kind is not known\n  hint: name it: {} {} {} --generate --type KIND (e.g. ec2.vpc)",
+            how.address,
+            g.again("import", spec),
+            shell_word(how.address),
+            shell_word(how.id)
+        ),
+    };
+    let ctx = Ctx::new(&stack, g).await;
+    let observed = deployctl_engine::import::read_one(&stack, &ctx.kinds, &type_name, how.id).await?;
+    let schema = ctx.kinds.get(&type_name).map(|k| k.schema()).expect("read_one found the kind");
+    print!("{}", deployctl_engine::import::spec_yaml(schema, how.address, &observed));
+    eprintln!(
+        "\nAdd it under `resources:` in {} (replace literal ids of resources the stack manages with references, e.g. ${{vpc.id}}), then take it over with: {} {} {}",
+        spec.display(),
+        g.again("import", spec),
+        shell_word(how.address),
+        shell_word(how.id)
+    );
+    Ok(EXIT_OK)
+}
+
+/// `import`: under the lock, the live object recorded at an address, with
+/// a fenced write; refused if the next `up` would replace it.
+pub async fn import(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
+    let stack = run::load(spec, g)?;
+    let ctx = Ctx::new(&stack, g).await;
+    let location = ctx.backend.location();
+    let lock = match ctx.backend.lock(run::lock_info("import", Duration::from_secs(60)), g.lock_timeout).await {
+        Ok(lock) => lock,
+        Err(StateError::Locked(holder)) => {
+            bail!(run::locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let result = async {
+        let (state, version) = run::read_state(ctx.backend.as_ref(), &stack, g).await?;
+        let (sink, rx) = deployctl_engine::EventSink::new();
+        let view = run::spawn_view(rx, g);
+        let imported = deployctl_engine::import::import(
+            &stack,
+            state.as_ref(),
+            &ctx.kinds,
+            how.address,
+            how.id,
+            how.allow_replace,
+            &sink,
+        )
+        .await;
+        drop(sink);
+        let _ = view.await;
+        let mut imported = imported?;
+        imported.state.environment = stack.environment.as_ref().map(|e| e.name.clone());
+        imported.state.serial += 1;
+        if !lock.is_held() {
+            return Err(StateError::LockLost { id: lock.info().id.clone() }.into());
+        }
+        ctx.backend.write(&imported.state, version.as_deref()).await?;
+        Ok::<_, anyhow::Error>(imported)
+    }
+    .await;
+    if let Err(e) = lock.release().await {
+        eprintln!("warning: releasing the state lock: {e}");
+    }
+    let imported = result?;
+    println!(
+        "Imported {} ({} {}) into {location} (serial {}).",
+        imported.address, imported.type_name, imported.observed.id, imported.state.serial
+    );
+    // Properties by name, tags together: `cidr_block, tags (Name, deployctl:stack)`.
+    let (tags, mut fields): (Vec<&str>, Vec<String>) = (
+        imported.next.changes.iter().filter_map(|c| c.field.strip_prefix("tags.")).collect(),
+        imported.next.changes.iter().filter(|c| !c.field.starts_with("tags.")).map(|c| c.field.clone()).collect(),
+    );
+    if !tags.is_empty() {
+        fields.push(format!("tags ({})", tags.join(", ")));
+    }
+    match imported.next.action {
+        Action::NoOp => println!("It is as the spec says: the next `up` changes nothing on it."),
+        Action::Replace => println!(
+            "warning: the next `up` replaces it (deletes it and creates another), because of: {}",
+            imported.next.forced_by.join(", ")
+        ),
+        _ => println!("The next `up` updates it in place: {}.", fields.join(", ")),
+    }
+    println!("See the plan with: {}", g.again("diff", spec));
+    Ok(EXIT_OK)
 }
 
 /// `graph`: the spec's DAG, and with `--plan` what `up` would do.

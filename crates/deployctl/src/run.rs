@@ -78,6 +78,15 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::State { action } => crate::operator::state(action, g).await,
+        Command::Import { spec, address, id, allow_replace, generate, type_name } => {
+            let how =
+                crate::operator::Import { address, id, allow_replace: *allow_replace, type_name: type_name.as_deref() };
+            if *generate {
+                crate::operator::generate(spec, how, g).await
+            } else {
+                crate::operator::import(spec, how, g).await
+            }
+        }
         Command::Graph { spec, format, plan } => crate::operator::graph(spec, *format, *plan, g).await,
         Command::Completions { shell } => Ok(crate::operator::completions(*shell)),
         Command::Validate { spec } => {

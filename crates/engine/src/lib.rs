@@ -9,6 +9,7 @@ pub mod diff;
 mod error;
 pub mod events;
 pub mod executor;
+pub mod import;
 pub mod kind;
 pub mod pacing;
 pub mod plan;
