@@ -292,3 +292,37 @@ fn an_import_the_spec_would_replace_is_refused_and_changes_nothing() {
         generated.stderr
     );
 }
+
+#[test]
+fn lint_fails_on_errors_and_with_strict_on_warnings_and_validate_prints_its_findings() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let head = "stack: lint\nregion: us-east-1\nresources:\n  logs:\n    type: logs.log_group\n    properties:\n      log_group_name: /lint\n";
+    let warned = p.spec("warned.yaml", head);
+    let warned = warned.to_str().unwrap();
+    let r = p.run(&["lint", warned]);
+    assert_eq!(r.code, 0, "a warning alone does not fail: {r:?}");
+    assert!(r.stdout.contains(&format!("{warned}:4:3: warning[logs-no-retention]")), "{}", r.stdout);
+    assert!(r.stdout.contains("lint: 0 errors, 1 warning"), "{}", r.stdout);
+    assert_eq!(p.run(&["lint", warned, "--strict"]).code, 1);
+    let v = p.ok(&["validate", warned]);
+    assert!(v.stderr.contains("warning[logs-no-retention]"), "{}", v.stderr);
+    assert!(v.stderr.contains(&format!("(see them again with: deployctl lint {warned})")), "{}", v.stderr);
+
+    let open = p.spec(
+        "open.yaml",
+        &format!("{head}  sg:\n    type: ec2.security_group\n    properties:\n      vpc_id: vpc-1\n      ingress: [{{ip_protocol: tcp, from_port: 22, to_port: 22, cidr_ipv4: 0.0.0.0/0}}]\n"),
+    );
+    let r = p.run(&["lint", open.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let rules: Vec<String> =
+        r.json().as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
+    assert_eq!(rules, ["logs-no-retention", "sg-open-to-the-internet"]);
+
+    // The example stacks pass --strict (their exceptions say why).
+    for stack in ["stacks/network.yaml", "stacks/prod.yaml", "stacks/shop.yaml", "stacks/cicd.yaml"] {
+        let spec = repo_file(stack).display().to_string();
+        let r = p.run(&["lint", &spec, "--strict"]);
+        assert_eq!(r.code, 0, "{stack}: {r:?}");
+    }
+}

@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod iam;
 pub mod kit;
+pub mod lint;
 pub mod logs;
 pub mod reference;
 pub mod s3;

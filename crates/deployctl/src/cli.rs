@@ -201,6 +201,17 @@ pub enum Command {
         /// The stack's spec file (YAML), e.g. stacks/network.yaml.
         spec: PathBuf,
     },
+    /// Check the spec against the built-in security rules (offline).
+    Lint {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// Fail (exit 1) on warnings too, not only on errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a stuck lock by its id (from the "state is locked" message).
     ForceUnlock {
         /// The stack's spec file (YAML), e.g. stacks/network.yaml.
@@ -340,7 +351,8 @@ impl Command {
             | Command::ForceUnlock { spec, .. }
             | Command::Output { spec, .. }
             | Command::Graph { spec, .. }
-            | Command::Import { spec, .. } => Some(spec),
+            | Command::Import { spec, .. }
+            | Command::Lint { spec, .. } => Some(spec),
             Command::State { action } => Some(action.spec()),
             Command::Version | Command::Completions { .. } => None,
         }

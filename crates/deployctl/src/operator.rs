@@ -364,6 +364,33 @@ pub async fn import(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// `lint`: the findings, then a count; exit 1 on an error, or on a
+/// warning with `--strict`.
+pub fn lint(spec: &Path, strict: bool, json: bool, g: &Global) -> Result<u8> {
+    use deployctl_aws::lint::Severity;
+    let stack = run::load(spec, g)?;
+    let findings = deployctl_aws::lint::lint(&stack);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&findings)?);
+    } else if findings.is_empty() {
+        println!("{}: no lint findings ({} rules).", spec.display(), deployctl_aws::lint::RULES.len());
+    } else {
+        for f in &findings {
+            println!("{f}");
+        }
+        println!("\n{}", lint_summary(&findings));
+    }
+    let fails = findings.iter().any(|f| f.severity == Severity::Error || strict);
+    Ok(if fails { run::EXIT_ERROR } else { EXIT_OK })
+}
+
+/// `2 errors, 3 warnings`.
+pub fn lint_summary(findings: &[deployctl_aws::lint::Finding]) -> String {
+    let errors = findings.iter().filter(|f| f.severity == deployctl_aws::lint::Severity::Error).count();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!("lint: {}, {}", plural(errors, "error"), plural(findings.len() - errors, "warning"))
+}
+
 /// `graph`: the spec's DAG, and with `--plan` what `up` would do.
 pub async fn graph(spec: &Path, format: GraphFormat, with_plan: bool, g: &Global) -> Result<u8> {
     let stack = run::load(spec, g)?;

@@ -99,8 +99,20 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                 stack.resources.len(),
                 stack.outputs.len()
             );
+            let findings = deployctl_aws::lint::lint(&stack);
+            for f in &findings {
+                eprintln!("{f}");
+            }
+            if !findings.is_empty() {
+                eprintln!(
+                    "{} (see them again with: {})",
+                    crate::operator::lint_summary(&findings),
+                    g.again("lint", spec)
+                );
+            }
             Ok(EXIT_OK)
         }
+        Command::Lint { spec, strict, json } => crate::operator::lint(spec, *strict, *json, g),
         Command::Diff { spec, detailed_exitcode, json, out, targets } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;

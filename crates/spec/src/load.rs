@@ -19,7 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 const TOP_KEYS: &[&str] = &["stack", "environment", "region", "backend", "tags", "vars", "resources", "outputs"];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each"];
+const RESOURCE_KEYS: &[&str] =
+    &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each", "lint_ignore"];
 const LIFECYCLE_KEYS: &[&str] = &["replace"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const S3_KEYS: &[&str] = &["bucket", "key", "lock_table", "region"];
@@ -621,6 +622,15 @@ impl Loader<'_> {
             d.fields.get("timeouts").map(|e| self.timeouts(e, &base.scope(each, None, "timeouts"))).unwrap_or_default();
         let depends_on = d.fields.get("depends_on").map(|e| self.depends_on(d, e, targets)).unwrap_or_default();
         let lifecycle = d.fields.get("lifecycle").map(|e| self.lifecycle(e)).unwrap_or_default();
+        let lint_ignore = match d.fields.get("lint_ignore") {
+            Some(e) if first => self.lint_ignore(e),
+            Some(e) => self.lint_ignore_quiet(e),
+            None => BTreeMap::new(),
+        };
+        let property_pos = props_entry
+            .and_then(|e| e.value.entries())
+            .map(|es| es.iter().map(|e| (e.key.clone(), e.value.pos)).collect())
+            .unwrap_or_default();
         let kind = d.kind?;
         let key = instance.map(|(k, _)| k.clone());
         Some(Resource {
@@ -633,8 +643,52 @@ impl Loader<'_> {
             depends_on,
             timeouts,
             lifecycle,
+            lint_ignore,
+            property_pos,
             pos: d.pos,
         })
+    }
+
+    /// `lint_ignore: {RULE: reason}`: the lint rules not to apply to this
+    /// resource, each with why. (The rule ids are lint's to check.)
+    fn lint_ignore(&mut self, e: &Entry) -> BTreeMap<String, crate::model::Suppression> {
+        let Some(entries) = map_entries(&e.value) else {
+            self.error(
+                e.value.pos,
+                format!("'lint_ignore' must be a mapping of lint rule ids to reasons, not {}", e.value.describe()),
+                Some("write lint_ignore: {logs-no-retention: \"kept forever for audit\"}".into()),
+            );
+            return BTreeMap::new();
+        };
+        let mut out = BTreeMap::new();
+        for l in entries {
+            match &l.value.kind {
+                Kind::Str(s) if !s.value.trim().is_empty() => {
+                    out.insert(l.key.clone(), crate::model::Suppression { reason: s.value.clone(), pos: l.key_pos });
+                }
+                _ => self.error(
+                    l.value.pos,
+                    format!("lint_ignore {} needs a reason, as a string", l.key),
+                    Some(format!("write {}: \"why this rule does not apply here\"", l.key)),
+                ),
+            }
+        }
+        out
+    }
+
+    /// [`Self::lint_ignore`] for the second and later for_each instances:
+    /// the same value, its problems reported once.
+    fn lint_ignore_quiet(&mut self, e: &Entry) -> BTreeMap<String, crate::model::Suppression> {
+        map_entries(&e.value)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| match &l.value.kind {
+                Kind::Str(s) if !s.value.trim().is_empty() => {
+                    Some((l.key.clone(), crate::model::Suppression { reason: s.value.clone(), pos: l.key_pos }))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The kind's cross-property rules, on what is known offline.

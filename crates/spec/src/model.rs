@@ -89,7 +89,18 @@ pub struct Resource {
     pub timeouts: Timeouts,
     /// `lifecycle: {replace: …}`.
     pub lifecycle: Lifecycle,
+    /// `lint_ignore: {RULE: reason}`: lint rules that do not apply here.
+    pub lint_ignore: BTreeMap<String, Suppression>,
+    /// Where each property's value is written, for messages about it.
+    pub property_pos: BTreeMap<String, Pos>,
     /// Where the resource is declared (its key under `resources:`).
+    pub pos: Pos,
+}
+
+/// A lint rule switched off for one resource, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub reason: String,
     pub pos: Pos,
 }
 
