@@ -239,6 +239,12 @@ fn import_takes_over_a_hand_made_vpc_and_the_next_up_only_converges_its_tags() {
     assert_eq!(yaml["vpc"]["properties"]["cidr_block"], "10.7.0.0/16", "{}", generated.stdout);
     assert_eq!(yaml["vpc"]["tags"]["Name"], "legacy", "{}", generated.stdout);
     assert!(p.state("legacy").is_none(), "--generate records nothing");
+    let pasted = p.spec(
+        "generated.yaml",
+        &format!("stack: legacy\nregion: us-east-1\nresources:\n{}", indent(&generated.stdout)),
+    );
+    let valid = p.run(&["validate", pasted.to_str().unwrap()]);
+    assert_eq!(valid.code, 0, "validate accepts what --generate printed: {valid:?}");
 
     let imported = p.ok(&["import", spec, "vpc", &id]);
     assert!(imported.stdout.contains(&format!("Imported vpc (ec2.vpc {id})")), "{}", imported.stdout);
@@ -319,10 +325,28 @@ fn lint_fails_on_errors_and_with_strict_on_warnings_and_validate_prints_its_find
         r.json().as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
     assert_eq!(rules, ["logs-no-retention", "sg-open-to-the-internet"]);
 
-    // The example stacks pass --strict (their exceptions say why).
-    for stack in ["stacks/network.yaml", "stacks/prod.yaml", "stacks/shop.yaml", "stacks/cicd.yaml"] {
+    // Seed 000 serves plain HTTP: lint names the rule and the listener's actions.
+    let prod = repo_file("stacks/prod.yaml").display().to_string();
+    let r = p.run(&["lint", &prod, "--strict"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = std::fs::read_to_string(&prod)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("- {type: forward, target_group_arn: \"${web.arn}\"}"))
+        .unwrap();
+    let at = format!("{prod}:{}:9: warning[alb-http-without-redirect]: elbv2.listener http: listens on HTTP and does not redirect to HTTPS (CKV_AWS_2, CKV2_AWS_20)", line + 1);
+    assert!(r.stdout.contains(&at), "expected {at} in:\n{}", r.stdout);
+    assert!(r.stdout.contains("lint: 0 errors, 1 warning"), "only that: {}", r.stdout);
+
+    // These example stacks pass --strict (an exception says why).
+    for stack in ["stacks/network.yaml", "stacks/shop.yaml", "stacks/cicd.yaml"] {
         let spec = repo_file(stack).display().to_string();
         let r = p.run(&["lint", &spec, "--strict"]);
         assert_eq!(r.code, 0, "{stack}: {r:?}");
     }
+}
+
+/// YAML one level deeper, as the entries of `resources:`.
+fn indent(yaml: &str) -> String {
+    yaml.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("  {l}\n") }).collect()
 }

@@ -525,8 +525,21 @@ mod tests {
     }
 
     #[test]
-    fn the_network_stack_graph_in_mermaid_has_a_node_per_resource_and_an_edge_per_dependency() {
-        insta::assert_snapshot!(render_graph(&stack(), None, GraphFormat::Mermaid));
+    fn the_prod_stack_graph_in_mermaid_has_a_node_per_resource_and_an_edge_per_reference() {
+        let schemas = deployctl_aws::schemas();
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/prod.yaml");
+        let prod = deployctl_spec::load(&spec, &Default::default(), &schemas).unwrap();
+        let mermaid = render_graph(&prod, None, GraphFormat::Mermaid);
+        let id = |a: &str| prod.resources.iter().position(|r| r.address == a).unwrap();
+        let mut edges = 0;
+        for r in &prod.resources {
+            for d in deployctl_spec::dependencies(&prod, r) {
+                assert!(mermaid.contains(&format!("  n{} --> n{}\n", id(&d), id(&r.address))), "{d} -> {}", r.address);
+                edges += 1;
+            }
+        }
+        assert_eq!(mermaid.matches(" --> ").count(), edges, "one edge per dependency, no more");
+        insta::assert_snapshot!(mermaid);
     }
 
     #[test]
