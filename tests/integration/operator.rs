@@ -350,3 +350,22 @@ fn lint_fails_on_errors_and_with_strict_on_warnings_and_validate_prints_its_find
 fn indent(yaml: &str) -> String {
     yaml.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("  {l}\n") }).collect()
 }
+
+#[test]
+fn cost_of_prod_compared_with_its_dev_var_file_is_cheaper_side_by_side() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let prod = repo_file("stacks/prod.yaml").display().to_string();
+    let dev = repo_file("stacks/env/stock-dashboard-dev.yaml").display().to_string();
+    let json = p.ok(&["cost", &prod, "--compare", &dev, "--json"]).json();
+    let (base, variant) = (
+        json["estimate"]["total"].as_f64().unwrap(),
+        json["compare"]["stock-dashboard-dev"]["total"].as_f64().unwrap(),
+    );
+    assert!(variant < base, "dev {variant} vs prod {base}");
+    let text = p.ok(&["cost", &prod, "--compare", &dev]).stdout;
+    let header = text.lines().find(|l| l.trim_start().starts_with("resource")).unwrap();
+    assert!(header.contains("this spec") && header.contains("stock-dashboard-dev"), "{text}");
+    let total = text.lines().find(|l| l.trim_start().starts_with("Total")).unwrap();
+    assert!(total.contains(&format!("${base:.2}")) && total.contains(&format!("${variant:.2}")), "{total}");
+}

@@ -7,6 +7,7 @@ mod calls;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod codepipeline;
+pub mod cost;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;

@@ -12,7 +12,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// AWS region; overrides the spec's `region`.
     #[arg(long, global = true, env = "DEPLOYCTL_REGION")]
@@ -212,6 +212,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Estimate what the stack costs a month, per resource and in total
+    /// (offline, from the price table shipped with deployctl).
+    Cost {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// Also estimate the spec with this var file added (repeatable),
+        /// side by side: `--compare stacks/env/dev.yaml`.
+        #[arg(long = "compare", value_name = "VAR_FILE")]
+        compare: Vec<String>,
+        /// Print the estimate as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a stuck lock by its id (from the "state is locked" message).
     ForceUnlock {
         /// The stack's spec file (YAML), e.g. stacks/network.yaml.
@@ -352,7 +365,8 @@ impl Command {
             | Command::Output { spec, .. }
             | Command::Graph { spec, .. }
             | Command::Import { spec, .. }
-            | Command::Lint { spec, .. } => Some(spec),
+            | Command::Lint { spec, .. }
+            | Command::Cost { spec, .. } => Some(spec),
             Command::State { action } => Some(action.spec()),
             Command::Version | Command::Completions { .. } => None,
         }

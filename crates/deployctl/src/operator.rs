@@ -391,6 +391,26 @@ pub fn lint_summary(findings: &[deployctl_aws::lint::Finding]) -> String {
     format!("lint: {}, {}", plural(errors, "error"), plural(findings.len() - errors, "warning"))
 }
 
+/// `cost`: the estimate, and each `--compare` variant beside it.
+pub fn cost(spec: &Path, compare: &[String], json: bool, g: &Global) -> Result<u8> {
+    use deployctl_aws::cost::{estimate, render};
+    let base = estimate(&run::load(spec, g)?);
+    let mut others = Vec::new();
+    for file in compare {
+        let variant = Global { var_files: [g.var_files.clone(), vec![file.clone()]].concat(), ..g.clone() };
+        let name = Path::new(file).file_stem().map_or(file.clone(), |s| s.to_string_lossy().into_owned());
+        others.push((name, estimate(&run::load(spec, &variant)?)));
+    }
+    if json {
+        let variants: serde_json::Map<String, serde_json::Value> =
+            others.iter().map(|(n, e)| Ok((n.clone(), serde_json::to_value(e)?))).collect::<Result<_>>()?;
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "estimate": base, "compare": variants }))?);
+    } else {
+        print!("{}", render(&base, &others));
+    }
+    Ok(EXIT_OK)
+}
+
 /// `graph`: the spec's DAG, and with `--plan` what `up` would do.
 pub async fn graph(spec: &Path, format: GraphFormat, with_plan: bool, g: &Global) -> Result<u8> {
     let stack = run::load(spec, g)?;

@@ -113,6 +113,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Lint { spec, strict, json } => crate::operator::lint(spec, *strict, *json, g),
+        Command::Cost { spec, compare, json } => crate::operator::cost(spec, compare, *json, g),
         Command::Diff { spec, detailed_exitcode, json, out, targets } => {
             let stack = load(spec, g)?;
             let ctx = Ctx::new(&stack, g).await;

@@ -1,0 +1,327 @@
+//! `deployctl cost`: a monthly estimate of a loaded spec, per resource and
+//! in total, from the price table below. Offline: only what the spec
+//! writes is priced; what depends on traffic (data processed, requests,
+//! storage) is listed apart, with its unit price, and not added in.
+
+use deployctl_spec::{Expr, Resource, Stack};
+use serde_json::Value;
+
+/// Which prices these are.
+pub const PRICES: &str = "us-east-1 on-demand list prices as of January 2025 (the figures seeds 000 and 004 quote; \
+                          not re-checked against AWS's live price list)";
+
+/// Hours in the month the estimate is for (AWS's calculator uses 730).
+pub const HOURS: f64 = 730.0;
+
+// Fixed-price items, per month (the seeds' figures: 720 hours of the hourly price).
+const NAT_GATEWAY_MONTH: f64 = 32.40;
+const ALB_MONTH: f64 = 16.20;
+const NLB_MONTH: f64 = 16.20;
+// Hourly items.
+const FARGATE_VCPU_HOUR: f64 = 0.04048;
+const FARGATE_GB_HOUR: f64 = 0.004445;
+/// Fargate Spot varies by the hour; seed 000 counts on 70 % off.
+const SPOT_DISCOUNT: f64 = 0.70;
+const PUBLIC_IPV4_HOUR: f64 = 0.005;
+const INTERFACE_ENDPOINT_AZ_HOUR: f64 = 0.01;
+// Monthly per-item prices.
+const SECRET_MONTH: f64 = 0.40;
+const ALARM_MONTH: f64 = 0.10;
+const PIPELINE_V1_MONTH: f64 = 1.00;
+
+/// One resource's estimate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    pub address: String,
+    pub kind: String,
+    /// Dollars per month, for what the spec fixes.
+    pub monthly: f64,
+    /// How it was computed.
+    pub basis: String,
+    /// What it costs by use, not in `monthly`: unit prices.
+    pub usage: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    pub stack: String,
+    pub prices: &'static str,
+    /// Resources with a fixed monthly price or usage-based charges.
+    pub items: Vec<Item>,
+    /// Resources that cost nothing by themselves (VPCs, subnets, roles…).
+    pub free: usize,
+    pub total: f64,
+}
+
+pub fn estimate(stack: &Stack) -> Estimate {
+    let mut items = Vec::new();
+    let mut free = 0;
+    for r in &stack.resources {
+        match item(stack, r) {
+            Some(i) => items.push(i),
+            None => free += 1,
+        }
+    }
+    let total = items.iter().map(|i| i.monthly).sum::<f64>();
+    Estimate { stack: stack.instance(), prices: PRICES, items, free, total: (total * 100.0).round() / 100.0 }
+}
+
+fn known(e: &Expr) -> Value {
+    match e {
+        Expr::Literal(v) => v.clone(),
+        Expr::List(items) => Value::Array(items.iter().map(known).collect()),
+        Expr::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
+        _ => Value::Null,
+    }
+}
+
+fn prop(r: &Resource, name: &str) -> Value {
+    r.properties.get(name).map(known).unwrap_or(Value::Null)
+}
+
+/// The resource a property refers to (`${task.arn}` → `task`).
+fn referenced<'a>(stack: &'a Stack, r: &Resource, name: &str) -> Option<&'a Resource> {
+    let Some(Expr::Ref(reference)) = r.properties.get(name) else { return None };
+    stack.resources.iter().find(|x| x.name == reference.resource)
+}
+
+fn money(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn item(stack: &Stack, r: &Resource) -> Option<Item> {
+    let mut usage = Vec::new();
+    let (monthly, basis) = match r.type_name.as_str() {
+        "ec2.nat_gateway" => {
+            usage.push("$0.045 per GB processed".into());
+            (NAT_GATEWAY_MONTH, "1 NAT gateway, a month".to_string())
+        }
+        "ec2.elastic_ip" => {
+            (PUBLIC_IPV4_HOUR * HOURS, format!("1 public IPv4 address × {HOURS} h × ${PUBLIC_IPV4_HOUR}"))
+        }
+        "elbv2.load_balancer" => {
+            let network = prop(r, "load_balancer_type") == "network";
+            usage.push(if network { "$0.006 per NLCU-hour" } else { "$0.008 per LCU-hour" }.into());
+            let (price, what) = if network { (NLB_MONTH, "network") } else { (ALB_MONTH, "application") };
+            (price, format!("1 {what} load balancer, a month"))
+        }
+        "ec2.vpc_endpoint" => {
+            if prop(r, "vpc_endpoint_type") != "Interface" {
+                return None; // gateway endpoints (S3, DynamoDB) are free
+            }
+            usage.push("$0.01 per GB processed".into());
+            let zones = prop(r, "subnet_ids").as_array().map_or(1, |s| s.len().max(1));
+            (
+                zones as f64 * INTERFACE_ENDPOINT_AZ_HOUR * HOURS,
+                format!("an interface endpoint in {zones} zone(s) × {HOURS} h × ${INTERFACE_ENDPOINT_AZ_HOUR}"),
+            )
+        }
+        "ecs.service" => return Some(service(stack, r)),
+        "secretsmanager.secret" => {
+            usage.push("$0.05 per 10,000 API calls".into());
+            (SECRET_MONTH, "1 secret, a month".to_string())
+        }
+        "cloudwatch.alarm" => (ALARM_MONTH, "1 standard-resolution alarm, a month".to_string()),
+        "codepipeline.pipeline" => {
+            if prop(r, "pipeline_type") == "V2" {
+                usage.push("$0.002 per action execution minute".into());
+                (0.0, "a V2 pipeline: billed by use".to_string())
+            } else {
+                (PIPELINE_V1_MONTH, "1 active V1 pipeline, a month".to_string())
+            }
+        }
+        "logs.log_group" => {
+            usage.push("$0.50 per GB ingested, $0.03 per GB-month stored".into());
+            (0.0, "billed by use".to_string())
+        }
+        "ecr.repository" => {
+            usage.push("$0.10 per GB-month stored".into());
+            (0.0, "billed by use".to_string())
+        }
+        "s3.bucket" => {
+            usage.push("$0.023 per GB-month stored, $0.005 per 1,000 PUT requests".into());
+            (0.0, "billed by use".to_string())
+        }
+        "codebuild.project" => {
+            let per_minute = match prop(r, "environment")["compute_type"].as_str() {
+                Some("BUILD_GENERAL1_MEDIUM") => "$0.01",
+                Some("BUILD_GENERAL1_LARGE") => "$0.02",
+                _ => "$0.005",
+            };
+            usage.push(format!("{per_minute} per build minute"));
+            (0.0, "billed by use".to_string())
+        }
+        "sns.topic" => {
+            usage.push("$0.50 per million publishes; email and SMS deliveries priced apart".into());
+            (0.0, "billed by use".to_string())
+        }
+        "ssm.parameter" => {
+            if prop(r, "tier") != "Advanced" {
+                return None;
+            }
+            (0.05, "1 advanced parameter, a month".to_string())
+        }
+        _ => return None,
+    };
+    Some(Item { address: r.address.clone(), kind: r.type_name.clone(), monthly: money(monthly), basis, usage })
+}
+
+/// A service's tasks: desired_count × its task definition's size × the
+/// hours, on Fargate or Fargate Spot by its capacity provider strategy
+/// (or its cluster's default one).
+fn service(stack: &Stack, r: &Resource) -> Item {
+    let count = prop(r, "desired_count").as_f64().unwrap_or(1.0);
+    let task = referenced(stack, r, "task_definition");
+    let (cpu, memory) = task.map(|t| (prop(t, "cpu").as_f64(), prop(t, "memory").as_f64())).unwrap_or((None, None));
+    let mut strategy = prop(r, "capacity_provider_strategy");
+    if strategy.is_null() && prop(r, "launch_type").is_null() {
+        if let Some(cluster) = referenced(stack, r, "cluster") {
+            strategy = prop(cluster, "default_capacity_provider_strategy");
+        }
+    }
+    // The share of tasks on Spot, by weight.
+    let spot_share = match strategy.as_array() {
+        Some(entries) if !entries.is_empty() => {
+            let weight = |e: &Value| e["weight"].as_f64().unwrap_or(0.0);
+            let total: f64 = entries.iter().map(weight).sum();
+            let spot: f64 = entries.iter().filter(|e| e["capacity_provider"] == "FARGATE_SPOT").map(weight).sum();
+            if total > 0.0 {
+                spot / total
+            } else {
+                // Weights all 0: the first provider with a base gets the tasks.
+                f64::from(u8::from(entries[0]["capacity_provider"] == "FARGATE_SPOT"))
+            }
+        }
+        _ => 0.0,
+    };
+    let mut usage = Vec::new();
+    let (Some(cpu), Some(memory)) = (cpu, memory) else {
+        usage.push(format!(
+            "${FARGATE_VCPU_HOUR} per vCPU-hour, ${FARGATE_GB_HOUR} per GB-hour (the task size is known only at apply)"
+        ));
+        return Item {
+            address: r.address.clone(),
+            kind: r.type_name.clone(),
+            monthly: 0.0,
+            basis: "task size not written in the spec".into(),
+            usage,
+        };
+    };
+    let (vcpu, gb) = (cpu / 1024.0, memory / 1024.0);
+    let hourly = vcpu * FARGATE_VCPU_HOUR + gb * FARGATE_GB_HOUR;
+    let discount = 1.0 - SPOT_DISCOUNT * spot_share;
+    let monthly = count * hourly * HOURS * discount;
+    let on = if spot_share <= 0.0 {
+        "FARGATE".to_string()
+    } else if spot_share >= 1.0 {
+        format!("FARGATE_SPOT (~{:.0} % off)", SPOT_DISCOUNT * 100.0)
+    } else {
+        format!("{:.0} % FARGATE_SPOT", spot_share * 100.0)
+    };
+    let basis = format!("{count} task(s) × ({vcpu} vCPU, {gb} GB) × {HOURS} h on {on}");
+    if prop(r, "desired_count").is_null() && r.properties.contains_key("desired_count") {
+        usage.push("desired_count is known only at apply: 1 task assumed".into());
+    }
+    Item { address: r.address.clone(), kind: r.type_name.clone(), monthly: money(monthly), basis, usage }
+}
+
+/// The estimate as a table; `others` are variants (name, estimate) shown
+/// side by side, per resource and in total.
+pub fn render(base: &Estimate, others: &[(String, Estimate)]) -> String {
+    let mut out = format!("Monthly estimate for stack {}: {}.\n\n", base.stack, base.prices);
+    let mut columns = vec![("this spec".to_string(), base)];
+    columns.extend(others.iter().map(|(n, e)| (n.clone(), e)));
+    let mut addresses: Vec<(&str, &str)> = Vec::new();
+    for (_, e) in &columns {
+        for i in &e.items {
+            if !addresses.iter().any(|(a, _)| *a == i.address) {
+                addresses.push((&i.address, &i.kind));
+            }
+        }
+    }
+    let width = addresses.iter().map(|(a, _)| a.len()).max().unwrap_or(8).max(8);
+    let kind_width = addresses.iter().map(|(_, k)| k.len()).max().unwrap_or(4).max(4);
+    let cell = |e: &Estimate, a: &str| {
+        e.items.iter().find(|i| i.address == a).map_or("—".to_string(), |i| format!("${:.2}", i.monthly))
+    };
+    out.push_str(&format!("  {:width$}  {:kind_width$}", "resource", "kind"));
+    for (name, _) in &columns {
+        out.push_str(&format!("  {name:>12}"));
+    }
+    if others.is_empty() {
+        out.push_str("  how");
+    }
+    out.push('\n');
+    for (a, k) in &addresses {
+        out.push_str(&format!("  {a:width$}  {k:kind_width$}"));
+        for (_, e) in &columns {
+            out.push_str(&format!("  {:>12}", cell(e, a)));
+        }
+        if others.is_empty() {
+            if let Some(i) = base.items.iter().find(|i| i.address == *a) {
+                out.push_str(&format!("  {}", i.basis));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("  {:width$}  {:kind_width$}", "Total", ""));
+    for (_, e) in &columns {
+        out.push_str(&format!("  {:>12}", format!("${:.2}", e.total)));
+    }
+    out.push_str(&format!(
+        "\n\n{} other resource(s) cost nothing by themselves (VPC, subnets, route tables, security groups, roles, …).\n",
+        base.free
+    ));
+    let usage: Vec<&Item> = base.items.iter().filter(|i| !i.usage.is_empty()).collect();
+    if !usage.is_empty() {
+        out.push_str("\nBilled by use, not in the total:\n");
+        for i in usage {
+            out.push_str(&format!("  {}: {}\n", i.address, i.usage.join("; ")));
+        }
+        out.push_str("  and data transfer out to the internet, $0.09 per GB\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(var_files: &[&str]) -> Stack {
+        let schemas = crate::schemas();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let overrides = deployctl_spec::VarOverrides {
+            files: var_files.iter().map(|f| root.join(f).display().to_string()).collect(),
+            pairs: Vec::new(),
+        };
+        deployctl_spec::load(&root.join("stacks/prod.yaml"), &overrides, &schemas).unwrap()
+    }
+
+    #[test]
+    fn prod_is_about_seed_000_s_own_estimate_with_nats_load_balancer_and_fargate_itemised() {
+        let prod = estimate(&load(&[]));
+        let of = |a: &str| prod.items.iter().find(|i| i.address == a).unwrap_or_else(|| panic!("{a}: {prod:?}"));
+        assert_eq!(of("nat[a]").monthly, 32.40);
+        assert_eq!(of("nat[b]").monthly, 32.40);
+        assert_eq!(of("alb").monthly, 16.20);
+        // 2 × (0.5 vCPU × $0.04048 + 1 GB × $0.004445) × 730 h.
+        assert_eq!(of("service").monthly, 36.04);
+        // Seed 000 says ~$131 a month, data transfer, logs and ECR included.
+        assert!((115.0..=135.0).contains(&prod.total), "{}", prod.total);
+        insta::assert_snapshot!(render(&prod, &[]));
+    }
+
+    #[test]
+    fn the_dev_var_file_is_cheaper_with_one_nat_and_spot() {
+        let prod = estimate(&load(&[]));
+        let dev = estimate(&load(&["stacks/env/stock-dashboard-dev.yaml"]));
+        assert!(dev.total < prod.total * 0.6, "dev {} vs prod {}", dev.total, prod.total);
+        assert_eq!(dev.items.iter().filter(|i| i.kind == "ec2.nat_gateway").count(), 1);
+        let service = dev.items.iter().find(|i| i.address == "service").unwrap();
+        assert!(service.basis.contains("FARGATE_SPOT"), "{}", service.basis);
+        // 1 × (0.25 × 0.04048 + 0.5 × 0.004445) × 730 × 0.3
+        assert_eq!(service.monthly, 2.70);
+        let side = render(&prod, &[("dev".into(), dev)]);
+        assert!(side.contains("nat[b]") && side.contains("—"), "nat[b] is prod only:\n{side}");
+    }
+}
