@@ -369,3 +369,54 @@ fn cost_of_prod_compared_with_its_dev_var_file_is_cheaper_side_by_side() {
     let total = text.lines().find(|l| l.trim_start().starts_with("Total")).unwrap();
     assert!(total.contains(&format!("${base:.2}")) && total.contains(&format!("${variant:.2}")), "{total}");
 }
+
+#[test]
+fn an_app_stack_reads_the_network_stack_s_outputs_deploys_after_it_and_diffs_clean() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let network_state = p.state_dir().join("network.prod.json");
+    let app = p.spec(
+        "app.yaml",
+        &format!(
+            "stack: app\nregion: us-east-1\nstacks:\n  network: {{state: {}}}\nresources:\n  sg:\n    type: ec2.security_group\n    properties:\n      vpc_id: ${{stack.network.outputs.vpc_id}}\n  lb:\n    type: elbv2.load_balancer\n    properties:\n      scheme: internal\n      subnets: ${{stack.network.outputs.private_subnet_ids}}\n      security_groups: [\"${{sg.id}}\"]\noutputs:\n  where: in ${{stack.network.outputs.vpc_id}}\n",
+            network_state.display()
+        ),
+    );
+    let app = app.to_str().unwrap();
+
+    // Offline, the outputs are not read: validate accepts the spec.
+    p.ok(&["validate", app]);
+    // Before the network exists, nothing is planned and the error says why.
+    let early = p.run(&["diff", app]);
+    assert_eq!(early.code, 1, "{early:?}");
+    assert!(early.stderr.contains("stack network has no state at"), "{}", early.stderr);
+    assert!(early.stderr.contains("hint: deploy stack network first"), "{}", early.stderr);
+
+    p.ok(&["up", &network(), "--yes"]);
+    let net = p.state("network/prod").unwrap();
+    p.ok(&["up", app, "--yes"]);
+    let state = p.state("app").unwrap();
+    assert_eq!(state["resources"]["sg"]["properties"]["vpc_id"], net["outputs"]["vpc_id"]);
+    let mut subnets: Vec<String> =
+        serde_json::from_value(state["resources"]["lb"]["properties"]["subnets"].clone()).unwrap();
+    let mut private: Vec<String> = serde_json::from_value(net["outputs"]["private_subnet_ids"].clone()).unwrap();
+    subnets.sort();
+    private.sort();
+    assert_eq!(subnets, private, "the load balancer is in the network stack's private subnets");
+    assert_eq!(state["outputs"]["where"], format!("in {}", net["outputs"]["vpc_id"].as_str().unwrap()));
+    assert_eq!(p.run(&["diff", app, "--detailed-exitcode"]).code, 0, "the app's diff is clean");
+    assert_eq!(net, p.state("network/prod").unwrap(), "the network's state was only read");
+
+    // An output the network does not have is named, with what it has.
+    let typo = std::fs::read_to_string(app).unwrap().replace("outputs.vpc_id}\n  lb", "outputs.vpc}\n  lb");
+    let typo = p.spec("app.yaml", &typo);
+    let r = p.run(&["diff", typo.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("'${stack.network.outputs.vpc}': stack network has no output 'vpc'"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean 'vpc_id'?"), "{}", r.stderr);
+
+    // Destroy needs no outputs: it deletes what the app's state records.
+    let down = p.ok(&["destroy", typo.to_str().unwrap(), "--yes", "--json"]).json();
+    assert_eq!(down["plan"]["delete"], 2, "{down}");
+    assert_eq!(live(&moto).len(), crate::network::NETWORK_RESOURCES, "the network stays");
+}

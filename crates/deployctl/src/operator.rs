@@ -300,7 +300,7 @@ pub async fn generate(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
 /// `import`: under the lock, the live object recorded at an address, with
 /// a fenced write; refused if the next `up` would replace it.
 pub async fn import(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
-    let stack = run::load(spec, g)?;
+    let stack = run::load_live(spec, g).await?;
     let ctx = Ctx::new(&stack, g).await;
     let location = ctx.backend.location();
     let lock = match ctx.backend.lock(run::lock_info("import", Duration::from_secs(60)), g.lock_timeout).await {
@@ -413,7 +413,7 @@ pub fn cost(spec: &Path, compare: &[String], json: bool, g: &Global) -> Result<u
 
 /// `graph`: the spec's DAG, and with `--plan` what `up` would do.
 pub async fn graph(spec: &Path, format: GraphFormat, with_plan: bool, g: &Global) -> Result<u8> {
-    let stack = run::load(spec, g)?;
+    let stack = if with_plan { run::load_live(spec, g).await? } else { run::load(spec, g)? };
     let plan = if with_plan {
         let ctx = Ctx::new(&stack, g).await;
         let (state, _) = run::read_state(ctx.backend.as_ref(), &stack, g).await?;

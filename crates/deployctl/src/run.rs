@@ -115,7 +115,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Lint { spec, strict, json } => crate::operator::lint(spec, *strict, *json, g),
         Command::Cost { spec, compare, json } => crate::operator::cost(spec, compare, *json, g),
         Command::Diff { spec, detailed_exitcode, json, out, targets } => {
-            let stack = load(spec, g)?;
+            let stack = load_live(spec, g).await?;
             let ctx = Ctx::new(&stack, g).await;
             let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
             // diff does not lock: if a run holds the lock, say so.
@@ -161,7 +161,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(if *detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
         Command::Up { spec, yes, plan, confirm, json, targets } => {
-            let stack = load(spec, g)?;
+            let stack = load_live(spec, g).await?;
             let saved = match plan {
                 Some(p) => {
                     let text = std::fs::read_to_string(p).with_context(|| format!("reading plan {}", p.display()))?;
@@ -263,6 +263,59 @@ pub(crate) fn load(spec: &Path, g: &Global) -> Result<Stack> {
     }
     let schemas = deployctl_aws::schemas();
     let mut stack = deployctl_spec::load(spec, &overrides, &schemas)?;
+    if let Some(r) = &g.region {
+        stack.region = r.clone();
+    }
+    Ok(stack)
+}
+
+/// [`load`], then, when the spec reads other stacks' outputs (`stacks:`),
+/// their states read (without their locks) and the spec loaded again with
+/// the outputs, so `${stack.NAME.outputs.KEY}` has its value and is
+/// type-checked: for the commands that plan against AWS.
+pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
+    let stack = load(spec, g)?;
+    if stack.remote_stacks.is_empty() {
+        return Ok(stack);
+    }
+    let mut outputs = std::collections::BTreeMap::new();
+    for remote in &stack.remote_stacks {
+        let at = format!("{}:{}:{}", stack.file, remote.pos.line, remote.pos.column);
+        let state = match &remote.source {
+            deployctl_spec::RemoteSource::Local { path } => match std::fs::read_to_string(path) {
+                Ok(text) => Some(deployctl_state::from_json(path, &text)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e).with_context(|| format!("reading the state of stack {} ({at})", remote.name)),
+            },
+            deployctl_spec::RemoteSource::S3 { bucket, key, region } => {
+                let region = region.as_deref().unwrap_or(&stack.region);
+                let aws = Aws::connect(Some(region), g.profile.as_deref(), ApiCalls::new()).await;
+                S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, "").read().await?.map(|v| v.state)
+            }
+        };
+        let Some(state) = state else {
+            let location = match &remote.source {
+                deployctl_spec::RemoteSource::Local { path } => path.clone(),
+                deployctl_spec::RemoteSource::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+            };
+            bail!(
+                "{at}: stack {} has no state at {location}, so its outputs cannot be read; nothing was changed\n  hint: deploy stack {} first (or fix where stacks.{} says its state is)",
+                remote.name,
+                remote.name,
+                remote.name
+            );
+        };
+        outputs.insert(remote.name.clone(), state.outputs.into_iter().collect());
+    }
+    let mut overrides = VarOverrides { files: g.var_files.clone(), pairs: Vec::new() };
+    for v in &g.vars {
+        if let Some((k, val)) = v.split_once('=') {
+            overrides.pairs.push((k.to_string(), val.to_string()));
+        }
+    }
+    let schemas = deployctl_aws::schemas();
+    let mut stack =
+        deployctl_spec::load_with(spec, &overrides, &schemas, &deployctl_spec::StackOutputs::Read(outputs))?;
     if let Some(r) = &g.region {
         stack.region = r.clone();
     }

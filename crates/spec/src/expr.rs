@@ -29,6 +29,11 @@ pub(crate) enum Seg {
 pub(crate) enum Ast {
     Var(String),
     Stack,
+    /// `stack.NAME.outputs.KEY`: another stack's output.
+    StackOutput {
+        stack: String,
+        output: String,
+    },
     Region,
     EachKey,
     /// `each.value` followed by field names.
@@ -124,6 +129,11 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// An output's name: letters, digits, '_' and '-'.
+fn is_output_key(s: &str) -> bool {
+    is_name(s)
+}
+
 /// Whether `s` is a valid for_each key: `[A-Za-z0-9_.-]+`.
 pub(crate) fn is_key(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
@@ -148,6 +158,14 @@ fn parse_body(body: &str, src: &str) -> Result<Ast, BodyError> {
         "each.key" => return Ok(Ast::EachKey),
         "each.value" => return Ok(Ast::EachValue(Vec::new())),
         _ => {}
+    }
+    if let Some(rest) = body.strip_prefix("stack.") {
+        return match rest.split('.').collect::<Vec<_>>().as_slice() {
+            [stack, "outputs", output] if is_name(stack) && is_output_key(output) => {
+                Ok(Ast::StackOutput { stack: stack.to_string(), output: output.to_string() })
+            }
+            _ => Err(malformed(src, "another stack's output is ${stack.NAME.outputs.KEY}")),
+        };
     }
     if let Some(name) = body.strip_prefix("var.") {
         if is_ident(name) {

@@ -23,7 +23,7 @@ mod tests;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use duration::parse_duration;
-pub use load::{load, load_str};
+pub use load::{load, load_str, load_str_with, load_with};
 pub use model::*;
 pub use schema::*;
 pub use suggest::{closest, hint as did_you_mean, list_some};

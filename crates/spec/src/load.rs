@@ -3,13 +3,13 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::is_key;
 use crate::model::{
-    dependencies, BackendSpec, Environment, Expr, Lifecycle, Output, Pos, ReplaceOrder, Resource, Stack, Timeouts,
-    VarOverrides,
+    dependencies, BackendSpec, Environment, Expr, Lifecycle, Output, Pos, RemoteSource, RemoteStack, ReplaceOrder,
+    Resource, Stack, StackOutputs, Timeouts, VarOverrides,
 };
 use crate::report::Report;
 use crate::schema::{KindSchema, SchemaRegistry};
 use crate::suggest;
-use crate::value::{self, build, untyped, Each, Region, Scope, Target, Targets, Typer, Val};
+use crate::value::{self, build, untyped, Each, Region, Remote, Scope, Target, Targets, Typer, Val};
 use crate::vars::{self, Vars};
 use crate::yaml::{self, Entry, Kind, Node};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
-const TOP_KEYS: &[&str] = &["stack", "environment", "region", "backend", "tags", "vars", "resources", "outputs"];
+const TOP_KEYS: &[&str] =
+    &["stack", "environment", "region", "backend", "stacks", "tags", "vars", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] =
     &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each", "lint_ignore"];
 const LIFECYCLE_KEYS: &[&str] = &["replace"];
@@ -30,6 +31,17 @@ const RESERVED: &[&str] = &["var", "each", "stack", "region"];
 /// Reads and loads a spec file; see [`load_str`]. A file that cannot be read
 /// is one diagnostic without a position.
 pub fn load(path: &Path, overrides: &VarOverrides, registry: &dyn SchemaRegistry) -> Result<Stack, Diagnostics> {
+    load_with(path, overrides, registry, &StackOutputs::NotRead)
+}
+
+/// [`load`] with the outputs of the stacks the spec reads (`stacks:`), so
+/// that `${stack.NAME.outputs.KEY}` has its value and is type-checked.
+pub fn load_with(
+    path: &Path,
+    overrides: &VarOverrides,
+    registry: &dyn SchemaRegistry,
+    outputs: &StackOutputs,
+) -> Result<Stack, Diagnostics> {
     let file = path.display().to_string();
     let fail = |pos: Option<Pos>, message: String| {
         Err(Diagnostics(vec![Diagnostic { file: file.clone(), pos, message, hint: None }]))
@@ -39,7 +51,7 @@ pub fn load(path: &Path, overrides: &VarOverrides, registry: &dyn SchemaRegistry
         Err(e) => return fail(None, format!("cannot read the spec: {e}")),
     };
     match String::from_utf8(bytes) {
-        Ok(text) => load_str(&file, &text, overrides, registry),
+        Ok(text) => load_str_with(&file, &text, overrides, registry, outputs),
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let text = String::from_utf8_lossy(valid);
@@ -61,8 +73,18 @@ pub fn load_str(
     overrides: &VarOverrides,
     registry: &dyn SchemaRegistry,
 ) -> Result<Stack, Diagnostics> {
+    load_str_with(file, text, overrides, registry, &StackOutputs::NotRead)
+}
+
+pub fn load_str_with(
+    file: &str,
+    text: &str,
+    overrides: &VarOverrides,
+    registry: &dyn SchemaRegistry,
+    outputs: &StackOutputs,
+) -> Result<Stack, Diagnostics> {
     let mut report = Report::new(file);
-    let stack = Loader { report: &mut report, registry }.run(file, text, overrides);
+    let stack = Loader { report: &mut report, registry, outputs }.run(file, text, overrides);
     report.finish(stack)
 }
 
@@ -79,6 +101,7 @@ struct Decl<'n> {
 struct Loader<'a> {
     report: &'a mut Report,
     registry: &'a dyn SchemaRegistry,
+    outputs: &'a StackOutputs,
 }
 
 /// The parts of a scope that stay the same for the whole stack.
@@ -90,11 +113,12 @@ struct Base<'a> {
     vars: &'a Vars,
     stack: Option<&'a str>,
     region: Region<'a>,
+    remote: Remote<'a>,
 }
 
 impl<'a> Base<'a> {
     fn scope(&self, each: Each<'a>, targets: Option<&'a Targets>, context: &'a str) -> Scope<'a> {
-        Scope { vars: self.vars, stack: self.stack, region: self.region, each, targets, context }
+        Scope { vars: self.vars, stack: self.stack, region: self.region, each, targets, context, remote: self.remote }
     }
 }
 
@@ -178,11 +202,25 @@ impl Loader<'_> {
         let vars = vars::resolve(section("vars"), overrides, self.report);
         let name = self.stack_name(section("stack"), root.pos, meant.contains(&"stack"));
         let region = self.region(section("region"), root.pos, &vars, name.as_deref(), meant.contains(&"region"));
+        let no_remote = Remote { declared: &[], outputs: &StackOutputs::NotRead };
+        let remote_stacks = section("stacks")
+            .map(|e| {
+                let scope = Base {
+                    several_environments: false,
+                    vars: &vars,
+                    stack: name.as_deref(),
+                    region: region.as_deref().map_or(Region::Failed, Region::Known),
+                    remote: no_remote,
+                };
+                self.remote_stacks(e, &scope.scope(Each::None, None, "stacks"))
+            })
+            .unwrap_or_default();
         let mut base = Base {
             several_environments: false,
             vars: &vars,
             stack: name.as_deref(),
             region: region.as_deref().map_or(Region::Failed, Region::Known),
+            remote: Remote { declared: &remote_stacks, outputs: self.outputs },
         };
         let environment = section("environment").and_then(|e| self.environment(e, &base));
         base.several_environments = environment.as_ref().is_some_and(|e| e.templated);
@@ -203,6 +241,7 @@ impl Loader<'_> {
             tags,
             resources: resources.0,
             outputs,
+            remote_stacks: remote_stacks.clone(),
         };
         self.check_cycles(&stack);
         if self.report.has_errors() {
@@ -284,8 +323,15 @@ impl Loader<'_> {
             }
             return None;
         };
-        let scope =
-            Scope { vars, stack, region: Region::Itself, each: Each::None, targets: None, context: "the region" };
+        let scope = Scope {
+            vars,
+            stack,
+            region: Region::Itself,
+            each: Each::None,
+            targets: None,
+            context: "the region",
+            remote: Remote { declared: &[], outputs: &StackOutputs::NotRead },
+        };
         match build(&e.value, &scope, self.report) {
             Val::Lit(Value::String(s), pos) => {
                 if !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
@@ -371,6 +417,52 @@ impl Loader<'_> {
         let lock_table = required("lock_table");
         let region = values.get("region").cloned().flatten();
         Some(BackendSpec::S3 { bucket: bucket?, key: key?, lock_table: lock_table?, region })
+    }
+
+    /// `stacks: {NAME: {state: PATH}}` or `{NAME: {s3: {bucket, key, region}}}`.
+    fn remote_stacks(&mut self, e: &Entry, scope: &Scope) -> Vec<RemoteStack> {
+        let hint = || {
+            Some(
+                "write stacks: {network: {state: state/network.json}} or {network: {s3: {bucket: B, key: K}}}"
+                    .to_string(),
+            )
+        };
+        let Some(entries) = map_entries(&e.value) else {
+            self.error(e.value.pos, format!("'stacks' must be a mapping, not {}", e.value.describe()), hint());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for r in entries {
+            let fields = r.value.entries().unwrap_or_default();
+            let source = match fields {
+                [f] if f.key == "state" => {
+                    self.text(&f.value, scope, "'state'").map(|path| RemoteSource::Local { path })
+                }
+                [f] if f.key == "s3" => {
+                    let s3 = f.value.entries().unwrap_or_default();
+                    let mut get = |k: &str| s3.iter().find(|x| x.key == k).and_then(|x| self.text(&x.value, scope, k));
+                    let (bucket, key, region) = (get("bucket"), get("key"), get("region"));
+                    for x in s3.iter().filter(|x| !["bucket", "key", "region"].contains(&x.key.as_str())) {
+                        self.error(x.key_pos, format!("unknown key '{}' in stacks.{}.s3", x.key, r.key), hint());
+                    }
+                    match (bucket, key) {
+                        (Some(bucket), Some(key)) => Some(RemoteSource::S3 { bucket, key, region }),
+                        _ => {
+                            self.error(f.key_pos, format!("stacks.{}.s3 needs bucket and key", r.key), hint());
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    self.error(r.key_pos, format!("stack '{}' needs one of state: or s3:", r.key), hint());
+                    None
+                }
+            };
+            if let Some(source) = source {
+                out.push(RemoteStack { name: r.key.clone(), source, pos: r.key_pos });
+            }
+        }
+        out
     }
 
     fn stack_tags(&mut self, e: &Entry, scope: &Scope) -> BTreeMap<String, String> {

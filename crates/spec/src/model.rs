@@ -33,6 +33,8 @@ pub struct Stack {
     /// Resource instances in file order (for_each instances in key order).
     pub resources: Vec<Resource>,
     pub outputs: Vec<Output>,
+    /// `stacks:`: the other stacks whose outputs this one reads.
+    pub remote_stacks: Vec<RemoteStack>,
 }
 
 impl Stack {
@@ -346,6 +348,35 @@ pub fn render(parts: &[Part], lookup: &mut dyn FnMut(&Reference) -> Option<serde
         }
     }
     Some(s)
+}
+
+/// Another stack whose outputs this one reads (`${stack.NAME.outputs.KEY}`),
+/// and where its state is: `stacks: {network: {state: state/network.prod.json}}`
+/// or `{s3: {bucket, key, region}}`. Read-only, without its lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteStack {
+    pub name: String,
+    pub source: RemoteSource,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteSource {
+    /// A local state file (relative to the working directory).
+    Local { path: String },
+    /// An S3 object, as that stack's `backend.s3` names it.
+    S3 { bucket: String, key: String, region: Option<String> },
+}
+
+/// The outputs of the stacks a spec reads, for a load: `NotRead` where
+/// nothing may be read (`validate`: offline), so `${stack.…}` is known only
+/// at plan time; `Read` with what each stack's state records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum StackOutputs {
+    #[default]
+    NotRead,
+    Read(BTreeMap<String, BTreeMap<String, serde_json::Value>>),
 }
 
 /// Variable values given on the command line, in the order given: later ones

@@ -152,6 +152,15 @@ pub(crate) struct Scope<'a> {
     pub targets: Option<&'a Targets>,
     /// Where we are, for messages: "the region", "for_each"…
     pub context: &'a str,
+    /// The stacks `stacks:` declares, and their outputs if read.
+    pub remote: Remote<'a>,
+}
+
+/// What `${stack.NAME.outputs.KEY}` can see.
+#[derive(Clone, Copy)]
+pub(crate) struct Remote<'a> {
+    pub declared: &'a [crate::model::RemoteStack],
+    pub outputs: &'a crate::model::StackOutputs,
 }
 
 /// One expression's result.
@@ -239,6 +248,7 @@ fn resolve(ast: &Ast, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -
                 None => Piece::Unknown,
             }
         }
+        Ast::StackOutput { stack, output } => stack_output(stack, output, pos, src, scope, report),
         Ast::Stack => match scope.stack {
             Some(s) => Piece::Value(Value::String(s.to_string())),
             None => Piece::Unknown,
@@ -269,6 +279,35 @@ fn resolve(ast: &Ast, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -
         },
         Ast::Ref { resource, selector, attribute } => {
             resolve_ref(resource, selector, attribute, pos, src, scope, report)
+        }
+    }
+}
+
+/// Another stack's output: unknown until read (offline), then its value,
+/// or an error naming what that stack does have.
+fn stack_output(stack: &str, output: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
+    if !scope.remote.declared.iter().any(|r| r.name == stack) {
+        let names: Vec<&str> = scope.remote.declared.iter().map(|r| r.name.as_str()).collect();
+        let hint = suggest::hint(stack, &names, "the stacks declared are: ", "").unwrap_or_else(|| {
+            format!("declare where its state is: stacks: {{{stack}: {{state: state/{stack}.json}}}}")
+        });
+        report.error(pos, format!("'{src}' reads stack '{stack}', which is not under stacks:"), Some(hint));
+        return Piece::Unknown;
+    }
+    let crate::model::StackOutputs::Read(read) = scope.remote.outputs else { return Piece::Unknown };
+    let outputs = read.get(stack);
+    match outputs.and_then(|o| o.get(output)) {
+        Some(v) => Piece::Value(v.clone()),
+        None => {
+            let names: Vec<&str> = outputs.map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            let hint = if names.is_empty() {
+                format!("stack {stack} records no outputs yet: deploy it first")
+            } else {
+                suggest::hint(output, &names, "its outputs are: ", "")
+                    .unwrap_or_else(|| format!("its outputs are: {}", names.join(", ")))
+            };
+            report.error(pos, format!("'{src}': stack {stack} has no output '{output}'"), Some(hint));
+            Piece::Unknown
         }
     }
 }
