@@ -526,7 +526,10 @@ fn unknown_top_level_key() {
     assert_eq!(hint(d), "did you mean 'resources'?");
     at(&e, "unknown top-level key 'variables'", 5, 1);
     let d = at(&e, "unknown top-level key 'zzz'", 6, 1);
-    assert_eq!(hint(d), "top-level keys are: stack, environment, region, backend, tags, vars, resources, outputs");
+    assert_eq!(
+        hint(d),
+        "top-level keys are: stack, environment, region, backend, stacks, tags, vars, resources, outputs"
+    );
 }
 
 #[test]
@@ -1266,4 +1269,34 @@ fn an_instance_can_be_selected_by_a_field_of_each_value() {
     let bad = text.replace("b: {nat: a}", "b: {nat: z}");
     let e = load_str("t.yaml", &bad, &VarOverrides::default(), &REG).unwrap_err();
     assert!(e.to_string().contains("'z'"), "{e}");
+}
+
+const READS_NETWORK: &str = "stack: app\nregion: us-east-1\nstacks:\n  network: {state: state/network.json}\nresources:\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${stack.network.outputs.vpc_id}\n      cidr_block: 10.0.1.0/24\n";
+
+#[test]
+fn another_stacks_output_is_unknown_offline_and_its_value_once_read() {
+    let offline = ok(READS_NETWORK);
+    assert_eq!(offline.remote_stacks[0].source, RemoteSource::Local { path: "state/network.json".into() });
+    // Offline the value is unknown: null, which nothing plans with (the
+    // planning commands load again with the outputs read).
+    assert_eq!(offline.resources[0].properties["vpc_id"], Expr::Literal(serde_json::Value::Null));
+    let outputs = StackOutputs::Read([("network".to_string(), [("vpc_id".to_string(), json!("vpc-1"))].into())].into());
+    let read = load_str_with("net.yaml", READS_NETWORK, &VarOverrides::default(), &REG, &outputs).unwrap();
+    assert_eq!(read.resources[0].properties["vpc_id"], Expr::Literal(json!("vpc-1")));
+    // A value of the wrong type is refused like a literal.
+    let outputs = StackOutputs::Read([("network".to_string(), [("vpc_id".to_string(), json!(["a"]))].into())].into());
+    let e = load_str_with("net.yaml", READS_NETWORK, &VarOverrides::default(), &REG, &outputs).unwrap_err();
+    at(&e, "vpc_id", 9, 15);
+}
+
+#[test]
+fn an_undeclared_or_malformed_stack_reference_names_the_fix() {
+    let e = errs(&READS_NETWORK.replace("stack.network.outputs", "stack.netwrk.outputs"));
+    let d = at(&e, "reads stack 'netwrk', which is not under stacks:", 9, 15);
+    assert_eq!(hint(d), "did you mean 'network'?");
+    let e = errs(&READS_NETWORK.replace("${stack.network.outputs.vpc_id}", "${stack.network.vpc_id}"));
+    let d = at(&e, "malformed expression '${stack.network.vpc_id}'", 9, 15);
+    assert!(hint(d).contains("${var.NAME}") || !hint(d).is_empty(), "{d:?}");
+    let e = errs(&READS_NETWORK.replace("{state: state/network.json}", "{path: x}"));
+    at(&e, "stack 'network' needs one of state: or s3:", 4, 3);
 }
