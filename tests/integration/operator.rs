@@ -420,3 +420,112 @@ fn an_app_stack_reads_the_network_stack_s_outputs_deploys_after_it_and_diffs_cle
     assert_eq!(down["plan"]["delete"], 2, "{down}");
     assert_eq!(live(&moto).len(), crate::network::NETWORK_RESOURCES, "the network stays");
 }
+
+const PREFLIGHT: &str = r#"stack: preflight
+region: us-east-1
+resources:
+  vpc:
+    type: ec2.vpc
+    properties: {cidr_block: 10.4.0.0/16}
+  tg:
+    type: elbv2.target_group
+    properties: {protocol: HTTP, port: 8080, vpc_id: "${vpc.id}"}
+  repo:
+    type: ecr.repository
+    properties: {repository_name: preflight-app}
+  secret:
+    type: secretsmanager.secret
+    properties: {name: preflight-key}
+  exec:
+    type: iam.role
+    properties:
+      assume_role_policy_document:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ecs-tasks.amazonaws.com}, Action: "sts:AssumeRole"}]
+  app_role:
+    type: iam.role
+    properties:
+      assume_role_policy_document:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+  cluster:
+    type: ecs.cluster
+    properties: {cluster_name: preflight}
+  task:
+    type: ecs.task_definition
+    properties:
+      family: preflight
+      cpu: 256
+      memory: 512
+      execution_role_arn: ${exec.arn}
+      task_role_arn: ${app_role.arn}
+      container_definitions:
+        - name: app
+          image: ${repo.repository_uri}:v1
+          port_mappings: [{container_port: 8080}]
+          secrets: [{name: API_KEY, value_from: "${secret.arn}"}]
+          log_configuration: {log_driver: awslogs, options: {awslogs-group: /preflight/app, awslogs-region: us-east-1, awslogs-stream-prefix: ecs}}
+  service:
+    type: ecs.service
+    properties:
+      cluster: ${cluster.arn}
+      task_definition: ${task.arn}
+      load_balancers: [{target_group_arn: "${tg.arn}", container_name: app, container_port: 9090}]
+"#;
+
+#[test]
+fn verify_names_each_problem_that_would_keep_tasks_from_starting_and_clears_what_the_account_fixes() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = p.spec("preflight.yaml", PREFLIGHT);
+    let spec = spec.to_str().unwrap();
+    let checks = |r: &Run| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {}", p["address"].as_str().unwrap(), p["check"].as_str().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let r = p.run(&["verify", spec, "--json"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        checks(&r),
+        [
+            "service load-balancer",
+            "service load-balancer",
+            "task image",
+            "task logs",
+            "task logs",
+            "task role-trust",
+            "task secrets",
+        ],
+        "{}",
+        r.stdout
+    );
+    let text = p.run(&["verify", spec]).stdout;
+    assert!(text.contains("task [role-trust]: its task role app_role cannot be assumed by ECS tasks"), "{text}");
+    assert!(text.contains("sends to port 9090 of container app, which maps no such port"), "{text}");
+    assert!(text.contains("repository preflight-app does not exist"), "{text}");
+
+    // The image pushed and the log group made: those problems go.
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let ecr = aws_sdk_ecr::Client::new(&conf);
+        ecr.create_repository().repository_name("preflight-app").send().await.unwrap();
+        let manifest = r#"{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}, "layers": []}"#;
+        ecr.put_image().repository_name("preflight-app").image_tag("v1").image_manifest(manifest).send().await.unwrap();
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+        logs.create_log_group().log_group_name("/preflight/app").send().await.unwrap();
+    });
+    let r = p.run(&["verify", spec, "--json"]);
+    assert_eq!(
+        checks(&r),
+        ["service load-balancer", "service load-balancer", "task logs", "task role-trust", "task secrets"],
+        "{}",
+        r.stdout
+    );
+}

@@ -24,6 +24,7 @@ pub mod secretsmanager;
 pub mod sns;
 pub mod ssm;
 mod tags;
+pub mod verify;
 
 pub use calls::CountCalls;
 pub use error::{from_sdk, is_not_found};

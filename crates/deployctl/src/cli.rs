@@ -225,6 +225,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Preflight against the live account (reads only): images in ECR,
+    /// roles ECS can assume, secrets and logs the execution role reaches,
+    /// load balancer ports the containers map.
+    Verify {
+        /// The stack's spec file (YAML), e.g. stacks/network.yaml.
+        spec: PathBuf,
+        /// Print the problems as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a stuck lock by its id (from the "state is locked" message).
     ForceUnlock {
         /// The stack's spec file (YAML), e.g. stacks/network.yaml.
@@ -366,7 +376,8 @@ impl Command {
             | Command::Graph { spec, .. }
             | Command::Import { spec, .. }
             | Command::Lint { spec, .. }
-            | Command::Cost { spec, .. } => Some(spec),
+            | Command::Cost { spec, .. }
+            | Command::Verify { spec, .. } => Some(spec),
             Command::State { action } => Some(action.spec()),
             Command::Version | Command::Completions { .. } => None,
         }

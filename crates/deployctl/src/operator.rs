@@ -411,6 +411,27 @@ pub fn cost(spec: &Path, compare: &[String], json: bool, g: &Global) -> Result<u
     Ok(EXIT_OK)
 }
 
+/// `verify`: the preflight's problems, each on a resource with its fix;
+/// exit 1 when there is one.
+pub async fn verify(spec: &Path, json: bool, g: &Global) -> Result<u8> {
+    let stack = run::load_live(spec, g).await?;
+    let aws =
+        deployctl_aws::Aws::connect(Some(&stack.region), g.profile.as_deref(), deployctl_engine::ApiCalls::new()).await;
+    let mut problems = deployctl_aws::verify::offline(&stack);
+    problems.extend(deployctl_aws::verify::live(&stack, &aws).await);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&problems)?);
+    } else if problems.is_empty() {
+        println!("{}: verified: images, roles, secrets, logs and load balancer ports are in order.", spec.display());
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        println!("\nverify: {} problem(s); `up` would start tasks that cannot run.", problems.len());
+    }
+    Ok(if problems.is_empty() { EXIT_OK } else { run::EXIT_ERROR })
+}
+
 /// `graph`: the spec's DAG, and with `--plan` what `up` would do.
 pub async fn graph(spec: &Path, format: GraphFormat, with_plan: bool, g: &Global) -> Result<u8> {
     let stack = if with_plan { run::load_live(spec, g).await? } else { run::load(spec, g)? };

@@ -114,6 +114,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Lint { spec, strict, json } => crate::operator::lint(spec, *strict, *json, g),
         Command::Cost { spec, compare, json } => crate::operator::cost(spec, compare, *json, g),
+        Command::Verify { spec, json } => crate::operator::verify(spec, *json, g).await,
         Command::Diff { spec, detailed_exitcode, json, out, targets } => {
             let stack = load_live(spec, g).await?;
             let ctx = Ctx::new(&stack, g).await;
