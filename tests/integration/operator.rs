@@ -529,3 +529,26 @@ fn verify_names_each_problem_that_would_keep_tasks_from_starting_and_clears_what
         r.stdout
     );
 }
+
+#[test]
+fn diff_cost_of_dropping_a_nat_gateway_shows_its_price_gone_from_the_month() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let spec = network();
+    let now = p.ok(&["diff", &spec, "--cost"]).stdout;
+    assert!(now.contains("Cost: $0.00 a month now, $72.10 after this plan (+$72.10)."), "{now}");
+    assert!(now.contains("  + nat[a]: +$32.40\n"), "{now}");
+    p.ok(&["up", &spec, "--yes"]);
+    let one_nat = [
+        "--var",
+        "nat_azs=[a]",
+        "--var",
+        "azs={a: {public: 1, private: 11, nat: a}, b: {public: 2, private: 12, nat: a}}",
+    ];
+    let mut args = vec!["diff", spec.as_str(), "--cost"];
+    args.extend(one_nat);
+    let text = p.ok(&args).stdout;
+    assert!(text.contains("- ec2.nat_gateway.nat[b]"), "the plan deletes the second NAT: {text}");
+    assert!(text.contains("Cost: $72.10 a month now, $36.05 after this plan (-$36.05)."), "{text}");
+    assert!(text.contains("  - nat[b]: -$32.40\n") && text.contains("  - nat_ip[b]: -$3.65\n"), "{text}");
+}

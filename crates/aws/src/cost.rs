@@ -62,7 +62,7 @@ pub fn estimate(stack: &Stack) -> Estimate {
             None => free += 1,
         }
     }
-    let total = items.iter().map(|i| i.monthly).sum::<f64>();
+    let total = items.iter().fold(0.0, |sum, i| sum + i.monthly);
     Estimate { stack: stack.instance(), prices: PRICES, items, free, total: (total * 100.0).round() / 100.0 }
 }
 
@@ -225,6 +225,70 @@ fn service(stack: &Stack, r: &Resource) -> Item {
     Item { address: r.address.clone(), kind: r.type_name.clone(), monthly: money(monthly), basis, usage }
 }
 
+/// The stack as state records it, for the cost of what is deployed now:
+/// each recorded resource with its recorded properties (a reference the
+/// spec writes is kept, so a service still finds its task definition), and
+/// the spec's resources that state does not have left out. `recorded` is
+/// (address, kind, properties last applied).
+pub fn as_recorded(stack: &Stack, recorded: &[(String, String, serde_json::Map<String, Value>)]) -> Stack {
+    let resources = recorded
+        .iter()
+        .map(|(address, kind, props)| {
+            let mut r = stack.resource(address).cloned().unwrap_or_else(|| Resource {
+                address: address.clone(),
+                name: address.split('[').next().unwrap_or(address).to_string(),
+                key: None,
+                type_name: kind.clone(),
+                properties: Default::default(),
+                tags: Default::default(),
+                depends_on: Vec::new(),
+                timeouts: Default::default(),
+                lifecycle: Default::default(),
+                lint_ignore: Default::default(),
+                property_pos: Default::default(),
+                pos: Default::default(),
+            });
+            let refs: Vec<(String, Expr)> = r
+                .properties
+                .iter()
+                .filter(|(_, e)| matches!(e, Expr::Ref(_)))
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
+            r.properties = props.iter().map(|(k, v)| (k.clone(), Expr::Literal(v.clone()))).collect();
+            r.properties.extend(refs);
+            r
+        })
+        .collect();
+    Stack { resources, ..stack.clone() }
+}
+
+/// What a plan changes in the monthly cost: `before` (what state records)
+/// and `after` (the spec), per resource whose figure differs, and in total.
+pub fn difference(before: &Estimate, after: &Estimate) -> String {
+    let figure = |e: &Estimate, a: &str| e.items.iter().find(|i| i.address == a).map(|i| i.monthly);
+    let mut addresses: Vec<&str> = before.items.iter().chain(&after.items).map(|i| i.address.as_str()).collect();
+    addresses.sort();
+    addresses.dedup();
+    let delta = after.total - before.total;
+    let mut out = format!(
+        "Cost: ${:.2} a month now, ${:.2} after this plan ({}{:.2}).\n",
+        before.total,
+        after.total,
+        if delta < 0.0 { "-$" } else { "+$" },
+        delta.abs()
+    );
+    for a in addresses {
+        match (figure(before, a), figure(after, a)) {
+            (None, Some(x)) if x > 0.0 => out.push_str(&format!("  + {a}: +${x:.2}\n")),
+            (Some(x), None) if x > 0.0 => out.push_str(&format!("  - {a}: -${x:.2}\n")),
+            (Some(x), Some(y)) if (x - y).abs() >= 0.005 => out.push_str(&format!("  ~ {a}: ${x:.2} → ${y:.2}\n")),
+            _ => {}
+        }
+    }
+    out.push_str(&format!("  ({PRICES}; usage-based charges apart: `deployctl cost` lists them)\n"));
+    out
+}
+
 /// The estimate as a table; `others` are variants (name, estimate) shown
 /// side by side, per resource and in total.
 pub fn render(base: &Estimate, others: &[(String, Estimate)]) -> String {
@@ -309,6 +373,32 @@ mod tests {
         // Seed 000 says ~$131 a month, data transfer, logs and ECR included.
         assert!((115.0..=135.0).contains(&prod.total), "{}", prod.total);
         insta::assert_snapshot!(render(&prod, &[]));
+    }
+
+    #[test]
+    fn moving_prod_to_the_dev_sizing_shows_one_nat_fewer_and_the_service_on_spot() {
+        let prod = load(&[]);
+        let dev = load(&["stacks/env/stock-dashboard-dev.yaml"]);
+        // State as prod applied it: each resource's literal properties.
+        let recorded: Vec<_> = prod
+            .resources
+            .iter()
+            .map(|r| {
+                let props = r
+                    .properties
+                    .iter()
+                    .filter(|(_, e)| matches!(e, Expr::Literal(_) | Expr::List(_) | Expr::Map(_)))
+                    .map(|(k, e)| (k.clone(), known(e)))
+                    .collect();
+                (r.address.clone(), r.type_name.clone(), props)
+            })
+            .collect();
+        let before = estimate(&as_recorded(&dev, &recorded));
+        assert_eq!(before.total, estimate(&prod).total, "what state records costs what prod costs");
+        let text = difference(&before, &estimate(&dev));
+        assert!(text.contains("  - nat[b]: -$32.40\n"), "{text}");
+        assert!(text.contains("  ~ service: $36.04 → $2.70\n"), "{text}");
+        assert!(text.starts_with("Cost: $126.34 a month now, $"), "{text}");
     }
 
     #[test]

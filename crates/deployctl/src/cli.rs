@@ -176,6 +176,9 @@ pub enum Command {
         /// Plan only this resource (repeatable) and what it depends on.
         #[arg(long = "target", value_name = "ADDRESS")]
         targets: Vec<String>,
+        /// After the plan, what it changes in the monthly cost estimate.
+        #[arg(long, conflicts_with = "json")]
+        cost: bool,
     },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {

@@ -115,7 +115,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Lint { spec, strict, json } => crate::operator::lint(spec, *strict, *json, g),
         Command::Cost { spec, compare, json } => crate::operator::cost(spec, compare, *json, g),
         Command::Verify { spec, json } => crate::operator::verify(spec, *json, g).await,
-        Command::Diff { spec, detailed_exitcode, json, out, targets } => {
+        Command::Diff { spec, detailed_exitcode, json, out, targets, cost } => {
             let stack = load_live(spec, g).await?;
             let ctx = Ctx::new(&stack, g).await;
             let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
@@ -155,6 +155,15 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                         shell_word(&path.display().to_string())
                     );
                 }
+            }
+            if *cost {
+                use deployctl_aws::cost::{as_recorded, difference, estimate};
+                let recorded: Vec<_> = state
+                    .iter()
+                    .flat_map(|s| &s.resources)
+                    .map(|(a, r)| (a.clone(), r.type_name.clone(), r.properties.clone()))
+                    .collect();
+                println!("\n{}", difference(&estimate(&as_recorded(&stack, &recorded)), &estimate(&stack)).trim_end());
             }
             if g.verbose {
                 eprint!("{}", render::calls_table(&ctx.calls));
