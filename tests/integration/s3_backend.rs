@@ -24,6 +24,16 @@ resources:
       availability_zone: us-east-1${each.key}
 "#;
 
+/// The emulator with the backend's bucket and table, and SPEC deployed on it.
+fn deployed() -> (Moto, Project, String) {
+    let moto = Moto::start();
+    rt().block_on(backend_resources(&moto));
+    let p = Project::new(&moto);
+    let spec = p.spec("shared.yaml", SPEC).display().to_string();
+    p.ok(&["up", &spec, "--yes"]);
+    (moto, p, spec)
+}
+
 async fn backend_resources(moto: &Moto) {
     let s3 = moto.s3().await;
     s3.create_bucket().bucket("team-state").send().await.unwrap();
@@ -47,12 +57,7 @@ async fn backend_resources(moto: &Moto) {
 
 #[test]
 fn state_lives_encrypted_in_s3_and_the_lock_is_released_after_the_run() {
-    let moto = Moto::start();
-    rt().block_on(backend_resources(&moto));
-    let p = Project::new(&moto);
-    let spec = p.spec("shared.yaml", SPEC);
-    let spec = spec.display().to_string();
-    p.ok(&["up", &spec, "--yes"]);
+    let (moto, p, spec) = deployed();
     assert!(!p.state_dir().join("shared.json").exists(), "state went to the local backend");
     rt().block_on(async {
         let head = moto.s3().await.head_object().bucket("team-state").key("stacks/shared.json").send().await.unwrap();
@@ -166,12 +171,7 @@ fn a_missing_backend_hints_the_init_command_that_creates_it() {
 
 #[test]
 fn a_state_edit_on_s3_needs_versioning_and_keeps_the_previous_state_as_a_version() {
-    let moto = Moto::start();
-    rt().block_on(backend_resources(&moto));
-    let p = Project::new(&moto);
-    let spec = p.spec("shared.yaml", SPEC);
-    let spec = spec.display().to_string();
-    p.ok(&["up", &spec, "--yes"]);
+    let (moto, p, spec) = deployed();
 
     // The bucket has no versioning: the edit could not be undone.
     let refused = p.run(&["state", "rm", &spec, "subnet[f]"]);

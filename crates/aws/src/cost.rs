@@ -66,17 +66,8 @@ pub fn estimate(stack: &Stack) -> Estimate {
     Estimate { stack: stack.instance(), prices: PRICES, items, free, total: (total * 100.0).round() / 100.0 }
 }
 
-fn known(e: &Expr) -> Value {
-    match e {
-        Expr::Literal(v) => v.clone(),
-        Expr::List(items) => Value::Array(items.iter().map(known).collect()),
-        Expr::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
-        _ => Value::Null,
-    }
-}
-
 fn prop(r: &Resource, name: &str) -> Value {
-    r.properties.get(name).map(known).unwrap_or(Value::Null)
+    r.properties.get(name).map(Expr::known).unwrap_or(Value::Null)
 }
 
 /// The resource a property refers to (`${task.arn}` → `task`).
@@ -388,7 +379,7 @@ mod tests {
                     .properties
                     .iter()
                     .filter(|(_, e)| matches!(e, Expr::Literal(_) | Expr::List(_) | Expr::Map(_)))
-                    .map(|(k, e)| (k.clone(), known(e)))
+                    .map(|(k, e)| (k.clone(), e.known()))
                     .collect();
                 (r.address.clone(), r.type_name.clone(), props)
             })

@@ -7,7 +7,7 @@
 //! fix. A resource switches a rule off with `lint_ignore: {RULE: reason}`.
 
 use deployctl_spec::{Expr, Pos, Resource, Stack};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,20 +205,8 @@ pub fn lint(stack: &Stack) -> Vec<Finding> {
     out
 }
 
-/// What the spec writes, as JSON, with what is known only at apply as
-/// `null`, and a secret source as `{"$secret": …}`.
-fn known(e: &Expr) -> Value {
-    match e {
-        Expr::Literal(v) => v.clone(),
-        Expr::List(items) => Value::Array(items.iter().map(known).collect()),
-        Expr::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
-        Expr::Secret(_) => json!({"$secret": true}),
-        Expr::Ref(_) | Expr::Template(_) => Value::Null,
-    }
-}
-
 fn prop(r: &Resource, name: &str) -> Option<Value> {
-    r.properties.get(name).map(known)
+    r.properties.get(name).map(Expr::known)
 }
 
 fn hit(property: Option<&'static str>, message: impl Into<String>, hint: impl Into<String>) -> Vec<Hit> {

@@ -29,17 +29,8 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn known(e: &Expr) -> Value {
-    match e {
-        Expr::Literal(v) => v.clone(),
-        Expr::List(items) => Value::Array(items.iter().map(known).collect()),
-        Expr::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
-        _ => Value::Null,
-    }
-}
-
 fn prop(r: &Resource, name: &str) -> Value {
-    r.properties.get(name).map(known).unwrap_or(Value::Null)
+    r.properties.get(name).map(Expr::known).unwrap_or(Value::Null)
 }
 
 /// The resource a whole-reference property names (`${role.arn}` → `role`).
@@ -81,8 +72,9 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
         }
         let exec = target(stack, task.properties.get("execution_role_arn"));
         for c in containers(task) {
-            let name = c.get("name").map(known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            let uses_secrets = c.get("secrets").map(known).is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+            let name = c.get("name").map(Expr::known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let uses_secrets =
+                c.get("secrets").map(Expr::known).is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
             if uses_secrets {
                 match exec {
                     None if !task.properties.contains_key("execution_role_arn") => out.push(Problem {
@@ -108,7 +100,7 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
                     _ => {}
                 }
             }
-            let logs = c.get("log_configuration").map(known).unwrap_or(Value::Null);
+            let logs = c.get("log_configuration").map(Expr::known).unwrap_or(Value::Null);
             if logs["log_driver"] == "awslogs" {
                 if let Some(role) = exec {
                     let managed = prop(role, "managed_policy_arns").as_array().is_some_and(|a| {
@@ -137,8 +129,9 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
         let ports: Vec<(String, Vec<i64>)> = containers(task)
             .iter()
             .map(|c| {
-                let name = c.get("name").map(known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                let mapped = c.get("port_mappings").map(known).unwrap_or(Value::Null);
+                let name =
+                    c.get("name").map(Expr::known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let mapped = c.get("port_mappings").map(Expr::known).unwrap_or(Value::Null);
                 let ports =
                     mapped.as_array().into_iter().flatten().filter_map(|p| p["container_port"].as_i64()).collect();
                 (name, ports)
@@ -147,8 +140,8 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
         let Some(Expr::List(entries)) = service.properties.get("load_balancers") else { continue };
         for entry in entries {
             let Expr::Map(lb) = entry else { continue };
-            let container = lb.get("container_name").map(known).and_then(|v| v.as_str().map(str::to_string));
-            let port = lb.get("container_port").map(known).and_then(|v| v.as_i64());
+            let container = lb.get("container_name").map(Expr::known).and_then(|v| v.as_str().map(str::to_string));
+            let port = lb.get("container_port").map(Expr::known).and_then(|v| v.as_i64());
             let (Some(container), Some(port)) = (container, port) else { continue };
             match ports.iter().find(|(n, _)| *n == container) {
                 None => out.push(Problem {
@@ -275,7 +268,7 @@ pub async fn live(stack: &Stack, aws: &Aws) -> Vec<Problem> {
         .collect();
     for task in stack.resources.iter().filter(|r| r.type_name == "ecs.task_definition") {
         for c in containers(task) {
-            let name = c.get("name").map(known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let name = c.get("name").map(Expr::known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
             if let Some((repo, tag)) = c.get("image").and_then(|i| ecr_image(stack, i)) {
                 let id = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&tag).build();
                 match ecr.describe_images().repository_name(&repo).image_ids(id).send().await {
@@ -303,7 +296,7 @@ pub async fn live(stack: &Stack, aws: &Aws) -> Vec<Problem> {
                     },
                 }
             }
-            let log = c.get("log_configuration").map(known).unwrap_or(Value::Null);
+            let log = c.get("log_configuration").map(Expr::known).unwrap_or(Value::Null);
             if let Some(group) = log["options"]["awslogs-group"].as_str() {
                 if created_groups.iter().any(|g| g == group) || log["options"]["awslogs-create-group"] == "true" {
                     continue;

@@ -4,7 +4,7 @@
 use crate::cli::{shell_word, Cli, Global, GraphFormat, StateAction};
 use crate::run::{self, Ctx, EXIT_OK};
 use anyhow::{bail, Result};
-use deployctl_engine::{Action, Mode, Plan};
+use deployctl_engine::{Action, Plan};
 use deployctl_spec::Stack;
 use deployctl_state::{ResourceState, State, StateError};
 use std::collections::BTreeMap;
@@ -438,20 +438,7 @@ pub async fn graph(spec: &Path, format: GraphFormat, with_plan: bool, g: &Global
     let plan = if with_plan {
         let ctx = Ctx::new(&stack, g).await;
         let (state, _) = run::read_state(ctx.backend.as_ref(), &stack, g).await?;
-        let (sink, rx) = deployctl_engine::EventSink::new();
-        let view = run::spawn_view(rx, g);
-        let plan = deployctl_engine::plan_with(
-            &stack,
-            state.as_ref(),
-            &ctx.kinds,
-            Mode::Apply,
-            &sink,
-            &deployctl_engine::PlanOptions { take_over: g.take_over.clone(), targets: Vec::new() },
-        )
-        .await;
-        drop(sink);
-        let _ = view.await;
-        Some(plan?)
+        Some(run::plan_viewed(&stack, state.as_ref(), &ctx, g, &[]).await?)
     } else {
         None
     };

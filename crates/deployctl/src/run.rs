@@ -126,20 +126,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                     h.who, h.operation, h.created
                 );
             }
-            let (sink, rx) = EventSink::new();
-            let view = spawn_view(rx, g);
-            let plan = deployctl_engine::plan_with(
-                &stack,
-                state.as_ref(),
-                &ctx.kinds,
-                Mode::Apply,
-                &sink,
-                &plan_options(g, targets),
-            )
-            .await;
-            drop(sink);
-            let _ = view.await;
-            let plan = plan?;
+            let plan = plan_viewed(&stack, state.as_ref(), &ctx, g, targets).await?;
             if let Some(path) = out {
                 std::fs::write(path, plan.to_json()).with_context(|| format!("writing {}", path.display()))?;
             }
@@ -359,6 +346,24 @@ impl Ctx {
         };
         Ctx { calls, kinds: aws.kinds(), backend }
     }
+}
+
+/// An apply plan, with the live view of its reads on stderr: what `diff`
+/// and `graph --plan` show.
+pub(crate) async fn plan_viewed(
+    stack: &Stack,
+    state: Option<&State>,
+    ctx: &Ctx,
+    g: &Global,
+    targets: &[String],
+) -> Result<Plan> {
+    let (sink, rx) = EventSink::new();
+    let view = spawn_view(rx, g);
+    let plan =
+        deployctl_engine::plan_with(stack, state, &ctx.kinds, Mode::Apply, &sink, &plan_options(g, targets)).await;
+    drop(sink);
+    let _ = view.await;
+    Ok(plan?)
 }
 
 fn plan_options(g: &Global, targets: &[String]) -> deployctl_engine::PlanOptions {

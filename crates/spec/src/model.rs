@@ -287,6 +287,19 @@ impl std::fmt::Display for Reference {
 }
 
 impl Expr {
+    /// What is known of the value before apply, as JSON, for offline checks
+    /// (lint, cost, verify): a reference or a template as `null`, a secret
+    /// source as `{"$secret": true}` (its value is never read here).
+    pub fn known(&self) -> serde_json::Value {
+        match self {
+            Expr::Literal(v) => v.clone(),
+            Expr::List(items) => serde_json::Value::Array(items.iter().map(Expr::known).collect()),
+            Expr::Map(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.known())).collect()),
+            Expr::Secret(_) => serde_json::json!({"$secret": true}),
+            Expr::Ref(_) | Expr::Template(_) => serde_json::Value::Null,
+        }
+    }
+
     pub fn collect_refs<'a>(&'a self, out: &mut Vec<&'a Reference>) {
         match self {
             Expr::Literal(_) => {}
