@@ -552,3 +552,36 @@ fn diff_cost_of_dropping_a_nat_gateway_shows_its_price_gone_from_the_month() {
     assert!(text.contains("Cost: $72.10 a month now, $36.05 after this plan (-$36.05)."), "{text}");
     assert!(text.contains("  - nat[b]: -$32.40\n") && text.contains("  - nat_ip[b]: -$3.65\n"), "{text}");
 }
+
+#[test]
+fn a_data_lookup_by_tags_finds_a_vpc_the_stack_uses_and_never_changes_or_deletes() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    let shared = hand_made_vpc(&moto, "10.3.0.0/16"); // tagged Name=legacy
+    let spec = p.spec(
+        "uses.yaml",
+        "stack: uses\nregion: us-east-1\ndata:\n  shared: {type: ec2.vpc, tags: {Name: legacy}}\nresources:\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${data.shared.id}\n      cidr_block: 10.3.1.0/24\n      availability_zone: us-east-1a\noutputs:\n  range: ${data.shared.cidr_block}\n",
+    );
+    let spec = spec.to_str().unwrap();
+    p.ok(&["validate", spec]);
+    let plan = p.ok(&["diff", spec, "--json"]).json();
+    let planned: Vec<&str> =
+        plan["resources"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect();
+    assert_eq!(planned, ["subnet"], "the looked-up VPC is not planned: {plan}");
+    let up = p.ok(&["up", spec, "--yes", "--json"]).json();
+    assert_eq!(up["outputs"]["range"], "10.3.0.0/16", "{up}");
+    let state = p.state("uses").unwrap();
+    assert_eq!(state["resources"]["subnet"]["properties"]["vpc_id"], shared.as_str());
+    assert!(state["resources"].get("shared").is_none(), "a lookup is not in state");
+    assert_eq!(p.run(&["diff", spec, "--detailed-exitcode"]).code, 0);
+    p.ok(&["destroy", spec, "--yes"]);
+    let still =
+        rt().block_on(async { moto.ec2().await.describe_vpcs().vpc_ids(&shared).send().await.unwrap().vpcs().len() });
+    assert_eq!(still, 1, "destroy leaves the looked-up VPC alone");
+
+    // No match says so, before anything is read or changed.
+    let none = p.spec("none.yaml", &std::fs::read_to_string(spec).unwrap().replace("Name: legacy", "Name: nothing"));
+    let r = p.run(&["diff", none.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("data shared: no ec2.vpc tagged Name=nothing in us-east-1"), "{}", r.stderr);
+}

@@ -8,6 +8,7 @@ pub mod cloudwatch;
 pub mod codebuild;
 pub mod codepipeline;
 pub mod cost;
+pub mod data;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;

@@ -272,8 +272,16 @@ pub(crate) fn load(spec: &Path, g: &Global) -> Result<Stack> {
 /// type-checked: for the commands that plan against AWS.
 pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
     let stack = load(spec, g)?;
-    if stack.remote_stacks.is_empty() {
+    if stack.remote_stacks.is_empty() && stack.data.is_empty() {
         return Ok(stack);
+    }
+    let mut data = std::collections::BTreeMap::new();
+    if !stack.data.is_empty() {
+        let aws = Aws::connect(Some(&stack.region), g.profile.as_deref(), ApiCalls::new()).await;
+        let kinds = aws.kinds();
+        for source in &stack.data {
+            data.insert(source.name.clone(), deployctl_aws::data::lookup(&stack, &aws, &kinds, source).await?);
+        }
     }
     let mut outputs = std::collections::BTreeMap::new();
     for remote in &stack.remote_stacks {
@@ -311,8 +319,12 @@ pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
         }
     }
     let schemas = deployctl_aws::schemas();
-    let mut stack =
-        deployctl_spec::load_with(spec, &overrides, &schemas, &deployctl_spec::StackOutputs::Read(outputs))?;
+    let mut stack = deployctl_spec::load_with(
+        spec,
+        &overrides,
+        &schemas,
+        &deployctl_spec::Lookups::Read(deployctl_spec::LookedUp { stacks: outputs, data }),
+    )?;
     if let Some(r) = &g.region {
         stack.region = r.clone();
     }

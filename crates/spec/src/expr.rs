@@ -34,6 +34,11 @@ pub(crate) enum Ast {
         stack: String,
         output: String,
     },
+    /// `data.NAME.ATTR`: what a `data:` lookup found.
+    Data {
+        name: String,
+        attribute: String,
+    },
     Region,
     EachKey,
     /// `each.value` followed by field names.
@@ -166,6 +171,12 @@ fn parse_body(body: &str, src: &str) -> Result<Ast, BodyError> {
             }
             _ => Err(malformed(src, "another stack's output is ${stack.NAME.outputs.KEY}")),
         };
+    }
+    // `data.NAME.ATTR`; `data.ATTR` stays a reference to a resource named data.
+    if let Some([name, attribute]) = body.strip_prefix("data.").map(|r| r.split('.').collect::<Vec<_>>()).as_deref() {
+        if is_name(name) && is_ident(attribute) {
+            return Ok(Ast::Data { name: name.to_string(), attribute: attribute.to_string() });
+        }
     }
     if let Some(name) = body.strip_prefix("var.") {
         if is_ident(name) {

@@ -3,8 +3,8 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::is_key;
 use crate::model::{
-    dependencies, BackendSpec, Environment, Expr, Lifecycle, Output, Pos, RemoteSource, RemoteStack, ReplaceOrder,
-    Resource, Stack, StackOutputs, Timeouts, VarOverrides,
+    dependencies, BackendSpec, DataSource, Environment, Expr, Lifecycle, Lookups, Output, Pos, RemoteSource,
+    RemoteStack, ReplaceOrder, Resource, Stack, Timeouts, VarOverrides,
 };
 use crate::report::Report;
 use crate::schema::{KindSchema, SchemaRegistry};
@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 const TOP_KEYS: &[&str] =
-    &["stack", "environment", "region", "backend", "stacks", "tags", "vars", "resources", "outputs"];
+    &["stack", "environment", "region", "backend", "stacks", "data", "tags", "vars", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] =
     &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each", "lint_ignore"];
 const LIFECYCLE_KEYS: &[&str] = &["replace"];
@@ -31,7 +31,7 @@ const RESERVED: &[&str] = &["var", "each", "stack", "region"];
 /// Reads and loads a spec file; see [`load_str`]. A file that cannot be read
 /// is one diagnostic without a position.
 pub fn load(path: &Path, overrides: &VarOverrides, registry: &dyn SchemaRegistry) -> Result<Stack, Diagnostics> {
-    load_with(path, overrides, registry, &StackOutputs::NotRead)
+    load_with(path, overrides, registry, &Lookups::NotRead)
 }
 
 /// [`load`] with the outputs of the stacks the spec reads (`stacks:`), so
@@ -40,7 +40,7 @@ pub fn load_with(
     path: &Path,
     overrides: &VarOverrides,
     registry: &dyn SchemaRegistry,
-    outputs: &StackOutputs,
+    outputs: &Lookups,
 ) -> Result<Stack, Diagnostics> {
     let file = path.display().to_string();
     let fail = |pos: Option<Pos>, message: String| {
@@ -73,7 +73,7 @@ pub fn load_str(
     overrides: &VarOverrides,
     registry: &dyn SchemaRegistry,
 ) -> Result<Stack, Diagnostics> {
-    load_str_with(file, text, overrides, registry, &StackOutputs::NotRead)
+    load_str_with(file, text, overrides, registry, &Lookups::NotRead)
 }
 
 pub fn load_str_with(
@@ -81,7 +81,7 @@ pub fn load_str_with(
     text: &str,
     overrides: &VarOverrides,
     registry: &dyn SchemaRegistry,
-    outputs: &StackOutputs,
+    outputs: &Lookups,
 ) -> Result<Stack, Diagnostics> {
     let mut report = Report::new(file);
     let stack = Loader { report: &mut report, registry, outputs }.run(file, text, overrides);
@@ -101,7 +101,7 @@ struct Decl<'n> {
 struct Loader<'a> {
     report: &'a mut Report,
     registry: &'a dyn SchemaRegistry,
-    outputs: &'a StackOutputs,
+    outputs: &'a Lookups,
 }
 
 /// The parts of a scope that stay the same for the whole stack.
@@ -202,7 +202,7 @@ impl Loader<'_> {
         let vars = vars::resolve(section("vars"), overrides, self.report);
         let name = self.stack_name(section("stack"), root.pos, meant.contains(&"stack"));
         let region = self.region(section("region"), root.pos, &vars, name.as_deref(), meant.contains(&"region"));
-        let no_remote = Remote { declared: &[], outputs: &StackOutputs::NotRead };
+        let no_remote = Remote { declared: &[], data: &[], outputs: &Lookups::NotRead };
         let remote_stacks = section("stacks")
             .map(|e| {
                 let scope = Base {
@@ -215,12 +215,24 @@ impl Loader<'_> {
                 self.remote_stacks(e, &scope.scope(Each::None, None, "stacks"))
             })
             .unwrap_or_default();
+        let data = section("data")
+            .map(|e| {
+                let scope = Base {
+                    several_environments: false,
+                    vars: &vars,
+                    stack: name.as_deref(),
+                    region: region.as_deref().map_or(Region::Failed, Region::Known),
+                    remote: no_remote,
+                };
+                self.data_sources(e, &scope.scope(Each::None, None, "data"))
+            })
+            .unwrap_or_default();
         let mut base = Base {
             several_environments: false,
             vars: &vars,
             stack: name.as_deref(),
             region: region.as_deref().map_or(Region::Failed, Region::Known),
-            remote: Remote { declared: &remote_stacks, outputs: self.outputs },
+            remote: Remote { declared: &remote_stacks, data: &data, outputs: self.outputs },
         };
         let environment = section("environment").and_then(|e| self.environment(e, &base));
         base.several_environments = environment.as_ref().is_some_and(|e| e.templated);
@@ -242,6 +254,7 @@ impl Loader<'_> {
             resources: resources.0,
             outputs,
             remote_stacks: remote_stacks.clone(),
+            data: data.clone(),
         };
         self.check_cycles(&stack);
         if self.report.has_errors() {
@@ -330,7 +343,7 @@ impl Loader<'_> {
             each: Each::None,
             targets: None,
             context: "the region",
-            remote: Remote { declared: &[], outputs: &StackOutputs::NotRead },
+            remote: Remote { declared: &[], data: &[], outputs: &Lookups::NotRead },
         };
         match build(&e.value, &scope, self.report) {
             Val::Lit(Value::String(s), pos) => {
@@ -417,6 +430,51 @@ impl Loader<'_> {
         let lock_table = required("lock_table");
         let region = values.get("region").cloned().flatten();
         Some(BackendSpec::S3 { bucket: bucket?, key: key?, lock_table: lock_table?, region })
+    }
+
+    /// `data: {NAME: {type: KIND, id: ID}}` or `{type: KIND, tags: {K: V}}`.
+    fn data_sources(&mut self, e: &Entry, scope: &Scope) -> Vec<DataSource> {
+        let hint = || Some("write data: {shared: {type: ec2.vpc, tags: {Name: shared}}} (or id: vpc-…)".to_string());
+        let Some(entries) = map_entries(&e.value) else {
+            self.error(e.value.pos, format!("'data' must be a mapping, not {}", e.value.describe()), hint());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for d in entries {
+            let fields = d.value.entries().unwrap_or_default();
+            let (mut type_name, mut id, mut tags) = (None, None, BTreeMap::new());
+            for f in fields {
+                match f.key.as_str() {
+                    "type" => {
+                        type_name = self.kind(f).map(|k| k.type_name.to_string());
+                    }
+                    "id" => id = self.text(&f.value, scope, "'id'"),
+                    "tags" => {
+                        for t in map_entries(&f.value).unwrap_or_default() {
+                            if let Some(v) = self.text(&t.value, scope, &format!("tag {}", t.key)) {
+                                tags.insert(t.key.clone(), v);
+                            }
+                        }
+                    }
+                    other => self.error(
+                        f.key_pos,
+                        format!("unknown key '{other}' in data source '{}'", d.key),
+                        Some("a data source takes: type, id, tags".into()),
+                    ),
+                }
+            }
+            if type_name.is_none() && !fields.iter().any(|f| f.key == "type") {
+                self.error(d.key_pos, format!("data source '{}' has no type", d.key), hint());
+            }
+            if id.is_some() != tags.is_empty() {
+                self.error(d.key_pos, format!("data source '{}' needs exactly one of id: or tags:", d.key), hint());
+                continue;
+            }
+            if let Some(type_name) = type_name {
+                out.push(DataSource { name: d.key.clone(), type_name, id, tags, pos: d.key_pos });
+            }
+        }
+        out
     }
 
     /// `stacks: {NAME: {state: PATH}}` or `{NAME: {s3: {bucket, key, region}}}`.

@@ -35,6 +35,8 @@ pub struct Stack {
     pub outputs: Vec<Output>,
     /// `stacks:`: the other stacks whose outputs this one reads.
     pub remote_stacks: Vec<RemoteStack>,
+    /// `data:`: existing resources looked up, not owned.
+    pub data: Vec<DataSource>,
 }
 
 impl Stack {
@@ -382,14 +384,35 @@ pub enum RemoteSource {
     S3 { bucket: String, key: String, region: Option<String> },
 }
 
-/// The outputs of the stacks a spec reads, for a load: `NotRead` where
-/// nothing may be read (`validate`: offline), so `${stack.…}` is known only
-/// at plan time; `Read` with what each stack's state records.
+/// What a load may know from outside the spec: the outputs of the stacks
+/// it reads (`stacks:`) and what its `data:` lookups found. `NotRead`
+/// where nothing may be read (`validate`: offline), so `${stack.…}` and
+/// `${data.…}` are known only at plan time.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub enum StackOutputs {
+pub enum Lookups {
     #[default]
     NotRead,
-    Read(BTreeMap<String, BTreeMap<String, serde_json::Value>>),
+    Read(LookedUp),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LookedUp {
+    /// Per stack name, its outputs.
+    pub stacks: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Per data source name, the attributes and properties of what it found.
+    pub data: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+/// An existing resource the stack uses but does not own: `data: {NAME:
+/// {type: ec2.vpc, id: vpc-…}}` or `{type: ec2.vpc, tags: {Name: shared}}`.
+/// Read at plan time, never changed or deleted; `${data.NAME.ATTR}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSource {
+    pub name: String,
+    pub type_name: String,
+    pub id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub pos: Pos,
 }
 
 /// Variable values given on the command line, in the order given: later ones

@@ -528,7 +528,7 @@ fn unknown_top_level_key() {
     let d = at(&e, "unknown top-level key 'zzz'", 6, 1);
     assert_eq!(
         hint(d),
-        "top-level keys are: stack, environment, region, backend, stacks, tags, vars, resources, outputs"
+        "top-level keys are: stack, environment, region, backend, stacks, data, tags, vars, resources, outputs"
     );
 }
 
@@ -1280,11 +1280,17 @@ fn another_stacks_output_is_unknown_offline_and_its_value_once_read() {
     // Offline the value is unknown: null, which nothing plans with (the
     // planning commands load again with the outputs read).
     assert_eq!(offline.resources[0].properties["vpc_id"], Expr::Literal(serde_json::Value::Null));
-    let outputs = StackOutputs::Read([("network".to_string(), [("vpc_id".to_string(), json!("vpc-1"))].into())].into());
+    let outputs = Lookups::Read(LookedUp {
+        stacks: [("network".to_string(), [("vpc_id".to_string(), json!("vpc-1"))].into())].into(),
+        data: Default::default(),
+    });
     let read = load_str_with("net.yaml", READS_NETWORK, &VarOverrides::default(), &REG, &outputs).unwrap();
     assert_eq!(read.resources[0].properties["vpc_id"], Expr::Literal(json!("vpc-1")));
     // A value of the wrong type is refused like a literal.
-    let outputs = StackOutputs::Read([("network".to_string(), [("vpc_id".to_string(), json!(["a"]))].into())].into());
+    let outputs = Lookups::Read(LookedUp {
+        stacks: [("network".to_string(), [("vpc_id".to_string(), json!(["a"]))].into())].into(),
+        data: Default::default(),
+    });
     let e = load_str_with("net.yaml", READS_NETWORK, &VarOverrides::default(), &REG, &outputs).unwrap_err();
     at(&e, "vpc_id", 9, 15);
 }
@@ -1299,4 +1305,18 @@ fn an_undeclared_or_malformed_stack_reference_names_the_fix() {
     assert!(hint(d).contains("${var.NAME}") || !hint(d).is_empty(), "{d:?}");
     let e = errs(&READS_NETWORK.replace("{state: state/network.json}", "{path: x}"));
     at(&e, "stack 'network' needs one of state: or s3:", 4, 3);
+}
+
+#[test]
+fn a_data_source_needs_a_kind_and_one_of_id_or_tags_and_a_resource_named_data_stays_one() {
+    let e = errs("stack: s\nregion: us-east-1\ndata:\n  a: {type: ec2.vpc}\n  b: {type: ec2.vpc, id: vpc-1, tags: {Name: x}}\n  c: {id: vpc-1}\n");
+    at(&e, "data source 'a' needs exactly one of id: or tags:", 4, 3);
+    at(&e, "data source 'b' needs exactly one of id: or tags:", 5, 3);
+    at(&e, "data source 'c' has no type", 6, 3);
+    let e = errs("stack: s\nregion: us-east-1\nresources:\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${data.shard.id}\n      cidr_block: 10.0.1.0/24\ndata:\n  shared: {type: ec2.vpc, id: vpc-1}\n");
+    let d = at(&e, "reads data 'shard', which is not under data:", 7, 15);
+    assert_eq!(hint(d), "did you mean 'shared'?");
+    // `${data.id}` is still an attribute of a resource named data.
+    let s = ok("stack: s\nregion: us-east-1\nresources:\n  data:\n    type: ec2.vpc\n    properties: {cidr_block: 10.0.0.0/16}\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${data.id}\n      cidr_block: 10.0.1.0/24\n");
+    assert!(matches!(&s.resources[1].properties["vpc_id"], Expr::Ref(r) if r.resource == "data"));
 }

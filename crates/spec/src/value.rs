@@ -160,7 +160,8 @@ pub(crate) struct Scope<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct Remote<'a> {
     pub declared: &'a [crate::model::RemoteStack],
-    pub outputs: &'a crate::model::StackOutputs,
+    pub data: &'a [crate::model::DataSource],
+    pub outputs: &'a crate::model::Lookups,
 }
 
 /// One expression's result.
@@ -249,6 +250,7 @@ fn resolve(ast: &Ast, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -
             }
         }
         Ast::StackOutput { stack, output } => stack_output(stack, output, pos, src, scope, report),
+        Ast::Data { name, attribute } => data_value(name, attribute, pos, src, scope, report),
         Ast::Stack => match scope.stack {
             Some(s) => Piece::Value(Value::String(s.to_string())),
             None => Piece::Unknown,
@@ -294,8 +296,8 @@ fn stack_output(stack: &str, output: &str, pos: Pos, src: &str, scope: &Scope, r
         report.error(pos, format!("'{src}' reads stack '{stack}', which is not under stacks:"), Some(hint));
         return Piece::Unknown;
     }
-    let crate::model::StackOutputs::Read(read) = scope.remote.outputs else { return Piece::Unknown };
-    let outputs = read.get(stack);
+    let crate::model::Lookups::Read(read) = scope.remote.outputs else { return Piece::Unknown };
+    let outputs = read.stacks.get(stack);
     match outputs.and_then(|o| o.get(output)) {
         Some(v) => Piece::Value(v.clone()),
         None => {
@@ -307,6 +309,29 @@ fn stack_output(stack: &str, output: &str, pos: Pos, src: &str, scope: &Scope, r
                     .unwrap_or_else(|| format!("its outputs are: {}", names.join(", ")))
             };
             report.error(pos, format!("'{src}': stack {stack} has no output '{output}'"), Some(hint));
+            Piece::Unknown
+        }
+    }
+}
+
+/// What a `data:` lookup found: unknown until read, then the attribute.
+fn data_value(name: &str, attribute: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
+    if !scope.remote.data.iter().any(|d| d.name == name) {
+        let names: Vec<&str> = scope.remote.data.iter().map(|d| d.name.as_str()).collect();
+        let hint = suggest::hint(name, &names, "the data sources are: ", "")
+            .unwrap_or_else(|| format!("declare it: data: {{{name}: {{type: ec2.vpc, tags: {{Name: …}}}}}}"));
+        report.error(pos, format!("'{src}' reads data '{name}', which is not under data:"), Some(hint));
+        return Piece::Unknown;
+    }
+    let crate::model::Lookups::Read(read) = scope.remote.outputs else { return Piece::Unknown };
+    let found = read.data.get(name);
+    match found.and_then(|o| o.get(attribute)) {
+        Some(v) => Piece::Value(v.clone()),
+        None => {
+            let names: Vec<&str> = found.map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            let hint = suggest::hint(attribute, &names, "it has: ", "")
+                .unwrap_or_else(|| format!("it has: {}", names.join(", ")));
+            report.error(pos, format!("'{src}': data {name} has no attribute '{attribute}'"), Some(hint));
             Piece::Unknown
         }
     }

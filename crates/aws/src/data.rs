@@ -1,0 +1,135 @@
+//! `data:` lookups: existing resources a stack uses but does not own, read
+//! at plan time through the kinds' own reads and never changed. By `id`
+//! for every kind; by `tags` for the EC2 kinds (one DescribeTags).
+
+use crate::Aws;
+use deployctl_engine::{Kinds, ReadCtx};
+use deployctl_spec::{DataSource, Stack};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(
+        "{at}: data {name}: no {type_name} {what} in {region}\n  hint: check the {what_kind} and the region (--region)"
+    )]
+    NotFound { at: String, name: String, type_name: String, what: String, what_kind: &'static str, region: String },
+    #[error("{at}: data {name}: {count} of {type_name} match {what}: {ids}\n  hint: add tags until one matches, or name it by id: {{type: {type_name}, id: …}}")]
+    Ambiguous { at: String, name: String, type_name: String, what: String, count: usize, ids: String },
+    #[error("{at}: data {name}: {type_name} cannot be looked up by tags\n  hint: name it by id: {{type: {type_name}, id: …}}; tags work for the ec2 kinds")]
+    NoTagLookup { at: String, name: String, type_name: String },
+    #[error("{at}: data {name}: looking up {type_name}: {source}")]
+    Read { at: String, name: String, type_name: String, source: deployctl_engine::ProviderError },
+}
+
+/// The EC2 resource type DescribeTags filters by, per kind.
+fn ec2_resource_type(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "ec2.vpc" => "vpc",
+        "ec2.subnet" => "subnet",
+        "ec2.security_group" => "security-group",
+        "ec2.internet_gateway" => "internet-gateway",
+        "ec2.route_table" => "route-table",
+        "ec2.nat_gateway" => "natgateway",
+        "ec2.elastic_ip" => "elastic-ip",
+        "ec2.vpc_endpoint" => "vpc-endpoint",
+        _ => return None,
+    })
+}
+
+/// What `${data.NAME.ATTR}` can read of what `source` found: its
+/// properties and attributes (`id`, `arn`, …).
+pub async fn lookup(
+    stack: &Stack,
+    aws: &Aws,
+    kinds: &Kinds,
+    source: &DataSource,
+) -> Result<BTreeMap<String, Value>, LookupError> {
+    let at = format!("{}:{}:{}", stack.file, source.pos.line, source.pos.column);
+    let (name, type_name) = (source.name.clone(), source.type_name.clone());
+    let ids: Vec<String> = match &source.id {
+        Some(id) => vec![id.clone()],
+        None => {
+            let Some(resource_type) = ec2_resource_type(&source.type_name) else {
+                return Err(LookupError::NoTagLookup { at, name, type_name });
+            };
+            tagged_ec2(aws, resource_type, &source.tags).await.map_err(|source| LookupError::Read {
+                at: at.clone(),
+                name: name.clone(),
+                type_name: type_name.clone(),
+                source,
+            })?
+        }
+    };
+    let what = match &source.id {
+        Some(id) => format!("with id {id}"),
+        None => {
+            format!("tagged {}", source.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
+        }
+    };
+    let what_kind = if source.id.is_some() { "id" } else { "tags" };
+    let not_found = || LookupError::NotFound {
+        at: at.clone(),
+        name: name.clone(),
+        type_name: type_name.clone(),
+        what: what.clone(),
+        what_kind,
+        region: stack.region.clone(),
+    };
+    if ids.len() > 1 {
+        return Err(LookupError::Ambiguous {
+            at: at.clone(),
+            name,
+            type_name,
+            what,
+            count: ids.len(),
+            ids: ids.join(", "),
+        });
+    }
+    let Some(kind) = kinds.get(&source.type_name) else { return Err(not_found()) };
+    if ids.is_empty() {
+        return Err(not_found());
+    }
+    let ctx = ReadCtx { stack: stack.instance(), region: stack.region.clone() };
+    let found = kind.read(&ctx, &ids).await.map_err(|source| LookupError::Read {
+        at: at.clone(),
+        name: name.clone(),
+        type_name: type_name.clone(),
+        source,
+    })?;
+    let Some(o) = found.into_iter().next() else { return Err(not_found()) };
+    let mut values: BTreeMap<String, Value> = o.properties.into_iter().collect();
+    values.extend(o.attributes);
+    values.insert("id".into(), Value::String(o.id));
+    Ok(values)
+}
+
+/// The ids of the EC2 resources of `resource_type` carrying every tag.
+async fn tagged_ec2(
+    aws: &Aws,
+    resource_type: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Vec<String>, deployctl_engine::ProviderError> {
+    use aws_sdk_ec2::types::Filter;
+    let ec2 = aws.ec2();
+    let mut matching: Option<BTreeSet<String>> = None;
+    for (k, v) in tags {
+        let out = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("resource-type").values(resource_type).build())
+            .filters(Filter::builder().name("key").values(k).build())
+            .filters(Filter::builder().name("value").values(v).build())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(crate::from_sdk)?;
+        let ids: BTreeSet<String> = out.iter().filter_map(|t| t.resource_id().map(str::to_string)).collect();
+        matching = Some(match matching {
+            Some(m) => m.intersection(&ids).cloned().collect(),
+            None => ids,
+        });
+    }
+    Ok(matching.unwrap_or_default().into_iter().collect())
+}
