@@ -280,7 +280,7 @@ pub enum Command {
         #[arg(long = "type", value_name = "KIND", requires = "generate")]
         type_name: Option<String>,
     },
-    /// List, show or edit what state records (`state --help` for each).
+    /// List, show or edit what state records: list, show, rm (forget), mv (rename).
     State {
         #[command(subcommand)]
         action: StateAction,
