@@ -202,30 +202,19 @@ impl Loader<'_> {
         let vars = vars::resolve(section("vars"), overrides, self.report);
         let name = self.stack_name(section("stack"), root.pos, meant.contains(&"stack"));
         let region = self.region(section("region"), root.pos, &vars, name.as_deref(), meant.contains(&"region"));
-        let no_remote = Remote { declared: &[], data: &[], outputs: &Lookups::NotRead };
+        // `stacks:` and `data:` are read before what may refer to them.
+        let declaring = Base {
+            several_environments: false,
+            vars: &vars,
+            stack: name.as_deref(),
+            region: region.as_deref().map_or(Region::Failed, Region::Known),
+            remote: Remote { declared: &[], data: &[], outputs: &Lookups::NotRead },
+        };
         let remote_stacks = section("stacks")
-            .map(|e| {
-                let scope = Base {
-                    several_environments: false,
-                    vars: &vars,
-                    stack: name.as_deref(),
-                    region: region.as_deref().map_or(Region::Failed, Region::Known),
-                    remote: no_remote,
-                };
-                self.remote_stacks(e, &scope.scope(Each::None, None, "stacks"))
-            })
+            .map(|e| self.remote_stacks(e, &declaring.scope(Each::None, None, "stacks")))
             .unwrap_or_default();
         let data = section("data")
-            .map(|e| {
-                let scope = Base {
-                    several_environments: false,
-                    vars: &vars,
-                    stack: name.as_deref(),
-                    region: region.as_deref().map_or(Region::Failed, Region::Known),
-                    remote: no_remote,
-                };
-                self.data_sources(e, &scope.scope(Each::None, None, "data"))
-            })
+            .map(|e| self.data_sources(e, &declaring.scope(Each::None, None, "data")))
             .unwrap_or_default();
         let mut base = Base {
             several_environments: false,

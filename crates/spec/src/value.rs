@@ -285,56 +285,84 @@ fn resolve(ast: &Ast, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -
     }
 }
 
-/// Another stack's output: unknown until read (offline), then its value,
-/// or an error naming what that stack does have.
-fn stack_output(stack: &str, output: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
-    if !scope.remote.declared.iter().any(|r| r.name == stack) {
-        let names: Vec<&str> = scope.remote.declared.iter().map(|r| r.name.as_str()).collect();
-        let hint = suggest::hint(stack, &names, "the stacks declared are: ", "").unwrap_or_else(|| {
-            format!("declare where its state is: stacks: {{{stack}: {{state: state/{stack}.json}}}}")
-        });
-        report.error(pos, format!("'{src}' reads stack '{stack}', which is not under stacks:"), Some(hint));
-        return Piece::Unknown;
-    }
-    let crate::model::Lookups::Read(read) = scope.remote.outputs else { return Piece::Unknown };
-    let outputs = read.stacks.get(stack);
-    match outputs.and_then(|o| o.get(output)) {
-        Some(v) => Piece::Value(v.clone()),
-        None => {
-            let names: Vec<&str> = outputs.map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
-            let hint = if names.is_empty() {
-                format!("stack {stack} records no outputs yet: deploy it first")
-            } else {
-                suggest::hint(output, &names, "its outputs are: ", "")
-                    .unwrap_or_else(|| format!("its outputs are: {}", names.join(", ")))
-            };
-            report.error(pos, format!("'{src}': stack {stack} has no output '{output}'"), Some(hint));
-            Piece::Unknown
-        }
-    }
+/// Where a value from outside the spec comes from, as messages name it:
+/// another stack's outputs (`stacks:`) or a lookup's attributes (`data:`).
+struct Outside<'a> {
+    /// `stack`, `data`: how a message names one.
+    word: &'static str,
+    /// `stacks`, `data`: the section that declares them.
+    section: &'static str,
+    /// `output`, `attribute`: what is read of one.
+    member: &'static str,
+    declared: Vec<&'a str>,
+    /// The hint's list of those declared, and what to write when none are.
+    declared_are: &'static str,
+    declare: String,
+    /// What was read, per name; `None` offline.
+    read: Option<&'a BTreeMap<String, BTreeMap<String, Value>>>,
+    /// The hint's list of what one has, and what to say when it has nothing.
+    members_are: &'static str,
+    has_nothing: Option<String>,
 }
 
-/// What a `data:` lookup found: unknown until read, then the attribute.
-fn data_value(name: &str, attribute: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
-    if !scope.remote.data.iter().any(|d| d.name == name) {
-        let names: Vec<&str> = scope.remote.data.iter().map(|d| d.name.as_str()).collect();
-        let hint = suggest::hint(name, &names, "the data sources are: ", "")
-            .unwrap_or_else(|| format!("declare it: data: {{{name}: {{type: ec2.vpc, tags: {{Name: …}}}}}}"));
-        report.error(pos, format!("'{src}' reads data '{name}', which is not under data:"), Some(hint));
+/// `${stack.NAME.outputs.KEY}` or `${data.NAME.ATTR}`: unknown until read
+/// (offline), then its value, or an error naming what there is.
+fn outside(o: Outside, name: &str, member: &str, pos: Pos, src: &str, report: &mut Report) -> Piece {
+    let (word, section) = (o.word, o.section);
+    if !o.declared.contains(&name) {
+        let hint = suggest::hint(name, &o.declared, o.declared_are, "").unwrap_or(o.declare);
+        report.error(pos, format!("'{src}' reads {word} '{name}', which is not under {section}:"), Some(hint));
         return Piece::Unknown;
     }
-    let crate::model::Lookups::Read(read) = scope.remote.outputs else { return Piece::Unknown };
-    let found = read.data.get(name);
-    match found.and_then(|o| o.get(attribute)) {
-        Some(v) => Piece::Value(v.clone()),
-        None => {
-            let names: Vec<&str> = found.map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
-            let hint = suggest::hint(attribute, &names, "it has: ", "")
-                .unwrap_or_else(|| format!("it has: {}", names.join(", ")));
-            report.error(pos, format!("'{src}': data {name} has no attribute '{attribute}'"), Some(hint));
-            Piece::Unknown
-        }
+    let Some(read) = o.read else { return Piece::Unknown };
+    let found = read.get(name);
+    if let Some(v) = found.and_then(|m| m.get(member)) {
+        return Piece::Value(v.clone());
     }
+    let names: Vec<&str> = found.map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+    let hint = match o.has_nothing {
+        Some(nothing) if names.is_empty() => nothing,
+        _ => suggest::hint(member, &names, o.members_are, "")
+            .unwrap_or_else(|| format!("{}{}", o.members_are, names.join(", "))),
+    };
+    report.error(pos, format!("'{src}': {word} {name} has no {} '{member}'", o.member), Some(hint));
+    Piece::Unknown
+}
+
+fn stack_output(stack: &str, output: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
+    let o = Outside {
+        word: "stack",
+        section: "stacks",
+        member: "output",
+        declared: scope.remote.declared.iter().map(|r| r.name.as_str()).collect(),
+        declared_are: "the stacks declared are: ",
+        declare: format!("declare where its state is: stacks: {{{stack}: {{state: state/{stack}.json}}}}"),
+        read: match scope.remote.outputs {
+            crate::model::Lookups::Read(read) => Some(&read.stacks),
+            crate::model::Lookups::NotRead => None,
+        },
+        members_are: "its outputs are: ",
+        has_nothing: Some(format!("stack {stack} records no outputs yet: deploy it first")),
+    };
+    outside(o, stack, output, pos, src, report)
+}
+
+fn data_value(name: &str, attribute: &str, pos: Pos, src: &str, scope: &Scope, report: &mut Report) -> Piece {
+    let o = Outside {
+        word: "data",
+        section: "data",
+        member: "attribute",
+        declared: scope.remote.data.iter().map(|d| d.name.as_str()).collect(),
+        declared_are: "the data sources are: ",
+        declare: format!("declare it: data: {{{name}: {{type: ec2.vpc, tags: {{Name: …}}}}}}"),
+        read: match scope.remote.outputs {
+            crate::model::Lookups::Read(read) => Some(&read.data),
+            crate::model::Lookups::NotRead => None,
+        },
+        members_are: "it has: ",
+        has_nothing: None,
+    };
+    outside(o, name, attribute, pos, src, report)
 }
 
 fn each_outside(pos: Pos, src: &str, scope: &Scope, report: &mut Report) {
