@@ -63,17 +63,7 @@ pub fn estimate(stack: &Stack) -> Estimate {
         }
     }
     let total = items.iter().fold(0.0, |sum, i| sum + i.monthly);
-    Estimate { stack: stack.instance(), prices: PRICES, items, free, total: (total * 100.0).round() / 100.0 }
-}
-
-fn prop(r: &Resource, name: &str) -> Value {
-    r.properties.get(name).map(Expr::known).unwrap_or(Value::Null)
-}
-
-/// The resource a property refers to (`${task.arn}` → `task`).
-fn referenced<'a>(stack: &'a Stack, r: &Resource, name: &str) -> Option<&'a Resource> {
-    let Some(Expr::Ref(reference)) = r.properties.get(name) else { return None };
-    stack.resources.iter().find(|x| x.name == reference.resource)
+    Estimate { stack: stack.instance(), prices: PRICES, items, free, total: money(total) }
 }
 
 fn money(x: f64) -> f64 {
@@ -91,17 +81,17 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
             (PUBLIC_IPV4_HOUR * HOURS, format!("1 public IPv4 address × {HOURS} h × ${PUBLIC_IPV4_HOUR}"))
         }
         "elbv2.load_balancer" => {
-            let network = prop(r, "load_balancer_type") == "network";
+            let network = r.known("load_balancer_type") == "network";
             usage.push(if network { "$0.006 per NLCU-hour" } else { "$0.008 per LCU-hour" }.into());
             let (price, what) = if network { (NLB_MONTH, "network") } else { (ALB_MONTH, "application") };
             (price, format!("1 {what} load balancer, a month"))
         }
         "ec2.vpc_endpoint" => {
-            if prop(r, "vpc_endpoint_type") != "Interface" {
+            if r.known("vpc_endpoint_type") != "Interface" {
                 return None; // gateway endpoints (S3, DynamoDB) are free
             }
             usage.push("$0.01 per GB processed".into());
-            let zones = prop(r, "subnet_ids").as_array().map_or(1, |s| s.len().max(1));
+            let zones = r.known("subnet_ids").as_array().map_or(1, |s| s.len().max(1));
             (
                 zones as f64 * INTERFACE_ENDPOINT_AZ_HOUR * HOURS,
                 format!("an interface endpoint in {zones} zone(s) × {HOURS} h × ${INTERFACE_ENDPOINT_AZ_HOUR}"),
@@ -114,7 +104,7 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
         }
         "cloudwatch.alarm" => (ALARM_MONTH, "1 standard-resolution alarm, a month".to_string()),
         "codepipeline.pipeline" => {
-            if prop(r, "pipeline_type") == "V2" {
+            if r.known("pipeline_type") == "V2" {
                 usage.push("$0.002 per action execution minute".into());
                 (0.0, "a V2 pipeline: billed by use".to_string())
             } else {
@@ -134,7 +124,7 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
             (0.0, "billed by use".to_string())
         }
         "codebuild.project" => {
-            let per_minute = match prop(r, "environment")["compute_type"].as_str() {
+            let per_minute = match r.known("environment")["compute_type"].as_str() {
                 Some("BUILD_GENERAL1_MEDIUM") => "$0.01",
                 Some("BUILD_GENERAL1_LARGE") => "$0.02",
                 _ => "$0.005",
@@ -147,7 +137,7 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
             (0.0, "billed by use".to_string())
         }
         "ssm.parameter" => {
-            if prop(r, "tier") != "Advanced" {
+            if r.known("tier") != "Advanced" {
                 return None;
             }
             (0.05, "1 advanced parameter, a month".to_string())
@@ -161,13 +151,13 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
 /// hours, on Fargate or Fargate Spot by its capacity provider strategy
 /// (or its cluster's default one).
 fn service(stack: &Stack, r: &Resource) -> Item {
-    let count = prop(r, "desired_count").as_f64().unwrap_or(1.0);
-    let task = referenced(stack, r, "task_definition");
-    let (cpu, memory) = task.map(|t| (prop(t, "cpu").as_f64(), prop(t, "memory").as_f64())).unwrap_or((None, None));
-    let mut strategy = prop(r, "capacity_provider_strategy");
-    if strategy.is_null() && prop(r, "launch_type").is_null() {
-        if let Some(cluster) = referenced(stack, r, "cluster") {
-            strategy = prop(cluster, "default_capacity_provider_strategy");
+    let count = r.known("desired_count").as_f64().unwrap_or(1.0);
+    let task = stack.referenced(r.properties.get("task_definition"));
+    let (cpu, memory) = task.map(|t| (t.known("cpu").as_f64(), t.known("memory").as_f64())).unwrap_or((None, None));
+    let mut strategy = r.known("capacity_provider_strategy");
+    if strategy.is_null() && r.known("launch_type").is_null() {
+        if let Some(cluster) = stack.referenced(r.properties.get("cluster")) {
+            strategy = cluster.known("default_capacity_provider_strategy");
         }
     }
     // The share of tasks on Spot, by weight.
@@ -210,7 +200,7 @@ fn service(stack: &Stack, r: &Resource) -> Item {
         format!("{:.0} % FARGATE_SPOT", spot_share * 100.0)
     };
     let basis = format!("{count} task(s) × ({vcpu} vCPU, {gb} GB) × {HOURS} h on {on}");
-    if prop(r, "desired_count").is_null() && r.properties.contains_key("desired_count") {
+    if r.known("desired_count").is_null() && r.properties.contains_key("desired_count") {
         usage.push("desired_count is known only at apply: 1 task assumed".into());
     }
     Item { address: r.address.clone(), kind: r.type_name.clone(), monthly: money(monthly), basis, usage }

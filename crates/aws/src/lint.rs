@@ -377,22 +377,12 @@ fn logs_no_retention(r: &Resource) -> Vec<Hit> {
 
 fn iam_full_admin(r: &Resource) -> Vec<Hit> {
     let Some(Value::Object(policies)) = prop(r, "inline_policies") else { return Vec::new() };
-    let star = |v: &Value, any: &[&str]| match v {
-        Value::String(s) => any.contains(&s.as_str()),
-        Value::Array(a) => a.iter().any(|s| s.as_str().is_some_and(|s| any.contains(&s))),
-        _ => false,
-    };
+    use crate::kit::policy::{names_any, statements};
     let mut out = Vec::new();
     for (name, doc) in &policies {
-        let statements = match &doc["Statement"] {
-            Value::Array(a) => a.clone(),
-            s @ Value::Object(_) => vec![s.clone()],
-            _ => Vec::new(),
-        };
-        if statements
-            .iter()
-            .any(|s| s["Effect"] == "Allow" && star(&s["Action"], &["*", "*:*"]) && star(&s["Resource"], &["*"]))
-        {
+        if statements(doc).iter().any(|s| {
+            s["Effect"] == "Allow" && names_any(&s["Action"], &["*", "*:*"]) && names_any(&s["Resource"], &["*"])
+        }) {
             out.extend(hit(
                 Some("inline_policies"),
                 format!("inline policy {name} allows every action on every resource"),

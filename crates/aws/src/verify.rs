@@ -10,6 +10,7 @@
 //! - a service's load balancer entries name a container and a port it
 //!   maps, and an `awsvpc` task registers in an `ip` target group.
 
+use crate::kit::policy::{names_any, statements};
 use crate::Aws;
 use deployctl_spec::{Expr, Part, Resource, Stack};
 use serde_json::Value;
@@ -29,18 +30,6 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn prop(r: &Resource, name: &str) -> Value {
-    r.properties.get(name).map(Expr::known).unwrap_or(Value::Null)
-}
-
-/// The resource a whole-reference property names (`${role.arn}` → `role`).
-fn target<'a>(stack: &'a Stack, e: Option<&Expr>) -> Option<&'a Resource> {
-    match e {
-        Some(Expr::Ref(r)) => stack.resources.iter().find(|x| x.name == r.resource),
-        _ => None,
-    }
-}
-
 /// The container definitions as written, each with its expressions.
 fn containers(task: &Resource) -> Vec<&std::collections::BTreeMap<String, Expr>> {
     match task.properties.get("container_definitions") {
@@ -56,8 +45,8 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
     let mut out = Vec::new();
     for task in stack.resources.iter().filter(|r| r.type_name == "ecs.task_definition") {
         for (property, what) in [("task_role_arn", "task role"), ("execution_role_arn", "execution role")] {
-            if let Some(role) = target(stack, task.properties.get(property)) {
-                if !trusts_ecs_tasks(&prop(role, "assume_role_policy_document")) {
+            if let Some(role) = stack.referenced(task.properties.get(property)) {
+                if !trusts_ecs_tasks(&role.known("assume_role_policy_document")) {
                     out.push(Problem {
                         address: task.address.clone(),
                         check: "role-trust",
@@ -70,7 +59,7 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
                 }
             }
         }
-        let exec = target(stack, task.properties.get("execution_role_arn"));
+        let exec = stack.referenced(task.properties.get("execution_role_arn"));
         for c in containers(task) {
             let name = c.get("name").map(Expr::known).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
             let uses_secrets =
@@ -103,7 +92,7 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
             let logs = c.get("log_configuration").map(Expr::known).unwrap_or(Value::Null);
             if logs["log_driver"] == "awslogs" {
                 if let Some(role) = exec {
-                    let managed = prop(role, "managed_policy_arns").as_array().is_some_and(|a| {
+                    let managed = role.known("managed_policy_arns").as_array().is_some_and(|a| {
                         a.iter().any(|p| p.as_str().is_some_and(|p| p.ends_with("/AmazonECSTaskExecutionRolePolicy")))
                     });
                     if !managed && !allows(role, &["logs:PutLogEvents"]) {
@@ -125,7 +114,7 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
         }
     }
     for service in stack.resources.iter().filter(|r| r.type_name == "ecs.service") {
-        let Some(task) = target(stack, service.properties.get("task_definition")) else { continue };
+        let Some(task) = stack.referenced(service.properties.get("task_definition")) else { continue };
         let ports: Vec<(String, Vec<i64>)> = containers(task)
             .iter()
             .map(|c| {
@@ -166,9 +155,9 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
                 }),
                 _ => {}
             }
-            let awsvpc = prop(task, "network_mode").as_str().is_none_or(|m| m == "awsvpc");
-            if let Some(tg) = target(stack, lb.get("target_group_arn")) {
-                let target_type = prop(tg, "target_type");
+            let awsvpc = task.known("network_mode").as_str().is_none_or(|m| m == "awsvpc");
+            if let Some(tg) = stack.referenced(lb.get("target_group_arn")) {
+                let target_type = tg.known("target_type");
                 if awsvpc && target_type.as_str().unwrap_or("instance") != "ip" {
                     out.push(Problem {
                         address: service.address.clone(),
@@ -194,31 +183,15 @@ fn trusts_ecs_tasks(doc: &Value) -> bool {
     }
     statements(doc).iter().any(|s| {
         s["Effect"] == "Allow"
-            && has(&s["Action"], &["sts:AssumeRole", "sts:*", "*"])
-            && has(&s["Principal"]["Service"], &["ecs-tasks.amazonaws.com"])
+            && names_any(&s["Action"], &["sts:AssumeRole", "sts:*", "*"])
+            && names_any(&s["Principal"]["Service"], &["ecs-tasks.amazonaws.com"])
     })
-}
-
-fn statements(doc: &Value) -> Vec<Value> {
-    match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        s @ Value::Object(_) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn has(v: &Value, any: &[&str]) -> bool {
-    match v {
-        Value::String(s) => any.contains(&s.as_str()),
-        Value::Array(a) => a.iter().any(|s| s.as_str().is_some_and(|s| any.contains(&s))),
-        _ => false,
-    }
 }
 
 /// Whether an inline policy of the role allows one of `actions` (or their
 /// service's `*`, or `*`).
 fn allows(role: &Resource, actions: &[&str]) -> bool {
-    let Value::Object(policies) = prop(role, "inline_policies") else { return false };
+    let Value::Object(policies) = role.known("inline_policies") else { return false };
     let mut wanted: Vec<String> = vec!["*".into()];
     for a in actions {
         wanted.push(a.to_string());
@@ -227,7 +200,7 @@ fn allows(role: &Resource, actions: &[&str]) -> bool {
         }
     }
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    policies.values().flat_map(statements).any(|s| s["Effect"] == "Allow" && has(&s["Action"], &wanted))
+    policies.values().flat_map(statements).any(|s| s["Effect"] == "Allow" && names_any(&s["Action"], &wanted))
 }
 
 /// `${repo.repository_uri}:TAG` or `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG`:
@@ -237,7 +210,7 @@ fn ecr_image(stack: &Stack, image: &Expr) -> Option<(String, String)> {
         Expr::Template(parts) => match parts.as_slice() {
             [Part::Ref(r), Part::Text(t)] if r.attribute == "repository_uri" => {
                 let repo = stack.resources.iter().find(|x| x.name == r.resource)?;
-                let name = prop(repo, "repository_name").as_str()?.to_string();
+                let name = repo.known("repository_name").as_str()?.to_string();
                 Some((name, t.strip_prefix(':')?.to_string()))
             }
             _ => None,
@@ -264,7 +237,7 @@ pub async fn live(stack: &Stack, aws: &Aws) -> Vec<Problem> {
         .resources
         .iter()
         .filter(|r| r.type_name == "logs.log_group")
-        .filter_map(|r| prop(r, "log_group_name").as_str().map(str::to_string))
+        .filter_map(|r| r.known("log_group_name").as_str().map(str::to_string))
         .collect();
     for task in stack.resources.iter().filter(|r| r.type_name == "ecs.task_definition") {
         for c in containers(task) {

@@ -44,6 +44,13 @@ impl Stack {
         self.resources.iter().find(|r| r.address == address)
     }
 
+    /// The resource a whole-reference expression names (`${task.arn}` →
+    /// `task`; its first instance for a for_each name), for offline checks.
+    pub fn referenced(&self, e: Option<&Expr>) -> Option<&Resource> {
+        let Some(Expr::Ref(r)) = e else { return None };
+        self.resources.iter().find(|x| x.name == r.resource)
+    }
+
     /// The stack instance's identity: `NAME` for a stack without an
     /// environment, `NAME/ENVIRONMENT` otherwise. It is what the
     /// `deployctl:stack` tag holds and what state records, so that two
@@ -109,6 +116,12 @@ pub struct Suppression {
 }
 
 impl Resource {
+    /// What is known of a property before apply ([`Expr::known`]); `null`
+    /// when it is not written.
+    pub fn known(&self, property: &str) -> serde_json::Value {
+        self.properties.get(property).map_or(serde_json::Value::Null, Expr::known)
+    }
+
     /// Every resource reference in the properties and tags, in order.
     pub fn references(&self) -> Vec<&Reference> {
         let mut out = Vec::new();

@@ -35,6 +35,26 @@ pub fn parse_policy(raw: &str) -> Value {
     serde_json::from_str(&decoded).unwrap_or(Value::String(decoded))
 }
 
+/// A policy document's statements: `Statement` as a list, or the one
+/// statement it may be written as.
+pub fn statements(doc: &Value) -> Vec<Value> {
+    match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a statement's element (`Action`, `Resource`, a principal),
+/// written as one string or a list, names one of `any`.
+pub fn names_any(v: &Value, any: &[&str]) -> bool {
+    match v {
+        Value::String(s) => any.contains(&s.as_str()),
+        Value::Array(a) => a.iter().any(|s| s.as_str().is_some_and(|s| any.contains(&s))),
+        _ => false,
+    }
+}
+
 /// A document property as the JSON text an API takes: a YAML document is
 /// serialized; a string is taken to be JSON text already.
 pub fn policy_text(v: &Value) -> String {
