@@ -9,7 +9,6 @@ use deployctl_spec::Stack;
 use deployctl_state::{ResourceState, State, StateError};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 pub async fn state(action: &StateAction, g: &Global) -> Result<u8> {
     let spec = action.spec();
@@ -168,13 +167,7 @@ async fn edit(
             g.again("init", spec)
         );
     };
-    let lock = match ctx.backend.lock(run::lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await {
-        Ok(lock) => lock,
-        Err(StateError::Locked(holder)) => {
-            bail!(run::locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref()))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let lock = run::take_lock(ctx, spec, g, operation).await?;
     let result = async {
         let (state, version) = run::read_state(ctx.backend.as_ref(), stack, g).await?;
         let (Some(mut state), Some(version)) = (state, version) else {
@@ -303,13 +296,7 @@ pub async fn import(spec: &Path, how: Import<'_>, g: &Global) -> Result<u8> {
     let stack = run::load_live(spec, g).await?;
     let ctx = Ctx::new(&stack, g).await;
     let location = ctx.backend.location();
-    let lock = match ctx.backend.lock(run::lock_info("import", Duration::from_secs(60)), g.lock_timeout).await {
-        Ok(lock) => lock,
-        Err(StateError::Locked(holder)) => {
-            bail!(run::locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref()))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let lock = run::take_lock(&ctx, spec, g, "import").await?;
     let result = async {
         let (state, version) = run::read_state(ctx.backend.as_ref(), &stack, g).await?;
         let (sink, rx) = deployctl_engine::EventSink::new();

@@ -251,6 +251,11 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
 
 /// Loads and validates the spec: every problem, as file:line:column.
 pub(crate) fn load(spec: &Path, g: &Global) -> Result<Stack> {
+    load_with(spec, g, &deployctl_spec::Lookups::NotRead)
+}
+
+/// [`load`] with what was read from outside the spec.
+fn load_with(spec: &Path, g: &Global, lookups: &deployctl_spec::Lookups) -> Result<Stack> {
     let mut overrides = VarOverrides { files: g.var_files.clone(), pairs: Vec::new() };
     for v in &g.vars {
         let (k, val) = v
@@ -259,7 +264,7 @@ pub(crate) fn load(spec: &Path, g: &Global) -> Result<Stack> {
         overrides.pairs.push((k.to_string(), val.to_string()));
     }
     let schemas = deployctl_aws::schemas();
-    let mut stack = deployctl_spec::load(spec, &overrides, &schemas)?;
+    let mut stack = deployctl_spec::load_with(spec, &overrides, &schemas, lookups)?;
     if let Some(r) = &g.region {
         stack.region = r.clone();
     }
@@ -275,9 +280,10 @@ pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
     if stack.remote_stacks.is_empty() && stack.data.is_empty() {
         return Ok(stack);
     }
+    // One connection, for the lookups and the S3 states in the stack's region.
+    let aws = Aws::connect(Some(&stack.region), g.profile.as_deref(), ApiCalls::new()).await;
     let mut data = std::collections::BTreeMap::new();
     if !stack.data.is_empty() {
-        let aws = Aws::connect(Some(&stack.region), g.profile.as_deref(), ApiCalls::new()).await;
         let kinds = aws.kinds();
         for source in &stack.data {
             data.insert(source.name.clone(), deployctl_aws::data::lookup(&stack, &aws, &kinds, source).await?);
@@ -293,8 +299,13 @@ pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
                 Err(e) => return Err(e).with_context(|| format!("reading the state of stack {} ({at})", remote.name)),
             },
             deployctl_spec::RemoteSource::S3 { bucket, key, region } => {
-                let region = region.as_deref().unwrap_or(&stack.region);
-                let aws = Aws::connect(Some(region), g.profile.as_deref(), ApiCalls::new()).await;
+                let elsewhere = match region {
+                    Some(r) if r != &stack.region => {
+                        Some(Aws::connect(Some(r), g.profile.as_deref(), ApiCalls::new()).await)
+                    }
+                    _ => None,
+                };
+                let aws = elsewhere.as_ref().unwrap_or(&aws);
                 S3Backend::new(aws.s3(), aws.dynamodb(), bucket, key, "").read().await?.map(|v| v.state)
             }
         };
@@ -312,23 +323,7 @@ pub(crate) async fn load_live(spec: &Path, g: &Global) -> Result<Stack> {
         };
         outputs.insert(remote.name.clone(), state.outputs.into_iter().collect());
     }
-    let mut overrides = VarOverrides { files: g.var_files.clone(), pairs: Vec::new() };
-    for v in &g.vars {
-        if let Some((k, val)) = v.split_once('=') {
-            overrides.pairs.push((k.to_string(), val.to_string()));
-        }
-    }
-    let schemas = deployctl_aws::schemas();
-    let mut stack = deployctl_spec::load_with(
-        spec,
-        &overrides,
-        &schemas,
-        &deployctl_spec::Lookups::Read(deployctl_spec::LookedUp { stacks: outputs, data }),
-    )?;
-    if let Some(r) = &g.region {
-        stack.region = r.clone();
-    }
-    Ok(stack)
+    load_with(spec, g, &deployctl_spec::Lookups::Read(deployctl_spec::LookedUp { stacks: outputs, data }))
 }
 
 /// What a command against AWS needs.
@@ -440,7 +435,7 @@ pub(crate) async fn read_state(
 /// The state is locked: by whom, and what to do, as commands that work as
 /// printed for this spec and backend (a local lock dies with its process:
 /// there is nothing to force).
-pub(crate) fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
+fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> String {
     let what = format!(
         "state is locked by {} running '{}' since {} (lock id {}, expires {})",
         holder.who, holder.operation, holder.created, holder.id, holder.expires
@@ -459,7 +454,7 @@ pub(crate) fn locked(holder: &LockInfo, unlock: &str, backend: &dyn Backend) -> 
     }
 }
 
-pub(crate) fn lock_info(operation: &str, lease: Duration) -> LockInfo {
+fn lock_info(operation: &str, lease: Duration) -> LockInfo {
     let now = time::OffsetDateTime::now_utc();
     let fmt = &time::format_description::well_known::Rfc3339;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -529,15 +524,21 @@ struct Apply<'a> {
     operation: &'a str,
 }
 
+/// Takes the state lock for `operation`; a held lock is an error that
+/// names its holder and what to do, as commands on this spec.
+pub(crate) async fn take_lock(ctx: &Ctx, spec: &Path, g: &Global, operation: &str) -> Result<Box<dyn Lock>> {
+    match ctx.backend.lock(lock_info(operation, Duration::from_secs(60)), g.lock_timeout).await {
+        Ok(lock) => Ok(lock),
+        Err(StateError::Locked(holder)) => bail!(locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `up` and `destroy`: lock, read, plan, show, confirm, apply, record.
 async fn apply(stack: &Stack, spec: &Path, g: &Global, how: Apply<'_>) -> Result<u8> {
     let started = Instant::now();
     let ctx = Ctx::new(stack, g).await;
-    let lock = match ctx.backend.lock(lock_info(how.operation, Duration::from_secs(60)), g.lock_timeout).await {
-        Ok(lock) => lock,
-        Err(StateError::Locked(holder)) => bail!(locked(&holder, &g.again("force-unlock", spec), ctx.backend.as_ref())),
-        Err(e) => return Err(e.into()),
-    };
+    let lock = take_lock(&ctx, spec, g, how.operation).await?;
     let lock: Arc<Mutex<Option<Box<dyn Lock>>>> = Arc::new(Mutex::new(Some(lock)));
     let result = apply_locked(stack, g, how, &ctx, lock.clone(), started).await;
     let held = lock.lock().unwrap_or_else(|p| p.into_inner()).take();
