@@ -4,6 +4,7 @@
 
 pub mod appautoscaling;
 mod calls;
+pub mod checks;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod codepipeline;

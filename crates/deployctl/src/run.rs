@@ -265,6 +265,10 @@ fn load_with(spec: &Path, g: &Global, lookups: &deployctl_spec::Lookups) -> Resu
     }
     let schemas = deployctl_aws::schemas();
     let mut stack = deployctl_spec::load_with(spec, &overrides, &schemas, lookups)?;
+    let across = deployctl_aws::checks::check(&stack);
+    if !across.is_empty() {
+        return Err(deployctl_spec::Diagnostics(across).into());
+    }
     if let Some(r) = &g.region {
         stack.region = r.clone();
     }
