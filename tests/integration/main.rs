@@ -9,6 +9,7 @@ mod architecture;
 mod crash;
 mod delivery;
 mod environments;
+mod front_door;
 mod init;
 mod interrupt;
 mod local_aws;

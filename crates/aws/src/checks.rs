@@ -20,6 +20,7 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
             out.extend(alb_zones(stack, r));
         }
     }
+    out.extend(rule_priorities(stack));
     // One error per declaration: for_each instances share their lines.
     out.retain(|d| seen.insert((d.pos.map(|p| (p.line, p.column)), d.message.clone())));
     out
@@ -99,6 +100,38 @@ fn alb_zones(stack: &Stack, lb: &Resource) -> Option<Diagnostic> {
     })
 }
 
+/// Two rules of one listener with one priority: CreateRule refuses the
+/// second (PriorityInUse) after the first exists.
+fn rule_priorities(stack: &Stack) -> Vec<Diagnostic> {
+    let mut taken: std::collections::BTreeMap<(String, i64), &Resource> = Default::default();
+    let mut out = Vec::new();
+    for r in stack.resources.iter().filter(|r| r.type_name == "elbv2.listener_rule") {
+        let (Some(listener), Some(priority)) = (r.properties.get("listener_arn"), r.known("priority").as_i64()) else {
+            continue;
+        };
+        // The same reference, or the same ARN written out.
+        let listener = match listener {
+            Expr::Ref(x) => x.to_string(),
+            e => match e.known() {
+                Value::String(s) => s,
+                _ => continue,
+            },
+        };
+        if let Some(first) = taken.insert((listener.clone(), priority), r) {
+            out.push(Diagnostic {
+                file: stack.file.clone(),
+                pos: Some(r.property_pos.get("priority").copied().unwrap_or(r.pos)),
+                message: format!(
+                    "{} {}: priority {priority} is taken on {listener} by {} (line {})",
+                    r.type_name, r.address, first.address, first.pos.line
+                ),
+                hint: Some("give each rule of a listener its own priority".into()),
+            });
+        }
+    }
+    out
+}
+
 /// A zone of `region` that is not in `zones`, for the hint.
 fn second_zone(region: &str, zones: &BTreeSet<String>) -> String {
     ('a'..='f').map(|c| format!("{region}{c}")).find(|z| !zones.contains(z)).unwrap_or_else(|| format!("{region}b"))
@@ -144,6 +177,27 @@ resources:
         assert!(d.message.contains("at least two Availability Zones"), "{}", d.message);
         assert!(d.message.contains("public[a], public[b]") && d.message.contains("us-east-2a"), "{}", d.message);
         assert!(d.hint.as_deref().unwrap().contains("availability_zone: us-east-2b"), "{:?}", d.hint);
+    }
+
+    #[test]
+    fn two_rules_of_one_listener_with_one_priority_are_refused_at_the_second() {
+        let rules = "  tg:\n    type: elbv2.target_group\n    properties: {port: 80, protocol: HTTP, vpc_id: \"${vpc.id}\"}\n  \
+                     http:\n    type: elbv2.listener\n    properties:\n      load_balancer_arn: ${alb.arn}\n      \
+                     port: 80\n      protocol: HTTP\n      default_actions: [{type: forward, target_group_arn: \"${tg.arn}\"}]\n";
+        let rule = |name: &str, path: &str| {
+            format!(
+                "  {name}:\n    type: elbv2.listener_rule\n    properties:\n      listener_arn: ${{http.arn}}\n      \
+                 priority: 10\n      conditions: {{path_patterns: [{path}]}}\n      actions: [{{type: forward, \
+                 target_group_arn: \"${{tg.arn}}\"}}]\n"
+            )
+        };
+        let two = ONE_ZONE.replace("${region}a", "${region}${each.key}");
+        let yaml = format!("{two}{rules}{}{}", rule("api", "/api/*"), rule("web", "/web/*"));
+        let found = check(&load(&yaml));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("web: priority 10 is taken on ${http.arn} by api"), "{}", found[0].message);
+        let apart = yaml.replacen("priority: 10", "priority: 20", 1);
+        assert!(check(&load(&apart)).is_empty());
     }
 
     #[test]

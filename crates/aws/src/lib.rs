@@ -2,6 +2,7 @@
 //! interceptor that counts API calls. This crate and the state crate are the
 //! only ones that import AWS SDK crates.
 
+pub mod acm;
 pub mod appautoscaling;
 mod calls;
 pub mod checks;
@@ -21,6 +22,7 @@ pub mod kit;
 pub mod lint;
 pub mod logs;
 pub mod reference;
+pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sns;
@@ -137,6 +139,26 @@ pub static REGISTRY: &[Entry] = &[
     Entry {
         schema: &elbv2::listener::SCHEMA,
         make: |aws| kit::Adapter::arc(elbv2::listener::Listener::new(aws.elbv2())),
+    },
+    Entry {
+        schema: &acm::certificate::SCHEMA,
+        make: |aws| kit::Adapter::arc(acm::certificate::Certificate::new(aws.acm())),
+    },
+    Entry {
+        schema: &acm::validation::SCHEMA,
+        make: |aws| kit::Adapter::arc(acm::validation::Validation::new(aws.acm())),
+    },
+    Entry {
+        schema: &route53::hosted_zone::SCHEMA,
+        make: |aws| kit::Adapter::arc(route53::hosted_zone::HostedZone::new(aws.route53())),
+    },
+    Entry {
+        schema: &route53::record::SCHEMA,
+        make: |aws| kit::Adapter::arc(route53::record::Record::new(aws.route53())),
+    },
+    Entry {
+        schema: &elbv2::listener_rule::SCHEMA,
+        make: |aws| kit::Adapter::arc(elbv2::listener_rule::ListenerRule::new(aws.elbv2())),
     },
     Entry { schema: &ecs::cluster::SCHEMA, make: |aws| kit::Adapter::arc(ecs::cluster::Cluster::new(aws.ecs())) },
     Entry {
@@ -277,6 +299,8 @@ impl Aws {
     client!(events, aws_sdk_eventbridge);
     client!(tagging, aws_sdk_resourcegroupstagging);
     client!(ssm, aws_sdk_ssm);
+    client!(acm, aws_sdk_acm);
+    client!(route53, aws_sdk_route53);
 
     /// The run's one read of the stack's tags through the tagging API,
     /// shared by the kinds whose service has no batch tag read.

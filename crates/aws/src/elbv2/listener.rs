@@ -21,8 +21,8 @@ use super::*;
 use crate::kit::tagger::Elbv2Tags;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener as Ls, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig, Listener as Ls, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig, TargetGroupTuple,
 };
 use deployctl_engine::kind::TAG_RESOURCE;
 use deployctl_engine::{Observed, OpCtx, ReadCtx};
@@ -58,10 +58,29 @@ model! {
 }
 
 model! {
+    pub struct WeightedTargetGroup {
+        target_group_arn: String = "The target group, e.g. `${blue_tg.arn}`." [required],
+        weight: i64 = "Its share of the requests, relative to the others' (0–999; 0: none)."
+            [default("1"), range(0, 999)],
+    }
+}
+
+model! {
+    pub struct Forward {
+        target_groups: Vec<WeightedTargetGroup> = "Two to five target groups and their weights."
+            [required, typed(WeightedTargetGroup::SET)],
+        stickiness_seconds: Option<i64> = "Keep a client on the target group it first reached for this many \
+            seconds (1–604800). Unset: no group stickiness." [range(1, 604800)],
+    }
+}
+
+model! {
     pub struct ListenerAction {
         action_type as "type": String = "`forward`, `redirect` or `fixed-response`."
             [required, one_of(&["forward", "redirect", "fixed-response"])],
         target_group_arn: Option<String> = "The target group of a `forward` action, e.g. `${app_tg.arn}`.",
+        forward_config: Option<Forward> = "A `forward` action that splits requests between target groups by \
+            weight (instead of `target_group_arn`): a canary or blue/green shift.",
         redirect_config: Option<Redirect> = "The redirect of a `redirect` action.",
         fixed_response_config: Option<FixedResponse> = "The answer of a `fixed-response` action.",
     }
@@ -131,15 +150,28 @@ fn actions_fit(p: &Literals) -> Option<RuleViolation> {
     violation("default_actions", problem?, hint)
 }
 
-fn action_problem(a: &Value, http: bool) -> Option<String> {
+pub(super) fn action_problem(a: &Value, http: bool) -> Option<String> {
     let ty = a.get("type")?.as_str()?;
+    let set = |k: &str| a.get(k).is_some_and(|v| !v.is_null());
     let needs = match ty {
+        "forward" if set("forward_config") => "forward_config",
         "forward" => "target_group_arn",
         "redirect" => "redirect_config",
         _ => "fixed_response_config",
     };
-    if a.get(needs).is_none_or(Value::is_null) {
+    if !set(needs) {
         return Some(format!("a `{ty}` action needs {needs}"));
+    }
+    if ty == "forward" && set("forward_config") && set("target_group_arn") {
+        return Some("a `forward` action takes target_group_arn or forward_config, not both".into());
+    }
+    if let Some(groups) = a.get("forward_config").and_then(|f| f.get("target_groups")?.as_array()) {
+        if !(2..=5).contains(&groups.len()) {
+            return Some(format!(
+                "forward_config has {} target groups; it takes 2 to 5 (for one, write target_group_arn)",
+                groups.len()
+            ));
+        }
     }
     if !http && ty != "forward" {
         return Some(format!("a `{ty}` action needs an HTTP or HTTPS listener"));
@@ -154,7 +186,7 @@ fn action_problem(a: &Value, http: bool) -> Option<String> {
 }
 
 /// One spec action as AWS's Action; `order` is set when there are several.
-fn action(a: &ListenerAction, index: usize, count: usize) -> Action {
+pub(super) fn action(a: &ListenerAction, index: usize, count: usize) -> Action {
     let redirect = a.redirect_config.as_ref().map(|r| {
         RedirectActionConfig::builder()
             .protocol(&r.protocol)
@@ -172,10 +204,25 @@ fn action(a: &ListenerAction, index: usize, count: usize) -> Action {
             .set_message_body(f.message_body.clone())
             .build()
     });
+    let forward = a.forward_config.as_ref().map(|f| {
+        let groups = f
+            .target_groups
+            .iter()
+            .map(|t| TargetGroupTuple::builder().target_group_arn(&t.target_group_arn).weight(t.weight as i32).build());
+        let sticky = TargetGroupStickinessConfig::builder()
+            .enabled(f.stickiness_seconds.is_some())
+            .set_duration_seconds(f.stickiness_seconds.map(|s| s as i32))
+            .build();
+        ForwardActionConfig::builder()
+            .set_target_groups(Some(groups.collect()))
+            .target_group_stickiness_config(sticky)
+            .build()
+    });
     Action::builder()
         .r#type(ActionTypeEnum::from(a.action_type.as_str()))
         .set_order((count > 1).then_some(index as i32 + 1))
         .set_target_group_arn(a.target_group_arn.clone())
+        .set_forward_config(forward)
         .set_redirect_config(redirect)
         .set_fixed_response_config(fixed)
         .build()
@@ -188,15 +235,30 @@ fn actions(want: &ListenerModel) -> Vec<Action> {
 }
 
 /// An AWS action in the spec's shape.
-fn action_model(a: &Action) -> ListenerAction {
-    // A forward to one target group may come only as a ForwardConfig.
-    let tg = a.target_group_arn().or_else(|| {
-        a.forward_config().map(|f| f.target_groups()).filter(|t| t.len() == 1).and_then(|t| t[0].target_group_arn())
+pub(super) fn action_model(a: &Action) -> ListenerAction {
+    // A forward to one target group may come only as a ForwardConfig, and
+    // a forward to one comes with one too: it is `target_group_arn`.
+    let groups = a.forward_config().map(|f| f.target_groups()).unwrap_or_default();
+    let tg = a.target_group_arn().or_else(|| groups.first().filter(|_| groups.len() == 1)?.target_group_arn());
+    let forward = a.forward_config().filter(|_| groups.len() > 1).map(|f| Forward {
+        target_groups: groups
+            .iter()
+            .map(|t| WeightedTargetGroup {
+                target_group_arn: t.target_group_arn().unwrap_or_default().to_string(),
+                weight: t.weight().map_or(1, i64::from),
+            })
+            .collect(),
+        stickiness_seconds: f
+            .target_group_stickiness_config()
+            .filter(|s| s.enabled() == Some(true))
+            .and_then(|s| s.duration_seconds())
+            .map(i64::from),
     });
     let s = |v: Option<&str>, d: &str| v.unwrap_or(d).to_string();
     ListenerAction {
         action_type: s(a.r#type().map(|t| t.as_str()), ""),
-        target_group_arn: tg.map(str::to_string),
+        target_group_arn: tg.filter(|_| forward.is_none()).map(str::to_string),
+        forward_config: forward,
         redirect_config: a.redirect_config().map(|r| Redirect {
             protocol: s(r.protocol(), "#{protocol}"),
             port: s(r.port(), "#{port}"),
@@ -268,7 +330,7 @@ impl Listener {
 
     /// This stack's listeners: those of the load balancers tagged with the
     /// stack and of `extra` load balancers, tagged with the stack.
-    async fn stack_listeners(
+    pub(super) async fn stack_listeners(
         &self,
         stack: &str,
         extra: BTreeSet<String>,

@@ -5,6 +5,7 @@
 //! dimensions, and the schema rules run again on resolved values.
 
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod target_group;
 

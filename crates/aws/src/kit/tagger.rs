@@ -8,7 +8,8 @@
 //! - ELBv2: AddTags and RemoveTags on a list of ARNs;
 //! - the whole set at once (S3's PutBucketTagging);
 //! - IAM: per resource type, by name (roles) or ARN (OIDC providers);
-//! - SSM: by resource type and id.
+//! - SSM: by resource type and id;
+//! - ACM: by certificate ARN, with lists; Route 53: one change by zone id.
 
 use super::Tags;
 use crate::error::from_sdk;
@@ -282,6 +283,47 @@ impl Tagger for CodeBuildTags {
         use aws_sdk_codebuild::types::Tag;
         let tags = c.want.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         self.0.update_project().name(&live.id).set_tags(Some(tags)).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+/// ACM certificates: AddTagsToCertificate and RemoveTagsFromCertificate
+/// by ARN (their id), both with a list of `{Key, Value}`.
+pub struct AcmTags(pub aws_sdk_acm::Client);
+
+#[async_trait]
+impl Tagger for AcmTags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        use aws_sdk_acm::types::Tag;
+        if !c.set.is_empty() {
+            let tags = c.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err));
+            let tags = Some(tags.collect::<Result<Vec<_>, _>>()?);
+            let add = self.0.add_tags_to_certificate().certificate_arn(&live.id);
+            add.set_tags(tags).send().await.map_err(from_sdk)?;
+        }
+        if !c.unset.is_empty() {
+            let tags = c.unset.iter().map(|k| Tag::builder().key(k).build().map_err(build_err));
+            let tags = Some(tags.collect::<Result<Vec<_>, _>>()?);
+            let remove = self.0.remove_tags_from_certificate().certificate_arn(&live.id);
+            remove.set_tags(tags).send().await.map_err(from_sdk)?;
+        }
+        Ok(())
+    }
+}
+
+/// Route 53 hosted zones: one ChangeTagsForResource by resource type and
+/// id, with what to add and what to remove.
+pub struct Route53Tags(pub aws_sdk_route53::Client);
+
+#[async_trait]
+impl Tagger for Route53Tags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        use aws_sdk_route53::types::{Tag, TagResourceType};
+        let add: Vec<Tag> = c.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let call = self.0.change_tags_for_resource().resource_type(TagResourceType::Hostedzone).resource_id(&live.id);
+        let call = call.set_add_tags(Some(add).filter(|a| !a.is_empty()));
+        let call = call.set_remove_tag_keys(Some(c.unset.to_vec()).filter(|u| !u.is_empty()));
+        call.send().await.map_err(from_sdk)?;
         Ok(())
     }
 }
