@@ -61,9 +61,11 @@ fn refused(arn: &str, c: &CertificateDetail) -> ProviderError {
     let (message, hint) = match c.status() {
         Some(CertificateStatus::ValidationTimedOut) => (
             format!("certificate {arn} was not validated: ACM gave up waiting for its DNS records (72 hours)"),
-            "check that the validation CNAME resolves in public DNS (is the zone delegated?), then replace the \
-             certificate: deployctl up --replace ADDRESS"
-                .to_string(),
+            format!(
+                "check that the validation CNAME resolves in public DNS (is the zone delegated?), then delete the \
+                 certificate and run up again, which requests a new one: aws acm delete-certificate \
+                 --certificate-arn {arn}"
+            ),
         ),
         _ => (
             format!("certificate {arn} is {status}: {reason}"),
@@ -72,9 +74,13 @@ fn refused(arn: &str, c: &CertificateDetail) -> ProviderError {
                 "DOMAIN_NOT_ALLOWED" | "ADDITIONAL_VERIFICATION_REQUIRED" => {
                     "ACM needs more for this domain: open a case with AWS Support"
                 }
-                _ => "fix what ACM names, then replace the certificate: deployctl up --replace ADDRESS",
+                _ => "fix what ACM names",
             }
-            .to_string(),
+            .to_string()
+                + &format!(
+                    "; then delete the certificate and run up again, which requests a new one: aws acm \
+                     delete-certificate --certificate-arn {arn}"
+                ),
         ),
     };
     ProviderError::new(Some(status.to_string()), message).with_hint(hint)

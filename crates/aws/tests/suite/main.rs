@@ -22,6 +22,7 @@ mod ecr_elbv2_roundtrip;
 mod ecs_roundtrip;
 mod events_roundtrip;
 mod iam_logs_secrets_roundtrip;
+mod mocked_acm;
 mod mocked_codebuild_propagation;
 mod mocked_ecs_rollout;
 mod mocked_iam_propagation;
