@@ -585,3 +585,39 @@ fn a_data_lookup_by_tags_finds_a_vpc_the_stack_uses_and_never_changes_or_deletes
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("data shared: no ec2.vpc tagged Name=nothing in us-east-1"), "{}", r.stderr);
 }
+
+#[test]
+fn a_data_lookup_by_name_finds_a_hosted_zone_the_stack_writes_records_in_and_leaves_it_at_destroy() {
+    let moto = Moto::start();
+    let p = Project::new(&moto);
+    // A zone made by hand (or by another team), which the stack does not own.
+    let zone = rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk_config().await);
+        let out = r53.create_hosted_zone().name("example.org").caller_reference("by-hand").send().await.unwrap();
+        out.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string()
+    });
+    let spec = p.spec(
+        "dns.yaml",
+        "stack: dns\nregion: us-east-1\ndata:\n  zone: {type: route53.hosted_zone, name: example.org}\nresources:\n  txt:\n    type: route53.record\n    properties:\n      zone_id: ${data.zone.id}\n      name: hello.example.org\n      type: TXT\n      ttl: 60\n      records: ['\"deployctl\"']\noutputs:\n  servers: ${data.zone.name_servers}\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let up = p.ok(&["up", spec, "--yes", "--json"]).json();
+    assert_eq!(up["outputs"]["servers"].as_array().map(Vec::len), Some(4), "{up}");
+    let state = p.state("dns").unwrap();
+    assert_eq!(state["resources"]["txt"]["id"], format!("{zone}_hello.example.org_TXT").as_str());
+    assert_eq!(p.run(&["diff", spec, "--detailed-exitcode"]).code, 0);
+    p.ok(&["destroy", spec, "--yes"]);
+    let left = rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk_config().await);
+        let records = r53.list_resource_record_sets().hosted_zone_id(&zone).send().await.unwrap();
+        records.resource_record_sets().iter().map(|r| r.r#type().as_str().to_string()).collect::<BTreeSet<_>>()
+    });
+    assert_eq!(left, set(&["NS", "SOA"]), "the record is gone and the zone, not the stack's, stays");
+
+    // A name with no public zone says so, before anything is changed.
+    let none =
+        p.spec("none.yaml", &std::fs::read_to_string(spec).unwrap().replace("name: example.org", "name: example.net"));
+    let r = p.run(&["diff", none.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("data zone: no route53.hosted_zone named example.net in us-east-1"), "{}", r.stderr);
+}

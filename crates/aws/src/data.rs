@@ -1,6 +1,7 @@
 //! `data:` lookups: existing resources a stack uses but does not own, read
 //! at plan time through the kinds' own reads and never changed. By `id`
-//! for every kind; by `tags` for the EC2 kinds (one DescribeTags).
+//! for every kind; by `tags` for the EC2 kinds (one DescribeTags); by
+//! `name` for a hosted zone (its domain: one ListHostedZonesByName).
 
 use crate::Aws;
 use deployctl_engine::{Kinds, ReadCtx};
@@ -18,6 +19,8 @@ pub enum LookupError {
     Ambiguous { at: String, name: String, type_name: String, what: String, count: usize, ids: String },
     #[error("{at}: data {name}: {type_name} cannot be looked up by tags\n  hint: name it by id: {{type: {type_name}, id: …}}; tags work for the ec2 kinds")]
     NoTagLookup { at: String, name: String, type_name: String },
+    #[error("{at}: data {name}: {type_name} cannot be looked up by name\n  hint: name it by id: {{type: {type_name}, id: …}}; name works for route53.hosted_zone")]
+    NoNameLookup { at: String, name: String, type_name: String },
     #[error("{at}: data {name}: looking up {type_name}: {source}")]
     Read { at: String, name: String, type_name: String, source: deployctl_engine::ProviderError },
 }
@@ -47,27 +50,31 @@ pub async fn lookup(
 ) -> Result<BTreeMap<String, Value>, LookupError> {
     let at = format!("{}:{}:{}", stack.file, source.pos.line, source.pos.column);
     let (name, type_name) = (source.name.clone(), source.type_name.clone());
-    let ids: Vec<String> = match &source.id {
-        Some(id) => vec![id.clone()],
-        None => {
+    let read_error =
+        |source| LookupError::Read { at: at.clone(), name: name.clone(), type_name: type_name.clone(), source };
+    let ids: Vec<String> = match (&source.id, &source.by_name) {
+        (Some(id), _) => vec![id.clone()],
+        (None, Some(by_name)) => {
+            if source.type_name != "route53.hosted_zone" {
+                return Err(LookupError::NoNameLookup { at, name, type_name });
+            }
+            zones_named(aws, by_name).await.map_err(read_error)?
+        }
+        (None, None) => {
             let Some(resource_type) = ec2_resource_type(&source.type_name) else {
                 return Err(LookupError::NoTagLookup { at, name, type_name });
             };
-            tagged_ec2(aws, resource_type, &source.tags).await.map_err(|source| LookupError::Read {
-                at: at.clone(),
-                name: name.clone(),
-                type_name: type_name.clone(),
-                source,
-            })?
+            tagged_ec2(aws, resource_type, &source.tags).await.map_err(read_error)?
         }
     };
-    let what = match &source.id {
-        Some(id) => format!("with id {id}"),
-        None => {
-            format!("tagged {}", source.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
-        }
+    let (what, what_kind) = match (&source.id, &source.by_name) {
+        (Some(id), _) => (format!("with id {id}"), "id"),
+        (None, Some(n)) => (format!("named {n}"), "name"),
+        (None, None) => (
+            format!("tagged {}", source.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")),
+            "tags",
+        ),
     };
-    let what_kind = if source.id.is_some() { "id" } else { "tags" };
     let not_found = || LookupError::NotFound {
         at: at.clone(),
         name: name.clone(),
@@ -102,6 +109,20 @@ pub async fn lookup(
     values.extend(o.attributes);
     values.insert("id".into(), Value::String(o.id));
     Ok(values)
+}
+
+/// The ids of the public hosted zones for the domain `name` (a private
+/// zone of the same name is another zone: name it by id).
+async fn zones_named(aws: &Aws, name: &str) -> Result<Vec<String>, deployctl_engine::ProviderError> {
+    let out = aws.route53().list_hosted_zones_by_name().dns_name(name).send().await.map_err(crate::from_sdk)?;
+    let want = crate::route53::dns_name(name);
+    Ok(out
+        .hosted_zones()
+        .iter()
+        .filter(|z| crate::route53::dns_name(z.name()) == want)
+        .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+        .map(|z| crate::route53::bare_zone_id(z.id()))
+        .collect())
 }
 
 /// The ids of the EC2 resources of `resource_type` carrying every tag.

@@ -421,7 +421,8 @@ impl Loader<'_> {
         Some(BackendSpec::S3 { bucket: bucket?, key: key?, lock_table: lock_table?, region })
     }
 
-    /// `data: {NAME: {type: KIND, id: ID}}` or `{type: KIND, tags: {K: V}}`.
+    /// `data: {NAME: {type: KIND, id: ID}}`, `{type: KIND, tags: {K: V}}` or
+    /// `{type: KIND, name: NAME}`.
     fn data_sources(&mut self, e: &Entry, scope: &Scope) -> Vec<DataSource> {
         let hint = || Some("write data: {shared: {type: ec2.vpc, tags: {Name: shared}}} (or id: vpc-…)".to_string());
         let Some(entries) = map_entries(&e.value) else {
@@ -431,13 +432,14 @@ impl Loader<'_> {
         let mut out = Vec::new();
         for d in entries {
             let fields = d.value.entries().unwrap_or_default();
-            let (mut type_name, mut id, mut tags) = (None, None, BTreeMap::new());
+            let (mut type_name, mut id, mut tags, mut by_name) = (None, None, BTreeMap::new(), None);
             for f in fields {
                 match f.key.as_str() {
                     "type" => {
                         type_name = self.kind(f).map(|k| k.type_name.to_string());
                     }
                     "id" => id = self.text(&f.value, scope, "'id'"),
+                    "name" => by_name = self.text(&f.value, scope, "'name'"),
                     "tags" => {
                         for t in map_entries(&f.value).unwrap_or_default() {
                             if let Some(v) = self.text(&t.value, scope, &format!("tag {}", t.key)) {
@@ -448,19 +450,20 @@ impl Loader<'_> {
                     other => self.error(
                         f.key_pos,
                         format!("unknown key '{other}' in data source '{}'", d.key),
-                        Some("a data source takes: type, id, tags".into()),
+                        Some("a data source takes: type, and one of id, tags, name".into()),
                     ),
                 }
             }
             if type_name.is_none() && !fields.iter().any(|f| f.key == "type") {
                 self.error(d.key_pos, format!("data source '{}' has no type", d.key), hint());
             }
-            if id.is_some() != tags.is_empty() {
-                self.error(d.key_pos, format!("data source '{}' needs exactly one of id: or tags:", d.key), hint());
+            if [id.is_some(), !tags.is_empty(), by_name.is_some()].iter().filter(|b| **b).count() != 1 {
+                let message = format!("data source '{}' needs exactly one of id:, tags: or name:", d.key);
+                self.error(d.key_pos, message, hint());
                 continue;
             }
             if let Some(type_name) = type_name {
-                out.push(DataSource { name: d.key.clone(), type_name, id, tags, pos: d.key_pos });
+                out.push(DataSource { name: d.key.clone(), type_name, id, tags, by_name, pos: d.key_pos });
             }
         }
         out

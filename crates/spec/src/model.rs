@@ -425,6 +425,8 @@ pub struct DataSource {
     pub type_name: String,
     pub id: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// `name:`: by the natural name (a hosted zone's domain).
+    pub by_name: Option<String>,
     pub pos: Pos,
 }
 
