@@ -621,3 +621,48 @@ fn a_data_lookup_by_name_finds_a_hosted_zone_the_stack_writes_records_in_and_lea
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("data zone: no route53.hosted_zone named example.net in us-east-1"), "{}", r.stderr);
 }
+
+#[test]
+fn verify_names_an_https_listener_whose_certificate_is_not_issued_or_not_waited_for() {
+    // moto issues a requested certificate this long after the request.
+    let moto = Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "2")]);
+    let p = Project::new(&moto);
+    let arn = rt().block_on(async {
+        let acm = aws_sdk_acm::Client::new(&moto.sdk_config().await);
+        let out = acm
+            .request_certificate()
+            .domain_name("api.example.org")
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send()
+            .await
+            .unwrap();
+        out.certificate_arn().unwrap().to_string()
+    });
+    let listener = |name: &str, cert: &str| {
+        format!("  {name}:\n    type: elbv2.listener\n    properties:\n      load_balancer_arn: ${{alb.arn}}\n      port: {}\n      protocol: HTTPS\n      certificate_arn: {cert}\n      ssl_policy: ELBSecurityPolicy-TLS13-1-2-2021-06\n      default_actions: [{{type: forward, target_group_arn: \"${{tg.arn}}\"}}]\n", if name == "own" { 443 } else { 8443 })
+    };
+    let text = format!(
+        "stack: tls\nregion: us-east-1\nresources:\n  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.4.0.0/16}}\n  public:\n    type: ec2.subnet\n    for_each: {{a: 1, b: 2}}\n    properties:\n      vpc_id: ${{vpc.id}}\n      cidr_block: 10.4.${{each.value}}.0/24\n      availability_zone: ${{region}}${{each.key}}\n  alb:\n    type: elbv2.load_balancer\n    properties: {{subnets: \"${{public[*].id}}\"}}\n  tg:\n    type: elbv2.target_group\n    properties: {{protocol: HTTP, port: 80, vpc_id: \"${{vpc.id}}\", target_type: ip}}\n  cert:\n    type: acm.certificate\n    properties: {{domain_name: shop.example.org}}\n{}{}",
+        listener("own", "${cert.arn}"),
+        listener("shared", &arn)
+    );
+    let spec = p.spec("tls.yaml", &text);
+    let spec = spec.to_str().unwrap();
+    let r = p.run(&["verify", spec]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("own [certificate]: it uses certificate cert before it is issued"), "{}", r.stdout);
+    assert!(r.stdout.contains("add an acm.certificate_validation of cert"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("shared [certificate]: its certificate {arn} is PENDING_VALIDATION")),
+        "{}",
+        r.stdout
+    );
+
+    // Issued (and the stack's own waited for): nothing left to say.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let waited = text.replace("${cert.arn}", "${cert_valid.certificate_arn}")
+        + "  cert_valid:\n    type: acm.certificate_validation\n    properties: {certificate_arn: \"${cert.arn}\"}\n";
+    let spec = p.spec("tls.yaml", &waited);
+    let r = p.run(&["verify", spec.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+}

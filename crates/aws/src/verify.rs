@@ -8,7 +8,11 @@
 //! - the execution role may read the secrets the containers name, and
 //!   write the awslogs log group, which exists or the stack creates;
 //! - a service's load balancer entries name a container and a port it
-//!   maps, and an `awsvpc` task registers in an `ip` target group.
+//!   maps, and an `awsvpc` task registers in an `ip` target group;
+//! - an HTTPS listener's certificate is issued (DescribeCertificate, for
+//!   one the stack does not make) and in the stack's region, and one the
+//!   stack makes is waited for (an `acm.certificate_validation`) before the
+//!   listener uses it.
 
 use crate::kit::policy::{names_any, statements};
 use crate::Aws;
@@ -173,6 +177,37 @@ pub fn offline(stack: &Stack) -> Vec<Problem> {
             }
         }
     }
+    for listener in stack.resources.iter().filter(|r| r.type_name == "elbv2.listener") {
+        let cert = listener.properties.get("certificate_arn");
+        if let Some(c) = stack.referenced(cert).filter(|c| c.type_name == "acm.certificate") {
+            out.push(Problem {
+                address: listener.address.clone(),
+                check: "certificate",
+                message: format!(
+                    "it uses certificate {} before it is issued: AWS refuses a listener with a pending certificate",
+                    c.address
+                ),
+                fix: format!(
+                    "add an acm.certificate_validation of {} (certificate_arn: ${{{}.arn}}) and use its certificate_arn",
+                    c.address, c.name
+                ),
+            });
+        }
+        if let Some(arn) = cert.map(Expr::known).and_then(|v| v.as_str().map(str::to_string)) {
+            let region = arn.split(':').nth(3).unwrap_or_default();
+            if arn.starts_with("arn:aws:acm:") && region != stack.region {
+                out.push(Problem {
+                    address: listener.address.clone(),
+                    check: "certificate",
+                    message: format!(
+                        "its certificate is in {region}, and a load balancer takes one of its own region ({})",
+                        stack.region
+                    ),
+                    fix: format!("request or import the certificate in {}", stack.region),
+                });
+            }
+        }
+    }
     out
 }
 
@@ -286,6 +321,36 @@ pub async fn live(stack: &Stack, aws: &Aws) -> Vec<Problem> {
                     });
                 }
             }
+        }
+    }
+    // Certificates written as ARNs: made elsewhere, so only ACM knows
+    // whether they are issued.
+    let acm = aws.acm();
+    for listener in stack.resources.iter().filter(|r| r.type_name == "elbv2.listener") {
+        let Some(arn) = listener.known("certificate_arn").as_str().map(str::to_string) else { continue };
+        match crate::acm::describe(&acm, &arn).await {
+            Ok(Some(c)) if c.status() == Some(&aws_sdk_acm::types::CertificateStatus::Issued) => {}
+            Ok(Some(c)) => out.push(Problem {
+                address: listener.address.clone(),
+                check: "certificate",
+                message: format!(
+                    "its certificate {arn} is {}, not ISSUED: AWS refuses the listener",
+                    c.status().map_or("in no known state", |s| s.as_str())
+                ),
+                fix: format!("finish its validation (aws acm describe-certificate --certificate-arn {arn}), or use an issued one"),
+            }),
+            Ok(None) => out.push(Problem {
+                address: listener.address.clone(),
+                check: "certificate",
+                message: format!("its certificate {arn} does not exist in {}", stack.region),
+                fix: "use the ARN of a certificate of this account and region (aws acm list-certificates)".into(),
+            }),
+            Err(e) => out.push(Problem {
+                address: listener.address.clone(),
+                check: "certificate",
+                message: format!("could not look up certificate {arn}: {e}"),
+                fix: "check the credentials may acm:DescribeCertificate".into(),
+            }),
         }
     }
     out
