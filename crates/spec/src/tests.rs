@@ -1308,10 +1308,10 @@ fn an_undeclared_or_malformed_stack_reference_names_the_fix() {
 }
 
 #[test]
-fn a_data_source_needs_a_kind_and_one_of_id_or_tags_and_a_resource_named_data_stays_one() {
+fn a_data_source_needs_a_kind_and_one_of_id_tags_or_name_and_a_resource_named_data_stays_one() {
     let e = errs("stack: s\nregion: us-east-1\ndata:\n  a: {type: ec2.vpc}\n  b: {type: ec2.vpc, id: vpc-1, tags: {Name: x}}\n  c: {id: vpc-1}\n");
-    at(&e, "data source 'a' needs exactly one of id: or tags:", 4, 3);
-    at(&e, "data source 'b' needs exactly one of id: or tags:", 5, 3);
+    at(&e, "data source 'a' needs exactly one of id:, tags: or name:", 4, 3);
+    at(&e, "data source 'b' needs exactly one of id:, tags: or name:", 5, 3);
     at(&e, "data source 'c' has no type", 6, 3);
     let e = errs("stack: s\nregion: us-east-1\nresources:\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${data.shard.id}\n      cidr_block: 10.0.1.0/24\ndata:\n  shared: {type: ec2.vpc, id: vpc-1}\n");
     let d = at(&e, "reads data 'shard', which is not under data:", 7, 15);
