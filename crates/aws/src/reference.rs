@@ -49,6 +49,7 @@ fn props_table(out: &mut String, props: &[Prop], indent: &str) {
         let change = match p.update {
             Update::InPlace => "update in place",
             Update::Replace => "**replace**",
+            Update::Version => "in place within a major version; a new major version **replaces**",
         };
         let unique = if p.unique {
             " Unique: with `environment: ${var.env}`, `validate` refuses a fixed value (the environments would collide)."

@@ -105,7 +105,11 @@ pub fn plan_text(plan: &Plan) -> String {
         "  + create   ~ update in place   +/- replace (new one first)   -/+ replace (old one deleted first)   - delete   <= adopt"
     );
     let _ = writeln!(out);
-    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp || r.adopt.is_some() || !r.deposed.is_empty()) {
+    for r in plan
+        .resources
+        .iter()
+        .filter(|r| r.action != Action::NoOp || r.adopt.is_some() || !r.deposed.is_empty() || !r.reasons.is_empty())
+    {
         resource_text(&mut out, r);
     }
     let _ = writeln!(out, "{}", summary_line(plan));

@@ -133,6 +133,14 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
             Want::Unknown => None,
         };
         let before = live.get(p.name).filter(|v| !v.is_null()).cloned();
+        let mut update = p.update;
+        if p.update == Update::Version {
+            match (desired.as_ref().and_then(Value::as_str), before.as_ref().and_then(Value::as_str)) {
+                (Some(want), Some(live)) if version_meets(want, live) => continue,
+                (Some(want), Some(live)) if major_version(want) != major_version(live) => update = Update::Replace,
+                _ => update = Update::InPlace,
+            }
+        }
         if !desired.as_ref().is_some_and(|d| same(&p.ty, d, before.as_ref())) {
             // Both sides as the model reads them, so that only what differs
             // shows (a create keeps the spec's own, sparser, value).
@@ -140,10 +148,23 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
                 (Some(b), Some(a)) => (Some(with_defaults(&p.ty, &b)), Some(with_defaults(&p.ty, &a))),
                 other => other,
             };
-            out.push(FieldDiff { field: p.name.to_string(), before, after, update: p.update });
+            out.push(FieldDiff { field: p.name.to_string(), before, after, update });
         }
     }
     out
+}
+
+/// Whether the live version is the one asked for, or within it: `8.0` is
+/// met by `8.0.35`, not by `8.4.3` nor `8.01`.
+pub fn version_meets(want: &str, live: &str) -> bool {
+    live == want || live.strip_prefix(want).is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// A version's major part: all but its last dot-separated component
+/// (`8.0.35` → `8.0`, `15.4` → `15`, `10.11.6` → `10.11`), which is how
+/// MySQL, MariaDB and PostgreSQL 10 and later number theirs.
+pub fn major_version(v: &str) -> &str {
+    v.rsplit_once('.').map_or(v, |(major, _)| major)
 }
 
 /// An empty list or map asks for nothing, and so matches an absent value.
@@ -184,6 +205,7 @@ mod tests {
             Prop::new("rules", Type::Set(&Type::Object(&RULE)), ""),
             Prop::new("policy", Type::Document, ""),
             Prop::new("unmanaged", Type::String, ""),
+            Prop::new("engine_version", Type::String, "").version(),
         ],
         attributes: &[Attr { name: "id", doc: "" }],
         taggable: true,
@@ -239,6 +261,23 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].field, "dns");
         assert_eq!(d[0].after, Some(json!(false)));
+    }
+
+    #[test]
+    fn a_version_prefix_is_met_a_minor_change_is_in_place_and_a_major_one_replaces() {
+        let live = json!({"dns": false, "engine_version": "8.0.35"});
+        assert_eq!(diff(json!({"engine_version": "8.0"}), live.clone()), vec![]);
+        assert_eq!(diff(json!({"engine_version": "8.0.35"}), live.clone()), vec![]);
+        let minor = diff(json!({"engine_version": "8.0.36"}), live.clone());
+        assert_eq!((minor.len(), minor[0].update), (1, Update::InPlace));
+        let major = diff(json!({"engine_version": "8.4.3"}), live.clone());
+        assert_eq!((major.len(), major[0].update), (1, Update::Replace));
+        // Not a prefix at a dot.
+        assert_eq!(diff(json!({"engine_version": "8.03"}), live)[0].update, Update::Replace);
+        let pg = diff(json!({"engine_version": "15.5"}), json!({"dns": false, "engine_version": "15.4"}));
+        assert_eq!(pg[0].update, Update::InPlace);
+        let pg = diff(json!({"engine_version": "16.1"}), json!({"dns": false, "engine_version": "15.4"}));
+        assert_eq!(pg[0].update, Update::Replace);
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub enum EngineError {
     CannotCreateFirst { display: String, why: String, hint: String },
     #[error("--target {target}: the stack has no resource '{target}'; nothing was read or changed\n  hint: {hint}")]
     UnknownTarget { target: String, hint: String },
+    #[error(
+        "{} resource(s) the plan deletes or replaces are protected from deletion; nothing was changed\n{}\n  hint: turn the protection off in the spec, with no other change to those resources, run up, then run this again",
+        refusals.len(),
+        refusals.iter().map(|(display, why)| format!("  {display}: {why}")).collect::<Vec<_>>().join("\n")
+    )]
+    DeleteRefused { refusals: Vec<(String, String)> },
     #[error("cannot read the secrets the spec names; nothing was changed\n{0}\n  hint: export the variable, create the file, or create the Secrets Manager secret (and give it a value), then re-run")]
     Secrets(String),
 }

@@ -271,6 +271,24 @@ pub trait ResourceKind: Send + Sync {
         coexistence_by_schema(self.schema(), old, new)
     }
 
+    /// What the plan should say about a resource that stays (an update,
+    /// or nothing to do) beyond its changes: when a change takes effect
+    /// (a database's at its maintenance window), what AWS has pending.
+    /// `changed` names the fields the plan changes. Shown as the plan's
+    /// reasons; the default says nothing.
+    fn notes(&self, live: &Observed, desired: &Wanted, changed: &[&str]) -> Vec<String> {
+        let _ = (live, desired, changed);
+        Vec::new()
+    }
+
+    /// Why AWS would refuse to delete `live` as it is (deletion protection
+    /// on): the planner then refuses a plan that deletes or replaces it,
+    /// before anything changes, instead of a destroy that stops half way.
+    fn refuses_delete(&self, live: &Observed) -> Option<String> {
+        let _ = live;
+        None
+    }
+
     /// Reads the given ids in as few calls as the API allows. Ids that no
     /// longer exist are simply absent from the result.
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError>;

@@ -141,6 +141,8 @@ pub async fn plan_with(
     // cannot be created first (its old object would outlive the one it
     // uses).
     let mut deletes_first: BTreeMap<String, String> = BTreeMap::new();
+    // What the plan would delete that AWS refuses to: (display, why).
+    let mut refusals: Vec<(String, String)> = Vec::new();
     if mode == Mode::Apply {
         for r in topo_order(stack) {
             in_spec.insert(r.address.clone());
@@ -289,6 +291,16 @@ pub async fn plan_with(
                         rp.changes.push(c);
                         if d.update == Update::Replace {
                             rp.forced_by.push(d.field.clone());
+                            if schema.property(&d.field).is_some_and(|p| p.update == Update::Version) {
+                                let text =
+                                    |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("?").to_string();
+                                rp.reasons.push(format!(
+                                    "{} {} -> {} is a new major version: it is made as a new resource",
+                                    d.field,
+                                    text(&d.before),
+                                    text(&d.after)
+                                ));
+                            }
                         }
                     }
                     // A tag whose live value is not the one last applied
@@ -339,11 +351,19 @@ pub async fn plan_with(
                     } else {
                         Action::NoOp
                     };
+                    if matches!(rp.action, Action::Update | Action::NoOp) {
+                        let changed: Vec<&str> = rp.changes.iter().map(|c| c.field.as_str()).collect();
+                        let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                        rp.reasons.extend(kind.notes(obs, &new, &changed));
+                    }
                     if interrupted_create && rp.action == Action::Update {
                         rp.resume = true;
                         rp.reasons.push(format!("resuming the interrupted create of {}", obs.id));
                     }
                     if rp.action == Action::Replace {
+                        if let Some(why) = kind.refuses_delete(obs) {
+                            refusals.push((format!("{}.{} ({})", r.type_name, r.address, obs.id), why));
+                        }
                         let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                         let coexists = kind.coexists(&obs.properties, &new);
                         let dependency = rp
@@ -395,6 +415,11 @@ pub async fn plan_with(
                 if let Some(obs) = obs.filter(|_| live.adopted.contains_key(address)) {
                     reasons.push(format!("found by its tags ({})", obs.id));
                 }
+                if let (Some(obs), Some(kind)) = (obs, kinds.get(&type_name)) {
+                    if let Some(why) = kind.refuses_delete(obs) {
+                        refusals.push((format!("{type_name}.{address} ({})", obs.id), why));
+                    }
+                }
                 deletes.push(ResourcePlan {
                     address: address.clone(),
                     type_name,
@@ -437,6 +462,9 @@ pub async fn plan_with(
         deletes.iter().map(|d| (d.address.clone(), depth(&d.address, &deletes))).collect();
     deletes.sort_by_key(|d| std::cmp::Reverse(depths[&d.address]));
     plan.resources.extend(deletes);
+    if !refusals.is_empty() {
+        return Err(EngineError::DeleteRefused { refusals });
+    }
     Ok(plan)
 }
 

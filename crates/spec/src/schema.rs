@@ -38,6 +38,11 @@ pub enum Update {
     InPlace,
     /// Cannot be changed: the resource is deleted and created again.
     Replace,
+    /// A version (`8.0.35`): a prefix at a dot asks for what AWS picks
+    /// within it (`8.0` is met by `8.0.35`); a change within the major
+    /// version (everything but the last component) is made in place, a new
+    /// major version replaces.
+    Version,
 }
 
 /// A constraint on a property's literal value that AWS enforces and that
@@ -151,6 +156,11 @@ impl Prop {
     }
     pub const fn replace(mut self) -> Prop {
         self.update = Update::Replace;
+        self
+    }
+    /// See [`Update::Version`].
+    pub const fn version(mut self) -> Prop {
+        self.update = Update::Version;
         self
     }
     /// Overrides the type a typed model derives from the field's Rust type

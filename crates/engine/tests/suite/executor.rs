@@ -148,6 +148,17 @@ impl ResourceKind for Mem {
         &SCHEMA
     }
 
+    /// Size 13 stands for deletion protection.
+    fn refuses_delete(&self, live: &Observed) -> Option<String> {
+        (live.properties.get("size") == Some(&serde_json::json!(13))).then(|| "size 13 is protected".to_string())
+    }
+
+    /// Size 7 stands for a change the service holds for later.
+    fn notes(&self, live: &Observed, _desired: &deployctl_engine::kind::Wanted, changed: &[&str]) -> Vec<String> {
+        let held = live.properties.get("size") == Some(&serde_json::json!(7));
+        held.then(|| format!("size 7 is held; changing {changed:?}")).into_iter().collect()
+    }
+
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
         let world = self.world.lock().unwrap();
         Ok(ids.iter().filter_map(|id| world.get(id).cloned()).collect())
@@ -1089,4 +1100,49 @@ fn the_checkpoint_interval_grows_with_the_state_so_bytes_written_stay_linear() {
     assert_eq!(checkpoint_interval(15), Duration::from_secs(5));
     assert_eq!(checkpoint_interval(1_000), Duration::from_secs(50));
     assert_eq!(checkpoint_interval(2_000), 2 * checkpoint_interval(1_000));
+}
+
+/// Guards a destroy that would stop half way at a resource AWS refuses to
+/// delete (an RDS instance with deletion protection): the plan is refused,
+/// naming it, before any call, whether it is destroyed, dropped from the
+/// spec or replaced.
+#[tokio::test]
+async fn a_plan_that_deletes_or_replaces_a_protected_resource_is_refused_before_any_call() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: x, size: 13}\n  b:\n    type: test.kind\n    properties: {name: y}\n");
+    h.up(&s).await;
+    h.kind.clear_log();
+    let state = h.backend.state();
+    let replaced = stack("  a:\n    type: test.kind\n    properties: {name: z, size: 13}\n  b:\n    type: test.kind\n    properties: {name: y}\n");
+    let dropped = stack("  b:\n    type: test.kind\n    properties: {name: y}\n");
+    for (spec, mode) in [(&s, Mode::Destroy), (&dropped, Mode::Apply), (&replaced, Mode::Apply)] {
+        let err = plan(spec, state.as_ref(), &h.kinds, mode, &EventSink::discard()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("protected from deletion; nothing was changed"), "{text}");
+        assert!(text.contains("test.kind.a (") && text.contains("size 13 is protected"), "{text}");
+        assert!(!text.contains("test.kind.b"), "{text}");
+    }
+    assert!(h.kind.log().is_empty());
+    assert_eq!(h.backend.state(), state);
+    // Unprotected in place first, then destroyed.
+    let unprotected = stack("  a:\n    type: test.kind\n    properties: {name: x, size: 1}\n  b:\n    type: test.kind\n    properties: {name: y}\n");
+    h.up(&unprotected).await;
+    let p = h.plan(&unprotected, Mode::Destroy).await;
+    assert_eq!(actions(&p).values().filter(|a| **a == Action::Delete).count(), 2);
+}
+
+/// A kind's notes (when a change applies, what is pending) are the plan's
+/// reasons, for a resource that changes and for one that does not.
+#[tokio::test]
+async fn a_kinds_notes_are_the_plans_reasons_even_when_nothing_changes() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: x, size: 7}\n");
+    h.up(&s).await;
+    let p = h.plan(&s, Mode::Apply).await;
+    assert_eq!(rp(&p, "a").action, Action::NoOp);
+    assert_eq!(rp(&p, "a").reasons, ["size 7 is held; changing []"]);
+    let changed = stack("  a:\n    type: test.kind\n    properties: {name: x, size: 8}\n");
+    let p = h.plan(&changed, Mode::Apply).await;
+    assert_eq!(rp(&p, "a").action, Action::Update);
+    assert_eq!(rp(&p, "a").reasons, ["size 7 is held; changing [\"size\"]"]);
 }
