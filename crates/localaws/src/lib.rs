@@ -109,7 +109,12 @@ impl LocalAws {
                 .envs(extra.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(match std::env::var_os("DEPLOYCTL_MOTO_LOG") {
+                    // Where moto's own log goes, when a test needs to see
+                    // why it answered 500.
+                    Some(path) => std::fs::File::create(path).map(Stdio::from).unwrap_or_else(|_| Stdio::null()),
+                    None => Stdio::null(),
+                })
                 .spawn()
                 .map_err(|source| Error::Spawn { path: bin.clone(), source })?;
             let started = Instant::now();
