@@ -168,6 +168,10 @@ fn hint_for(code: &str) -> Option<String> {
 /// Whether the error says the resource does not exist.
 pub fn is_not_found(e: &ProviderError) -> bool {
     e.code.as_deref().is_some_and(|c| {
-        c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "NoSuchEntity" || c == "ResourceNotFoundException"
+        c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || c.ends_with("NotFoundFault")
+            || c == "NoSuchEntity"
+            || c == "ResourceNotFoundException"
     })
 }

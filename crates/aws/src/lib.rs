@@ -21,6 +21,7 @@ pub mod iam;
 pub mod kit;
 pub mod lint;
 pub mod logs;
+pub mod rds;
 pub mod reference;
 pub mod route53;
 pub mod s3;
@@ -147,6 +148,18 @@ pub static REGISTRY: &[Entry] = &[
     Entry {
         schema: &acm::validation::SCHEMA,
         make: |aws| kit::Adapter::arc(acm::validation::Validation::new(aws.acm())),
+    },
+    Entry {
+        schema: &rds::subnet_group::SCHEMA,
+        make: |aws| kit::Adapter::arc(rds::subnet_group::SubnetGroup::new(aws.rds())),
+    },
+    Entry {
+        schema: &rds::parameter_group::SCHEMA,
+        make: |aws| kit::Adapter::arc(rds::parameter_group::ParameterGroup::new(aws.rds())),
+    },
+    Entry {
+        schema: &rds::db_instance::SCHEMA,
+        make: |aws| kit::Adapter::arc(rds::db_instance::Instance::new(aws.rds())),
     },
     Entry {
         schema: &route53::hosted_zone::SCHEMA,
@@ -301,6 +314,7 @@ impl Aws {
     client!(ssm, aws_sdk_ssm);
     client!(acm, aws_sdk_acm);
     client!(route53, aws_sdk_route53);
+    client!(rds, aws_sdk_rds);
 
     /// The run's one read of the stack's tags through the tagging API,
     /// shared by the kinds whose service has no batch tag read.

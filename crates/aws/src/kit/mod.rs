@@ -351,6 +351,16 @@ pub trait Kind: Send + Sync + 'static {
         coexistence_by_schema(self.schema(), old, new)
     }
 
+    /// See the engine's `ResourceKind::notes`.
+    fn notes(&self, _live: &Observed, _desired: &Wanted, _changed: &[&str]) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// See the engine's `ResourceKind::refuses_delete`.
+    fn refuses_delete(&self, _live: &Observed) -> Option<String> {
+        None
+    }
+
     /// How the kind's tags are changed after create; `None` for kinds
     /// without tags.
     fn tagger(&self) -> Option<&dyn Tagger> {
@@ -469,6 +479,14 @@ impl<K: Kind> ResourceKind for Adapter<K> {
 
     fn coexists(&self, old: &Props, new: &Wanted) -> Result<(), String> {
         self.0.coexists(old, new)
+    }
+
+    fn notes(&self, live: &Observed, desired: &Wanted, changed: &[&str]) -> Vec<String> {
+        self.0.notes(live, desired, changed)
+    }
+
+    fn refuses_delete(&self, live: &Observed) -> Option<String> {
+        self.0.refuses_delete(live)
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {

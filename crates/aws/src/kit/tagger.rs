@@ -9,7 +9,8 @@
 //! - the whole set at once (S3's PutBucketTagging);
 //! - IAM: per resource type, by name (roles) or ARN (OIDC providers);
 //! - SSM: by resource type and id;
-//! - ACM: by certificate ARN, with lists; Route 53: one change by zone id.
+//! - ACM: by certificate ARN, with lists; Route 53: one change by zone id;
+//! - RDS: AddTagsToResource and RemoveTagsFromResource by ARN.
 
 use super::Tags;
 use crate::error::from_sdk;
@@ -324,6 +325,32 @@ impl Tagger for Route53Tags {
         let call = call.set_add_tags(Some(add).filter(|a| !a.is_empty()));
         let call = call.set_remove_tag_keys(Some(c.unset.to_vec()).filter(|u| !u.is_empty()));
         call.send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+/// RDS instances, subnet groups and parameter groups: AddTagsToResource and
+/// RemoveTagsFromResource by the resource's ARN.
+pub struct RdsTags(pub aws_sdk_rds::Client);
+
+#[async_trait]
+impl Tagger for RdsTags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        let arn = arn(live)?;
+        if !c.set.is_empty() {
+            let tags = c.set.iter().map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build());
+            self.0
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(tags.collect()))
+                .send()
+                .await
+                .map_err(from_sdk)?;
+        }
+        if !c.unset.is_empty() {
+            let remove = self.0.remove_tags_from_resource().resource_name(arn);
+            remove.set_tag_keys(Some(c.unset.to_vec())).send().await.map_err(from_sdk)?;
+        }
         Ok(())
     }
 }
