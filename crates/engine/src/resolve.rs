@@ -28,10 +28,11 @@ impl Known {
     /// reference is unknown, or the secret was not read because it changes
     /// in this run).
     pub(crate) fn secret_value(&self, src: &SecretSource) -> Option<Result<Sensitive, String>> {
-        let SecretSource::SecretsManager { id, json_key: key } = src else {
-            return Some(read_secret(src).map(Sensitive::new));
+        let (id, key) = match src {
+            SecretSource::SecretsManager { id, json_key } => (self.secret_id(id)?, json_key),
+            SecretSource::CognitoClientSecret { id } => (format!("cognito:{}", self.secret_id(id)?), &None),
+            _ => return Some(read_secret(src).map(Sensitive::new)),
         };
-        let id = self.secret_id(id)?;
         let value = self.secrets.get(&id)?.clone();
         Some(match (value, key) {
             (Ok(v), Some(k)) => json_key(&v, k, src),
@@ -64,7 +65,11 @@ impl Known {
             let mut sources = Vec::new();
             secret_sources(e, &mut sources);
             for src in sources {
-                let SecretSource::SecretsManager { id, .. } = src else { continue };
+                let (id, prefix) = match src {
+                    SecretSource::SecretsManager { id, .. } => (id, ""),
+                    SecretSource::CognitoClientSecret { id } => (id, "cognito:"),
+                    _ => continue,
+                };
                 let unsettled = src.references().any(|r| {
                     r.addresses(self.keys.get(&r.resource).map(Vec::as_slice).unwrap_or(&[]))
                         .iter()
@@ -73,7 +78,7 @@ impl Known {
                 if unsettled {
                     continue;
                 }
-                if let Some(id) = self.secret_id(id) {
+                if let Some(id) = self.secret_id(id).map(|id| format!("{prefix}{id}")) {
                     if !self.secrets.contains_key(&id) {
                         ids.insert(id);
                     }

@@ -12,11 +12,13 @@ use async_trait::async_trait;
 use deployctl_spec::SecretSource;
 use sha2::{Digest, Sha256};
 
-/// Where `secretsmanager:` secrets are read from.
+/// Where `secretsmanager:` and `cognito:` secrets are read from.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    /// The current value (`AWSCURRENT`) of a secret, by name or ARN. The
-    /// error carries AWS's code and never the value.
+    /// The current value (`AWSCURRENT`) of a secret, by name or ARN, or,
+    /// for an id `cognito:POOL_ID/CLIENT_ID`, a user pool client's secret
+    /// (no Secrets Manager name or ARN starts so). The error carries AWS's
+    /// code and never the value.
     async fn get_secret(&self, id: &str) -> Result<Sensitive, ProviderError>;
 }
 
@@ -68,6 +70,7 @@ pub fn read_secret(src: &SecretSource) -> Result<String, String> {
             .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
             .map_err(|e| format!("cannot read secret file {path}: {e}")),
         SecretSource::SecretsManager { .. } => Err(format!("{src} is read from Secrets Manager, not locally")),
+        SecretSource::CognitoClientSecret { .. } => Err(format!("{src} is read from Cognito, not locally")),
     }
 }
 

@@ -218,13 +218,17 @@ pub enum SecretSource {
     /// stack (`secretsmanager:${github_token.arn}`), which makes it a
     /// dependency.
     SecretsManager { id: Vec<Part>, json_key: Option<String> },
+    /// `cognito:POOL_ID/CLIENT_ID`: the secret Cognito generated for a user
+    /// pool client, usually this stack's
+    /// (`cognito:${pool.id}/${web.id}`), which makes it a dependency.
+    CognitoClientSecret { id: Vec<Part> },
 }
 
 impl SecretSource {
     /// The references in the source (a Secrets Manager id's).
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
         let parts: &[Part] = match self {
-            SecretSource::SecretsManager { id, .. } => id,
+            SecretSource::SecretsManager { id, .. } | SecretSource::CognitoClientSecret { id } => id,
             _ => &[],
         };
         parts.iter().filter_map(|p| match p {
@@ -252,6 +256,16 @@ impl std::fmt::Display for SecretSource {
                     Some(k) => write!(f, "#{k}"),
                     None => Ok(()),
                 }
+            }
+            SecretSource::CognitoClientSecret { id } => {
+                f.write_str("cognito:")?;
+                for p in id {
+                    match p {
+                        Part::Text(t) => f.write_str(t)?,
+                        Part::Ref(r) => write!(f, "{r}")?,
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -687,8 +687,8 @@ fn secrets() {
         let d = e.0.iter().find(|d| d.pos.map(|p| p.line) == Some(line)).unwrap_or_else(|| panic!("line {line}: {e}"));
         assert_eq!(
             d.message,
-            "property 'password' of rds.instance is a secret: secrets are never literals; write env:NAME, file:PATH or \
-             secretsmanager:NAME_OR_ARN"
+            "property 'password' of rds.instance is a secret: secrets are never literals; write env:NAME, file:PATH, \
+             secretsmanager:NAME_OR_ARN or cognito:POOL_ID/CLIENT_ID"
         );
         assert_eq!(hint(d), "the value is read when the stack is applied and never stored");
         d.pos.map(|p| p.column)
@@ -734,6 +734,26 @@ fn secrets_manager_sources_parse_with_keys_and_references() {
     assert_eq!(src.to_string(), "secretsmanager:${vpc.arn}#token");
     // The secret's id is a reference: the secret comes first.
     assert_eq!(dependencies(&s, c).into_iter().collect::<Vec<_>>(), ["vpc"]);
+}
+
+#[test]
+fn a_cognito_client_secret_source_names_the_pool_and_client_and_depends_on_them() {
+    let s = ok(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: 10.0.0.0/16}}\n  a:\n    type: rds.instance\n    properties: {{password: \"cognito:us-east-2_Ab12/3n4b5c\"}}\n  b:\n    type: rds.instance\n    properties: {{password: \"cognito:${{vpc.id}}/${{vpc.arn}}\"}}\n"
+    ));
+    let a = &s.resource("a").unwrap().properties["password"];
+    assert_eq!(
+        a,
+        &Expr::Secret(SecretSource::CognitoClientSecret { id: vec![Part::Text("us-east-2_Ab12/3n4b5c".into())] })
+    );
+    let b = s.resource("b").unwrap();
+    let Expr::Secret(src) = &b.properties["password"] else { panic!("{:?}", b.properties["password"]) };
+    assert_eq!(src.to_string(), "cognito:${vpc.id}/${vpc.arn}");
+    assert_eq!(dependencies(&s, b).into_iter().collect::<Vec<_>>(), ["vpc"]);
+    let e =
+        errs(&format!("{HEAD}  a:\n    type: rds.instance\n    properties: {{password: \"cognito:only-a-pool\"}}\n"));
+    let d = at(&e, "'cognito:' needs the user pool's id and the client's id, as POOL_ID/CLIENT_ID", 6, 28);
+    assert_eq!(hint(d), "write cognito:${POOL.id}/${CLIENT.id}");
 }
 
 #[test]

@@ -849,6 +849,19 @@ impl Typer<'_> {
             _ => Vec::new(),
         };
         if let Some(Part::Text(first)) = parts.first() {
+            if first.starts_with(COGNITO) {
+                return match cognito_source(parts) {
+                    Ok(src) => Expr::Secret(src),
+                    Err(message) => {
+                        self.report.error(
+                            pos,
+                            format!("property '{path}' of {}: {message}", self.kind),
+                            Some("write cognito:${POOL.id}/${CLIENT.id}".into()),
+                        );
+                        Expr::Literal(Value::Null)
+                    }
+                };
+            }
             if first.starts_with(SECRETS_MANAGER) {
                 return match secrets_manager_source(parts) {
                     Ok(src) => Expr::Secret(src),
@@ -870,8 +883,8 @@ impl Typer<'_> {
         self.report.error(
             pos,
             format!(
-                "property '{path}' of {} is a secret: secrets are never literals; write env:NAME, file:PATH or \
-                 secretsmanager:NAME_OR_ARN",
+                "property '{path}' of {} is a secret: secrets are never literals; write env:NAME, file:PATH, \
+                 secretsmanager:NAME_OR_ARN or cognito:POOL_ID/CLIENT_ID",
                 self.kind
             ),
             Some("the value is read when the stack is applied and never stored".into()),
@@ -881,6 +894,33 @@ impl Typer<'_> {
 }
 
 const SECRETS_MANAGER: &str = "secretsmanager:";
+const COGNITO: &str = "cognito:";
+
+/// `cognito:POOL_ID/CLIENT_ID`, either possibly a reference: a user pool
+/// client's generated secret.
+fn cognito_source(mut parts: Vec<Part>) -> Result<SecretSource, String> {
+    if let Some(Part::Text(first)) = parts.first_mut() {
+        first.drain(..COGNITO.len());
+        if first.is_empty() {
+            parts.remove(0);
+        }
+    }
+    let written: String = parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => t.clone(),
+            Part::Ref(_) => "x".into(),
+        })
+        .collect();
+    match written.split_once('/') {
+        Some((pool, client)) if !pool.is_empty() && !client.is_empty() && !client.contains('/') => {}
+        _ => return Err("'cognito:' needs the user pool's id and the client's id, as POOL_ID/CLIENT_ID".into()),
+    }
+    if written.chars().any(char::is_whitespace) {
+        return Err("a user pool id and client id have no spaces".into());
+    }
+    Ok(SecretSource::CognitoClientSecret { id: parts })
+}
 
 /// `secretsmanager:ID[#KEY]`, the id possibly with references in it. The
 /// first part is text starting with the prefix.

@@ -1,4 +1,3 @@
 //! Secrets Manager resource kinds.
 
 pub mod secret;
-pub mod store;
