@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod codepipeline;
+pub mod cognito;
 pub mod cost;
 pub mod data;
 pub mod ec2;
@@ -25,6 +26,7 @@ pub mod rds;
 pub mod reference;
 pub mod route53;
 pub mod s3;
+pub mod secret_store;
 pub mod secretsmanager;
 pub mod sns;
 pub mod ssm;
@@ -148,6 +150,18 @@ pub static REGISTRY: &[Entry] = &[
     Entry {
         schema: &acm::validation::SCHEMA,
         make: |aws| kit::Adapter::arc(acm::validation::Validation::new(aws.acm())),
+    },
+    Entry {
+        schema: &cognito::user_pool::SCHEMA,
+        make: |aws| kit::Adapter::arc(cognito::user_pool::UserPool::new(aws.cognito())),
+    },
+    Entry {
+        schema: &cognito::client::SCHEMA,
+        make: |aws| kit::Adapter::arc(cognito::client::PoolClient::new(aws.cognito())),
+    },
+    Entry {
+        schema: &cognito::domain::SCHEMA,
+        make: |aws| kit::Adapter::arc(cognito::domain::Domain::new(aws.cognito())),
     },
     Entry {
         schema: &rds::subnet_group::SCHEMA,
@@ -315,6 +329,7 @@ impl Aws {
     client!(acm, aws_sdk_acm);
     client!(route53, aws_sdk_route53);
     client!(rds, aws_sdk_rds);
+    client!(cognito, aws_sdk_cognitoidentityprovider);
 
     /// The run's one read of the stack's tags through the tagging API,
     /// shared by the kinds whose service has no batch tag read.
@@ -325,7 +340,7 @@ impl Aws {
     /// Every resource kind, ready to use.
     pub fn kinds(&self) -> Kinds {
         Kinds::new(REGISTRY.iter().map(|e| (e.make)(self)).collect())
-            .with_secret_store(Arc::new(secretsmanager::store::SecretsManagerStore::new(self.secretsmanager())))
+            .with_secret_store(Arc::new(secret_store::AwsSecretStore::new(self.secretsmanager(), self.cognito())))
     }
 }
 

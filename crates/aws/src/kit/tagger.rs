@@ -4,7 +4,7 @@
 //! - EC2: CreateTags and DeleteTags by resource id;
 //! - ARN plus a list of `{Key, Value}` (ECR, ECS, SNS, CloudWatch, Secrets
 //!   Manager, CodePipeline, EventBridge) or a map (CloudWatch Logs,
-//!   Application Auto Scaling);
+//!   Application Auto Scaling, Cognito);
 //! - ELBv2: AddTags and RemoveTags on a list of ARNs;
 //! - the whole set at once (S3's PutBucketTagging);
 //! - IAM: per resource type, by name (roles) or ARN (OIDC providers);
@@ -160,6 +160,10 @@ arn_map_tagger!(
 arn_map_tagger!(
     /// Application Auto Scaling targets and policies.
     AppAutoScalingTags, aws_sdk_applicationautoscaling
+);
+arn_map_tagger!(
+    /// Cognito user pools (moto 5.2.5 answers 500 to these; AWS takes them).
+    CognitoTags, aws_sdk_cognitoidentityprovider
 );
 
 /// ELBv2: AddTags and RemoveTags on a list of ARNs.

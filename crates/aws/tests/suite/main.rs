@@ -18,6 +18,7 @@ mod support;
 
 mod appautoscaling_roundtrip;
 mod codebuild_codepipeline_roundtrip;
+mod cognito_roundtrip;
 mod ecr_elbv2_roundtrip;
 mod ecs_roundtrip;
 mod events_roundtrip;
