@@ -216,6 +216,10 @@ pub static REGISTRY: &[Entry] = &[
         },
     },
     Entry {
+        schema: &cloudwatch::dashboard::SCHEMA,
+        make: |aws| kit::Adapter::arc(cloudwatch::dashboard::Dashboard::new(aws.cloudwatch())),
+    },
+    Entry {
         schema: &appautoscaling::target::SCHEMA,
         make: |aws| kit::Adapter::arc(appautoscaling::target::Target::new(aws.appautoscaling())),
     },

@@ -1,3 +1,4 @@
 //! CloudWatch resource kinds.
 
 pub mod alarm;
+pub mod dashboard;

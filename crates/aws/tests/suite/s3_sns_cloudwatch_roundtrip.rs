@@ -551,3 +551,43 @@ async fn alarm_round_trip() {
     kind.delete(&del, &unhealthy, &Props::new()).await.expect("delete the other alarm");
     assert!(kind.read(&read_ctx(STACK, REGION), &ids).await.unwrap().is_empty());
 }
+
+/// A dashboard's body reads back clean however CloudWatch orders its keys,
+/// changes in place, and a dashboard of the same name that this resource
+/// did not make is not overwritten.
+#[tokio::test]
+async fn cloudwatch_dashboard_round_trip_compares_the_body_semantically() {
+    use deployctl_aws::cloudwatch::dashboard::{Dashboard, SCHEMA};
+    let moto = crate::support::moto::Moto::start();
+    let aws = moto.aws().await;
+    let rc = crate::support::kit::read_ctx("shop", "us-east-2");
+    let kind = deployctl_aws::kit::Adapter(Dashboard::new(aws.cloudwatch()));
+    let body = |title: &str| {
+        serde_json::json!({"widgets": [{"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
+            "title": title, "region": "us-east-2", "metrics": [["AWS/ECS", "CPUUtilization", "ClusterName", "shop"]]
+        }}]})
+    };
+    let want = crate::support::kit::props(serde_json::json!({"body": body("CPU")}));
+    let op = |action| crate::support::kit::op("shop", "us-east-2", "ops", SCHEMA.type_name, action, &[]);
+    let created = kind.create(&op(StepAction::Create), &want).await.unwrap();
+    assert_eq!(created.id, "shop-ops");
+    let live = crate::support::kit::read_one(&kind, &rc, "shop-ops").await;
+    crate::support::kit::assert_clean(&SCHEMA, &want, &live);
+    let raw = aws.cloudwatch().get_dashboard().dashboard_name("shop-ops").send().await.unwrap();
+    let sent: serde_json::Value = serde_json::from_str(raw.dashboard_body().unwrap()).unwrap();
+    assert_eq!(sent["widgets"][0]["properties"]["title"], "CPU");
+
+    let retitled = crate::support::kit::props(serde_json::json!({"body": body("CPU of the shop")}));
+    assert_eq!(crate::support::kit::changes(&SCHEMA, &retitled, &live), ["body"]);
+    kind.update(&op(StepAction::Update), &live, &retitled, &["body".into()]).await.unwrap();
+    let live = crate::support::kit::read_one(&kind, &rc, "shop-ops").await;
+    crate::support::kit::assert_clean(&SCHEMA, &retitled, &live);
+
+    // Another create of the same name, not after a crash: refused.
+    let err = kind.create(&op(StepAction::Create), &want).await.unwrap_err();
+    assert!(err.message.contains("already exists and is not this stack's ops"), "{err:?}");
+
+    kind.delete(&op(StepAction::Delete), &live, &Default::default()).await.unwrap();
+    kind.delete(&op(StepAction::Delete), &live, &Default::default()).await.unwrap();
+    assert!(crate::support::kit::read_opt(&kind, &rc, "shop-ops").await.is_none());
+}
