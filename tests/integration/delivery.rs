@@ -1,7 +1,7 @@
 //! The delivery-tier example stacks: seed 002's five-stage CodeCommit
-//! pipeline, seed 003's GitHub Actions deployment through OIDC and seed
-//! 004's autoscaled service, each through init → up → a clean diff →
-//! destroy, checked through the AWS API.
+//! pipeline and seed 003's GitHub Actions deployment through OIDC, each
+//! through init → up → a clean diff → destroy, checked through the AWS API.
+//! (Seed 004 is whole in shop.rs.)
 
 use crate::harness::*;
 
@@ -63,80 +63,6 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
         let left: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
         assert_eq!(left, vec!["cloud-health-deployctl-state"], "only the state bucket remains");
     });
-}
-
-#[test]
-fn seed_004_service_scales_on_cpu_and_memory_through_init_up_diff_and_destroy() {
-    let moto = Moto::start();
-    let p = Project::new(&moto);
-    let spec = spec("stacks/shop.yaml");
-    p.ok(&["init", &spec]);
-    p.ok(&["up", &spec, "--yes"]);
-    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
-
-    rt().block_on(async {
-        let aas = aws_sdk_applicationautoscaling::Client::new(&moto.sdk_config().await);
-        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
-        let targets = aas.describe_scalable_targets().service_namespace(ns.clone()).send().await.unwrap();
-        let t = &targets.scalable_targets()[0];
-        assert_eq!(t.resource_id(), "service/awsomeshop-prod/awsomeshop-core");
-        assert_eq!((t.min_capacity(), t.max_capacity()), (2, 10));
-        let policies = aas.describe_scaling_policies().service_namespace(ns).send().await.unwrap();
-        let mut seen: Vec<(String, f64, Option<i32>)> = policies
-            .scaling_policies()
-            .iter()
-            .map(|p| {
-                let c = p.target_tracking_scaling_policy_configuration().unwrap();
-                (
-                    c.predefined_metric_specification().unwrap().predefined_metric_type().as_str().to_string(),
-                    c.target_value(),
-                    c.scale_in_cooldown(),
-                )
-            })
-            .collect();
-        seen.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            seen,
-            vec![
-                ("ECSServiceAverageCPUUtilization".to_string(), 70.0, Some(300)),
-                ("ECSServiceAverageMemoryUtilization".to_string(), 80.0, Some(300)),
-            ]
-        );
-    });
-
-    // Scaling bounds change in place.
-    let plan = p.ok(&["diff", &spec, "--var", "max_tasks=12", "--json"]).json();
-    let changed: Vec<(&str, &str)> = plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] != "no_op")
-        .map(|r| (r["address"].as_str().unwrap(), r["action"].as_str().unwrap()))
-        .collect();
-    assert_eq!(changed, vec![("scaling", "update")]);
-
-    p.ok(&["destroy", &spec, "--yes"]);
-    rt().block_on(async {
-        let aas = aws_sdk_applicationautoscaling::Client::new(&moto.sdk_config().await);
-        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
-        assert!(aas
-            .describe_scaling_policies()
-            .service_namespace(ns.clone())
-            .send()
-            .await
-            .unwrap()
-            .scaling_policies()
-            .is_empty());
-        assert!(aas
-            .describe_scalable_targets()
-            .service_namespace(ns)
-            .send()
-            .await
-            .unwrap()
-            .scalable_targets()
-            .is_empty());
-    });
-    assert_eq!(rt().block_on(async { tagged(&moto.ec2().await, "awsomeshop").await }), vec![]);
 }
 
 #[test]

@@ -20,5 +20,6 @@ mod prod;
 mod replacement;
 mod s3_backend;
 mod secrets;
+mod shop;
 mod spec_errors;
 mod terminal;

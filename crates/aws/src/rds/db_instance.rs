@@ -221,7 +221,41 @@ fn span(start: u32, end: u32, period: u32) -> u32 {
     (end + period - start) % period
 }
 
+/// Whether the daily backup window `(a, b)` meets the weekly maintenance
+/// window `(c, d)` (minutes after midnight, after Monday midnight) on any
+/// day: RDS refuses windows that overlap or touch.
+fn windows_meet((a, b): (u32, u32), (c, d): (u32, u32)) -> bool {
+    const DAY: u32 = 24 * 60;
+    const WEEK: u32 = 7 * DAY;
+    let backup_len = span(a, b, DAY);
+    let maintenance_len = span(c, d, WEEK);
+    // Both as intervals on a two-week line, so that wrapping ones stay whole.
+    (0..8).any(|day| {
+        let start = day * DAY + a;
+        let end = start + backup_len;
+        [c, c + WEEK].iter().any(|&m| start <= m + maintenance_len && m <= end)
+    })
+}
+
 fn windows(p: &Literals) -> Option<RuleViolation> {
+    let backup = text(p, "preferred_backup_window")
+        .and_then(|w| w.split_once('-').and_then(|(a, b)| Some((clock(a)?, clock(b)?))));
+    let maintenance = text(p, "preferred_maintenance_window")
+        .and_then(|w| w.split_once('-').and_then(|(a, b)| Some((weekly(a)?, weekly(b)?))));
+    if let (Some(b), Some(m)) = (backup, maintenance) {
+        if windows_meet(b, m) {
+            return violation(
+                "preferred_maintenance_window",
+                format!(
+                    "{:?} meets the backup window {:?}; RDS refuses windows that overlap or touch",
+                    text(p, "preferred_maintenance_window").unwrap_or_default(),
+                    text(p, "preferred_backup_window").unwrap_or_default()
+                ),
+                "move one window so there is time between them, e.g. backups 03:00-04:00 and maintenance \
+                 sun:04:30-sun:05:30",
+            );
+        }
+    }
     if let Some(w) = text(p, "preferred_backup_window") {
         let parsed = w.split_once('-').and_then(|(a, b)| Some((clock(a)?, clock(b)?)));
         match parsed {
@@ -778,6 +812,14 @@ mod tests {
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sun:04:30-sun:05:30"}))).is_none());
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sun:23:30-mon:00:30"}))).is_none());
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sunday:04:30-sun:05:30"}))).is_some());
+        let both =
+            |b: &str, m: &str| windows(&lit(json!({"preferred_backup_window": b, "preferred_maintenance_window": m})));
+        assert!(both("03:00-04:00", "sun:04:00-sun:05:00").unwrap().message.contains("overlap or touch"));
+        assert!(both("03:00-04:00", "wed:03:30-wed:04:30").is_some());
+        assert!(both("23:30-00:30", "mon:00:00-mon:01:00").is_some(), "a backup window over midnight");
+        assert!(both("23:30-00:30", "sun:23:45-mon:00:15").is_some(), "a maintenance window over the week's end");
+        assert!(both("03:00-04:00", "sun:04:30-sun:05:30").is_none());
+        assert!(both("03:00-04:00", "sun:01:00-sun:02:59").is_none());
     }
 
     #[test]
