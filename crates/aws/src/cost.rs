@@ -28,6 +28,25 @@ const INTERFACE_ENDPOINT_AZ_HOUR: f64 = 0.01;
 const SECRET_MONTH: f64 = 0.40;
 const ALARM_MONTH: f64 = 0.10;
 const PIPELINE_V1_MONTH: f64 = 1.00;
+const DASHBOARD_MONTH: f64 = 3.00;
+const HOSTED_ZONE_MONTH: f64 = 0.50;
+/// RDS storage per GB-month (seed 004: gp2), and io1's.
+const RDS_GP_GB_MONTH: f64 = 0.115;
+const RDS_IO1_GB_MONTH: f64 = 0.125;
+/// RDS for MySQL, PostgreSQL and MariaDB, Single-AZ, per hour (seed 004:
+/// db.t3.micro at $0.017). Multi-AZ is twice.
+const RDS_CLASS_HOUR: &[(&str, f64)] = &[
+    ("db.t3.micro", 0.017),
+    ("db.t3.small", 0.034),
+    ("db.t3.medium", 0.068),
+    ("db.t3.large", 0.136),
+    ("db.t4g.micro", 0.016),
+    ("db.t4g.small", 0.032),
+    ("db.t4g.medium", 0.065),
+    ("db.m5.large", 0.171),
+    ("db.m6g.large", 0.152),
+    ("db.r5.large", 0.25),
+];
 
 /// One resource's estimate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -134,6 +153,38 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
         }
         "sns.topic" => {
             usage.push("$0.50 per million publishes; email and SMS deliveries priced apart".into());
+            (0.0, "billed by use".to_string())
+        }
+        "rds.db_instance" => {
+            let class = r.known("instance_class");
+            let class = class.as_str().unwrap_or("?");
+            let multi_az = r.known("multi_az") == Value::Bool(true);
+            let azs = if multi_az { 2.0 } else { 1.0 };
+            let gb = r.known("allocated_storage").as_f64().unwrap_or(0.0);
+            let storage = r.known("storage_type");
+            let per_gb = if storage.as_str() == Some("io1") { RDS_IO1_GB_MONTH } else { RDS_GP_GB_MONTH };
+            usage.push("$0.095 per GB-month of backups beyond the instance's storage".into());
+            match RDS_CLASS_HOUR.iter().find(|(c, _)| *c == class) {
+                Some((_, hour)) => (
+                    azs * (hour * HOURS + gb * per_gb),
+                    format!(
+                        "{class} × {HOURS} h × ${hour} + {gb} GB × ${per_gb}{}",
+                        if multi_az { ", twice for Multi-AZ" } else { "" }
+                    ),
+                ),
+                None => {
+                    usage.push(format!("{class}: not in the price table; see aws.amazon.com/rds/pricing"));
+                    (azs * gb * per_gb, format!("{gb} GB × ${per_gb} (the instance class is not priced here)"))
+                }
+            }
+        }
+        "cloudwatch.dashboard" => (DASHBOARD_MONTH, "1 dashboard, a month (the first 3 of an account are free)".into()),
+        "route53.hosted_zone" => {
+            usage.push("$0.40 per million queries".into());
+            (HOSTED_ZONE_MONTH, "1 hosted zone, a month".to_string())
+        }
+        "cognito.user_pool" => {
+            usage.push("$0.015 per monthly active user beyond the first 10,000 (Essentials)".into());
             (0.0, "billed by use".to_string())
         }
         "ssm.parameter" => {
@@ -394,5 +445,28 @@ mod tests {
         assert_eq!(service.monthly, 2.70);
         let side = render(&prod, &[("dev".into(), dev)]);
         assert!(side.contains("nat[b]") && side.contains("—"), "nat[b] is prod only:\n{side}");
+    }
+
+    #[test]
+    fn the_shops_database_is_priced_as_seed_004_says_and_multi_az_doubles_it() {
+        let schemas = crate::schemas();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let shop = |pairs: &[(&str, &str)]| {
+            let overrides = deployctl_spec::VarOverrides {
+                files: Vec::new(),
+                pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            };
+            estimate(&deployctl_spec::load(&root.join("stacks/shop.yaml"), &overrides, &schemas).unwrap())
+        };
+        let est = shop(&[]);
+        let db = est.items.iter().find(|i| i.address == "db").unwrap();
+        // db.t3.micro at $0.017 an hour, 20 GB of gp2 at $0.115.
+        assert_eq!(db.monthly, money(0.017 * 730.0 + 20.0 * 0.115));
+        assert!(db.basis.contains("db.t3.micro"), "{}", db.basis);
+        let bigger = shop(&[("db_instance_class", "db.x9.huge")]);
+        let db = bigger.items.iter().find(|i| i.address == "db").unwrap();
+        assert!(db.usage.iter().any(|u| u.contains("db.x9.huge: not in the price table")), "{db:?}");
+        let dashboard = est.items.iter().find(|i| i.kind == "cloudwatch.dashboard").unwrap();
+        assert_eq!(dashboard.monthly, 3.0);
     }
 }

@@ -148,6 +148,38 @@ pub const RULES: &[Rule] = &[
         check: logs_no_retention,
     },
     Rule {
+        id: "rds-unencrypted",
+        severity: Severity::Error,
+        checkov: &["CKV_AWS_16"],
+        kind: "rds.db_instance",
+        summary: "The database's storage is not encrypted at rest (and cannot be encrypted later in place).",
+        check: rds_unencrypted,
+    },
+    Rule {
+        id: "rds-public",
+        severity: Severity::Error,
+        checkov: &["CKV_AWS_17"],
+        kind: "rds.db_instance",
+        summary: "The database gets a public address.",
+        check: rds_public,
+    },
+    Rule {
+        id: "rds-no-deletion-protection",
+        severity: Severity::Warning,
+        checkov: &["CKV_AWS_293"],
+        kind: "rds.db_instance",
+        summary: "The database can be deleted by a destroy or a replacement without first turning protection off.",
+        check: rds_no_deletion_protection,
+    },
+    Rule {
+        id: "rds-no-backups",
+        severity: Severity::Error,
+        checkov: &["CKV_AWS_133"],
+        kind: "rds.db_instance",
+        summary: "The database keeps no automated backups (backup_retention_period: 0).",
+        check: rds_no_backups,
+    },
+    Rule {
         id: "iam-full-admin",
         severity: Severity::Error,
         checkov: &["CKV_AWS_1", "CKV_AWS_62"],
@@ -375,6 +407,50 @@ fn logs_no_retention(r: &Resource) -> Vec<Hit> {
     hit(None, "keeps log events forever (no retention_in_days)", "set retention_in_days, e.g. retention_in_days: 30")
 }
 
+fn rds_unencrypted(r: &Resource) -> Vec<Hit> {
+    match prop(r, "storage_encrypted") {
+        Some(Value::Bool(false)) => hit(
+            Some("storage_encrypted"),
+            "stores its data unencrypted",
+            "leave storage_encrypted out (it defaults to true), or set storage_encrypted: true",
+        ),
+        _ => Vec::new(),
+    }
+}
+
+fn rds_public(r: &Resource) -> Vec<Hit> {
+    match prop(r, "publicly_accessible") {
+        Some(Value::Bool(true)) => hit(
+            Some("publicly_accessible"),
+            "is reachable from the internet",
+            "set publicly_accessible: false and reach it from inside the VPC",
+        ),
+        _ => Vec::new(),
+    }
+}
+
+fn rds_no_deletion_protection(r: &Resource) -> Vec<Hit> {
+    match prop(r, "deletion_protection") {
+        Some(Value::Bool(false)) => hit(
+            Some("deletion_protection"),
+            "can be deleted without turning protection off first",
+            "set deletion_protection: true (a variable lets a dev stack turn it off)",
+        ),
+        _ => Vec::new(),
+    }
+}
+
+fn rds_no_backups(r: &Resource) -> Vec<Hit> {
+    match prop(r, "backup_retention_period") {
+        Some(Value::Number(n)) if n.as_i64() == Some(0) => hit(
+            Some("backup_retention_period"),
+            "keeps no automated backups",
+            "set backup_retention_period to 7 or more days",
+        ),
+        _ => Vec::new(),
+    }
+}
+
 fn iam_full_admin(r: &Resource) -> Vec<Hit> {
     let Some(Value::Object(policies)) = prop(r, "inline_policies") else { return Vec::new() };
     use crate::kit::policy::{names_any, statements};
@@ -492,6 +568,17 @@ resources:
         everything:
           Version: "2012-10-17"
           Statement: [{Effect: Allow, Action: "*", Resource: "*"}]
+  db:
+    type: rds.db_instance
+    properties:
+      engine: mysql
+      instance_class: db.t3.micro
+      allocated_storage: 20
+      master_username: admin
+      storage_encrypted: false
+      publicly_accessible: true
+      deletion_protection: false
+      backup_retention_period: 0
 "#;
 
     fn findings(text: &str) -> Vec<Finding> {
