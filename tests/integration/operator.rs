@@ -623,6 +623,55 @@ fn a_data_lookup_by_name_finds_a_hosted_zone_the_stack_writes_records_in_and_lea
 }
 
 #[test]
+fn data_lookups_by_name_find_an_issued_certificate_a_role_and_a_secret_made_by_hand() {
+    let moto = Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "1")]);
+    let p = Project::new(&moto);
+    let (cert, role, secret) = rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let acm = aws_sdk_acm::Client::new(&conf);
+        let dns = aws_sdk_acm::types::ValidationMethod::Dns;
+        let out = acm.request_certificate().domain_name("api.example.org").validation_method(dns).send().await;
+        let cert = out.unwrap().certificate_arn().unwrap().to_string();
+        // moto issues it on the first read after the wait.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        acm.describe_certificate().certificate_arn(&cert).send().await.unwrap();
+        let iam = aws_sdk_iam::Client::new(&conf);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = iam.create_role().role_name("deploy-role").assume_role_policy_document(trust).send().await.unwrap();
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        let secret = sm.create_secret().name("app/key").secret_string("s3cr3t-value").send().await.unwrap();
+        (cert, role.role().unwrap().arn().to_string(), secret.arn().unwrap().to_string())
+    });
+    let spec = p.spec(
+        "named.yaml",
+        "stack: named\nregion: us-east-1\ndata:\n  cert: {type: acm.certificate, name: api.example.org}\n  role: {type: iam.role, name: deploy-role}\n  key: {type: secretsmanager.secret, name: app/key}\nresources:\n  logs:\n    type: logs.log_group\n    properties: {log_group_name: /named, retention_in_days: 7}\noutputs:\n  cert: ${data.cert.arn}\n  role: ${data.role.arn}\n  key: ${data.key.arn}\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let up = p.ok(&["up", spec, "--yes", "--json"]).json();
+    assert_eq!(
+        (up["outputs"]["cert"].as_str(), up["outputs"]["role"].as_str()),
+        (Some(cert.as_str()), Some(role.as_str()))
+    );
+    assert_eq!(up["outputs"]["key"].as_str(), Some(secret.as_str()));
+    assert!(!serde_json::to_string(&p.state("named").unwrap()).unwrap().contains("s3cr3t"), "a lookup reads no value");
+    p.ok(&["destroy", spec, "--yes"]);
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let iam = aws_sdk_iam::Client::new(&conf);
+        assert!(iam.get_role().role_name("deploy-role").send().await.is_ok(), "the role, not the stack's, stays");
+    });
+    // A kind with no name lookup says which have one.
+    let vpc = p.spec("vpc.yaml", "stack: v\nregion: us-east-1\ndata:\n  net: {type: ec2.vpc, name: main}\nresources:\n  logs:\n    type: logs.log_group\n    properties: {log_group_name: /v, retention_in_days: 7}\n");
+    let r = p.run(&["diff", vpc.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("ec2.vpc cannot be looked up by name") && r.stderr.contains("acm.certificate"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn verify_names_an_https_listener_whose_certificate_is_not_issued_or_not_waited_for() {
     // moto issues a requested certificate this long after the request.
     let moto = Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "2")]);

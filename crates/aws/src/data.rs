@@ -19,11 +19,25 @@ pub enum LookupError {
     Ambiguous { at: String, name: String, type_name: String, what: String, count: usize, ids: String },
     #[error("{at}: data {name}: {type_name} cannot be looked up by tags\n  hint: name it by id: {{type: {type_name}, id: …}}; tags work for the ec2 kinds")]
     NoTagLookup { at: String, name: String, type_name: String },
-    #[error("{at}: data {name}: {type_name} cannot be looked up by name\n  hint: name it by id: {{type: {type_name}, id: …}}; name works for route53.hosted_zone")]
+    #[error("{at}: data {name}: {type_name} cannot be looked up by name\n  hint: name it by id: {{type: {type_name}, id: …}}; name works for {}", NAMED.join(", "))]
     NoNameLookup { at: String, name: String, type_name: String },
     #[error("{at}: data {name}: looking up {type_name}: {source}")]
     Read { at: String, name: String, type_name: String, source: deployctl_engine::ProviderError },
 }
+
+/// The kinds a lookup finds by `name:`: a hosted zone by its domain, an
+/// issued ACM certificate by its domain name, and the kinds whose name is
+/// their id (or, for a secret, is read like it).
+pub const NAMED: &[&str] = &[
+    "route53.hosted_zone",
+    "acm.certificate",
+    "iam.role",
+    "secretsmanager.secret",
+    "logs.log_group",
+    "ecr.repository",
+    "s3.bucket",
+    "ssm.parameter",
+];
 
 /// The EC2 resource type DescribeTags filters by, per kind.
 fn ec2_resource_type(kind: &str) -> Option<&'static str> {
@@ -54,12 +68,12 @@ pub async fn lookup(
         |source| LookupError::Read { at: at.clone(), name: name.clone(), type_name: type_name.clone(), source };
     let ids: Vec<String> = match (&source.id, &source.by_name) {
         (Some(id), _) => vec![id.clone()],
-        (None, Some(by_name)) => {
-            if source.type_name != "route53.hosted_zone" {
-                return Err(LookupError::NoNameLookup { at, name, type_name });
-            }
-            zones_named(aws, by_name).await.map_err(read_error)?
-        }
+        (None, Some(by_name)) => match source.type_name.as_str() {
+            "route53.hosted_zone" => zones_named(aws, by_name).await.map_err(read_error)?,
+            "acm.certificate" => certificates_named(aws, by_name).await.map_err(read_error)?,
+            t if NAMED.contains(&t) => vec![by_name.clone()],
+            _ => return Err(LookupError::NoNameLookup { at, name, type_name }),
+        },
         (None, None) => {
             let Some(resource_type) = ec2_resource_type(&source.type_name) else {
                 return Err(LookupError::NoTagLookup { at, name, type_name });
@@ -123,6 +137,24 @@ async fn zones_named(aws: &Aws, name: &str) -> Result<Vec<String>, deployctl_eng
         .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
         .map(|z| crate::route53::bare_zone_id(z.id()))
         .collect())
+}
+
+/// The ARNs of the issued certificates whose domain name is `name` (as
+/// Terraform's data source, only ISSUED ones: a certificate pending
+/// validation is not yet usable).
+async fn certificates_named(aws: &Aws, name: &str) -> Result<Vec<String>, deployctl_engine::ProviderError> {
+    use aws_sdk_acm::types::CertificateStatus;
+    let mut pages =
+        aws.acm().list_certificates().certificate_statuses(CertificateStatus::Issued).into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        for c in page.map_err(crate::from_sdk)?.certificate_summary_list() {
+            if c.domain_name().is_some_and(|d| d.eq_ignore_ascii_case(name.trim_end_matches('.'))) {
+                out.extend(c.certificate_arn().map(str::to_string));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The ids of the EC2 resources of `resource_type` carrying every tag.
