@@ -132,6 +132,14 @@ pub const RULES: &[Rule] = &[
         check: ecs_plaintext_secret,
     },
     Rule {
+        id: "ecs-privileged-container",
+        severity: Severity::Error,
+        checkov: &["CKV_AWS_334"],
+        kind: "ecs.task_definition",
+        summary: "A container runs privileged: root on the host it shares with other tasks.",
+        check: ecs_privileged,
+    },
+    Rule {
         id: "ecs-same-task-and-execution-role",
         severity: Severity::Warning,
         checkov: &["CKV_AWS_249"],
@@ -347,6 +355,21 @@ fn sg_open(r: &Resource) -> Vec<Hit> {
         }
     }
     out
+}
+
+fn ecs_privileged(r: &Resource) -> Vec<Hit> {
+    let Some(Value::Array(containers)) = prop(r, "container_definitions") else { return Vec::new() };
+    containers
+        .iter()
+        .filter(|c| c["privileged"] == Value::Bool(true))
+        .flat_map(|c| {
+            hit(
+                Some("container_definitions"),
+                format!("container {} runs privileged", c["name"].as_str().unwrap_or("?")),
+                "drop privileged: true; add only the Linux capability the container needs",
+            )
+        })
+        .collect()
 }
 
 fn ecs_public_ip(r: &Resource) -> Vec<Hit> {
@@ -579,6 +602,14 @@ resources:
       publicly_accessible: true
       deletion_protection: false
       backup_retention_period: 0
+  host_task:
+    type: ecs.task_definition
+    properties:
+      family: host
+      requires_compatibilities: [EC2]
+      network_mode: bridge
+      container_definitions:
+        - {name: agent, image: agent, memory: 256, privileged: true}
 "#;
 
     fn findings(text: &str) -> Vec<Finding> {

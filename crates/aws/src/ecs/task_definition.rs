@@ -147,6 +147,8 @@ model! {
         working_directory: Option<String> = "The working directory.",
         user: Option<String> = "The user (and group) to run as, e.g. `1000:1000`.",
         readonly_root_filesystem: bool = "Whether the root filesystem is read-only." [default("false")],
+        privileged: bool = "Whether the container runs with root on the host (EC2 only: Fargate refuses it)."
+            [default("false")],
         start_timeout: Option<i32> = "Seconds to wait for `depends_on` to be met.",
         stop_timeout: Option<i32> = "Seconds between SIGTERM and SIGKILL.",
         depends_on: Vec<DependsOn> = "Containers this one starts after." [default("[]")],
@@ -213,7 +215,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn_without_revision", doc: "The family's ARN, without `:<revision>`." },
     ],
     taggable: true,
-    rules: &[fargate_size, compatibilities, fargate_awsvpc, some_container],
+    rules: &[fargate_size, compatibilities, fargate_awsvpc, some_container, fargate_unprivileged],
     example: "task:\n  type: ecs.task_definition\n  properties:\n    family: ${stack}-web\n    cpu: 512\n    memory: 1024\n    execution_role_arn: ${exec_role.arn}\n    container_definitions:\n      - name: web\n        image: nginx:1.27\n        port_mappings: [{container_port: 8080}]\n        environment: [{name: PORT, value: \"8080\"}]\n        secrets:\n          - {name: API_KEY, value_from: \"${api_key.arn}\"}\n        log_configuration:\n          log_driver: awslogs\n          options: {awslogs-group: /ecs/web, awslogs-region: us-east-1, awslogs-stream-prefix: ecs}\n        health_check:\n          command: [CMD-SHELL, \"curl -f http://localhost:8080/ || exit 1\"]\n          start_period: 60\n",
 };
 
@@ -238,6 +240,19 @@ fn fargate_awsvpc(p: &Literals) -> Option<RuleViolation> {
         field: "network_mode",
         message: format!("a Fargate task runs in network mode awsvpc, not {mode}"),
         hint: "leave network_mode out (awsvpc), or set requires_compatibilities: [EC2]".into(),
+    })
+}
+
+/// Fargate refuses a privileged container at registration.
+fn fargate_unprivileged(p: &Literals) -> Option<RuleViolation> {
+    let Some(Some(Value::Array(containers))) = p.get("container_definitions") else { return None };
+    let name = containers.iter().find(|c| c["privileged"] == Value::Bool(true))?["name"].as_str().unwrap_or("?");
+    fargate(p).then(|| RuleViolation {
+        field: "container_definitions",
+        message: format!("container {name} is privileged, which Fargate does not run"),
+        hint: "drop privileged (grant the capability the container needs instead), or set \
+               requires_compatibilities: [EC2]"
+            .into(),
     })
 }
 
@@ -388,6 +403,7 @@ fn container_model(c: &ContainerDefinition, network_mode: &str) -> Container {
         working_directory: owned(c.working_directory()),
         user: owned(c.user()),
         readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
+        privileged: c.privileged().unwrap_or(false),
         start_timeout: c.start_timeout(),
         stop_timeout: c.stop_timeout(),
         depends_on: c.depends_on().iter().map(dep).collect(),
@@ -493,6 +509,7 @@ fn container(c: &Container, index: usize) -> Result<ContainerDefinition, Provide
         .set_working_directory(c.working_directory.clone())
         .set_user(c.user.clone())
         .readonly_root_filesystem(c.readonly_root_filesystem)
+        .set_privileged(c.privileged.then_some(true))
         .set_start_timeout(c.start_timeout)
         .set_stop_timeout(c.stop_timeout)
         .set_depends_on(Some(c.depends_on.iter().map(dep).collect::<Result<_, _>>()?))
@@ -638,6 +655,19 @@ impl Kind for TaskDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_privileged_container_is_refused_on_fargate_and_allowed_on_ec2() {
+        let lit = |v: Value| -> Literals {
+            v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+        };
+        let containers = serde_json::json!([{"name": "agent", "image": "a", "privileged": true}]);
+        let on_fargate = lit(serde_json::json!({"container_definitions": containers}));
+        let v = fargate_unprivileged(&on_fargate).unwrap();
+        assert!(v.message.contains("agent is privileged"), "{v:?}");
+        let on_ec2 = lit(serde_json::json!({"container_definitions": containers, "requires_compatibilities": ["EC2"]}));
+        assert!(fargate_unprivileged(&on_ec2).is_none());
+    }
 
     #[test]
     fn arns_split_into_family_and_revision() {
