@@ -281,9 +281,7 @@ impl Kind for Certificate {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn names_acm_refuses_are_refused_offline() {

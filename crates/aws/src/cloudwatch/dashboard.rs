@@ -180,9 +180,7 @@ impl Kind for Dashboard {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn a_body_cloudwatch_would_refuse_is_refused_offline() {

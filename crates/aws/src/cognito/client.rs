@@ -207,6 +207,31 @@ fn default_name(stack: &str, address: &str) -> String {
     )
 }
 
+/// The settings CreateUserPoolClient and UpdateUserPoolClient both take,
+/// set on either builder from the model.
+macro_rules! settings {
+    ($call:expr, $want:expr) => {{
+        let want = $want;
+        $call
+            .set_explicit_auth_flows(Some(
+                want.explicit_auth_flows.iter().map(|f| ExplicitAuthFlowsType::from(f.as_str())).collect(),
+            ))
+            .access_token_validity(want.access_token_validity_minutes as i32)
+            .id_token_validity(want.id_token_validity_minutes as i32)
+            .refresh_token_validity(want.refresh_token_validity_days as i32)
+            .token_validity_units(units())
+            .set_allowed_o_auth_flows(Some(
+                want.allowed_oauth_flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect(),
+            ))
+            .set_allowed_o_auth_scopes(Some(want.allowed_oauth_scopes.clone()))
+            .allowed_o_auth_flows_user_pool_client(!want.allowed_oauth_flows.is_empty())
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::from(
+                want.prevent_user_existence_errors.as_str(),
+            ))
+            .enable_token_revocation(want.enable_token_revocation)
+    }};
+}
+
 pub struct PoolClient {
     client: Client,
 }
@@ -272,34 +297,13 @@ impl Kind for PoolClient {
 
     async fn create(&self, ctx: &OpCtx, want: &ClientModel) -> Result<Created, ProviderError> {
         let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
-        let out = self
-            .client
-            .create_user_pool_client()
-            .user_pool_id(&want.user_pool_id)
-            .client_name(&name)
-            .generate_secret(want.generate_secret)
-            .set_explicit_auth_flows(Some(
-                want.explicit_auth_flows.iter().map(|f| ExplicitAuthFlowsType::from(f.as_str())).collect(),
-            ))
-            .access_token_validity(want.access_token_validity_minutes as i32)
-            .id_token_validity(want.id_token_validity_minutes as i32)
-            .refresh_token_validity(want.refresh_token_validity_days as i32)
-            .token_validity_units(units())
-            .set_allowed_o_auth_flows(Some(
-                want.allowed_oauth_flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect(),
-            ))
-            .set_allowed_o_auth_scopes(Some(want.allowed_oauth_scopes.clone()))
-            .allowed_o_auth_flows_user_pool_client(!want.allowed_oauth_flows.is_empty())
+        let call = self.client.create_user_pool_client().user_pool_id(&want.user_pool_id).client_name(&name);
+        let call = settings!(call.generate_secret(want.generate_secret), want);
+        let call = call
             .set_callback_urls(Some(want.callback_urls.clone()).filter(|u| !u.is_empty()))
             .set_logout_urls(Some(want.logout_urls.clone()).filter(|u| !u.is_empty()))
-            .set_supported_identity_providers(Some(providers(want)).filter(|p| !p.is_empty()))
-            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::from(
-                want.prevent_user_existence_errors.as_str(),
-            ))
-            .enable_token_revocation(want.enable_token_revocation)
-            .send()
-            .await
-            .map_err(from_sdk)?;
+            .set_supported_identity_providers(Some(providers(want)).filter(|p| !p.is_empty()));
+        let out = call.send().await.map_err(from_sdk)?;
         let c = out.user_pool_client.ok_or_else(|| ProviderError::msg("CreateUserPoolClient answered no client"))?;
         let id = format!("{}/{}", want.user_pool_id, c.client_id().unwrap_or_default());
         ctx.record_id(&id);
@@ -316,34 +320,13 @@ impl Kind for PoolClient {
         let (pool, client) = live.id.split_once('/').unwrap_or_default();
         let name =
             want.name.clone().or_else(|| live.attributes.get("name").and_then(Value::as_str).map(str::to_string));
-        let out = self
-            .client
-            .update_user_pool_client()
-            .user_pool_id(pool)
-            .client_id(client)
-            .set_client_name(name)
-            .set_explicit_auth_flows(Some(
-                want.explicit_auth_flows.iter().map(|f| ExplicitAuthFlowsType::from(f.as_str())).collect(),
-            ))
-            .access_token_validity(want.access_token_validity_minutes as i32)
-            .id_token_validity(want.id_token_validity_minutes as i32)
-            .refresh_token_validity(want.refresh_token_validity_days as i32)
-            .token_validity_units(units())
-            .set_allowed_o_auth_flows(Some(
-                want.allowed_oauth_flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect(),
-            ))
-            .set_allowed_o_auth_scopes(Some(want.allowed_oauth_scopes.clone()))
-            .allowed_o_auth_flows_user_pool_client(!want.allowed_oauth_flows.is_empty())
+        // Everything, as Cognito resets what an update leaves out.
+        let call = self.client.update_user_pool_client().user_pool_id(pool).client_id(client).set_client_name(name);
+        let call = settings!(call, want)
             .set_callback_urls(Some(want.callback_urls.clone()))
             .set_logout_urls(Some(want.logout_urls.clone()))
-            .set_supported_identity_providers(Some(providers(want)))
-            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::from(
-                want.prevent_user_existence_errors.as_str(),
-            ))
-            .enable_token_revocation(want.enable_token_revocation)
-            .send()
-            .await
-            .map_err(from_sdk)?;
+            .set_supported_identity_providers(Some(providers(want)));
+        let out = call.send().await.map_err(from_sdk)?;
         Ok(out.user_pool_client.map(|c| attributes(&c)))
     }
 
@@ -358,9 +341,7 @@ impl Kind for PoolClient {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn flows_cognito_refuses_are_refused_offline() {

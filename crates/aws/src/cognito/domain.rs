@@ -178,9 +178,7 @@ impl Kind for Domain {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn prefixes_and_domains_of_ones_own_are_told_apart() {

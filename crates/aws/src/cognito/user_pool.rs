@@ -342,9 +342,7 @@ impl Kind for UserPool {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn sign_in_and_recovery_values_are_what_cognito_takes() {

@@ -722,6 +722,13 @@ fn debug_assert_attributes(schema: &KindSchema, attributes: &Props) {
     }
 }
 
+/// A JSON object as the literal values a rule sees: what the kinds' rule
+/// tests build their inputs with.
+#[cfg(test)]
+pub(crate) fn literals(v: Value) -> Literals {
+    v.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -788,9 +788,7 @@ impl Kind for Instance {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn a_password_of_your_own_and_a_managed_one_exclude_each_other() {

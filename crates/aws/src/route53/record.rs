@@ -326,9 +326,7 @@ impl Kind for Record {
 mod tests {
     use super::*;
 
-    fn lit(v: Value) -> Literals {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
-    }
+    use crate::kit::literals as lit;
 
     #[test]
     fn a_record_is_an_alias_or_values_with_a_ttl() {
