@@ -154,10 +154,19 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
     out
 }
 
-/// Whether the live version is the one asked for, or within it: `8.0` is
-/// met by `8.0.35`, not by `8.4.3` nor `8.01`.
+/// Whether the live version is the one asked for, within it, or newer in
+/// the same major version: `8.0` is met by `8.0.35`, not by `8.4.3` nor
+/// `8.01`; `8.0.35` is met by `8.0.36` (an automatic minor upgrade, which
+/// AWS will not take back: a downgrade is refused).
 pub fn version_meets(want: &str, live: &str) -> bool {
-    live == want || live.strip_prefix(want).is_some_and(|rest| rest.starts_with('.'))
+    if live == want || live.strip_prefix(want).is_some_and(|rest| rest.starts_with('.')) {
+        return true;
+    }
+    let parts = |v: &str| v.split('.').map(|p| p.parse::<u64>().ok()).collect::<Option<Vec<u64>>>();
+    match (parts(want), parts(live)) {
+        (Some(w), Some(l)) => major_version(want) == major_version(live) && l > w,
+        _ => false,
+    }
 }
 
 /// A version's major part: all but its last dot-separated component
@@ -270,6 +279,8 @@ mod tests {
         assert_eq!(diff(json!({"engine_version": "8.0.35"}), live.clone()), vec![]);
         let minor = diff(json!({"engine_version": "8.0.36"}), live.clone());
         assert_eq!((minor.len(), minor[0].update), (1, Update::InPlace));
+        // An automatic minor upgrade past what the spec pins is not undone.
+        assert_eq!(diff(json!({"engine_version": "8.0.34"}), live.clone()), vec![]);
         let major = diff(json!({"engine_version": "8.4.3"}), live.clone());
         assert_eq!((major.len(), major[0].update), (1, Update::Replace));
         // Not a prefix at a dot.

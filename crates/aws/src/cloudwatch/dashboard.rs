@@ -100,17 +100,15 @@ impl Dashboard {
         Ok(Some((body, out.dashboard_arn().map(str::to_string))))
     }
 
-    async fn put(&self, name: &str, body: &Value) -> Result<(), ProviderError> {
+    /// PutDashboard; CloudWatch's validation messages on a dashboard it
+    /// saved are warnings, passed on as progress.
+    async fn put(&self, ctx: &OpCtx, name: &str, body: &Value) -> Result<(), ProviderError> {
         let out = self.client.put_dashboard().dashboard_name(name).dashboard_body(body.to_string()).send().await;
         let out = out.map_err(from_sdk)?;
-        let problems: Vec<String> =
-            out.dashboard_validation_messages().iter().filter_map(|m| m.message().map(str::to_string)).collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ProviderError::new(Some("DashboardInvalidInputError".into()), problems.join("; "))
-                .with_hint("fix the body's widgets as CloudWatch says"))
+        for m in out.dashboard_validation_messages().iter().filter_map(|m| m.message()) {
+            ctx.progress(format!("dashboard {name}: CloudWatch warns: {m}"), std::time::Duration::ZERO);
         }
+        Ok(())
     }
 }
 
@@ -150,7 +148,7 @@ impl Kind for Dashboard {
             )
             .with_hint("set name to another dashboard name, or delete the existing dashboard"));
         }
-        self.put(&name, &want.body).await?;
+        self.put(ctx, &name, &want.body).await?;
         ctx.record_id(&name);
         let arn = self.get(&name).await?.and_then(|(_, arn)| arn);
         Ok(Created { id: name.clone(), attributes: attributes(&name, arn.as_deref()) })
@@ -158,12 +156,12 @@ impl Kind for Dashboard {
 
     async fn update(
         &self,
-        _ctx: &OpCtx,
+        ctx: &OpCtx,
         live: &Observed,
         want: &DashboardModel,
         _changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        self.put(&live.id, &want.body).await?;
+        self.put(ctx, &live.id, &want.body).await?;
         Ok(None)
     }
 

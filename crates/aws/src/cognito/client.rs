@@ -39,11 +39,11 @@ model! {
         allowed_oauth_flows: Vec<String> = "OAuth flows for the hosted UI: `code`, `implicit`, \
             `client_credentials`. Unset: none." [default("[]")],
         allowed_oauth_scopes: Vec<String> = "OAuth scopes: `openid`, `email`, `profile`, …" [default("[]")],
-        callback_urls: Vec<String> = "Where the hosted UI may redirect after sign-in (HTTPS, or http://localhost)."
+        callback_urls: Vec<String> = "Where the hosted UI may redirect after sign-in (https://, an app scheme, or http://localhost)."
             [default("[]")],
         logout_urls: Vec<String> = "Where it may redirect after sign-out." [default("[]")],
-        supported_identity_providers: Vec<String> = "`COGNITO` and any federated providers. Unset: `COGNITO` \
-            when OAuth flows are set." [default("[]")],
+        supported_identity_providers: Option<Vec<String>> = "`COGNITO` and any federated providers. Unset: \
+            `COGNITO` when OAuth flows are set, and not managed.",
         prevent_user_existence_errors: String = "`ENABLED` (sign-in errors do not say whether a user exists) or \
             `LEGACY`." [default("\"ENABLED\""), one_of(PreventUserExistenceErrorTypes::values())],
         enable_token_revocation: bool = "Whether refresh tokens can be revoked." [default("true")],
@@ -108,15 +108,15 @@ fn flow_values(p: &Literals) -> Option<RuleViolation> {
             "add allowed_oauth_scopes, e.g. [openid, email]".into(),
         );
     }
-    if let Some(bad) = strings(p, "callback_urls")
-        .into_iter()
-        .find(|u| !(u.starts_with("https://") || u.starts_with("http://localhost")))
-    {
-        return violation(
-            "callback_urls",
-            format!("{bad:?}: Cognito takes HTTPS, or http://localhost"),
-            "write an https:// URL".into(),
-        );
+    for field in ["callback_urls", "logout_urls"] {
+        let plain_http = |u: &&str| u.starts_with("http://") && !u.starts_with("http://localhost");
+        if let Some(bad) = strings(p, field).into_iter().find(|u| plain_http(u) || u.contains('#')) {
+            return violation(
+                field,
+                format!("{bad:?}: Cognito takes https:// (http:// only for localhost), an app scheme, and no fragment"),
+                "write an https:// URL without a #fragment".into(),
+            );
+        }
     }
     None
 }
@@ -177,7 +177,7 @@ fn model_of(c: &UserPoolClientType) -> ClientModel {
         allowed_oauth_scopes: strings(c.allowed_o_auth_scopes()),
         callback_urls: strings(c.callback_urls()),
         logout_urls: strings(c.logout_urls()),
-        supported_identity_providers: strings(c.supported_identity_providers()),
+        supported_identity_providers: Some(strings(c.supported_identity_providers())),
         prevent_user_existence_errors: c.prevent_user_existence_errors().map_or("LEGACY", |p| p.as_str()).to_string(),
         enable_token_revocation: c.enable_token_revocation().unwrap_or(true),
     }
@@ -192,10 +192,27 @@ fn units() -> TokenValidityUnitsType {
 }
 
 fn providers(want: &ClientModel) -> Vec<String> {
-    if want.supported_identity_providers.is_empty() && !want.allowed_oauth_flows.is_empty() {
-        vec!["COGNITO".into()]
-    } else {
-        want.supported_identity_providers.clone()
+    match &want.supported_identity_providers {
+        Some(p) => p.clone(),
+        None if !want.allowed_oauth_flows.is_empty() => vec!["COGNITO".into()],
+        None => Vec::new(),
+    }
+}
+
+/// An SDK error of a call whose answer carries the client secret: a body
+/// that did not parse is never quoted (it may hold the secret).
+fn secret_safe<E>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    what: &str,
+) -> ProviderError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match e {
+        aws_smithy_runtime_api::client::result::SdkError::ResponseError(_) => {
+            ProviderError::new(Some("ResponseError".into()), format!("{what}: the answer could not be understood"))
+        }
+        e => from_sdk(e),
     }
 }
 
@@ -244,7 +261,8 @@ impl PoolClient {
     async fn read_one(&self, id: &str) -> Result<Option<Live<ClientModel>>, ProviderError> {
         let Some((pool, client)) = id.split_once('/') else { return Ok(None) };
         let out = self.client.describe_user_pool_client().user_pool_id(pool).client_id(client).send().await;
-        let Some(out) = unless_gone(out.map_err(from_sdk), crate::is_not_found)? else { return Ok(None) };
+        let out = out.map_err(|e| secret_safe(e, "DescribeUserPoolClient"));
+        let Some(out) = unless_gone(out, crate::is_not_found)? else { return Ok(None) };
         let Some(c) = out.user_pool_client else { return Ok(None) };
         Ok(Some(Live { id: id.to_string(), model: model_of(&c), attributes: attributes(&c), tags: Default::default() }))
     }
@@ -303,7 +321,7 @@ impl Kind for PoolClient {
             .set_callback_urls(Some(want.callback_urls.clone()).filter(|u| !u.is_empty()))
             .set_logout_urls(Some(want.logout_urls.clone()).filter(|u| !u.is_empty()))
             .set_supported_identity_providers(Some(providers(want)).filter(|p| !p.is_empty()));
-        let out = call.send().await.map_err(from_sdk)?;
+        let out = call.send().await.map_err(|e| secret_safe(e, "CreateUserPoolClient"))?;
         let c = out.user_pool_client.ok_or_else(|| ProviderError::msg("CreateUserPoolClient answered no client"))?;
         let id = format!("{}/{}", want.user_pool_id, c.client_id().unwrap_or_default());
         ctx.record_id(&id);
@@ -326,7 +344,7 @@ impl Kind for PoolClient {
             .set_callback_urls(Some(want.callback_urls.clone()))
             .set_logout_urls(Some(want.logout_urls.clone()))
             .set_supported_identity_providers(Some(providers(want)));
-        let out = call.send().await.map_err(from_sdk)?;
+        let out = call.send().await.map_err(|e| secret_safe(e, "UpdateUserPoolClient"))?;
         Ok(out.user_pool_client.map(|c| attributes(&c)))
     }
 
@@ -353,6 +371,8 @@ mod tests {
         .is_some());
         assert!(flow_values(&lit(json!({"allowed_oauth_flows": ["code"]}))).unwrap().field == "allowed_oauth_scopes");
         assert!(flow_values(&lit(json!({"callback_urls": ["http://shop.example.com/cb"]}))).is_some());
+        assert!(flow_values(&lit(json!({"callback_urls": ["myapp://callback", "http://localhost:3000/cb"]}))).is_none());
+        assert!(flow_values(&lit(json!({"logout_urls": ["https://shop.example.com/#out"]}))).is_some());
     }
 
     #[test]

@@ -62,21 +62,23 @@ model! {
             only grow." [required, range(5, 65536)],
         max_allocated_storage: Option<i64> = "With storage autoscaling, the most it may grow to, in GiB (above \
             `allocated_storage`). Unset: no autoscaling." [range(21, 65536)],
-        storage_type: Option<String> = "`gp3`, `gp2`, `io1`, `io2` or `standard`. Unset: RDS's default."
-            [one_of(&["gp2", "gp3", "io1", "io2", "standard"])],
+        storage_type: Option<String> = "`gp3`, `gp2` or `standard` (provisioned-IOPS `io1`/`io2` need an \
+            `iops` setting this kind does not have yet). Unset: RDS's default." [one_of(&["gp2", "gp3", "standard"])],
         storage_encrypted: bool = "Whether the storage is encrypted at rest (safe default: `true`)."
             [default("true"), replace],
-        kms_key_id: Option<String> = "The KMS key for the storage. Unset: the `aws/rds` key." [replace],
+        kms_key_id: Option<String> = "The KMS key for the storage, as its ARN (RDS reads it back as one). Unset: \
+            the `aws/rds` key." [replace],
         db_name: Option<String> = "A database to create in it (MySQL, MariaDB, PostgreSQL). Unset: none."
             [replace, name(1, 64, "A-Za-z0-9_")],
-        master_username: String = "The master user's name." [required, replace, name(1, 16, "A-Za-z0-9_")],
+        master_username: String = "The master user's name: up to 16 characters for MySQL and MariaDB, 63 for \
+            PostgreSQL." [required, replace, name(1, 128, "A-Za-z0-9_")],
         manage_master_user_password: bool = "Whether RDS creates and rotates the master password in Secrets \
             Manager (safe default: `true`); its ARN is the `master_user_secret_arn` attribute."
             [default("true")],
         master_password: Option<WriteOnly> = "A master password of your own, from a secret source, with \
             `manage_master_user_password: false`; never stored. 8 to 41 characters (MySQL)." [],
-        master_user_secret_kms_key_id: Option<String> = "The KMS key of the managed master secret. Unset: \
-            `aws/secretsmanager`." [],
+        master_user_secret_kms_key_id: Option<String> = "The KMS key of the managed master secret, as its ARN; \
+            RDS takes it only when it starts managing the password. Unset: `aws/secretsmanager`." [],
         db_subnet_group_name: Option<String> = "The `rds.db_subnet_group` it is placed in. Unset: the default \
             VPC's." [replace],
         vpc_security_group_ids: Option<Vec<String>> = "Its security groups. Unset: the VPC's default group, not \
@@ -92,7 +94,7 @@ model! {
         preferred_backup_window: Option<String> = "The daily backup window in UTC, `hh24:mi-hh24:mi`, at least 30 \
             minutes, e.g. `03:00-04:00`. Unset: RDS picks one, not managed." [],
         preferred_maintenance_window: Option<String> = "The weekly maintenance window in UTC, \
-            `ddd:hh24:mi-ddd:hh24:mi`, at least 30 minutes, e.g. `sun:04:30-sun:05:30`. Unset: RDS picks one, not \
+            `ddd:hh24:mi-ddd:hh24:mi` with lowercase days (as RDS reads it back), at least 30 minutes, e.g. `sun:04:30-sun:05:30`. Unset: RDS picks one, not \
             managed." [],
         deletion_protection: bool = "Whether RDS refuses to delete it (safe default: `true`); set `false` and \
             `up` before a `destroy`." [default("true")],
@@ -190,8 +192,33 @@ fn identifier_rules(p: &Literals) -> Option<RuleViolation> {
             return Some(v);
         }
     }
+    for field in ["kms_key_id", "master_user_secret_kms_key_id"] {
+        if let Some(key) = text(p, field).filter(|k| !k.starts_with("arn:")) {
+            return violation(
+                field,
+                format!("{key:?}: RDS reads a key back as its ARN, so anything else differs on every diff"),
+                "write the key's ARN, arn:aws:kms:REGION:ACCOUNT:key/ID",
+            );
+        }
+    }
+    let engine = text(p, "engine").unwrap_or_default();
+    let limit = match engine {
+        "mysql" | "mariadb" => Some(16),
+        "postgres" => Some(63),
+        e if e.starts_with("oracle") => Some(30),
+        _ => None,
+    };
+    if let (Some(user), Some(limit)) = (text(p, "master_username"), limit) {
+        if user.len() > limit {
+            return violation(
+                "master_username",
+                format!("{user:?} is longer than the {limit} characters {engine} takes"),
+                "choose a shorter master_username",
+            );
+        }
+    }
     match text(p, "instance_class") {
-        Some(class) if !class.starts_with("db.") || class.split('.').count() != 3 => violation(
+        Some(class) if !class.starts_with("db.") || class.split('.').count() < 3 => violation(
             "instance_class",
             format!("{class:?} is not an instance class"),
             "write it as RDS names it, e.g. db.t3.micro or db.m6g.large",
@@ -212,7 +239,7 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /// `ddd:hh24:mi` as minutes after Monday midnight.
 fn weekly(t: &str) -> Option<u32> {
     let (day, time) = t.split_once(':')?;
-    let day = DAYS.iter().position(|d| d.eq_ignore_ascii_case(day))? as u32;
+    let day = DAYS.iter().position(|d| *d == day)? as u32;
     Some(day * 24 * 60 + clock(time)?)
 }
 
@@ -282,7 +309,7 @@ fn windows(p: &Literals) -> Option<RuleViolation> {
             None => {
                 return violation(
                     "preferred_maintenance_window",
-                    format!("{w:?} is not a window ddd:hh24:mi-ddd:hh24:mi (UTC)"),
+                    format!("{w:?} is not a window ddd:hh24:mi-ddd:hh24:mi (UTC, lowercase days)"),
                     "write it like sun:04:30-sun:05:30",
                 )
             }
@@ -501,7 +528,9 @@ impl Instance {
             .wait_for(&format!("DB instance {id} to be available"), || async move {
                 let Some(i) = self.one(id).await? else { return Ok(Poll::Pending("not visible yet".into())) };
                 let status = i.db_instance_status().unwrap_or("unknown").to_string();
-                if status == "available" {
+                // After a storage change RDS optimizes it for hours while the
+                // instance serves as usual.
+                if status == "available" || status == "storage-optimization" {
                     return Ok(Poll::Ready(i));
                 }
                 if let Some(what) = stuck(&status) {
@@ -698,8 +727,18 @@ impl Kind for Instance {
         if has("master_password") || (has("manage_master_user_password") && !want.manage_master_user_password) {
             call = call.set_master_user_password(secret.map(|s| s.0.clone()));
         }
-        if has("master_user_secret_kms_key_id") && want.manage_master_user_password {
+        // RDS takes the secret's key only as it starts managing the password.
+        let starts_managing = has("manage_master_user_password") && want.manage_master_user_password;
+        if starts_managing {
             call = call.set_master_user_secret_kms_key_id(want.master_user_secret_kms_key_id.clone());
+        } else if has("master_user_secret_kms_key_id") {
+            return Err(ProviderError::new(
+                Some("InvalidParameterCombination".into()),
+                format!("{}: RDS does not move a managed master secret to another KMS key", live.id),
+            )
+            .with_hint(
+                "rotate the secret to the new key in Secrets Manager, then set master_user_secret_kms_key_id to match",
+            ));
         }
         if has("vpc_security_group_ids") {
             call = call.set_vpc_security_group_ids(want.vpc_security_group_ids.clone());
@@ -769,7 +808,12 @@ impl Kind for Instance {
                 )));
             }
             // Already being deleted (a destroy repeated after a crash).
-            Err(e) if e.code_is("InvalidDBInstanceState") && e.message.contains("deleting") => {}
+            Err(e) if e.code_is("InvalidDBInstanceState") => {
+                let status = self.one(&live.id).await?.and_then(|i| i.db_instance_status().map(str::to_string));
+                if status.as_deref().is_some_and(|s| s != "deleting") {
+                    return Err(e);
+                }
+            }
             Err(e) => return Err(e),
         }
         let id = live.id.as_str();
@@ -810,6 +854,10 @@ mod tests {
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sun:04:30-sun:05:30"}))).is_none());
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sun:23:30-mon:00:30"}))).is_none());
         assert!(windows(&lit(json!({"preferred_maintenance_window": "sunday:04:30-sun:05:30"}))).is_some());
+        assert!(
+            windows(&lit(json!({"preferred_maintenance_window": "Sun:04:30-Sun:05:30"}))).is_some(),
+            "RDS reads days lowercase"
+        );
         let both =
             |b: &str, m: &str| windows(&lit(json!({"preferred_backup_window": b, "preferred_maintenance_window": m})));
         assert!(both("03:00-04:00", "sun:04:00-sun:05:00").unwrap().message.contains("overlap or touch"));
@@ -828,6 +876,11 @@ mod tests {
         assert!(storage(&max).unwrap().field == "max_allocated_storage");
         assert!(identifier_rules(&lit(json!({"instance_class": "t3.micro"}))).is_some());
         assert!(identifier_rules(&lit(json!({"instance_class": "db.t3.micro"}))).is_none());
+        assert!(identifier_rules(&lit(json!({"instance_class": "db.r5.2xlarge.tpc2.mem4x"}))).is_none());
+        assert!(identifier_rules(&lit(json!({"kms_key_id": "alias/aws/rds"}))).unwrap().message.contains("ARN"));
+        let long = "u".repeat(20);
+        assert!(identifier_rules(&lit(json!({"engine": "mysql", "master_username": long}))).is_some());
+        assert!(identifier_rules(&lit(json!({"engine": "postgres", "master_username": long}))).is_none());
     }
 
     #[test]
