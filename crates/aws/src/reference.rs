@@ -50,6 +50,7 @@ fn props_table(out: &mut String, props: &[Prop], indent: &str) {
             Update::InPlace => "update in place",
             Update::Replace => "**replace**",
             Update::Version => "in place within a major version; a new major version **replaces**",
+            Update::AtLeast => "grows in place (more than asked for, as autoscaling makes it, is no change)",
         };
         let unique = if p.unique {
             " Unique: with `environment: ${var.env}`, `validate` refuses a fixed value (the environments would collide)."

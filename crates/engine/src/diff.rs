@@ -134,6 +134,12 @@ pub fn diff_properties(schema: &KindSchema, want: &dyn Fn(&Prop) -> Want, live: 
         };
         let before = live.get(p.name).filter(|v| !v.is_null()).cloned();
         let mut update = p.update;
+        if p.update == Update::AtLeast {
+            match (desired.as_ref().and_then(Value::as_f64), before.as_ref().and_then(Value::as_f64)) {
+                (Some(want), Some(live)) if live >= want => continue,
+                _ => update = Update::InPlace,
+            }
+        }
         if p.update == Update::Version {
             match (desired.as_ref().and_then(Value::as_str), before.as_ref().and_then(Value::as_str)) {
                 (Some(want), Some(live)) if version_meets(want, live) => continue,
@@ -215,6 +221,7 @@ mod tests {
             Prop::new("policy", Type::Document, ""),
             Prop::new("unmanaged", Type::String, ""),
             Prop::new("engine_version", Type::String, "").version(),
+            Prop::new("storage", Type::Int, "").at_least(),
         ],
         attributes: &[Attr { name: "id", doc: "" }],
         taggable: true,
@@ -289,6 +296,15 @@ mod tests {
         assert_eq!(pg[0].update, Update::InPlace);
         let pg = diff(json!({"engine_version": "16.1"}), json!({"dns": false, "engine_version": "15.4"}));
         assert_eq!(pg[0].update, Update::Replace);
+    }
+
+    #[test]
+    fn an_amount_that_only_grows_is_met_by_more_and_grown_in_place() {
+        let live = json!({"dns": false, "storage": 25});
+        assert_eq!(diff(json!({"storage": 20}), live.clone()), vec![]);
+        assert_eq!(diff(json!({"storage": 25}), live.clone()), vec![]);
+        let more = diff(json!({"storage": 30}), live);
+        assert_eq!((more.len(), more[0].update), (1, Update::InPlace));
     }
 
     #[test]

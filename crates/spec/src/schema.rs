@@ -43,6 +43,10 @@ pub enum Update {
     /// version (everything but the last component) is made in place, a new
     /// major version replaces.
     Version,
+    /// An amount AWS only ever grows (RDS storage, which autoscaling also
+    /// grows): a live value at or above the one asked for is met; a larger
+    /// one is made in place.
+    AtLeast,
 }
 
 /// A constraint on a property's literal value that AWS enforces and that
@@ -161,6 +165,11 @@ impl Prop {
     /// See [`Update::Version`].
     pub const fn version(mut self) -> Prop {
         self.update = Update::Version;
+        self
+    }
+    /// See [`Update::AtLeast`].
+    pub const fn at_least(mut self) -> Prop {
+        self.update = Update::AtLeast;
         self
     }
     /// Overrides the type a typed model derives from the field's Rust type

@@ -58,8 +58,9 @@ model! {
             it. A new minor version is applied in place; a new major version (`8.0` → `8.4`) replaces the instance. \
             Unset: RDS's default, not managed." [version],
         instance_class: String = "The instance class, e.g. `db.t3.micro`." [required, name(4, 64, "a-z0-9.")],
-        allocated_storage: i64 = "Storage in GiB: 20 to 65,536 for MySQL, MariaDB and PostgreSQL on gp2/gp3. Can \
-            only grow." [required, range(5, 65536)],
+        allocated_storage: i64 = "Storage in GiB: 20 to 65,536 for MySQL, MariaDB and PostgreSQL on gp2/gp3. It \
+            only grows: more live storage than asked for (storage autoscaling) is no change."
+            [required, range(5, 65536), at_least],
         max_allocated_storage: Option<i64> = "With storage autoscaling, the most it may grow to, in GiB (above \
             `allocated_storage`). Unset: no autoscaling." [range(21, 65536)],
         storage_type: Option<String> = "`gp3`, `gp2` or `standard` (provisioned-IOPS `io1`/`io2` need an \
