@@ -38,10 +38,21 @@ fn bin() -> PathBuf {
     root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl")
 }
 
+/// What a stack needs on every command to go through up and destroy:
+/// seed 004's database is protected from deletion unless told otherwise.
+fn stack_vars(args: &[&str]) -> &'static [&'static str] {
+    if args.iter().any(|a| a.ends_with("stacks/shop.yaml")) && args.first() != Some(&"init") {
+        &["--var", "deletion_protection=false"]
+    } else {
+        &[]
+    }
+}
+
 fn run(moto: &LocalAws, state: &Path, args: &[&str]) -> std::process::Output {
     let bin = bin();
     let out = Command::new(&bin)
         .args(args)
+        .args(stack_vars(args))
         .current_dir(root())
         .envs(moto.client_env())
         .env("DEPLOYCTL_STATE_DIR", state)
