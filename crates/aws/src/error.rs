@@ -61,6 +61,21 @@ impl Intercept for RecordEndpoint {
     }
 }
 
+/// [`from_sdk`] for a call whose answer may carry a secret (a secret's
+/// value, a client secret): an answer that did not parse is never quoted,
+/// only named by `what` ("the answer to GetSecretValue").
+pub fn from_sdk_secret<E>(err: SdkError<E, HttpResponse>, what: &str) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ResponseError(_) => {
+            ProviderError::new(Some("ResponseError".into()), format!("{what} could not be understood"))
+        }
+        e => from_sdk(e),
+    }
+}
+
 /// An answer that carries no AWS error code: say what the endpoint
 /// answered, which endpoint, and what is likely wrong.
 fn unexplained(raw: &HttpResponse) -> ProviderError {

@@ -351,9 +351,9 @@ pub async fn plan_with(
                     } else {
                         Action::NoOp
                     };
+                    let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                     if matches!(rp.action, Action::Update | Action::NoOp) {
                         let changed: Vec<&str> = rp.changes.iter().map(|c| c.field.as_str()).collect();
-                        let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                         rp.reasons.extend(kind.notes(obs, &new, &changed));
                     }
                     if interrupted_create && rp.action == Action::Update {
@@ -364,7 +364,6 @@ pub async fn plan_with(
                         if let Some(why) = kind.refuses_delete(obs) {
                             refusals.push((format!("{}.{} ({})", r.type_name, r.address, obs.id), why));
                         }
-                        let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                         let coexists = kind.coexists(&obs.properties, &new);
                         let dependency = rp
                             .dependencies

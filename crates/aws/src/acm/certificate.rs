@@ -264,16 +264,11 @@ impl Kind for Certificate {
 
     async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&CertificateModel>) -> Result<(), ProviderError> {
         // A listener deleted a moment ago may still hold the certificate.
-        let (client, arn) = (&self.client, live.id.as_str());
-        ctx.wait_for("the certificate to be released by its load balancers", move || async move {
-            match client.delete_certificate().certificate_arn(arn).send().await.map_err(from_sdk) {
-                Ok(_) => Ok(Poll::Ready(())),
-                Err(e) if e.code_is("ResourceInUseException") => Ok(Poll::Pending("in use".into())),
-                Err(e) => Err(e),
-            }
+        let what = "the certificate to be released by its load balancers";
+        crate::kit::delete_when_released(ctx, what, "ResourceInUseException", || async {
+            self.client.delete_certificate().certificate_arn(&live.id).send().await.map_err(from_sdk)
         })
-        .await?;
-        Ok(())
+        .await
     }
 }
 

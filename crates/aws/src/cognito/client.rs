@@ -11,7 +11,7 @@
 //! client of the pool with its name, the pool being this stack's.
 
 use crate::error::from_sdk;
-use crate::kit::{attrs, model, unless_gone, Adopt, Created, Kind, Live, Model};
+use crate::kit::{attrs, check_each, literal_strings, model, unless_gone, Adopt, Created, Kind, Live, Model};
 use aws_sdk_cognitoidentityprovider::types::{
     ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes, TimeUnitsType, TokenValidityUnitsType,
     UserPoolClientType,
@@ -68,32 +68,14 @@ pub static SCHEMA: KindSchema = KindSchema {
     example: "web:\n  type: cognito.user_pool_client\n  properties:\n    user_pool_id: ${users.id}\n    generate_secret: true\n    explicit_auth_flows: [ALLOW_USER_SRP_AUTH, ALLOW_REFRESH_TOKEN_AUTH]\n",
 };
 
-fn strings<'a>(p: &'a Literals, field: &str) -> Vec<&'a str> {
-    match p.get(field) {
-        Some(Some(Value::Array(items))) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn flow_values(p: &Literals) -> Option<RuleViolation> {
     let violation = |field, message: String, hint: String| Some(RuleViolation { field, message, hint });
-    let auth = ExplicitAuthFlowsType::values();
-    if let Some(bad) = strings(p, "explicit_auth_flows").into_iter().find(|f| !auth.contains(f)) {
-        return violation(
-            "explicit_auth_flows",
-            format!("{bad:?} is not an auth flow"),
-            format!("write one of {}", auth.join(", ")),
-        );
+    let each =
+        [("explicit_auth_flows", ExplicitAuthFlowsType::values()), ("allowed_oauth_flows", OAuthFlowType::values())];
+    if let Some(v) = each.into_iter().find_map(|(field, values)| check_each(p, field, values)) {
+        return Some(v);
     }
-    let oauth = OAuthFlowType::values();
-    let flows = strings(p, "allowed_oauth_flows");
-    if let Some(bad) = flows.iter().find(|f| !oauth.contains(f)) {
-        return violation(
-            "allowed_oauth_flows",
-            format!("{bad:?} is not an OAuth flow"),
-            format!("write one of {}", oauth.join(", ")),
-        );
-    }
+    let flows = literal_strings(p, "allowed_oauth_flows");
     if flows.contains(&"client_credentials") && flows.len() > 1 {
         return violation(
             "allowed_oauth_flows",
@@ -101,7 +83,7 @@ fn flow_values(p: &Literals) -> Option<RuleViolation> {
             "use a second client for the other flows".into(),
         );
     }
-    if !flows.is_empty() && strings(p, "allowed_oauth_scopes").is_empty() {
+    if !flows.is_empty() && literal_strings(p, "allowed_oauth_scopes").is_empty() {
         return violation(
             "allowed_oauth_scopes",
             "OAuth flows need at least one scope".into(),
@@ -110,7 +92,7 @@ fn flow_values(p: &Literals) -> Option<RuleViolation> {
     }
     for field in ["callback_urls", "logout_urls"] {
         let plain_http = |u: &&str| u.starts_with("http://") && !u.starts_with("http://localhost");
-        if let Some(bad) = strings(p, field).into_iter().find(|u| plain_http(u) || u.contains('#')) {
+        if let Some(bad) = literal_strings(p, field).into_iter().find(|u| plain_http(u) || u.contains('#')) {
             return violation(
                 field,
                 format!("{bad:?}: Cognito takes https:// (http:// only for localhost), an app scheme, and no fragment"),
@@ -199,31 +181,6 @@ fn providers(want: &ClientModel) -> Vec<String> {
     }
 }
 
-/// An SDK error of a call whose answer carries the client secret: a body
-/// that did not parse is never quoted (it may hold the secret).
-fn secret_safe<E>(
-    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
-    what: &str,
-) -> ProviderError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match e {
-        aws_smithy_runtime_api::client::result::SdkError::ResponseError(_) => {
-            ProviderError::new(Some("ResponseError".into()), format!("{what}: the answer could not be understood"))
-        }
-        e => from_sdk(e),
-    }
-}
-
-fn default_name(stack: &str, address: &str) -> String {
-    crate::kit::names::sanitized_name(
-        &format!("{stack}-{address}"),
-        |c| c.is_alphanumeric() || "+=,.@-_".contains(c),
-        128,
-    )
-}
-
 /// The settings CreateUserPoolClient and UpdateUserPoolClient both take,
 /// set on either builder from the model.
 macro_rules! settings {
@@ -261,7 +218,7 @@ impl PoolClient {
     async fn read_one(&self, id: &str) -> Result<Option<Live<ClientModel>>, ProviderError> {
         let Some((pool, client)) = id.split_once('/') else { return Ok(None) };
         let out = self.client.describe_user_pool_client().user_pool_id(pool).client_id(client).send().await;
-        let out = out.map_err(|e| secret_safe(e, "DescribeUserPoolClient"));
+        let out = out.map_err(|e| crate::error::from_sdk_secret(e, "the answer to DescribeUserPoolClient"));
         let Some(out) = unless_gone(out, crate::is_not_found)? else { return Ok(None) };
         let Some(c) = out.user_pool_client else { return Ok(None) };
         Ok(Some(Live { id: id.to_string(), model: model_of(&c), attributes: attributes(&c), tags: Default::default() }))
@@ -291,8 +248,10 @@ impl Kind for PoolClient {
         let mut out = Vec::new();
         for (address, p) in wanted {
             let Some(pool) = p.get("user_pool_id").and_then(Value::as_str) else { continue };
-            let name =
-                p.get("name").and_then(Value::as_str).map_or_else(|| default_name(&ctx.stack, address), str::to_string);
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .map_or_else(|| super::default_name(&ctx.stack, address), str::to_string);
             let mut ids = Vec::new();
             let mut pages =
                 self.client.list_user_pool_clients().user_pool_id(pool).max_results(60).into_paginator().send();
@@ -314,14 +273,15 @@ impl Kind for PoolClient {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &ClientModel) -> Result<Created, ProviderError> {
-        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.name.clone().unwrap_or_else(|| super::default_name(&ctx.stack, &ctx.address));
         let call = self.client.create_user_pool_client().user_pool_id(&want.user_pool_id).client_name(&name);
         let call = settings!(call.generate_secret(want.generate_secret), want);
         let call = call
             .set_callback_urls(Some(want.callback_urls.clone()).filter(|u| !u.is_empty()))
             .set_logout_urls(Some(want.logout_urls.clone()).filter(|u| !u.is_empty()))
             .set_supported_identity_providers(Some(providers(want)).filter(|p| !p.is_empty()));
-        let out = call.send().await.map_err(|e| secret_safe(e, "CreateUserPoolClient"))?;
+        let out =
+            call.send().await.map_err(|e| crate::error::from_sdk_secret(e, "the answer to CreateUserPoolClient"))?;
         let c = out.user_pool_client.ok_or_else(|| ProviderError::msg("CreateUserPoolClient answered no client"))?;
         let id = format!("{}/{}", want.user_pool_id, c.client_id().unwrap_or_default());
         ctx.record_id(&id);
@@ -344,7 +304,8 @@ impl Kind for PoolClient {
             .set_callback_urls(Some(want.callback_urls.clone()))
             .set_logout_urls(Some(want.logout_urls.clone()))
             .set_supported_identity_providers(Some(providers(want)));
-        let out = call.send().await.map_err(|e| secret_safe(e, "UpdateUserPoolClient"))?;
+        let out =
+            call.send().await.map_err(|e| crate::error::from_sdk_secret(e, "the answer to UpdateUserPoolClient"))?;
         Ok(out.user_pool_client.map(|c| attributes(&c)))
     }
 

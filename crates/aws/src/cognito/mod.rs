@@ -12,6 +12,15 @@ use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use aws_sdk_cognitoidentityprovider::Client;
 use deployctl_engine::ProviderError;
 
+/// `<stack>-<address>` as Cognito names pools and clients.
+pub(crate) fn default_name(stack: &str, address: &str) -> String {
+    crate::kit::names::sanitized_name(
+        &format!("{stack}-{address}"),
+        |c| c.is_alphanumeric() || "+=,.@-_".contains(c),
+        128,
+    )
+}
+
 /// One pool; `None` when it is gone.
 pub(crate) async fn describe_pool(client: &Client, id: &str) -> Result<Option<UserPoolType>, ProviderError> {
     let out = client.describe_user_pool().user_pool_id(id).send().await.map_err(from_sdk);

@@ -11,7 +11,7 @@
 
 use crate::error::from_sdk;
 use crate::kit::tagger::CognitoTags;
-use crate::kit::{attrs, model, own_tags, Adopt, Created, Kind, Live, Model, Tagger};
+use crate::kit::{attrs, check_each, literal_strings, model, own_tags, Adopt, Created, Kind, Live, Model, Tagger};
 use aws_sdk_cognitoidentityprovider::types::{
     AccountRecoverySettingType, DeletionProtectionType, PasswordPolicyType, RecoveryOptionNameType, RecoveryOptionType,
     SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType, UserPoolType, UsernameAttributeType,
@@ -71,35 +71,19 @@ pub static SCHEMA: KindSchema = KindSchema {
     example: "users:\n  type: cognito.user_pool\n  properties:\n    mfa_configuration: OPTIONAL\n    password_policy: {minimum_length: 12}\n",
 };
 
-fn strings<'a>(p: &'a Literals, field: &str) -> Vec<&'a str> {
-    match p.get(field) {
-        Some(Some(Value::Array(items))) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// The values CreateUserPool takes in its lists, and account recovery's
 /// shape: one or two mechanisms, or `admin_only` alone.
 fn sign_in_values(p: &Literals) -> Option<RuleViolation> {
     let violation = |field, message: String, hint: &str| Some(RuleViolation { field, message, hint: hint.into() });
     for field in ["username_attributes", "auto_verified_attributes"] {
-        if let Some(bad) = strings(p, field).into_iter().find(|v| !["email", "phone_number"].contains(v)) {
-            return violation(
-                field,
-                format!("{bad:?} is not email or phone_number"),
-                "write email, phone_number or both",
-            );
+        if let Some(v) = check_each(p, field, &["email", "phone_number"]) {
+            return Some(v);
         }
     }
-    let recovery = strings(p, "account_recovery");
-    let names = RecoveryOptionNameType::values();
-    if let Some(bad) = recovery.iter().find(|v| !names.contains(v)) {
-        return violation(
-            "account_recovery",
-            format!("{bad:?} is not a recovery mechanism"),
-            "write verified_email, verified_phone_number, or admin_only",
-        );
+    if let Some(v) = check_each(p, "account_recovery", RecoveryOptionNameType::values()) {
+        return Some(v);
     }
+    let recovery = literal_strings(p, "account_recovery");
     let distinct: BTreeSet<&&str> = recovery.iter().collect();
     if recovery.len() > 2
         || distinct.len() != recovery.len()
@@ -210,14 +194,6 @@ impl UserPool {
     }
 }
 
-fn default_name(stack: &str, address: &str) -> String {
-    crate::kit::names::sanitized_name(
-        &format!("{stack}-{address}"),
-        |c| c.is_alphanumeric() || "+=,.@-_".contains(c),
-        128,
-    )
-}
-
 #[async_trait::async_trait]
 impl Kind for UserPool {
     type Model = UserPoolModel;
@@ -232,8 +208,7 @@ impl Kind for UserPool {
     }
 
     fn refuses_delete(&self, live: &Observed) -> Option<String> {
-        let on = live.properties.get("deletion_protection") == Some(&Value::Bool(true));
-        on.then(|| "deletion protection is on (set deletion_protection: false)".to_string())
+        crate::kit::deletion_protected(live)
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<UserPoolModel>>, ProviderError> {
@@ -248,7 +223,7 @@ impl Kind for UserPool {
         let names: BTreeSet<String> = wanted
             .iter()
             .map(|(a, p)| {
-                p.get("name").and_then(Value::as_str).map_or_else(|| default_name(&ctx.stack, a), str::to_string)
+                p.get("name").and_then(Value::as_str).map_or_else(|| super::default_name(&ctx.stack, a), str::to_string)
             })
             .collect();
         let mut ids = Vec::new();
@@ -269,7 +244,7 @@ impl Kind for UserPool {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &UserPoolModel) -> Result<Created, ProviderError> {
-        let name = want.name.clone().unwrap_or_else(|| default_name(&ctx.stack, &ctx.address));
+        let name = want.name.clone().unwrap_or_else(|| super::default_name(&ctx.stack, &ctx.address));
         let out = self
             .client
             .create_user_pool()
@@ -290,12 +265,10 @@ impl Kind for UserPool {
         let pool = out.user_pool.ok_or_else(|| ProviderError::msg("CreateUserPool answered no pool"))?;
         let id = pool.id().unwrap_or_default().to_string();
         ctx.record_id(&id);
-        let pool = if want.mfa_configuration != "OFF" {
+        // The attributes (id, ARN, name) are the create's; MFA changes none.
+        if want.mfa_configuration != "OFF" {
             self.set_mfa(&id, want).await?;
-            super::describe_pool(&self.client, &id).await?.unwrap_or(pool)
-        } else {
-            pool
-        };
+        }
         Ok(Created { id, attributes: attributes(&pool, &ctx.region) })
     }
 

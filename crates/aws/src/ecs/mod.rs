@@ -12,7 +12,7 @@ use crate::kit::model;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 use aws_sdk_ecs::Client;
 use deployctl_engine::{OpCtx, ProviderError};
-use deployctl_spec::{Check, KindSchema, Literals, RuleViolation, Type};
+use deployctl_spec::{KindSchema, Literals, RuleViolation, Type};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -105,12 +105,4 @@ pub(crate) fn check_providers(p: &Literals, field: &'static str) -> Option<RuleV
         hint: "AWS's are FARGATE and FARGATE_SPOT; a provider of your own cannot be named aws…, ecs… or fargate…"
             .into(),
     })
-}
-
-/// Rule: each string of the list `field` is one of `values` (a
-/// property's `one_of` checks a single string, not a list's items).
-pub(crate) fn check_each(p: &Literals, field: &'static str, values: &'static [&'static str]) -> Option<RuleViolation> {
-    let Some(Some(Value::Array(items))) = p.get(field) else { return None };
-    let (message, hint) = items.iter().find_map(|v| Check::OneOf(values).violation(v))?;
-    Some(RuleViolation { field, message, hint })
 }

@@ -37,6 +37,7 @@
 //! Fargate tasks use `awsvpc`.
 
 use super::*;
+use crate::kit::check_each;
 use crate::kit::{attrs, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use crate::tags::is_this_stacks;
 use async_trait::async_trait;

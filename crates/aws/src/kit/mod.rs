@@ -32,7 +32,7 @@ use crate::tags::{is_ours, is_this_stacks, tag_changes};
 use async_trait::async_trait;
 use deployctl_engine::kind::{coexistence_by_schema, Wanted, TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx, ResourceKind};
-use deployctl_spec::{KindSchema, Literals, Prop, Type};
+use deployctl_spec::{Check, KindSchema, Literals, Prop, RuleViolation, Type};
 use futures::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -705,6 +705,57 @@ where
         }
     }
     Ok(out)
+}
+
+/// Rule: each string of the list `field` is one of `values` (a
+/// property's `one_of` checks a single string, not a list's items).
+pub fn check_each(p: &Literals, field: &'static str, values: &'static [&'static str]) -> Option<RuleViolation> {
+    let Some(Some(Value::Array(items))) = p.get(field) else { return None };
+    let (message, hint) = items.iter().find_map(|v| Check::OneOf(values).violation(v))?;
+    Some(RuleViolation { field, message, hint })
+}
+
+/// The strings of the literal list `field` (none when it is unset or not
+/// known offline).
+pub fn literal_strings<'a>(p: &'a Literals, field: &str) -> Vec<&'a str> {
+    match p.get(field) {
+        Some(Some(Value::Array(items))) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Deletes with `call`, again while AWS answers `in_use` (what the
+/// resource is attached to was deleted a moment ago and still holds it),
+/// through the one waiter.
+pub async fn delete_when_released<T, F, Fut>(
+    ctx: &OpCtx,
+    what: &str,
+    in_use: &str,
+    mut call: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    ctx.wait_for(what, || {
+        let sent = call();
+        async move {
+            match sent.await {
+                Ok(_) => Ok(deployctl_engine::Poll::Ready(())),
+                Err(e) if e.code_is(in_use) => Ok(deployctl_engine::Poll::Pending("in use".into())),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Why AWS refuses to delete `live` when its `deletion_protection` is on:
+/// what the kinds with that setting answer to `refuses_delete`.
+pub fn deletion_protected(live: &Observed) -> Option<String> {
+    let on = live.properties.get("deletion_protection") == Some(&Value::Bool(true));
+    on.then(|| "deletion protection is on (set deletion_protection: false)".to_string())
 }
 
 /// Whether `e` says the resource does not exist.

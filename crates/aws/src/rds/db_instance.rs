@@ -607,8 +607,7 @@ impl Kind for Instance {
     }
 
     fn refuses_delete(&self, live: &Observed) -> Option<String> {
-        let on = live.properties.get("deletion_protection") == Some(&Value::Bool(true));
-        on.then(|| "deletion protection is on (set deletion_protection: false)".to_string())
+        crate::kit::deletion_protected(live)
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<DbInstanceModel>>, ProviderError> {

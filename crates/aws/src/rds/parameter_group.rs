@@ -211,17 +211,10 @@ impl Kind for ParameterGroup {
     }
 
     async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&ParameterGroupModel>) -> Result<(), ProviderError> {
-        let (client, name) = (&self.client, live.id.as_str());
-        ctx.wait_for("the parameter group to be released by its DB instances", move || async move {
-            match client.delete_db_parameter_group().db_parameter_group_name(name).send().await.map_err(from_sdk) {
-                Ok(_) => Ok(deployctl_engine::Poll::Ready(())),
-                Err(e) if e.code_is("InvalidDBParameterGroupState") => {
-                    Ok(deployctl_engine::Poll::Pending("in use".into()))
-                }
-                Err(e) => Err(e),
-            }
+        let what = "the parameter group to be released by its DB instances";
+        crate::kit::delete_when_released(ctx, what, "InvalidDBParameterGroupState", || async {
+            self.client.delete_db_parameter_group().db_parameter_group_name(&live.id).send().await.map_err(from_sdk)
         })
-        .await?;
-        Ok(())
+        .await
     }
 }

@@ -163,17 +163,10 @@ impl Kind for SubnetGroup {
 
     async fn delete(&self, ctx: &OpCtx, live: &Observed, _: Option<&SubnetGroupModel>) -> Result<(), ProviderError> {
         // An instance deleted a moment ago still holds its group for a while.
-        let (client, name) = (&self.client, live.id.as_str());
-        ctx.wait_for("the subnet group to be released by its DB instances", move || async move {
-            match client.delete_db_subnet_group().db_subnet_group_name(name).send().await.map_err(from_sdk) {
-                Ok(_) => Ok(deployctl_engine::Poll::Ready(())),
-                Err(e) if e.code_is("InvalidDBSubnetGroupStateFault") => {
-                    Ok(deployctl_engine::Poll::Pending("in use".into()))
-                }
-                Err(e) => Err(e),
-            }
+        let what = "the subnet group to be released by its DB instances";
+        crate::kit::delete_when_released(ctx, what, "InvalidDBSubnetGroupStateFault", || async {
+            self.client.delete_db_subnet_group().db_subnet_group_name(&live.id).send().await.map_err(from_sdk)
         })
-        .await?;
-        Ok(())
+        .await
     }
 }
