@@ -178,6 +178,15 @@ fn item(stack: &Stack, r: &Resource) -> Option<Item> {
                 }
             }
         }
+        "cloudfront.distribution" => {
+            usage
+                .push("$0.085 per GB to viewers in North America and Europe, $0.0100 per 10,000 HTTPS requests".into());
+            (0.0, "billed by use (the always-free tier covers 1 TB and 10 million requests a month)".to_string())
+        }
+        "codecommit.repository" => {
+            usage.push("$1 per active user a month beyond the first 5 of the account".into());
+            (0.0, "billed by use".to_string())
+        }
         "cloudwatch.dashboard" => (DASHBOARD_MONTH, "1 dashboard, a month (the first 3 of an account are free)".into()),
         "route53.hosted_zone" => {
             usage.push("$0.40 per million queries".into());

@@ -6,8 +6,10 @@ pub mod acm;
 pub mod appautoscaling;
 mod calls;
 pub mod checks;
+pub mod cloudfront;
 pub mod cloudwatch;
 pub mod codebuild;
+pub mod codecommit;
 pub mod codepipeline;
 pub mod cognito;
 pub mod cost;
@@ -236,6 +238,26 @@ pub static REGISTRY: &[Entry] = &[
         make: |aws| kit::Adapter::arc(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
     },
     Entry {
+        schema: &codecommit::repository::SCHEMA,
+        make: |aws| {
+            kit::Adapter::arc(
+                codecommit::repository::Repository::new(aws.codecommit()).with_stack_tags(aws.stack_tags()),
+            )
+        },
+    },
+    Entry {
+        schema: &s3::bucket_policy::SCHEMA,
+        make: |aws| kit::Adapter::arc(s3::bucket_policy::BucketPolicy::new(aws.s3())),
+    },
+    Entry {
+        schema: &cloudfront::origin_access_control::SCHEMA,
+        make: |aws| kit::Adapter::arc(cloudfront::origin_access_control::OriginAccessControl::new(aws.cloudfront())),
+    },
+    Entry {
+        schema: &cloudfront::distribution::SCHEMA,
+        make: |aws| kit::Adapter::arc(cloudfront::distribution::Distribution::new(aws.cloudfront())),
+    },
+    Entry {
         schema: &events::rule::SCHEMA,
         make: |aws| kit::Adapter::arc(events::rule::Rule::new(aws.events()).with_stack_tags(aws.stack_tags())),
     },
@@ -334,6 +356,8 @@ impl Aws {
     client!(route53, aws_sdk_route53);
     client!(rds, aws_sdk_rds);
     client!(cognito, aws_sdk_cognitoidentityprovider);
+    client!(cloudfront, aws_sdk_cloudfront);
+    client!(codecommit, aws_sdk_codecommit);
 
     /// The run's one read of the stack's tags through the tagging API,
     /// shared by the kinds whose service has no batch tag read.

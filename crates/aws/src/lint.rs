@@ -195,6 +195,14 @@ pub const RULES: &[Rule] = &[
         summary: "An inline policy allows every action on every resource (`*` on `*`).",
         check: iam_full_admin,
     },
+    Rule {
+        id: "cloudfront-plain-http",
+        severity: Severity::Error,
+        checkov: &["CKV_AWS_34"],
+        kind: "cloudfront.distribution",
+        summary: "The distribution serves viewers over plain HTTP (viewer_protocol_policy: allow-all).",
+        check: cloudfront_plain_http,
+    },
 ];
 
 /// Every finding on the stack, by position, with suppressed ones left out;
@@ -474,6 +482,18 @@ fn rds_no_backups(r: &Resource) -> Vec<Hit> {
     }
 }
 
+fn cloudfront_plain_http(r: &Resource) -> Vec<Hit> {
+    let behavior = prop(r, "default_cache_behavior").unwrap_or(Value::Null);
+    match behavior.get("viewer_protocol_policy").and_then(Value::as_str) {
+        Some("allow-all") => hit(
+            Some("default_cache_behavior"),
+            "lets viewers fetch over plain HTTP",
+            "set default_cache_behavior.viewer_protocol_policy: redirect-to-https (or https-only)",
+        ),
+        _ => Vec::new(),
+    }
+}
+
 fn iam_full_admin(r: &Resource) -> Vec<Hit> {
     let Some(Value::Object(policies)) = prop(r, "inline_policies") else { return Vec::new() };
     use crate::kit::policy::{names_any, statements};
@@ -610,6 +630,11 @@ resources:
       network_mode: bridge
       container_definitions:
         - {name: agent, image: agent, memory: 256, privileged: true}
+  cdn:
+    type: cloudfront.distribution
+    properties:
+      origins: [{id: site, domain_name: risky-bucket.s3.us-east-1.amazonaws.com}]
+      default_cache_behavior: {target_origin_id: site, viewer_protocol_policy: allow-all}
 "#;
 
     fn findings(text: &str) -> Vec<Finding> {

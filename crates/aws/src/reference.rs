@@ -116,10 +116,7 @@ pub fn markdown(kinds: &[&'static KindSchema]) -> String {
         "`deployctl lint SPEC` (and `validate`, which prints its findings) checks the spec against these rules, \
          offline: a value known only after apply is not judged. An `error` makes `lint` exit 1; a `warning` does \
          with `--strict`. A resource switches a rule off with a reason: `lint_ignore: {{logs-no-retention: \"kept \
-         forever for audit\"}}`. The checkov ids are the checks each rule stands for. Checkov's RDS \
-         (CKV_AWS_16, 17, 133, 293) and CloudFront (CKV_AWS_34) checks have no rule yet: deployctl has no RDS or \
-         CloudFront kind. CKV_AWS_334 (privileged containers) cannot fail: `ecs.task_definition` has no \
-         `privileged` property.\n"
+         forever for audit\"}}`. The checkov ids are the checks each rule stands for.\n"
     );
     out.push_str(&crate::lint::reference());
     out

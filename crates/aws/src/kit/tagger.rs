@@ -4,13 +4,15 @@
 //! - EC2: CreateTags and DeleteTags by resource id;
 //! - ARN plus a list of `{Key, Value}` (ECR, ECS, SNS, CloudWatch, Secrets
 //!   Manager, CodePipeline, EventBridge) or a map (CloudWatch Logs,
-//!   Application Auto Scaling, Cognito);
+//!   Application Auto Scaling, Cognito, CodeCommit);
 //! - ELBv2: AddTags and RemoveTags on a list of ARNs;
 //! - the whole set at once (S3's PutBucketTagging);
 //! - IAM: per resource type, by name (roles) or ARN (OIDC providers);
 //! - SSM: by resource type and id;
 //! - ACM: by certificate ARN, with lists; Route 53: one change by zone id;
-//! - RDS: AddTagsToResource and RemoveTagsFromResource by ARN.
+//! - RDS: AddTagsToResource and RemoveTagsFromResource by ARN;
+//! - CloudFront: TagResource and UntagResource by ARN, with the items
+//!   wrapped (`Tags.Items`, `TagKeys.Items`).
 
 use super::Tags;
 use crate::error::from_sdk;
@@ -160,6 +162,11 @@ arn_map_tagger!(
 arn_map_tagger!(
     /// Application Auto Scaling targets and policies.
     AppAutoScalingTags, aws_sdk_applicationautoscaling
+);
+arn_map_tagger!(
+    /// CodeCommit repositories (moto 5.2.5 answers 500 to these; AWS takes
+    /// them).
+    CodeCommitTags, aws_sdk_codecommit
 );
 arn_map_tagger!(
     /// Cognito user pools (moto 5.2.5 answers 500 to these; AWS takes them).
@@ -354,6 +361,28 @@ impl Tagger for RdsTags {
         if !c.unset.is_empty() {
             let remove = self.0.remove_tags_from_resource().resource_name(arn);
             remove.set_tag_keys(Some(c.unset.to_vec())).send().await.map_err(from_sdk)?;
+        }
+        Ok(())
+    }
+}
+
+/// CloudFront distributions: TagResource and UntagResource by ARN, the
+/// tags and keys each wrapped in an `Items` list.
+pub struct CloudFrontTags(pub aws_sdk_cloudfront::Client);
+
+#[async_trait]
+impl Tagger for CloudFrontTags {
+    async fn tag(&self, live: &Observed, c: &TagChange<'_>) -> Result<(), ProviderError> {
+        use aws_sdk_cloudfront::types::{Tag, TagKeys, Tags};
+        let arn = arn(live)?;
+        if !c.set.is_empty() {
+            let items = c.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err));
+            let tags = Tags::builder().set_items(Some(items.collect::<Result<_, _>>()?)).build();
+            self.0.tag_resource().resource(arn).tags(tags).send().await.map_err(from_sdk)?;
+        }
+        if !c.unset.is_empty() {
+            let keys = TagKeys::builder().set_items(Some(c.unset.to_vec())).build();
+            self.0.untag_resource().resource(arn).tag_keys(keys).send().await.map_err(from_sdk)?;
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! The Resource Groups Tagging API: the tags of every resource that carries
 //! a stack's `deployctl:stack` tag, in one paginated call per run
 //! ([`StackTags`]), shared by the kinds whose service has no batch read of
-//! tags (CloudWatch Logs, CloudWatch, SNS, EventBridge, ECR, S3, SSM: one
-//! ListTagsForResource per resource otherwise).
+//! tags (CloudWatch Logs, CloudWatch, SNS, EventBridge, ECR, S3, SSM,
+//! CodeCommit: one ListTagsForResource per resource otherwise).
 //!
 //! The tagging API is eventually consistent: a resource tagged a moment ago
 //! may be missing, or show its old tags. Callers ask their service for the
@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 /// The services whose kinds take their tags from [`StackTags`]: the answer
 /// leaves out the rest (EC2, ELBv2, ECS, IAM read tags with their own batch
 /// calls), which on a large stack is most of its pages.
-pub const SERVICES: &[&str] = &["cloudwatch", "ecr", "events", "logs", "s3", "sns", "ssm"];
+pub const SERVICES: &[&str] = &["cloudwatch", "codecommit", "ecr", "events", "logs", "s3", "sns", "ssm"];
 
 /// By ARN, the tags of every resource of [`SERVICES`] tagged
 /// `deployctl:stack = instance`, AWS's own (`aws:`) left out.

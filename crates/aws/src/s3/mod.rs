@@ -1,6 +1,7 @@
 //! S3 resource kinds.
 
 pub mod bucket;
+pub mod bucket_policy;
 
 /// The ARN partition of a region: `aws`, `aws-cn` or `aws-us-gov`.
 pub(crate) fn partition(region: &str) -> &'static str {

@@ -17,13 +17,16 @@
 mod support;
 
 mod appautoscaling_roundtrip;
+mod cloudfront_roundtrip;
 mod codebuild_codepipeline_roundtrip;
+mod codecommit_repository;
 mod cognito_roundtrip;
 mod ecr_elbv2_roundtrip;
 mod ecs_roundtrip;
 mod events_roundtrip;
 mod iam_logs_secrets_roundtrip;
 mod mocked_acm;
+mod mocked_cloudfront;
 mod mocked_codebuild_propagation;
 mod mocked_ecs_rollout;
 mod mocked_iam_propagation;

@@ -1,0 +1,3 @@
+//! CodeCommit resource kinds.
+
+pub mod repository;
