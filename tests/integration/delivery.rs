@@ -1,6 +1,7 @@
 //! The delivery-tier example stacks: seed 002's five-stage CodeCommit
-//! pipeline and seed 003's GitHub Actions deployment through OIDC, each
-//! through init → up → a clean diff → destroy, checked through the AWS API.
+//! pipeline with its CloudFront frontend, and seed 003's GitHub Actions
+//! deployment through OIDC, each through init → up → a clean diff →
+//! destroy, checked through the AWS API.
 //! (Seed 004 is whole in shop.rs.)
 
 use crate::harness::*;
@@ -16,10 +17,76 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
     let spec = spec("stacks/cicd.yaml");
     p.ok(&["init", &spec]);
     p.ok(&["up", &spec, "--yes"]);
-    assert_eq!(p.run(&["diff", &spec, "--detailed-exitcode"]).code, 0);
+    let out = p.ok(&["output", &spec, "--json"]).json();
+
+    // A clean diff but for what moto 5.2.5 drops: the distribution's origin
+    // reads back without its origin access control (AWS keeps it), so the
+    // plan puts it back, and nothing else.
+    let plan = p.ok(&["diff", &spec, "--json"]).json();
+    let changed: Vec<(&str, Vec<&str>)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| (r["address"].as_str().unwrap(), r["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect()))
+        .collect();
+    assert_eq!(changed, vec![("cdn", vec!["origins"])], "{plan}");
+    let cdn = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == "cdn").unwrap();
+    let origin = &cdn["changes"][0];
+    assert_eq!(origin["before"]["value"][0].get("origin_access_control_id"), None);
+    let oac_id = origin["after"]["value"][0]["origin_access_control_id"].as_str().unwrap().to_string();
 
     rt().block_on(async {
         let cfg = moto.sdk_config().await;
+        // The frontend: the distribution serves the private bucket through
+        // the OAC, and the bucket policy lets only that distribution read.
+        let cf = aws_sdk_cloudfront::Client::new(&cfg);
+        let oacs = cf.list_origin_access_controls().send().await.unwrap();
+        let oac = &oacs.origin_access_control_list().unwrap().items()[0];
+        assert_eq!((oac.id(), oac.name()), (oac_id.as_str(), "cloud-health-prod-frontend"));
+        assert_eq!(oac.signing_protocol().as_str(), "sigv4");
+        let id = out["distribution_id"].as_str().unwrap();
+        let d = cf.get_distribution().id(id).send().await.unwrap();
+        let d = d.distribution().unwrap();
+        assert_eq!(out["frontend_url"], serde_json::json!(format!("https://{}", d.domain_name())));
+        let c = d.distribution_config().unwrap();
+        let origin = &c.origins().unwrap().items()[0];
+        assert_eq!(origin.domain_name(), "cloud-health-prod-frontend.s3.us-east-1.amazonaws.com");
+        assert_eq!(c.default_root_object(), Some("index.html"));
+        let behavior = c.default_cache_behavior().unwrap();
+        assert_eq!(behavior.viewer_protocol_policy().as_str(), "redirect-to-https");
+        let errors: Vec<(i32, Option<&str>, Option<&str>)> = c
+            .custom_error_responses()
+            .unwrap()
+            .items()
+            .iter()
+            .map(|e| (e.error_code(), e.response_code(), e.response_page_path()))
+            .collect();
+        assert_eq!(errors, [(403, Some("200"), Some("/index.html")), (404, Some("200"), Some("/index.html"))]);
+        let s3 = moto.s3().await;
+        let policy = s3.get_bucket_policy().bucket("cloud-health-prod-frontend").send().await.unwrap();
+        let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        let statement = &policy["Statement"][0];
+        assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com");
+        assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceArn"], serde_json::json!(d.arn()));
+
+        // Failed runs reach devops by email and SMS.
+        let sns = aws_sdk_sns::Client::new(&cfg);
+        let topic = out["notifications_topic"].as_str().unwrap();
+        let subs = sns.list_subscriptions_by_topic().topic_arn(topic).send().await.unwrap();
+        let mut subs: Vec<(&str, &str)> =
+            subs.subscriptions().iter().map(|s| (s.protocol().unwrap(), s.endpoint().unwrap())).collect();
+        subs.sort();
+        assert_eq!(subs, [("email", "devops@example.com"), ("sms", "+12345678900")]);
+        let events = aws_sdk_eventbridge::Client::new(&cfg);
+        let targets = events.list_targets_by_rule().rule("cloud-health-cicd-pipeline_failed").send().await.unwrap();
+        assert_eq!(targets.targets()[0].arn(), topic);
+
+        // The backend's settings, the frontend's URL among them.
+        let ssm = aws_sdk_ssm::Client::new(&cfg);
+        let url = ssm.get_parameter().name("/cloud-health/backend/prod/FRONTEND_URL").send().await.unwrap();
+        assert_eq!(url.parameter().unwrap().value(), out["frontend_url"].as_str());
+
         let cp = aws_sdk_codepipeline::Client::new(&cfg);
         let pipes = cp.list_pipelines().send().await.unwrap();
         assert_eq!(pipes.pipelines().len(), 1);
@@ -62,6 +129,15 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
         let buckets = moto.s3().await.list_buckets().send().await.unwrap();
         let left: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
         assert_eq!(left, vec!["cloud-health-deployctl-state"], "only the state bucket remains");
+        let cf = aws_sdk_cloudfront::Client::new(&cfg);
+        let dists = cf.list_distributions().send().await.unwrap();
+        assert!(dists.distribution_list().unwrap().items().is_empty());
+        let oacs = cf.list_origin_access_controls().send().await.unwrap();
+        assert!(oacs.origin_access_control_list().unwrap().items().is_empty());
+        let sns = aws_sdk_sns::Client::new(&cfg);
+        assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
+        let ssm = aws_sdk_ssm::Client::new(&cfg);
+        assert!(ssm.describe_parameters().send().await.unwrap().parameters().is_empty());
     });
 }
 
