@@ -289,6 +289,15 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// The properties whose live value another controller owns (a
+    /// CodeDeploy blue/green deployment switches a listener's target group
+    /// and a service's task set), each with why: a difference there is not
+    /// drift, and the plan leaves it alone and says so. The default: none.
+    fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
+        let _ = (live, desired);
+        Vec::new()
+    }
+
     /// Reads the given ids in as few calls as the API allows. Ids that no
     /// longer exist are simply absent from the result.
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError>;

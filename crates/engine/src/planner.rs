@@ -265,7 +265,16 @@ pub async fn plan_with(
                             live_props.insert(p.name.to_string(), v.clone());
                         }
                     }
-                    let diffs = diff_properties(schema, &want, &live_props);
+                    let mut diffs = diff_properties(schema, &want, &live_props);
+                    // What another controller owns is not drift.
+                    let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                    let controlled = kind.controlled(obs, &new);
+                    for (field, why) in controlled {
+                        if diffs.iter().any(|d| d.field == field) {
+                            diffs.retain(|d| d.field != field);
+                            rp.reasons.push(format!("{field}: {why}"));
+                        }
+                    }
                     // What deployctl applied last, to tell drift (the live
                     // value is not it) from configuration (the spec moved):
                     // only for a resource this stack applied, not one it
@@ -351,7 +360,6 @@ pub async fn plan_with(
                     } else {
                         Action::NoOp
                     };
-                    let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                     if matches!(rp.action, Action::Update | Action::NoOp) {
                         let changed: Vec<&str> = rp.changes.iter().map(|c| c.field.as_str()).collect();
                         rp.reasons.extend(kind.notes(obs, &new, &changed));

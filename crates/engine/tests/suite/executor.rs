@@ -159,6 +159,13 @@ impl ResourceKind for Mem {
         held.then(|| format!("size 7 is held; changing {changed:?}")).into_iter().collect()
     }
 
+    /// A parent named `controller` owns the size, as CodeDeploy owns a
+    /// blue/green listener's target group.
+    fn controlled(&self, _live: &Observed, desired: &deployctl_engine::kind::Wanted) -> Vec<(&'static str, String)> {
+        let owned = matches!(desired.get("parent"), Some(Some(v)) if v == "controller");
+        owned.then(|| ("size", "the controller's to change".to_string())).into_iter().collect()
+    }
+
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
         let world = self.world.lock().unwrap();
         Ok(ids.iter().filter_map(|id| world.get(id).cloned()).collect())
@@ -1129,6 +1136,26 @@ async fn a_plan_that_deletes_or_replaces_a_protected_resource_is_refused_before_
     h.up(&unprotected).await;
     let p = h.plan(&unprotected, Mode::Destroy).await;
     assert_eq!(actions(&p).values().filter(|a| **a == Action::Delete).count(), 2);
+}
+
+/// A property another controller owns (CodeDeploy's target group switch)
+/// is not drift: the plan leaves it alone and says why, and only when it
+/// differs.
+#[tokio::test]
+async fn a_property_another_controller_owns_is_not_drift_and_the_plan_says_so() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1, parent: controller}\n  b:\n    type: test.kind\n    properties: {name: b, size: 1}\n");
+    h.up(&s).await;
+    let p = h.plan(&s, Mode::Apply).await;
+    assert!(rp(&p, "a").reasons.is_empty(), "nothing to say while it matches");
+    for address in ["a", "b"] {
+        let id = h.kind.live(address).unwrap().id;
+        h.kind.world.lock().unwrap().get_mut(&id).unwrap().properties.insert("size".into(), json!(5));
+    }
+    let p = h.plan(&s, Mode::Apply).await;
+    assert_eq!(rp(&p, "a").action, Action::NoOp);
+    assert_eq!(rp(&p, "a").reasons, ["size: the controller's to change"]);
+    assert_eq!(rp(&p, "b").action, Action::Update, "the same difference elsewhere is drift");
 }
 
 /// A kind's notes (when a change applies, what is pending) are the plan's
