@@ -28,7 +28,12 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
         .unwrap()
         .iter()
         .filter(|r| r["action"] != "no_op")
-        .map(|r| (r["address"].as_str().unwrap(), r["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect()))
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap(),
+                r["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect(),
+            )
+        })
         .collect();
     assert_eq!(changed, vec![("cdn", vec!["origins"])], "{plan}");
     let cdn = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == "cdn").unwrap();

@@ -10,6 +10,7 @@ pub mod cloudfront;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod codecommit;
+pub mod codedeploy;
 pub mod codepipeline;
 pub mod cognito;
 pub mod cost;
@@ -194,7 +195,10 @@ pub static REGISTRY: &[Entry] = &[
         schema: &ecs::task_definition::SCHEMA,
         make: |aws| kit::Adapter::arc(ecs::task_definition::TaskDefinition::new(aws.ecs())),
     },
-    Entry { schema: &ecs::service::SCHEMA, make: |aws| kit::Adapter::arc(ecs::service::Service::new(aws.ecs())) },
+    Entry {
+        schema: &ecs::service::SCHEMA,
+        make: |aws| kit::Adapter::arc(ecs::service::Service::new(aws.ecs()).with_codedeploy(aws.codedeploy())),
+    },
     Entry {
         schema: &s3::bucket::SCHEMA,
         make: |aws| kit::Adapter::arc(s3::bucket::Bucket::new(aws.s3()).with_stack_tags(aws.stack_tags())),
@@ -236,6 +240,20 @@ pub static REGISTRY: &[Entry] = &[
     Entry {
         schema: &codepipeline::pipeline::SCHEMA,
         make: |aws| kit::Adapter::arc(codepipeline::pipeline::Pipeline::new(aws.codepipeline())),
+    },
+    Entry {
+        schema: &codedeploy::application::SCHEMA,
+        make: |aws| {
+            kit::Adapter::arc(codedeploy::application::Application::new(
+                aws.codedeploy(),
+                aws.ec2(),
+                aws.account.clone(),
+            ))
+        },
+    },
+    Entry {
+        schema: &codedeploy::deployment_group::SCHEMA,
+        make: |aws| kit::Adapter::arc(codedeploy::deployment_group::DeploymentGroup::new(aws.codedeploy())),
     },
     Entry {
         schema: &codecommit::repository::SCHEMA,
@@ -358,6 +376,7 @@ impl Aws {
     client!(cognito, aws_sdk_cognitoidentityprovider);
     client!(cloudfront, aws_sdk_cloudfront);
     client!(codecommit, aws_sdk_codecommit);
+    client!(codedeploy, aws_sdk_codedeploy);
 
     /// The run's one read of the stack's tags through the tagging API,
     /// shared by the kinds whose service has no batch tag read.

@@ -48,8 +48,9 @@ use super::*;
 use crate::kit::{attrs, kept, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service as EcsService, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
+    DeploymentControllerType, DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration,
+    SchedulingStrategy, Service as EcsService, ServiceField,
 };
 use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, Poll, Props, ReadCtx};
@@ -102,6 +103,15 @@ model! {
 }
 
 model! {
+    pub struct CodeDeployRef {
+        application: String = "The CodeDeploy application's name, as written in its `application_name` (not a \
+                               reference: the group refers to the service)." [required],
+        deployment_group: String = "The deployment group's name, as written in its `deployment_group_name`."
+            [required],
+    }
+}
+
+model! {
     pub struct ServiceModel {
         service_name: Option<String> = "The service's name, unique in its cluster. Default: `<stack>-<resource>` (a \
                                         replacement created beside the old service adds its generation, `-2`)." [replace],
@@ -132,6 +142,13 @@ model! {
         enable_execute_command: bool = "Whether ECS Exec is enabled (new tasks)." [default("false")],
         scheduling_strategy: String = "`REPLICA` or `DAEMON` (EC2 only)."
             [default("\"REPLICA\""), replace, one_of(SchedulingStrategy::values())],
+        deployment_controller: String = "`ECS` (rolling updates), or `CODE_DEPLOY`: a new task definition is \
+                                         deployed blue/green by the `code_deploy` group, with its traffic shifting, \
+                                         alarms and rollback."
+            [default("\"ECS\""), replace, one_of(&["ECS", "CODE_DEPLOY"])],
+        code_deploy: Option<CodeDeployRef> = "With `deployment_controller: CODE_DEPLOY`: the application and \
+                                              deployment group that deploy it."
+            [state_only],
     }
 }
 
@@ -152,7 +169,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "cluster_arn", doc: "The cluster's ARN." },
     ],
     taggable: true,
-    rules: &[arns_rule, launch_or_strategy, daemon_not_on_fargate, strategy_providers],
+    rules: &[arns_rule, launch_or_strategy, daemon_not_on_fargate, strategy_providers, code_deploy_fits],
     example: "web:\n  type: ecs.service\n  properties:\n    cluster: ${cluster.arn}\n    task_definition: ${task.arn}\n    desired_count: 2\n    launch_type: FARGATE\n    network_configuration:\n      awsvpc_configuration:\n        subnets: [\"${private_a.id}\", \"${private_b.id}\"]\n        security_groups: [\"${app_sg.id}\"]\n    load_balancers:\n      - {target_group_arn: \"${tg.arn}\", container_name: web, container_port: 8080}\n    health_check_grace_period_seconds: 60\n    deployment_configuration:\n      maximum_percent: 200\n      minimum_healthy_percent: 100\n      deployment_circuit_breaker: {enable: true, rollback: true}\n  timeouts: {create: 20m, update: 20m}\n",
 };
 
@@ -200,6 +217,57 @@ fn strategy_providers(p: &Literals) -> Option<RuleViolation> {
     check_providers(p, "capacity_provider_strategy")
 }
 
+/// A CODE_DEPLOY service names its deployment group and has the one load
+/// balancer CodeDeploy switches; an ECS one names no group; CodeDeploy has
+/// no circuit breaker.
+fn code_deploy_fits(p: &Literals) -> Option<RuleViolation> {
+    let code_deploy = match p.get("deployment_controller") {
+        Some(Some(Value::String(c))) => c == "CODE_DEPLOY",
+        None => false,
+        Some(_) => return None,
+    };
+    let named =
+        matches!(p.get("code_deploy"), Some(Some(v)) if !v.is_null()) || matches!(p.get("code_deploy"), Some(None));
+    let violation =
+        |field, message: &str, hint: &str| Some(RuleViolation { field, message: message.into(), hint: hint.into() });
+    if code_deploy && !named {
+        return violation(
+            "code_deploy",
+            "a CODE_DEPLOY service needs the deployment group that deploys it",
+            "add code_deploy: {application: <its application_name>, deployment_group: <its deployment_group_name>}",
+        );
+    }
+    if !code_deploy && named {
+        return violation(
+            "code_deploy",
+            "code_deploy is for deployment_controller: CODE_DEPLOY",
+            "set deployment_controller: CODE_DEPLOY, or drop code_deploy",
+        );
+    }
+    if !code_deploy {
+        return None;
+    }
+    if let Some(Some(Value::Array(lbs))) = p.get("load_balancers") {
+        if lbs.len() != 1 {
+            return violation(
+                "load_balancers",
+                "a CODE_DEPLOY service takes exactly one load balancer (the blue target group)",
+                "list the deployment group's first target group, with the container and port",
+            );
+        }
+    }
+    let breaker =
+        p.get("deployment_configuration").and_then(Option::as_ref).map(|d| &d["deployment_circuit_breaker"]["enable"]);
+    if breaker == Some(&Value::Bool(true)) {
+        return violation(
+            "deployment_configuration",
+            "the circuit breaker is ECS's rolling deployments'; CodeDeploy rolls back on its own",
+            "drop deployment_circuit_breaker, and set the deployment group's auto_rollback",
+        );
+    }
+    None
+}
+
 /// What CreateService ignores on moto 5.2.5 (UpdateService stores them):
 /// create converges them with one UpdateService when the created service
 /// does not show them. Never the case on AWS.
@@ -213,7 +281,16 @@ const MOTO_5_2_5_CREATE_IGNORES: [&str; 4] = [
 pub struct Service {
     client: Client,
     tags: EcsTags,
+    codedeploy: Option<aws_sdk_codedeploy::Client>,
 }
+
+fn is_code_deploy(want: &ServiceModel) -> bool {
+    want.deployment_controller == "CODE_DEPLOY"
+}
+
+/// What a CODE_DEPLOY service changes through a deployment rather than
+/// UpdateService.
+const DEPLOYED: [&str; 4] = ["task_definition", "load_balancers", "network_configuration", "platform_version"];
 
 /// The cluster an ARN names (`…:service/<cluster>/<name>`), or `default`
 /// for the old ARN format without it.
@@ -288,6 +365,9 @@ fn model_of(svc: &EcsService) -> ServiceModel {
         },
         enable_execute_command: svc.enable_execute_command(),
         scheduling_strategy: svc.scheduling_strategy().map_or("REPLICA", |s| s.as_str()).to_string(),
+        deployment_controller: svc.deployment_controller().map_or("ECS", |c| c.r#type().as_str()).to_string(),
+        // Not AWS's: the planner compares it with what state recorded.
+        code_deploy: None,
     }
 }
 
@@ -311,10 +391,13 @@ fn network(want: &ServiceModel) -> Result<Option<NetworkConfiguration>, Provider
 fn deployment_configuration(want: &ServiceModel) -> DeploymentConfiguration {
     let d = &want.deployment_configuration;
     let b = &d.deployment_circuit_breaker;
+    // The circuit breaker is the ECS controller's alone.
+    let breaker = (!is_code_deploy(want))
+        .then(|| DeploymentCircuitBreaker::builder().enable(b.enable).rollback(b.rollback).build());
     DeploymentConfiguration::builder()
         .maximum_percent(d.maximum_percent)
         .minimum_healthy_percent(d.minimum_healthy_percent)
-        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(b.enable).rollback(b.rollback).build())
+        .set_deployment_circuit_breaker(breaker)
         .build()
 }
 
@@ -381,7 +464,56 @@ fn failed(
 
 impl Service {
     pub fn new(client: Client) -> Service {
-        Service { tags: EcsTags(client.clone()), client }
+        Service { tags: EcsTags(client.clone()), client, codedeploy: None }
+    }
+
+    /// With the CodeDeploy client that deploys CODE_DEPLOY services.
+    pub fn with_codedeploy(mut self, client: aws_sdk_codedeploy::Client) -> Service {
+        self.codedeploy = Some(client);
+        self
+    }
+
+    /// A CODE_DEPLOY service's new task definition, through its deployment
+    /// group.
+    async fn deploy(&self, ctx: &OpCtx, live: &Observed, want: &ServiceModel) -> Result<(), ProviderError> {
+        let client = self.codedeploy.as_ref().ok_or_else(|| ProviderError::msg("no CodeDeploy client"))?;
+        let group = want.code_deploy.as_ref().ok_or_else(|| {
+            ProviderError::new(Some("InvalidProperties".into()), "a CODE_DEPLOY service needs code_deploy")
+                .with_hint("add code_deploy: {application: ..., deployment_group: ...}")
+        })?;
+        let lb = want.load_balancers.iter().flatten().next().ok_or_else(|| {
+            ProviderError::new(Some("InvalidProperties".into()), "a CODE_DEPLOY service needs its load balancer")
+                .with_hint("add load_balancers: [{target_group_arn, container_name, container_port}]")
+        })?;
+        let cluster = cluster_of_observed(live);
+        let rev = crate::codedeploy::deployment::EcsRevision {
+            application: group.application.clone(),
+            deployment_group: group.deployment_group.clone(),
+            cluster: cluster.rsplit('/').next().unwrap_or(&cluster).to_string(),
+            service: live.id.rsplit('/').next().unwrap_or(&live.id).to_string(),
+            task_definition: want.task_definition.clone(),
+            container_name: lb.container_name.clone(),
+            container_port: lb.container_port,
+        };
+        crate::codedeploy::deployment::deploy(ctx, client, &rev).await
+    }
+
+    /// A CODE_DEPLOY service's wait: ECS runs the first task set itself,
+    /// with no rollout to follow; until the service runs its desired count.
+    async fn wait_tasks(&self, ctx: &OpCtx, cluster: &str, arn: &str) -> Result<(), ProviderError> {
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        ctx.wait_for(&format!("the tasks of service {name}"), || async {
+            let svc = self.describe_one(cluster, arn).await?.filter(is_live).ok_or_else(|| {
+                ProviderError::new(Some("ServiceNotFoundException".into()), format!("service {name} disappeared"))
+            })?;
+            Ok(if svc.running_count() >= svc.desired_count() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!("{}/{} running", svc.running_count(), svc.desired_count()))
+            })
+        })
+        .await?;
+        Ok(())
     }
 
     /// DescribeServices for `arns` of one cluster, whatever their status.
@@ -581,6 +713,30 @@ impl Kind for Service {
         Some(&self.tags)
     }
 
+    /// CodeDeploy moves a CODE_DEPLOY service between its target groups.
+    fn controlled(&self, _live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
+        let code_deploy = matches!(desired.get("deployment_controller"), Some(Some(v)) if v == "CODE_DEPLOY");
+        code_deploy
+            .then(|| ("load_balancers", "CodeDeploy moves the service between its blue and green target groups".into()))
+            .into_iter()
+            .collect()
+    }
+
+    /// Says how a CODE_DEPLOY service's new revision is deployed.
+    fn notes(&self, _live: &Observed, desired: &Wanted, changed: &[&str]) -> Vec<String> {
+        let group = desired.get("code_deploy").and_then(Option::as_ref);
+        let code_deploy = matches!(desired.get("deployment_controller"), Some(Some(v)) if v == "CODE_DEPLOY");
+        if !code_deploy || !changed.contains(&"task_definition") {
+            return Vec::new();
+        }
+        let name = |k: &str| group.and_then(|g| g[k].as_str()).unwrap_or("?").to_string();
+        vec![format!(
+            "task_definition: deployed by CodeDeploy ({}/{}), blue/green, not by UpdateService",
+            name("application"),
+            name("deployment_group")
+        )]
+    }
+
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ServiceModel>>, ProviderError> {
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for id in ids {
@@ -639,6 +795,12 @@ impl Kind for Service {
             .deployment_configuration(deployment_configuration(want))
             .enable_execute_command(want.enable_execute_command)
             .scheduling_strategy(SchedulingStrategy::from(want.scheduling_strategy.as_str()))
+            .deployment_controller(
+                DeploymentController::builder()
+                    .r#type(DeploymentControllerType::from(want.deployment_controller.as_str()))
+                    .build()
+                    .map_err(|e| invalid("deployment_controller", e))?,
+            )
             .client_token(&ctx.client_token)
             .set_tags(Some(tags_of(&ctx.tags)));
         let out = req.send().await.map_err(from_sdk).map_err(with_hint)?;
@@ -656,7 +818,11 @@ impl Kind for Service {
                 ours = started.or(ours);
             }
         }
-        self.wait_rollout(ctx, cluster, &arn, Some(&want.task_definition), ours).await?;
+        if is_code_deploy(want) {
+            self.wait_tasks(ctx, cluster, &arn).await?;
+        } else {
+            self.wait_rollout(ctx, cluster, &arn, Some(&want.task_definition), ours).await?;
+        }
         Ok(Created { id: arn, attributes: attributes(&svc) })
     }
 
@@ -668,6 +834,19 @@ impl Kind for Service {
         changed: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
         let cluster = cluster_of_observed(live);
+        if is_code_deploy(want) {
+            // A new revision is CodeDeploy's to deploy; the rest is
+            // UpdateService's, with no rollout to follow.
+            if changed.contains(&"task_definition") {
+                self.deploy(ctx, live, want).await?;
+            }
+            let rest: Vec<&str> =
+                changed.iter().copied().filter(|c| !DEPLOYED.contains(c) && *c != "code_deploy").collect();
+            if !rest.is_empty() && self.update_service(&cluster, &live.id, want, &rest).await?.is_some() {
+                self.wait_tasks(ctx, &cluster, &live.id).await?;
+            }
+            return Ok(None);
+        }
         if let Some(started) = self.update_service(&cluster, &live.id, want, changed).await? {
             self.wait_rollout(ctx, &cluster, &live.id, Some(&want.task_definition), started).await?;
         }
@@ -675,7 +854,12 @@ impl Kind for Service {
     }
 
     async fn resume(&self, ctx: &OpCtx, current: &Observed) -> Result<Observed, ProviderError> {
-        self.wait_rollout(ctx, &cluster_of_observed(current), &current.id, None, None).await?;
+        let cluster = cluster_of_observed(current);
+        if current.properties.get("deployment_controller").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+            self.wait_tasks(ctx, &cluster, &current.id).await?;
+        } else {
+            self.wait_rollout(ctx, &cluster, &current.id, None, None).await?;
+        }
         Ok(current.clone())
     }
 
@@ -747,5 +931,26 @@ mod tests {
         let typo = json!([{"capacity_provider": "FARGATE_SPOTT"}]);
         assert_eq!(with(json!({"capacity_provider_strategy": typo})), ["capacity_provider_strategy"]);
         assert!(with(json!({"capacity_provider_strategy": [{"capacity_provider": "my-asg-provider"}]})).is_empty());
+    }
+
+    #[test]
+    fn a_code_deploy_service_names_its_group_and_has_one_load_balancer_and_no_circuit_breaker() {
+        let arns = json!({"cluster": "arn:aws:ecs:us-east-1:1:cluster/c", "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/t:1"});
+        let with = |extra: Value| {
+            let mut v = arns.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            refused(v)
+        };
+        let group = json!({"application": "canary", "deployment_group": "web"});
+        let lb = json!({"target_group_arn": "arn:tg/blue", "container_name": "web", "container_port": 3000});
+        assert_eq!(with(json!({"deployment_controller": "CODE_DEPLOY"})), ["code_deploy"]);
+        assert_eq!(with(json!({"code_deploy": group})), ["code_deploy"]);
+        assert!(with(json!({"deployment_controller": "CODE_DEPLOY", "code_deploy": group, "load_balancers": [lb]}))
+            .is_empty());
+        let two = json!({"deployment_controller": "CODE_DEPLOY", "code_deploy": group, "load_balancers": [lb, lb]});
+        assert_eq!(with(two), ["load_balancers"]);
+        let breaker = json!({"deployment_controller": "CODE_DEPLOY", "code_deploy": group,
+                             "deployment_configuration": {"deployment_circuit_breaker": {"enable": true}}});
+        assert_eq!(with(breaker), ["deployment_configuration"]);
     }
 }

@@ -24,7 +24,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig, Listener as Ls, ProtocolEnum,
     RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig, TargetGroupTuple,
 };
-use deployctl_engine::kind::TAG_RESOURCE;
+use deployctl_engine::kind::{Wanted, TAG_RESOURCE};
 use deployctl_engine::{Observed, OpCtx, ReadCtx};
 use deployctl_spec::Attr;
 use serde_json::json;
@@ -99,6 +99,10 @@ model! {
                                       managed.",
         default_actions: Vec<ListenerAction> =
             "What the listener does with requests no rule matches: usually one action." [required],
+        controlled_by: Option<String> = "`codedeploy` for the production or test listener of a CodeDeploy \
+                                         blue/green deployment group: CodeDeploy switches the target group it \
+                                         forwards to, and `diff` does not call that drift. Unset: deployctl's."
+            [state_only, one_of(&["codedeploy"])],
     }
 }
 
@@ -295,6 +299,8 @@ fn live(l: &Ls, tags: Tags) -> Live<ListenerModel> {
         certificate_arn: cert.and_then(|c| c.certificate_arn()).filter(|_| tls).map(str::to_string),
         ssl_policy: l.ssl_policy().filter(|_| tls).map(str::to_string),
         default_actions: acts.into_iter().map(action_model).collect(),
+        // Not AWS's: the planner compares it with what state recorded.
+        controlled_by: None,
     };
     Live { attributes: attributes(&arn), id: arn, model, tags }
 }
@@ -364,6 +370,19 @@ impl Kind for Listener {
 
     fn tagger(&self) -> Option<&dyn Tagger> {
         Some(&self.tags)
+    }
+
+    /// A blue/green listener forwards to whichever target group CodeDeploy
+    /// switched it to.
+    fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
+        let by_codedeploy = matches!(desired.get("controlled_by"), Some(Some(v)) if v == "codedeploy");
+        let forwards =
+            |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| a.len() == 1 && a[0]["type"] == "forward");
+        let wanted = desired.get("default_actions").and_then(Option::as_ref);
+        (by_codedeploy && forwards(live.properties.get("default_actions")) && forwards(wanted))
+            .then(|| ("default_actions", "CodeDeploy switches the target group it forwards to".to_string()))
+            .into_iter()
+            .collect()
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerModel>>, ProviderError> {

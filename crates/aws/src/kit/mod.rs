@@ -361,6 +361,11 @@ pub trait Kind: Send + Sync + 'static {
         None
     }
 
+    /// See the engine's `ResourceKind::controlled`.
+    fn controlled(&self, _live: &Observed, _desired: &Wanted) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// How the kind's tags are changed after create; `None` for kinds
     /// without tags.
     fn tagger(&self) -> Option<&dyn Tagger> {
@@ -487,6 +492,10 @@ impl<K: Kind> ResourceKind for Adapter<K> {
 
     fn refuses_delete(&self, live: &Observed) -> Option<String> {
         self.0.refuses_delete(live)
+    }
+
+    fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
+        self.0.controlled(live, desired)
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {

@@ -3,7 +3,7 @@
 //!
 //! - EC2: CreateTags and DeleteTags by resource id;
 //! - ARN plus a list of `{Key, Value}` (ECR, ECS, SNS, CloudWatch, Secrets
-//!   Manager, CodePipeline, EventBridge) or a map (CloudWatch Logs,
+//!   Manager, CodePipeline, CodeDeploy, EventBridge) or a map (CloudWatch Logs,
 //!   Application Auto Scaling, Cognito, CodeCommit);
 //! - ELBv2: AddTags and RemoveTags on a list of ARNs;
 //! - the whole set at once (S3's PutBucketTagging);
@@ -123,6 +123,11 @@ arn_list_tagger!(
     /// CodePipeline pipelines.
     CodePipelineTags, aws_sdk_codepipeline, resource_arn,
     |k: &String, v: &String| aws_sdk_codepipeline::types::Tag::builder().key(k).value(v).build()
+);
+arn_list_tagger!(
+    /// CodeDeploy applications and deployment groups.
+    CodeDeployTags, aws_sdk_codedeploy, resource_arn,
+    |k: &String, v: &String| Ok::<_, std::convert::Infallible>(aws_sdk_codedeploy::types::Tag::builder().key(k).value(v).build())
 );
 arn_list_tagger!(
     /// EventBridge rules.
