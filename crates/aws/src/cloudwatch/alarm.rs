@@ -1,4 +1,5 @@
-//! `cloudwatch.alarm`: a CloudWatch metric alarm on one metric.
+//! `cloudwatch.alarm`: a CloudWatch metric alarm on one metric, or on metric
+//! math over several.
 //!
 //! The id is the alarm name. PutMetricAlarm is an upsert: create and update
 //! are the same call, sending the whole configuration (a field left out is
@@ -15,11 +16,14 @@ use crate::error::from_sdk;
 use crate::kit::tagger::CloudWatchTags;
 use crate::kit::{attrs, is_gone, model, own_tags, tagging, unless_gone, Adopt, Created, Kind, Live, Tagger, Tags};
 use crate::tags::{is_ours, is_this_stacks};
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, StandardUnit,
+    Statistic, Tag,
+};
 use aws_sdk_cloudwatch::Client;
 use deployctl_engine::kind::TAG_STACK;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
-use deployctl_spec::{Attr, KindSchema, Type};
+use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation, Type};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -28,16 +32,38 @@ use std::collections::BTreeMap;
 const NAME_CHUNK: usize = 100;
 
 model! {
+    pub struct MetricStatModel {
+        namespace: String = "The metric's namespace." [required],
+        metric_name: String = "The metric." [required],
+        dimensions: BTreeMap<String, String> = "The metric's dimensions." [default("{}")],
+        period: i64 = "Seconds over which the statistic is taken: 10, 30, or a multiple of 60." [required],
+        stat: String = "`Sum`, `Average`, `Minimum`, `Maximum`, `SampleCount`, or a percentile (`p99`)." [required],
+    }
+}
+
+model! {
+    pub struct MetricQueryModel {
+        id: String = "The query's id, which expressions name: a lowercase letter first." [required],
+        metric: Option<MetricStatModel> = "A metric to fetch. Exactly one of `metric` and `expression`.",
+        expression: Option<String> = "Metric math over the other queries' ids, e.g. `100 * (1 - errors / requests)`.",
+        label: Option<String> = "A name shown on graphs.",
+        return_data: bool = "Whether this query is what the alarm watches: exactly one is." [default("false")],
+    }
+}
+
+model! {
     pub struct AlarmModel {
         alarm_name: Option<String> = "The alarm's name, unique in the region. Unset: `<stack>-<address>`."
             [replace, unique],
         alarm_description: Option<String> = "What the alarm means, shown in notifications.",
-        namespace: String = "The metric's namespace, e.g. `AWS/ECS` or `AWS/ApplicationELB`." [required],
-        metric_name: String = "The metric, e.g. `CPUUtilization` or `UnHealthyHostCount`." [required],
+        namespace: Option<String> = "The metric's namespace, e.g. `AWS/ECS` or `AWS/ApplicationELB`.",
+        metric_name: Option<String> = "The metric, e.g. `CPUUtilization` or `UnHealthyHostCount`. Exactly one of \
+                                       `metric_name` and `metrics`.",
         statistic: Option<String> = "`Average`, `Sum`, `Minimum`, `Maximum` or `SampleCount` (or set \
                                      `extended_statistic`)." [one_of(Statistic::values())],
         extended_statistic: Option<String> = "A percentile instead of `statistic`, e.g. `p99`.",
-        period: i64 = "Seconds over which the statistic is taken: 10, 30, or a multiple of 60." [required],
+        period: Option<i64> = "Seconds over which the statistic is taken: 10, 30, or a multiple of 60 (with \
+                               `metric_name`).",
         evaluation_periods: i64 = "How many recent periods are compared with the threshold." [required],
         datapoints_to_alarm: Option<i64> = "How many of those periods must breach (M out of N). Unset: all of them.",
         // A JSON value, so that it reads back as written (`80`, not `80.0`).
@@ -58,12 +84,16 @@ model! {
         insufficient_data_actions: Vec<String> = "ARNs notified when the alarm goes to INSUFFICIENT_DATA."
             [default("[]")],
         unit: Option<String> = "The metric's unit, e.g. `Percent`, when it matters to select the data.",
+        metrics: Option<Vec<MetricQueryModel>> = "Metric math instead of one metric: metrics fetched by id, and \
+                                                  the expression the alarm watches (`return_data: true`), e.g. a \
+                                                  success rate from requests and 5xx counts.",
     }
 }
 
 pub static SCHEMA: KindSchema = KindSchema {
     type_name: "cloudwatch.alarm",
-    doc: "A CloudWatch alarm on one metric, changed in place (PutMetricAlarm) except for its name. Dimensions \
+    doc: "A CloudWatch alarm on one metric, or on metric math over several (`metrics`: a success rate from \
+          request and error counts), changed in place (PutMetricAlarm) except for its name. Dimensions \
           name what the metric is about, usually with references: an ECS service's `ClusterName: \
           ${cluster.name}` and `ServiceName: ${service.name}`; a load balancer's `LoadBalancer: \
           ${alb.arn_suffix}`; a target group's `TargetGroup: ${tg.arn_suffix}` (with `LoadBalancer` too). Actions \
@@ -75,13 +105,71 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "arn", doc: "The alarm's ARN." },
     ],
     taggable: true,
-    rules: &[],
+    rules: &[one_metric_or_math],
     example: "cpu_high:\n  type: cloudwatch.alarm\n  properties:\n    alarm_description: Service CPU above 80% for 10 \
               minutes\n    namespace: AWS/ECS\n    metric_name: CPUUtilization\n    statistic: Average\n    \
               period: 300\n    evaluation_periods: 2\n    threshold: 80\n    comparison_operator: \
               GreaterThanThreshold\n    dimensions: {ClusterName: shop, ServiceName: web}\n    alarm_actions: \
               [\"${alerts.arn}\"]\n",
 };
+
+/// One metric (`metric_name`, `period`) or metric math (`metrics`, one of
+/// which the alarm watches), as CloudWatch takes.
+fn one_metric_or_math(p: &Literals) -> Option<RuleViolation> {
+    let set = |k: &str| p.get(k).is_some_and(|v| !matches!(v, Some(Value::Null)));
+    let violation =
+        |field, message: &str, hint: &str| Some(RuleViolation { field, message: message.into(), hint: hint.into() });
+    match (set("metric_name"), set("metrics")) {
+        (true, true) => {
+            return violation(
+                "metrics",
+                "an alarm watches one metric or metric math, not both",
+                "drop metric_name, namespace, statistic and period, or drop metrics",
+            )
+        }
+        (false, false) => {
+            return violation(
+                "metric_name",
+                "an alarm needs a metric",
+                "add metric_name, namespace, statistic and period, or metrics",
+            )
+        }
+        (true, false) => {
+            if !set("period") {
+                return violation("period", "a metric alarm needs a period", "add period: 60 (seconds)");
+            }
+            return None;
+        }
+        (false, true) => {}
+    }
+    if let Some(field) = ["namespace", "statistic", "extended_statistic", "period", "unit"].into_iter().find(|k| set(k))
+    {
+        return violation(
+            field,
+            "with metrics, each query names its own metric and period",
+            "move it into the metric query",
+        );
+    }
+    let Some(Some(Value::Array(queries))) = p.get("metrics") else { return None };
+    let watched = queries.iter().filter(|q| q["return_data"] == Value::Bool(true)).count();
+    if watched != 1 {
+        return violation(
+            "metrics",
+            &format!("exactly one query is what the alarm watches (return_data: true), not {watched}"),
+            "set return_data: true on the expression the alarm compares with the threshold",
+        );
+    }
+    for q in queries {
+        if q.get("metric").is_some_and(|m| !m.is_null()) == q.get("expression").is_some_and(|e| !e.is_null()) {
+            return violation(
+                "metrics",
+                "each query has exactly one of metric and expression",
+                "give the query a metric: {...} or an expression",
+            );
+        }
+    }
+    None
+}
 
 pub struct Alarm {
     client: Client,
@@ -120,17 +208,57 @@ fn attributes(name: &str, arn: Option<&str>) -> Props {
     attrs([("id", json!(name)), ("name", json!(name)), ("arn", json!(arn))])
 }
 
+fn query_model(q: &MetricDataQuery) -> MetricQueryModel {
+    let metric = q.metric_stat().and_then(|s| {
+        let m = s.metric()?;
+        Some(MetricStatModel {
+            namespace: m.namespace().unwrap_or_default().to_string(),
+            metric_name: m.metric_name().unwrap_or_default().to_string(),
+            dimensions: m
+                .dimensions()
+                .iter()
+                .filter_map(|d| Some((d.name()?.to_string(), d.value().unwrap_or_default().to_string())))
+                .collect(),
+            period: s.period().unwrap_or_default().into(),
+            stat: s.stat().unwrap_or_default().to_string(),
+        })
+    });
+    MetricQueryModel {
+        id: q.id().unwrap_or_default().to_string(),
+        metric,
+        expression: q.expression().map(str::to_string),
+        label: q.label().map(str::to_string),
+        return_data: q.return_data().unwrap_or(true),
+    }
+}
+
+fn query(q: &MetricQueryModel) -> MetricDataQuery {
+    let stat = q.metric.as_ref().map(|m| {
+        let dims = m.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build());
+        let metric =
+            Metric::builder().namespace(&m.namespace).metric_name(&m.metric_name).set_dimensions(Some(dims.collect()));
+        MetricStat::builder().metric(metric.build()).period(m.period as i32).stat(&m.stat).build()
+    });
+    MetricDataQuery::builder()
+        .id(&q.id)
+        .set_metric_stat(stat)
+        .set_expression(q.expression.clone())
+        .set_label(q.label.clone())
+        .return_data(q.return_data)
+        .build()
+}
+
 /// An alarm in the spec's shape.
 fn live(a: &MetricAlarm, tags: Tags) -> Live<AlarmModel> {
     let name = a.alarm_name().unwrap_or_default().to_string();
     let model = AlarmModel {
         alarm_name: Some(name.clone()),
         alarm_description: a.alarm_description().filter(|d| !d.is_empty()).map(str::to_string),
-        namespace: a.namespace().unwrap_or_default().to_string(),
-        metric_name: a.metric_name().unwrap_or_default().to_string(),
+        namespace: a.namespace().filter(|n| !n.is_empty()).map(str::to_string),
+        metric_name: a.metric_name().filter(|n| !n.is_empty()).map(str::to_string),
         statistic: a.statistic().map(|s| s.as_str().to_string()),
         extended_statistic: a.extended_statistic().map(str::to_string),
-        period: a.period().unwrap_or_default().into(),
+        period: a.period().map(Into::into),
         evaluation_periods: a.evaluation_periods().unwrap_or_default().into(),
         datapoints_to_alarm: a.datapoints_to_alarm().map(Into::into),
         threshold: a.threshold().map(number_value).unwrap_or(Value::Null),
@@ -146,6 +274,7 @@ fn live(a: &MetricAlarm, tags: Tags) -> Live<AlarmModel> {
         ok_actions: a.ok_actions().to_vec(),
         insufficient_data_actions: a.insufficient_data_actions().to_vec(),
         unit: a.unit().map(|u| u.as_str().to_string()),
+        metrics: (!a.metrics().is_empty()).then(|| a.metrics().iter().map(query_model).collect()),
     };
     Live { attributes: attributes(&name, a.alarm_arn()), id: name, model, tags }
 }
@@ -211,23 +340,25 @@ impl Alarm {
     /// PutMetricAlarm with the whole configuration; `tags` only on create.
     async fn put(&self, name: &str, want: &AlarmModel, tags: Option<Vec<Tag>>) -> Result<(), ProviderError> {
         let text = |v: Option<&String>| v.filter(|v| !v.is_empty()).cloned();
-        let dims = want.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+        let dims: Vec<Dimension> =
+            want.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
         let threshold =
             number(&want.threshold).ok_or_else(|| ProviderError::msg("threshold is required and must be a number"))?;
         self.client
             .put_metric_alarm()
             .alarm_name(name)
             .set_alarm_description(text(want.alarm_description.as_ref()))
-            .set_namespace(text(Some(&want.namespace)))
-            .set_metric_name(text(Some(&want.metric_name)))
+            .set_namespace(text(want.namespace.as_ref()))
+            .set_metric_name(text(want.metric_name.as_ref()))
             .set_statistic(text(want.statistic.as_ref()).map(|v| Statistic::from(v.as_str())))
             .set_extended_statistic(text(want.extended_statistic.as_ref()))
-            .period(want.period as i32)
+            .set_period(want.period.map(|p| p as i32))
+            .set_metrics(want.metrics.as_ref().map(|m| m.iter().map(query).collect()))
             .evaluation_periods(want.evaluation_periods as i32)
             .set_datapoints_to_alarm(want.datapoints_to_alarm.map(|d| d as i32))
             .threshold(threshold)
             .comparison_operator(ComparisonOperator::from(want.comparison_operator.as_str()))
-            .set_dimensions(Some(dims))
+            .set_dimensions((want.metrics.is_none()).then_some(dims))
             .set_treat_missing_data(text(Some(&want.treat_missing_data)))
             .actions_enabled(want.actions_enabled)
             .set_alarm_actions(Some(want.alarm_actions.clone()))
@@ -358,5 +489,24 @@ mod tests {
         assert_eq!(number_value(0.5), json!(0.5));
         assert_eq!(number(&json!("0.25")), Some(0.25));
         assert_eq!(default_name("shop", "cpu_high[a]"), "shop-cpu_high-a");
+    }
+
+    #[test]
+    fn one_metric_or_metric_math_as_cloudwatch_takes_it() {
+        use crate::kit::literals as lit;
+        let field = |v: Value| one_metric_or_math(&lit(v)).map(|v| v.field);
+        assert_eq!(field(json!({"metric_name": "CPUUtilization", "period": 60})), None);
+        assert_eq!(field(json!({"metric_name": "CPUUtilization"})), Some("period"));
+        assert_eq!(field(json!({})), Some("metric_name"));
+        let math = json!([{"id": "e", "expression": "m * 2", "return_data": true},
+                          {"id": "m", "metric": {"namespace": "N", "metric_name": "M", "period": 60, "stat": "Sum"}}]);
+        assert_eq!(field(json!({"metrics": math})), None);
+        assert_eq!(field(json!({"metrics": math, "metric_name": "M"})), Some("metrics"));
+        assert_eq!(field(json!({"metrics": math, "period": 60})), Some("period"));
+        let none_watched = json!([{"id": "e", "expression": "1"}]);
+        assert_eq!(field(json!({"metrics": none_watched})), Some("metrics"));
+        let both = json!([{"id": "e", "expression": "1", "return_data": true,
+                           "metric": {"namespace": "N", "metric_name": "M", "period": 60, "stat": "Sum"}}]);
+        assert_eq!(field(json!({"metrics": both})), Some("metrics"));
     }
 }

@@ -591,3 +591,37 @@ async fn cloudwatch_dashboard_round_trip_compares_the_body_semantically() {
     kind.delete(&op(StepAction::Delete), &live, &Default::default()).await.unwrap();
     assert!(crate::support::kit::read_opt(&kind, &rc, "shop-ops").await.is_none());
 }
+
+/// Seed 001: the load balancer's success rate below 99.5 % in 2 minutes
+/// out of 2, as metric math over requests and 5xx answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_math_alarm_round_trips() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let kind = Adapter(Alarm::new(aws_cbor(&moto).await.cloudwatch()).with_stack_tags(aws.stack_tags()));
+    let metric = |name: &str| {
+        json!({"namespace": "AWS/ApplicationELB", "metric_name": name, "period": 60, "stat": "Sum",
+               "dimensions": {"LoadBalancer": "app/canary/50dc6c495c0c9188"}})
+    };
+    let want = props(json!({
+        "alarm_name": "rt-success-rate",
+        "evaluation_periods": 2,
+        "datapoints_to_alarm": 2,
+        "threshold": 99.5,
+        "comparison_operator": "LessThanThreshold",
+        "treat_missing_data": "notBreaching",
+        "metrics": [
+            {"id": "requests", "metric": metric("RequestCount")},
+            {"id": "errors", "metric": metric("HTTPCode_Target_5XX_Count")},
+            {"id": "success_rate", "expression": "100 * (1 - errors / requests)", "label": "success rate", "return_data": true},
+        ],
+    }));
+    let ctx = op(STACK, REGION, "success_rate", "cloudwatch.alarm", StepAction::Create, &[]);
+    let created = kind.create(&ctx, &want).await.unwrap();
+    let live = read_one(&kind, &read_ctx(STACK, REGION), &created.id).await;
+    assert_clean(&alarm::SCHEMA, &want, &live);
+    let raw = aws_cbor(&moto).await.cloudwatch().describe_alarms().alarm_names("rt-success-rate").send().await.unwrap();
+    let queries = raw.metric_alarms()[0].metrics();
+    assert_eq!(queries.len(), 3);
+    assert_eq!(queries[2].expression(), Some("100 * (1 - errors / requests)"));
+}
