@@ -737,6 +737,14 @@ impl Loader<'_> {
             None => Val::Map(Vec::new(), d.pos),
         };
         let missing_at = props_entry.map_or(d.pos, |e| e.key_pos);
+        // What is known only once lookups are read (`${data.…}` offline):
+        // the rules must not take it for unset.
+        let unknown: Vec<String> = match &props {
+            Val::Map(entries, _) => {
+                entries.iter().filter(|(_, _, v)| matches!(v, Val::Unknown(_))).map(|(k, _, _)| k.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
         // Once per declaration, not per for_each instance.
         let first_key = d.for_each.as_ref().and_then(Option::as_ref).and_then(|v| v.first()).map(|(k, _)| k);
         let first = instance.is_none_or(|(k, _)| first_key == Some(k));
@@ -757,7 +765,7 @@ impl Loader<'_> {
             }
         };
         if let Some(kind) = d.kind.filter(|k| !k.rules.is_empty()) {
-            self.check_rules(kind, d, &properties, props_entry.copied());
+            self.check_rules(kind, d, &properties, &unknown, props_entry.copied());
         }
         let tags = d.fields.get("tags").map(|e| self.resource_tags(d, e, &scope)).unwrap_or_default();
         let timeouts =
@@ -834,10 +842,20 @@ impl Loader<'_> {
     }
 
     /// The kind's cross-property rules, on what is known offline.
-    fn check_rules(&mut self, kind: &KindSchema, d: &Decl, properties: &BTreeMap<String, Expr>, entry: Option<&Entry>) {
+    fn check_rules(
+        &mut self,
+        kind: &KindSchema,
+        d: &Decl,
+        properties: &BTreeMap<String, Expr>,
+        unknown: &[String],
+        entry: Option<&Entry>,
+    ) {
         let literals: crate::schema::Literals = properties
             .iter()
-            .map(|(k, e)| (k.clone(), if let Expr::Literal(v) = e { Some(v.clone()) } else { None }))
+            .map(|(k, e)| match e {
+                Expr::Literal(v) if !unknown.contains(k) => (k.clone(), Some(v.clone())),
+                _ => (k.clone(), None),
+            })
             .collect();
         for rule in kind.rules {
             if let Some(v) = rule(&literals) {

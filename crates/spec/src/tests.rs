@@ -97,7 +97,35 @@ static DB: KindSchema = KindSchema {
     example: "",
 };
 
-static REG: [&KindSchema; 6] = [&VPC, &SUBNET, &SG, &NAT, &ROUTE, &DB];
+static LISTENER: KindSchema = KindSchema {
+    type_name: "elbv2.listener",
+    doc: "A listener.",
+    properties: &[
+        Prop::new("protocol", Type::String, "HTTP or HTTPS."),
+        Prop::new("certificate_arn", Type::String, "Its certificate."),
+    ],
+    attributes: ATTRS,
+    taggable: true,
+    rules: &[https_needs_a_certificate],
+    example: "",
+};
+
+/// A rule for the tests: HTTPS needs a certificate.
+fn https_needs_a_certificate(p: &crate::schema::Literals) -> Option<crate::schema::RuleViolation> {
+    let https = matches!(p.get("protocol"), Some(Some(v)) if v == "HTTPS");
+    let unset = match p.get("certificate_arn") {
+        None => true,
+        Some(Some(v)) => v.is_null(),
+        Some(None) => false,
+    };
+    (https && unset).then(|| crate::schema::RuleViolation {
+        field: "protocol",
+        message: "HTTPS needs certificate_arn".into(),
+        hint: "add certificate_arn".into(),
+    })
+}
+
+static REG: [&KindSchema; 7] = [&VPC, &SUBNET, &SG, &NAT, &ROUTE, &DB, &LISTENER];
 
 fn load_with(text: &str, overrides: &VarOverrides) -> Result<Stack, Diagnostics> {
     load_str("net.yaml", text, overrides, &REG)
@@ -567,7 +595,7 @@ fn unknown_resource_type() {
     let d = at(&e, "unknown resource type 's3.bucket'", 8, 11);
     assert_eq!(
         hint(d),
-        "known types: ec2.nat_gateway, ec2.route, ec2.security_group, ec2.subnet, ec2.vpc, rds.instance"
+        "known types: ec2.nat_gateway, ec2.route, ec2.security_group, ec2.subnet, ec2.vpc, elbv2.listener, rds.instance"
     );
     assert_eq!(e.0.len(), 2, "{e}");
 }
@@ -1339,4 +1367,20 @@ fn a_data_source_needs_a_kind_and_one_of_id_tags_or_name_and_a_resource_named_da
     // `${data.id}` is still an attribute of a resource named data.
     let s = ok("stack: s\nregion: us-east-1\nresources:\n  data:\n    type: ec2.vpc\n    properties: {cidr_block: 10.0.0.0/16}\n  subnet:\n    type: ec2.subnet\n    properties:\n      vpc_id: ${data.id}\n      cidr_block: 10.0.1.0/24\n");
     assert!(matches!(&s.resources[1].properties["vpc_id"], Expr::Ref(r) if r.resource == "data"));
+}
+
+/// Guards validate on a stack whose values come from lookups: offline a
+/// `${data.…}` value is not known, and a rule must not take it for unset
+/// (an HTTPS listener's certificate from a data lookup was refused).
+#[test]
+fn a_rule_does_not_take_a_lookups_value_for_unset_offline() {
+    let with = |certificate: &str| {
+        format!(
+            "stack: s\nregion: us-east-1\ndata:\n  cert: {{type: ec2.vpc, id: vpc-1}}\nresources:\n  https:\n    \
+             type: elbv2.listener\n    properties:\n      protocol: HTTPS\n{certificate}"
+        )
+    };
+    ok(&with("      certificate_arn: ${data.cert.arn}\n"));
+    let e = errs(&with(""));
+    find(&e, "HTTPS needs certificate_arn");
 }
