@@ -6,6 +6,7 @@
 mod harness;
 
 mod architecture;
+mod canary;
 mod crash;
 mod delivery;
 mod environments;
