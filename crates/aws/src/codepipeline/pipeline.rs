@@ -161,7 +161,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "version", doc: "The pipeline structure's version: 1 at create, one more at every update." },
     ],
     taggable: true,
-    rules: &[name_fits, stages_fit, artifacts_flow, token_fits],
+    rules: &[name_fits, stages_fit, artifacts_flow, token_fits, configuration_fits],
     example: "pipeline:\n  type: codepipeline.pipeline\n  properties:\n    role_arn: ${pipeline_role.arn}\n    artifact_store: {location: \"${artifacts.id}\"}\n    github_oauth_token: secretsmanager:stock-dashboard/github-token\n    stages:\n      - name: Source\n        actions:\n          - name: GitHub\n            category: Source\n            owner: ThirdParty\n            provider: GitHub\n            configuration: {Owner: acme, Repo: stock-dashboard, Branch: main, PollForSourceChanges: \"false\"}\n            output_artifacts: [SourceOutput]\n      - name: Build\n        actions:\n          - name: Build\n            category: Build\n            provider: CodeBuild\n            configuration: {ProjectName: \"${build.id}\"}\n            input_artifacts: [SourceOutput]\n            output_artifacts: [BuildOutput]\n      - name: Deploy\n        actions:\n          - name: DeployToECS\n            category: Deploy\n            provider: ECS\n            configuration: {ClusterName: stock-dashboard, ServiceName: web, FileName: imagedefinitions.json}\n            input_artifacts: [BuildOutput]\n",
 };
 
@@ -275,6 +275,74 @@ fn artifacts_flow(p: &Literals) -> Option<RuleViolation> {
                         "stages",
                         format!("stage {}, action {}: the output artifact {n} is produced twice", s.name, a.name),
                         "give each output artifact a name of its own",
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+/// What CodePipeline requires of the AWS action providers these stacks use:
+/// their category, and the configuration keys it refuses the pipeline
+/// without.
+const PROVIDERS: &[(&str, &str, &[&str])] = &[
+    ("Source", "CodeCommit", &["RepositoryName", "BranchName"]),
+    ("Source", "CodeStarSourceConnection", &["ConnectionArn", "FullRepositoryId", "BranchName"]),
+    ("Source", "S3", &["S3Bucket", "S3ObjectKey"]),
+    ("Source", "ECR", &["RepositoryName"]),
+    ("Build", "CodeBuild", &["ProjectName"]),
+    ("Test", "CodeBuild", &["ProjectName"]),
+    ("Deploy", "ECS", &["ClusterName", "ServiceName"]),
+    ("Deploy", "S3", &["BucketName", "Extract"]),
+    (
+        "Deploy",
+        "CodeDeployToECS",
+        &["ApplicationName", "DeploymentGroupName", "TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact"],
+    ),
+];
+
+/// An AWS action of a known provider has its category and the
+/// configuration its provider needs; a CodeDeploy-to-ECS deploy's templates
+/// are among its input artifacts.
+fn configuration_fits(p: &Literals) -> Option<RuleViolation> {
+    for s in stages(p)? {
+        for a in s.actions.iter().filter(|a| a.owner == "AWS") {
+            let at = format!("stage {}, action {}", s.name, a.name);
+            let known: Vec<&(&str, &str, &[&str])> = PROVIDERS.iter().filter(|(_, p, _)| *p == a.provider).collect();
+            if known.is_empty() {
+                continue;
+            }
+            let Some((_, _, keys)) = known.iter().find(|(c, _, _)| *c == a.category) else {
+                let categories: Vec<&str> = known.iter().map(|(c, _, _)| *c).collect();
+                return violation(
+                    "stages",
+                    format!(
+                        "{at}: provider {} is a {} action, not {}",
+                        a.provider,
+                        categories.join(" or "),
+                        a.category
+                    ),
+                    format!("set category: {}", categories[0]),
+                );
+            };
+            if let Some(missing) = keys.iter().find(|k| !a.configuration.contains_key(**k)) {
+                return violation(
+                    "stages",
+                    format!("{at}: a {} {} action needs {missing} in its configuration", a.category, a.provider),
+                    format!(
+                        "add configuration: {{{}}}",
+                        keys.iter().map(|k| format!("{k}: ...")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            if a.provider == "CodeDeployToECS" {
+                let templates = ["TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact"];
+                if let Some(k) = templates.iter().find(|k| !a.input_artifacts.contains(&a.configuration[**k])) {
+                    return violation(
+                        "stages",
+                        format!("{at}: {k} {} is not one of its input artifacts", a.configuration[*k]),
+                        "list the artifact holding taskdef.json and appspec.yaml in input_artifacts",
                     );
                 }
             }
@@ -641,6 +709,31 @@ mod tests {
         let mut twice = ok.clone();
         twice["stages"][1]["name"] = json!("Source");
         assert!(refused(&twice).unwrap().contains("not a name of its own"));
+    }
+
+    #[test]
+    fn an_action_lacking_what_its_provider_needs_is_refused_offline() {
+        let ok = github_pipeline(Some("t"));
+        let mut no_project = ok.clone();
+        no_project["stages"][1]["actions"][0]["configuration"] = json!({});
+        assert_eq!(
+            refused(&no_project).unwrap(),
+            "stage Build, action Build: a Build CodeBuild action needs ProjectName in its configuration"
+        );
+        let mut deploy = ok.clone();
+        deploy["stages"][1]["actions"][0] = json!({"name": "BlueGreen", "category": "Deploy", "provider": "CodeDeployToECS",
+            "configuration": {"ApplicationName": "a", "DeploymentGroupName": "g",
+                              "TaskDefinitionTemplateArtifact": "SourceOutput", "AppSpecTemplateArtifact": "SourceOutput"},
+            "input_artifacts": ["SourceOutput"]});
+        assert_eq!(refused(&deploy), None);
+        let mut elsewhere = deploy.clone();
+        elsewhere["stages"][1]["actions"][0]["configuration"]["AppSpecTemplateArtifact"] = json!("BuildOutput");
+        assert!(refused(&elsewhere)
+            .unwrap()
+            .contains("AppSpecTemplateArtifact BuildOutput is not one of its input artifacts"));
+        let mut category = deploy.clone();
+        category["stages"][1]["actions"][0]["category"] = json!("Build");
+        assert!(refused(&category).unwrap().contains("provider CodeDeployToECS is a Deploy action, not Build"));
     }
 
     #[test]
