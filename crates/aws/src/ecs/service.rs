@@ -48,8 +48,9 @@ use super::*;
 use crate::kit::{attrs, kept, tagger::EcsTags, Adopt, Created, Kind, Live, Model, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
-    DeploymentControllerType, DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration,
+    AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, CanaryConfiguration, DeploymentAlarms,
+    DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController, DeploymentControllerType,
+    DeploymentRolloutState, DeploymentStrategy, LaunchType, LinearConfiguration, LoadBalancer, NetworkConfiguration,
     SchedulingStrategy, Service as EcsService, ServiceField,
 };
 use deployctl_engine::kind::Wanted;
@@ -76,10 +77,24 @@ model! {
 }
 
 model! {
+    pub struct AdvancedLoadBalancer {
+        alternate_target_group_arn: String = "The second target group, which the new revision starts in."
+            [required],
+        production_listener_rule: String = "The listener rule (`${rule.arn}`) whose forward ECS shifts from one \
+                                            target group to the other." [required],
+        test_listener_rule: Option<String> = "A listener rule that reaches the new revision before traffic does.",
+        role_arn: String = "The role ECS assumes to change the rules (trusting `ecs.amazonaws.com`, with \
+                            `AmazonECSInfrastructureRolePolicyForLoadBalancers`)." [required],
+    }
+}
+
+model! {
     pub struct LoadBalancerModel {
         target_group_arn: String = "The target group, usually `${tg.arn}`." [required],
         container_name: String = "The container that receives the traffic." [required],
         container_port: i32 = "Its port (one of its port mappings)." [required, range(0, 65535)],
+        advanced: Option<AdvancedLoadBalancer> = "With a BLUE_GREEN, LINEAR or CANARY strategy: the second target \
+                                                  group and the listener rules ECS shifts.",
     }
 }
 
@@ -99,6 +114,38 @@ model! {
         deployment_circuit_breaker: CircuitBreaker =
             "The deployment circuit breaker. deployctl reports a deployment it failed or rolled back as an error."
             [default("{\"enable\": false, \"rollback\": false}")],
+        strategy: String = "`ROLLING` (tasks replaced in place), or ECS's own blue/green: `BLUE_GREEN` (all traffic \
+                            at once), `LINEAR` or `CANARY` (in steps). The last three need each load balancer's \
+                            `advanced` settings."
+            [default("\"ROLLING\""), one_of(&["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"])],
+        bake_time_in_minutes: Option<i64> = "With BLUE_GREEN, LINEAR or CANARY: how long both revisions run after \
+                                             all traffic moved, before the old one stops. Unset: ECS's default."
+            [range(0, 1440)],
+        linear: Option<LinearSettings> = "With LINEAR: the share of traffic each step moves, and the wait between.",
+        canary: Option<CanarySettings> = "With CANARY: the share of traffic that moves first, and its wait.",
+        alarms: Option<DeploymentAlarmsModel> = "CloudWatch alarms that fail the deployment while it runs.",
+    }
+}
+
+model! {
+    pub struct LinearSettings {
+        step_percent: f64 = "The share of traffic each step moves, 3 to 100." [required],
+        step_bake_time_in_minutes: i64 = "Minutes between steps, 0 to 1440." [required, range(0, 1440)],
+    }
+}
+
+model! {
+    pub struct CanarySettings {
+        canary_percent: f64 = "The share of traffic that moves first, 0.1 to 100." [required],
+        canary_bake_time_in_minutes: i64 = "Minutes before the rest moves, 0 to 1440." [required, range(0, 1440)],
+    }
+}
+
+model! {
+    pub struct DeploymentAlarmsModel {
+        alarm_names: Vec<String> = "The alarms (`${alarm.name}`)." [required],
+        enable: bool = "Whether an alarm in ALARM fails the deployment." [default("true")],
+        rollback: bool = "Whether a failed deployment rolls back." [default("true")],
     }
 }
 
@@ -160,7 +207,10 @@ pub static SCHEMA: KindSchema = KindSchema {
           breaker failed or rolled back is an error (naming the revision the service fell back to), not a \
           success. `cluster` and `task_definition` take ARNs (`${cluster.arn}`, `${task.arn}`). Delete scales to \
           0 and waits until the service is inactive. Rollouts take minutes: raise `timeouts` (create, update) \
-          above the default where needed.",
+          above the default where needed. Blue/green has two forms: ECS's own (`deployment_configuration.strategy` \
+          `BLUE_GREEN`, `LINEAR` or `CANARY`, with each load balancer's `advanced` second target group and \
+          listener rule), followed like any rollout; or `deployment_controller: CODE_DEPLOY`, where a new task \
+          definition is deployed by the `code_deploy` group and followed step by step.",
     properties: ServiceModel::PROPS,
     attributes: &[
         Attr { name: "id", doc: "The service's ARN." },
@@ -169,7 +219,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         Attr { name: "cluster_arn", doc: "The cluster's ARN." },
     ],
     taggable: true,
-    rules: &[arns_rule, launch_or_strategy, daemon_not_on_fargate, strategy_providers, code_deploy_fits],
+    rules: &[arns_rule, launch_or_strategy, daemon_not_on_fargate, strategy_providers, code_deploy_fits, rollout_fits],
     example: "web:\n  type: ecs.service\n  properties:\n    cluster: ${cluster.arn}\n    task_definition: ${task.arn}\n    desired_count: 2\n    launch_type: FARGATE\n    network_configuration:\n      awsvpc_configuration:\n        subnets: [\"${private_a.id}\", \"${private_b.id}\"]\n        security_groups: [\"${app_sg.id}\"]\n    load_balancers:\n      - {target_group_arn: \"${tg.arn}\", container_name: web, container_port: 8080}\n    health_check_grace_period_seconds: 60\n    deployment_configuration:\n      maximum_percent: 200\n      minimum_healthy_percent: 100\n      deployment_circuit_breaker: {enable: true, rollback: true}\n  timeouts: {create: 20m, update: 20m}\n",
 };
 
@@ -215,6 +265,54 @@ fn daemon_not_on_fargate(p: &Literals) -> Option<RuleViolation> {
 
 fn strategy_providers(p: &Literals) -> Option<RuleViolation> {
     check_providers(p, "capacity_provider_strategy")
+}
+
+/// ECS's own blue/green, linear and canary deployments: with the ECS
+/// controller, each load balancer's second target group and rule, the
+/// settings of the strategy chosen and no other's, and the ranges ECS takes.
+fn rollout_fits(p: &Literals) -> Option<RuleViolation> {
+    let Some(Some(Value::Object(d))) = p.get("deployment_configuration") else { return None };
+    let strategy = d.get("strategy").and_then(Value::as_str).unwrap_or("ROLLING");
+    let violation = |field, message: String, hint: &str| Some(RuleViolation { field, message, hint: hint.into() });
+    let set = |k: &str| d.get(k).is_some_and(|v| !v.is_null());
+    for (key, wants) in [("linear", "LINEAR"), ("canary", "CANARY")] {
+        if set(key) != (strategy == wants) {
+            let message = match set(key) {
+                true => format!("deployment_configuration.{key} is for strategy {wants}, not {strategy}"),
+                false => format!("strategy {wants} needs deployment_configuration.{key}"),
+            };
+            return violation("deployment_configuration", message, "set the strategy and its settings together");
+        }
+    }
+    let share = |k: &str, field: &str, lo: f64| {
+        let v = d.get(k)?.get(field)?.as_f64()?;
+        (!(lo..=100.0).contains(&v)).then(|| format!("{k}.{field} is {v}; ECS takes {lo} to 100"))
+    };
+    if let Some(m) = share("linear", "step_percent", 3.0).or_else(|| share("canary", "canary_percent", 0.1)) {
+        return violation("deployment_configuration", m, "give the share of traffic in percent");
+    }
+    if strategy == "ROLLING" {
+        return None;
+    }
+    if matches!(p.get("deployment_controller"), Some(Some(Value::String(c))) if c != "ECS") {
+        return violation(
+            "deployment_configuration",
+            format!(
+                "strategy {strategy} is the ECS controller's; a CODE_DEPLOY service's deployment group shifts traffic"
+            ),
+            "use deployment_controller: ECS with the strategy, or the deployment group's deployment_config_name",
+        );
+    }
+    if let Some(Some(Value::Array(lbs))) = p.get("load_balancers") {
+        if lbs.iter().any(|lb| lb.get("advanced").is_none_or(Value::is_null)) {
+            return violation(
+                "load_balancers",
+                format!("strategy {strategy} needs each load balancer's advanced settings"),
+                "add advanced: {alternate_target_group_arn, production_listener_rule, role_arn}",
+            );
+        }
+    }
+    None
 }
 
 /// A CODE_DEPLOY service names its deployment group and has the one load
@@ -343,6 +441,12 @@ fn model_of(svc: &EcsService) -> ServiceModel {
         target_group_arn: l.target_group_arn().unwrap_or_default().to_string(),
         container_name: l.container_name().unwrap_or_default().to_string(),
         container_port: l.container_port().unwrap_or_default(),
+        advanced: l.advanced_configuration().map(|a| AdvancedLoadBalancer {
+            alternate_target_group_arn: a.alternate_target_group_arn().unwrap_or_default().to_string(),
+            production_listener_rule: a.production_listener_rule().unwrap_or_default().to_string(),
+            test_listener_rule: a.test_listener_rule().map(str::to_string),
+            role_arn: a.role_arn().unwrap_or_default().to_string(),
+        }),
     };
     ServiceModel {
         service_name: svc.service_name().map(str::to_string),
@@ -362,6 +466,21 @@ fn model_of(svc: &EcsService) -> ServiceModel {
                 enable: breaker.is_some_and(|b| b.enable()),
                 rollback: breaker.is_some_and(|b| b.rollback()),
             },
+            strategy: dc.and_then(|d| d.strategy()).map_or("ROLLING", |s| s.as_str()).to_string(),
+            bake_time_in_minutes: dc.and_then(|d| d.bake_time_in_minutes()).map(Into::into),
+            linear: dc.and_then(|d| d.linear_configuration()).map(|l| LinearSettings {
+                step_percent: l.step_percent().unwrap_or_default(),
+                step_bake_time_in_minutes: l.step_bake_time_in_minutes().unwrap_or_default().into(),
+            }),
+            canary: dc.and_then(|d| d.canary_configuration()).map(|c| CanarySettings {
+                canary_percent: c.canary_percent().unwrap_or_default(),
+                canary_bake_time_in_minutes: c.canary_bake_time_in_minutes().unwrap_or_default().into(),
+            }),
+            alarms: dc.and_then(|d| d.alarms()).map(|a| DeploymentAlarmsModel {
+                alarm_names: a.alarm_names().to_vec(),
+                enable: a.enable(),
+                rollback: a.rollback(),
+            }),
         },
         enable_execute_command: svc.enable_execute_command(),
         scheduling_strategy: svc.scheduling_strategy().map_or("REPLICA", |s| s.as_str()).to_string(),
@@ -394,17 +513,48 @@ fn deployment_configuration(want: &ServiceModel) -> DeploymentConfiguration {
     // The circuit breaker is the ECS controller's alone.
     let breaker = (!is_code_deploy(want))
         .then(|| DeploymentCircuitBreaker::builder().enable(b.enable).rollback(b.rollback).build());
+    let linear = d.linear.as_ref().map(|l| {
+        LinearConfiguration::builder()
+            .step_percent(l.step_percent)
+            .step_bake_time_in_minutes(l.step_bake_time_in_minutes as i32)
+            .build()
+    });
+    let canary = d.canary.as_ref().map(|c| {
+        CanaryConfiguration::builder()
+            .canary_percent(c.canary_percent)
+            .canary_bake_time_in_minutes(c.canary_bake_time_in_minutes as i32)
+            .build()
+    });
+    let alarms = d.alarms.as_ref().and_then(|a| {
+        let b = DeploymentAlarms::builder().set_alarm_names(Some(a.alarm_names.clone()));
+        b.enable(a.enable).rollback(a.rollback).build().ok()
+    });
+    // ECS's own strategies are the ECS controller's alone.
+    let strategy = (!is_code_deploy(want)).then(|| DeploymentStrategy::from(d.strategy.as_str()));
     DeploymentConfiguration::builder()
         .maximum_percent(d.maximum_percent)
         .minimum_healthy_percent(d.minimum_healthy_percent)
         .set_deployment_circuit_breaker(breaker)
+        .set_strategy(strategy)
+        .set_bake_time_in_minutes(d.bake_time_in_minutes.map(|m| m as i32))
+        .set_linear_configuration(linear)
+        .set_canary_configuration(canary)
+        .set_alarms(alarms)
         .build()
 }
 
 fn load_balancers(want: &ServiceModel) -> Vec<LoadBalancer> {
     let lb = |l: &LoadBalancerModel| {
+        let advanced = l.advanced.as_ref().map(|a| {
+            AdvancedConfiguration::builder()
+                .alternate_target_group_arn(&a.alternate_target_group_arn)
+                .production_listener_rule(&a.production_listener_rule)
+                .set_test_listener_rule(a.test_listener_rule.clone())
+                .role_arn(&a.role_arn)
+                .build()
+        });
         let b = LoadBalancer::builder().target_group_arn(&l.target_group_arn).container_name(&l.container_name);
-        b.container_port(l.container_port).build()
+        b.container_port(l.container_port).set_advanced_configuration(advanced).build()
     };
     want.load_balancers.iter().flatten().map(lb).collect()
 }
@@ -952,5 +1102,34 @@ mod tests {
         let breaker = json!({"deployment_controller": "CODE_DEPLOY", "code_deploy": group,
                              "deployment_configuration": {"deployment_circuit_breaker": {"enable": true}}});
         assert_eq!(with(breaker), ["deployment_configuration"]);
+    }
+
+    #[test]
+    fn ecs_own_blue_green_needs_its_settings_and_the_ecs_controller() {
+        let arns = json!({"cluster": "arn:aws:ecs:us-east-1:1:cluster/c", "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/t:1"});
+        let with = |extra: Value| {
+            let mut v = arns.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            refused(v)
+        };
+        let advanced = json!({"alternate_target_group_arn": "arn:tg/green", "production_listener_rule": "arn:rule", "role_arn": "arn:role"});
+        let lb = json!({"target_group_arn": "arn:tg/blue", "container_name": "web", "container_port": 3000, "advanced": advanced});
+        let linear = json!({"strategy": "LINEAR", "linear": {"step_percent": 10, "step_bake_time_in_minutes": 1}});
+        assert!(with(json!({"deployment_configuration": linear, "load_balancers": [lb]})).is_empty());
+        assert_eq!(with(json!({"deployment_configuration": {"strategy": "LINEAR"}})), ["deployment_configuration"]);
+        let canary_on_linear = json!({"strategy": "LINEAR", "linear": linear["linear"], "canary": {"canary_percent": 5, "canary_bake_time_in_minutes": 2}});
+        assert_eq!(with(json!({"deployment_configuration": canary_on_linear})), ["deployment_configuration"]);
+        let tiny = json!({"strategy": "LINEAR", "linear": {"step_percent": 1, "step_bake_time_in_minutes": 1}});
+        assert_eq!(with(json!({"deployment_configuration": tiny})), ["deployment_configuration"]);
+        let mut plain = lb.clone();
+        plain.as_object_mut().unwrap().remove("advanced");
+        assert_eq!(
+            with(json!({"deployment_configuration": {"strategy": "BLUE_GREEN"}, "load_balancers": [plain]})),
+            ["load_balancers"]
+        );
+        let group = json!({"application": "a", "deployment_group": "g"});
+        let both = json!({"deployment_controller": "CODE_DEPLOY", "code_deploy": group, "load_balancers": [lb],
+                          "deployment_configuration": {"strategy": "BLUE_GREEN"}});
+        assert_eq!(with(both), ["deployment_configuration"]);
     }
 }

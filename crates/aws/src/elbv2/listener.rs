@@ -102,7 +102,7 @@ model! {
         controlled_by: Option<String> = "`codedeploy` for the production or test listener of a CodeDeploy \
                                          blue/green deployment group: CodeDeploy switches the target group it \
                                          forwards to, and `diff` does not call that drift. Unset: deployctl's."
-            [state_only, one_of(&["codedeploy"])],
+            [state_only, one_of(super::CONTROLLERS)],
     }
 }
 
@@ -372,17 +372,10 @@ impl Kind for Listener {
         Some(&self.tags)
     }
 
-    /// A blue/green listener forwards to whichever target group CodeDeploy
-    /// switched it to.
+    /// A blue/green listener forwards to whichever target group its
+    /// controller switched it to.
     fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
-        let by_codedeploy = matches!(desired.get("controlled_by"), Some(Some(v)) if v == "codedeploy");
-        let forwards =
-            |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| a.len() == 1 && a[0]["type"] == "forward");
-        let wanted = desired.get("default_actions").and_then(Option::as_ref);
-        (by_codedeploy && forwards(live.properties.get("default_actions")) && forwards(wanted))
-            .then(|| ("default_actions", "CodeDeploy switches the target group it forwards to".to_string()))
-            .into_iter()
-            .collect()
+        super::forward_controlled(live, desired, "default_actions")
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerModel>>, ProviderError> {

@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     HostHeaderConditionConfig, HttpRequestMethodConditionConfig, PathPatternConditionConfig, Rule as AwsRule,
     RuleCondition, RulePriorityPair, SourceIpConditionConfig,
 };
-use deployctl_engine::kind::TAG_RESOURCE;
+use deployctl_engine::kind::{Wanted, TAG_RESOURCE};
 use deployctl_engine::{Observed, OpCtx, ReadCtx};
 use deployctl_spec::Attr;
 use serde_json::json;
@@ -51,6 +51,12 @@ model! {
             of its values). At most five values in all." [required],
         actions: Vec<ListenerAction> = "What is done with a matching request: usually one action, as a \
             listener's `default_actions`." [required],
+        controlled_by: Option<String> = "`ecs` for the production or test listener rule of an ECS blue/green, \
+                                         linear or canary service (its load balancer's `advanced` rules), \
+                                         `codedeploy` for one a CodeDeploy group shifts: that controller sets the \
+                                         target groups and weights it forwards to, and `diff` does not call that \
+                                         drift. Unset: deployctl's."
+            [state_only, one_of(super::CONTROLLERS)],
     }
 }
 
@@ -169,6 +175,8 @@ fn live(r: &AwsRule, tags: Tags) -> Live<ListenerRuleModel> {
         priority: r.priority().and_then(|p| p.parse().ok()).unwrap_or(0),
         conditions: conditions_model(r.conditions()),
         actions: acts.into_iter().map(action_model).collect(),
+        // Not AWS's: the planner compares it with what state recorded.
+        controlled_by: None,
     };
     Live { attributes: attributes(&arn), id: arn, model, tags }
 }
@@ -227,6 +235,12 @@ impl Kind for ListenerRule {
 
     fn tagger(&self) -> Option<&dyn Tagger> {
         Some(&self.tags)
+    }
+
+    /// A blue/green rule forwards to whichever target groups (and weights)
+    /// its controller set.
+    fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {
+        super::forward_controlled(live, desired, "actions")
     }
 
     async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerRuleModel>>, ProviderError> {

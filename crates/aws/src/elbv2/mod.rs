@@ -161,6 +161,30 @@ pub(crate) fn hint_on(
     move |e| if e.code_is(code) { e.with_hint(hint()) } else { e }
 }
 
+/// Who else may switch what a listener or rule forwards to.
+pub(crate) const CONTROLLERS: &[&str] = &["codedeploy", "ecs"];
+
+/// What a listener's or rule's controller owns: its one forward action's
+/// target groups (`field` is `default_actions` or `actions`).
+pub(crate) fn forward_controlled(
+    live: &deployctl_engine::Observed,
+    desired: &deployctl_engine::kind::Wanted,
+    field: &'static str,
+) -> Vec<(&'static str, String)> {
+    let controller = match desired.get("controlled_by") {
+        Some(Some(Value::String(c))) => c.as_str(),
+        _ => return Vec::new(),
+    };
+    let forwards =
+        |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| a.len() == 1 && a[0]["type"] == "forward");
+    let wanted = desired.get(field).and_then(Option::as_ref);
+    if !(forwards(live.properties.get(field)) && forwards(wanted)) {
+        return Vec::new();
+    }
+    let who = if controller == "ecs" { "ECS" } else { "CodeDeploy" };
+    vec![(field, format!("{who} switches the target groups it forwards to"))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +208,29 @@ mod tests {
         assert_eq!(arn_suffix(lb, "loadbalancer/", false), "app/shop-alb/50dc6c495c0c9188");
         let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-tg/73e2d6bc24d8a067";
         assert_eq!(arn_suffix(tg, "targetgroup/", true), "targetgroup/shop-tg/73e2d6bc24d8a067");
+    }
+
+    /// Guards a blue/green listener: what its controller switched must not
+    /// be planned back, and nothing else is left alone.
+    #[test]
+    fn only_a_controlled_single_forward_is_left_to_its_controller() {
+        let forward = |tg: &str| serde_json::json!([{"type": "forward", "target_group_arn": tg}]);
+        let live = deployctl_engine::Observed {
+            properties: [("default_actions".to_string(), forward("green"))].into_iter().collect(),
+            ..Default::default()
+        };
+        let desired = |by: Option<&str>, actions: Value| -> deployctl_engine::kind::Wanted {
+            [
+                ("controlled_by".to_string(), Some(by.map_or(Value::Null, Value::from))),
+                ("default_actions".to_string(), Some(actions)),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let owned = forward_controlled(&live, &desired(Some("codedeploy"), forward("blue")), "default_actions");
+        assert_eq!(owned, [("default_actions", "CodeDeploy switches the target groups it forwards to".to_string())]);
+        assert!(forward_controlled(&live, &desired(None, forward("blue")), "default_actions").is_empty());
+        let redirect = serde_json::json!([{"type": "redirect", "redirect_config": {"protocol": "HTTPS"}}]);
+        assert!(forward_controlled(&live, &desired(Some("ecs"), redirect), "default_actions").is_empty());
     }
 }

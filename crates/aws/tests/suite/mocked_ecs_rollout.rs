@@ -1,7 +1,8 @@
 //! `ecs.service` rollouts against a mocked ECS client: what moto cannot
-//! produce (moto's rollouts never fail and never progress). The client is
-//! built by hand (no `test-util` feature of aws-sdk-ecs): a mock HTTP client
-//! and the aws-smithy-mocks interceptor answering from rules.
+//! produce (moto's rollouts never fail and never progress, and it ignores
+//! ECS's own deployment strategies). The client is built by hand, without
+//! retries: a mock HTTP client and the aws-smithy-mocks interceptor
+//! answering from rules.
 //!
 //! - a deployment the circuit breaker fails and rolls back makes `update`
 //!   fail, naming the service and the revision it fell back to;
@@ -10,7 +11,10 @@
 //! - a rollout that never completes times out with a clear message, after
 //!   progress events that show the rollout state and the running count;
 //! - an "unable to assume role" refusal of CreateService (IAM propagation) is
-//!   retried, then the create succeeds.
+//!   retried, then the create succeeds;
+//! - ECS's own linear blue/green deployment: the strategy, its step, the
+//!   second target group and the listener rule go in CreateService, and the
+//!   rollout is followed to COMPLETED.
 
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ecs::operation::create_service::{CreateServiceError, CreateServiceOutput};
@@ -308,4 +312,80 @@ async fn create_service_refused_while_the_role_propagates_is_retried_then_succee
     assert_eq!(o.attributes["cluster_arn"], json!(CLUSTER));
     let seen = progress(&mut rx);
     assert!(seen.iter().any(|m| m.contains("creating ecs.service.web") && m.contains("IAM role")), "{seen:?}");
+}
+
+fn linear_configuration() -> aws_sdk_ecs::types::DeploymentConfiguration {
+    use aws_sdk_ecs::types::{DeploymentAlarms, DeploymentCircuitBreaker, DeploymentStrategy, LinearConfiguration};
+    aws_sdk_ecs::types::DeploymentConfiguration::builder()
+        .maximum_percent(200)
+        .minimum_healthy_percent(100)
+        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(false).rollback(false).build())
+        .strategy(DeploymentStrategy::Linear)
+        .bake_time_in_minutes(5)
+        .linear_configuration(LinearConfiguration::builder().step_percent(10.0).step_bake_time_in_minutes(1).build())
+        .alarms(
+            DeploymentAlarms::builder().alarm_names("shop-success-rate").enable(true).rollback(true).build().unwrap(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn a_linear_blue_green_service_of_ecs_sends_its_strategy_and_is_followed_to_completion() {
+    const BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1";
+    const GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2";
+    const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1/2/3";
+    let create = mock!(Client::create_service)
+        .match_requests(|r| {
+            let d = r.deployment_configuration();
+            let linear = d.and_then(|d| d.linear_configuration());
+            let lb = r.load_balancers().first().and_then(|l| l.advanced_configuration());
+            d.and_then(|d| d.strategy()).map(|s| s.as_str()) == Some("LINEAR")
+                && linear.and_then(|l| l.step_percent()) == Some(10.0)
+                && linear.and_then(|l| l.step_bake_time_in_minutes()) == Some(1)
+                && d.and_then(|d| d.bake_time_in_minutes()) == Some(5)
+                && d.and_then(|d| d.alarms()).is_some_and(|a| a.alarm_names() == ["shop-success-rate"] && a.rollback())
+                && lb.and_then(|a| a.alternate_target_group_arn()) == Some(GREEN)
+                && lb.and_then(|a| a.production_listener_rule()) == Some(RULE)
+        })
+        .then_output(|| {
+            // AWS answers with the configuration it took.
+            let mut created =
+                service(TD7, 0, vec![deployment("ecs-svc/1", "PRIMARY", TD7, DeploymentRolloutState::InProgress, 0)]);
+            created.deployment_configuration = Some(linear_configuration());
+            CreateServiceOutput::builder().service(created).build()
+        });
+    let describe = mock!(Client::describe_services)
+        .sequence()
+        .output(|| {
+            described(service(
+                TD7,
+                1,
+                vec![deployment("ecs-svc/1", "PRIMARY", TD7, DeploymentRolloutState::InProgress, 1)],
+            ))
+        })
+        .output(|| {
+            described(service(
+                TD7,
+                2,
+                vec![deployment("ecs-svc/1", "PRIMARY", TD7, DeploymentRolloutState::Completed, 2)],
+            ))
+        })
+        .build();
+    let kind = Adapter(Service::new(client(&[&create, &describe])));
+    let (ctx, mut rx) = ctx(StepAction::Create, Duration::from_secs(30));
+    let mut want = desired(TD7);
+    want.insert(
+        "load_balancers".into(),
+        json!([{"target_group_arn": BLUE, "container_name": "web", "container_port": 8080,
+                "advanced": {"alternate_target_group_arn": GREEN, "production_listener_rule": RULE,
+                             "role_arn": "arn:aws:iam::123456789012:role/ecs-load-balancers"}}]),
+    );
+    want.insert(
+        "deployment_configuration".into(),
+        json!({"strategy": "LINEAR", "linear": {"step_percent": 10, "step_bake_time_in_minutes": 1},
+               "bake_time_in_minutes": 5, "alarms": {"alarm_names": ["shop-success-rate"]}}),
+    );
+    kind.create(&ctx, &want).await.unwrap();
+    assert_eq!(create.num_calls(), 1, "the strategy reached CreateService");
+    assert_eq!(progress(&mut rx), ["the rollout of service web: IN_PROGRESS, 1/2 running"]);
 }
