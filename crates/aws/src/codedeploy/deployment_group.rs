@@ -239,6 +239,24 @@ fn settings(want: &DeploymentGroupModel) -> Settings {
     }
 }
 
+/// `$call` (CreateDeploymentGroup or UpdateDeploymentGroup, whose builders
+/// share these setters but no type) with every setting of `$want`.
+macro_rules! with_settings {
+    ($call:expr, $want:expr) => {{
+        let (want, s) = ($want, settings($want));
+        $call
+            .application_name(&want.application_name)
+            .service_role_arn(&want.service_role_arn)
+            .deployment_config_name(&want.deployment_config_name)
+            .deployment_style(s.style)
+            .blue_green_deployment_configuration(s.blue_green)
+            .load_balancer_info(s.load_balancer)
+            .ecs_services(s.service)
+            .alarm_configuration(s.alarms)
+            .auto_rollback_configuration(s.rollback)
+    }};
+}
+
 /// Hints for what CodeDeploy refuses most.
 fn hint(e: ProviderError) -> ProviderError {
     let h = match e.code.as_deref() {
@@ -339,25 +357,9 @@ impl Kind for DeploymentGroup {
     }
 
     async fn create(&self, ctx: &OpCtx, want: &DeploymentGroupModel) -> Result<Created, ProviderError> {
-        let s = settings(want);
-        let out = self
-            .client
-            .create_deployment_group()
-            .application_name(&want.application_name)
-            .deployment_group_name(&want.deployment_group_name)
-            .service_role_arn(&want.service_role_arn)
-            .deployment_config_name(&want.deployment_config_name)
-            .deployment_style(s.style)
-            .blue_green_deployment_configuration(s.blue_green)
-            .load_balancer_info(s.load_balancer)
-            .ecs_services(s.service)
-            .alarm_configuration(s.alarms)
-            .auto_rollback_configuration(s.rollback)
-            .set_tags(Some(tags(&ctx.tags)))
-            .send()
-            .await
-            .map_err(from_sdk)
-            .map_err(hint)?;
+        let call = self.client.create_deployment_group().deployment_group_name(&want.deployment_group_name);
+        let out =
+            with_settings!(call, want).set_tags(Some(tags(&ctx.tags))).send().await.map_err(from_sdk).map_err(hint)?;
         let id = id_of(&want.application_name, &want.deployment_group_name);
         ctx.record_id(&id);
         Ok(Created { attributes: attributes(&ctx.region, want, out.deployment_group_id()), id })
@@ -370,23 +372,8 @@ impl Kind for DeploymentGroup {
         want: &DeploymentGroupModel,
         _: &[&str],
     ) -> Result<Option<Props>, ProviderError> {
-        let s = settings(want);
-        self.client
-            .update_deployment_group()
-            .application_name(&want.application_name)
-            .current_deployment_group_name(split(&live.id).1)
-            .service_role_arn(&want.service_role_arn)
-            .deployment_config_name(&want.deployment_config_name)
-            .deployment_style(s.style)
-            .blue_green_deployment_configuration(s.blue_green)
-            .load_balancer_info(s.load_balancer)
-            .ecs_services(s.service)
-            .alarm_configuration(s.alarms)
-            .auto_rollback_configuration(s.rollback)
-            .send()
-            .await
-            .map_err(from_sdk)
-            .map_err(hint)?;
+        let call = self.client.update_deployment_group().current_deployment_group_name(split(&live.id).1);
+        with_settings!(call, want).send().await.map_err(from_sdk).map_err(hint)?;
         let id = live.attributes.get("deployment_group_id").and_then(Value::as_str);
         Ok(Some(attributes(&ctx.region, want, id)))
     }

@@ -7,6 +7,7 @@
 //! access control whose name is taken (moto makes a second one): refused,
 //! unless an interrupted run of the same resource made it.
 
+use crate::support::kit::{detached, progress};
 use aws_sdk_cloudfront::operation::create_distribution_with_tags::CreateDistributionWithTagsOutput;
 use aws_sdk_cloudfront::operation::delete_distribution::DeleteDistributionOutput;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
@@ -17,30 +18,11 @@ use aws_sdk_cloudfront::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use deployctl_aws::cloudfront::distribution::Distribution;
-use deployctl_engine::{Event, Observed, OpCtx, Props, ResourceKind, StepAction};
+use deployctl_engine::{Observed, Props, ResourceKind, StepAction};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const ID: &str = "E2QWRUHEXAMPLE";
-
-fn ctx(action: StepAction) -> (OpCtx, impl Fn(), tokio::sync::mpsc::UnboundedReceiver<Event>) {
-    let tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), "health".to_string()),
-        ("deployctl:resource".to_string(), "cdn".to_string()),
-    ]);
-    let (ctx, cancel, events) = OpCtx::detached(
-        "health",
-        "us-east-1",
-        "cdn",
-        "cloudfront.distribution",
-        action,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
-    (ctx, move || cancel.cancel(), events)
-}
 
 fn desired(comment: &str) -> Props {
     json!({
@@ -74,16 +56,6 @@ fn got(status: &str, etag: &str) -> GetDistributionOutput {
     GetDistributionOutput::builder().distribution(distribution(status)).e_tag(etag).build()
 }
 
-fn progress(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if let Event::StepProgress { message, .. } = e {
-            out.push(message);
-        }
-    }
-    out
-}
-
 fn live() -> Observed {
     let attributes = json!({"id": ID, "arn": format!("arn:aws:cloudfront::123456789012:distribution/{ID}")});
     Observed { id: ID.into(), attributes: attributes.as_object().unwrap().clone(), ..Default::default() }
@@ -99,7 +71,8 @@ async fn a_distribution_in_progress_for_many_polls_shows_progress_and_an_interru
     });
     let get = mock!(Client::get_distribution).then_output(|| got("InProgress", "E1"));
     let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&create, &get]);
-    let (ctx1, cancel, mut events) = ctx(StepAction::Create);
+    let (ctx1, cancel, mut events) =
+        detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Create);
     let interrupt = async {
         tokio::time::sleep(Duration::from_millis(3500)).await;
         cancel();
@@ -126,7 +99,8 @@ async fn a_distribution_in_progress_for_many_polls_shows_progress_and_an_interru
     let create = mock!(Client::create_distribution_with_tags)
         .then_output(|| CreateDistributionWithTagsOutput::builder().distribution(distribution("InProgress")).build());
     let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&create, &get]);
-    let (ctx2, _cancel, mut events) = ctx(StepAction::Create);
+    let (ctx2, _cancel, mut events) =
+        detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Create);
     let done = deployctl_aws::kit::Adapter(Distribution::new(client)).resume(&ctx2, &live()).await.unwrap();
     assert_eq!(create.num_calls(), 0, "resuming creates nothing");
     assert_eq!(get.num_calls(), 3);
@@ -166,7 +140,7 @@ async fn a_stale_etag_is_read_again_and_the_change_sent_once_more() {
     let get = mock!(Client::get_distribution).then_output(|| got("Deployed", "E3"));
     let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&config_read, &refused, &accepted, &get]);
     let kind = deployctl_aws::kit::Adapter(Distribution::new(client));
-    let (ctx, _cancel, _events) = ctx(StepAction::Update);
+    let (ctx, _cancel, _events) = detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Update);
     let changed = ["comment".to_string()];
     let updated = kind.update(&ctx, &live(), &desired("the frontend"), &changed).await.unwrap();
     assert_eq!((config_read.num_calls(), refused.num_calls(), accepted.num_calls()), (2, 1, 1));
@@ -206,7 +180,8 @@ async fn destroy_disables_an_enabled_distribution_waits_until_deployed_then_dele
         .then_output(|| DeleteDistributionOutput::builder().build());
     let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&config_read, &disable, &get, &delete]);
     let kind = deployctl_aws::kit::Adapter(Distribution::new(client));
-    let (ctx, _cancel, mut events) = ctx(StepAction::Delete);
+    let (ctx, _cancel, mut events) =
+        detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Delete);
     kind.delete(&ctx, &live(), &Default::default()).await.unwrap();
     assert_eq!((disable.num_calls(), delete.num_calls()), (1, 1));
     let seen = progress(&mut events);
@@ -262,13 +237,15 @@ async fn an_oac_name_taken_is_refused_unless_an_interrupted_run_of_this_resource
     let kind = deployctl_aws::kit::Adapter(OriginAccessControl::new(client));
     let want = json!({"name": "health-frontend", "description": "the frontend bucket"}).as_object().unwrap().clone();
 
-    let (fresh, _cancel, _events) = ctx(StepAction::Create);
+    let (fresh, _cancel, _events) =
+        detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Create);
     let err = kind.create(&fresh, &want).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("OriginAccessControlAlreadyExists"));
     assert!(err.hint.as_deref().is_some_and(|h| h.contains("choose another name")), "{err:?}");
     assert_eq!(update.num_calls(), 0, "another's OAC is left alone");
 
-    let (mut again, _cancel, _events) = ctx(StepAction::Create);
+    let (mut again, _cancel, _events) =
+        detached("health", "us-east-1", "cdn", "cloudfront.distribution", StepAction::Create);
     again.interrupted_create = true;
     let adopted = kind.create(&again, &want).await.unwrap();
     assert_eq!(adopted.id, "E1OAC");

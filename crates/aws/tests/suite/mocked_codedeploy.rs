@@ -6,6 +6,7 @@
 //! and followed, not started again, by the next run. None is an
 //! UpdateService.
 
+use crate::support::kit::{detached, progress};
 use aws_sdk_codedeploy::operation::create_deployment::CreateDeploymentOutput;
 use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput;
 use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
@@ -18,31 +19,12 @@ use aws_sdk_codedeploy::Client as CodeDeploy;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use deployctl_aws::ecs::service::Service;
 use deployctl_aws::kit::Adapter;
-use deployctl_engine::{Event, Observed, OpCtx, Props, ResourceKind, StepAction};
+use deployctl_engine::{Observed, Props, ResourceKind, StepAction};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const SERVICE: &str = "arn:aws:ecs:eu-central-1:123456789012:service/canary/web";
 const V2: &str = "arn:aws:ecs:eu-central-1:123456789012:task-definition/web:2";
-
-fn ctx() -> (OpCtx, impl Fn(), tokio::sync::mpsc::UnboundedReceiver<Event>) {
-    let tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), "canary".to_string()),
-        ("deployctl:resource".to_string(), "web".to_string()),
-    ]);
-    let (ctx, cancel, events) = OpCtx::detached(
-        "canary",
-        "eu-central-1",
-        "web",
-        "ecs.service",
-        StepAction::Update,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
-    (ctx, move || cancel.cancel(), events)
-}
 
 fn desired() -> Props {
     json!({
@@ -91,16 +73,6 @@ fn none_running() -> ListDeploymentsOutput {
     ListDeploymentsOutput::builder().set_deployments(Some(vec![])).build()
 }
 
-fn progress(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if let Event::StepProgress { message, .. } = e {
-            out.push(message);
-        }
-    }
-    out
-}
-
 /// The ECS client: UpdateService is counted, and must not be called.
 fn ecs_client() -> (aws_sdk_ecs::Client, aws_smithy_mocks::Rule) {
     let update = mock!(aws_sdk_ecs::Client::update_service)
@@ -131,7 +103,7 @@ async fn a_new_revision_is_deployed_by_codedeploy_in_steps_with_progress_and_no_
     let cd = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&list, &create, &get, &target]);
     let (ecs, update) = ecs_client();
     let kind = Adapter(Service::new(ecs).with_codedeploy(cd));
-    let (ctx, _cancel, mut events) = ctx();
+    let (ctx, _cancel, mut events) = detached("canary", "eu-central-1", "web", "ecs.service", StepAction::Update);
     kind.update(&ctx, &live(), &desired(), &["task_definition".to_string()]).await.unwrap();
     assert_eq!(create.num_calls(), 1);
     assert_eq!(update.num_calls(), 0, "a new revision is not an UpdateService");
@@ -174,7 +146,7 @@ async fn a_deployment_the_alarm_stops_and_rolls_back_fails_the_step_naming_it() 
     let cd = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&list, &create, &get, &target]);
     let (ecs, update) = ecs_client();
     let kind = Adapter(Service::new(ecs).with_codedeploy(cd));
-    let (ctx, _cancel, _events) = ctx();
+    let (ctx, _cancel, _events) = detached("canary", "eu-central-1", "web", "ecs.service", StepAction::Update);
     let err = kind.update(&ctx, &live(), &desired(), &["task_definition".to_string()]).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("DeploymentFailed"));
     assert_eq!(
@@ -200,7 +172,7 @@ async fn a_deployment_interrupted_by_ctrl_c_is_followed_on_the_next_run_without_
     let cd = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&list, &create, &get, &target]);
     let (ecs, _) = ecs_client();
     let kind = Adapter(Service::new(ecs).with_codedeploy(cd));
-    let (ctx1, cancel, _events) = ctx();
+    let (ctx1, cancel, _events) = detached("canary", "eu-central-1", "web", "ecs.service", StepAction::Update);
     let interrupt = async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         cancel();
@@ -227,7 +199,7 @@ async fn a_deployment_interrupted_by_ctrl_c_is_followed_on_the_next_run_without_
     let cd = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&list, &create, &get, &target]);
     let (ecs, update) = ecs_client();
     let kind = Adapter(Service::new(ecs).with_codedeploy(cd));
-    let (ctx2, _cancel, mut events) = ctx();
+    let (ctx2, _cancel, mut events) = detached("canary", "eu-central-1", "web", "ecs.service", StepAction::Update);
     kind.update(&ctx2, &live(), &want, &changed).await.unwrap();
     assert_eq!(create.num_calls(), 0, "no second deployment");
     assert_eq!(update.num_calls(), 0);

@@ -45,6 +45,46 @@ pub fn op(
     ctx
 }
 
+/// An operation context for `address` of `stack`, tagged with both, with a
+/// timeout of a minute: the context, what cancels it (Ctrl-C) and its
+/// events.
+#[allow(dead_code)]
+pub fn detached(
+    stack: &str,
+    region: &str,
+    address: &str,
+    type_name: &str,
+    action: StepAction,
+) -> (OpCtx, impl Fn(), tokio::sync::mpsc::UnboundedReceiver<deployctl_engine::Event>) {
+    let tags = BTreeMap::from([
+        ("deployctl:stack".to_string(), stack.to_string()),
+        ("deployctl:resource".to_string(), address.to_string()),
+    ]);
+    let (ctx, cancel, events) = OpCtx::detached(
+        stack,
+        region,
+        address,
+        type_name,
+        action,
+        tags,
+        "0123456789abcdef0123456789abcdef",
+        Duration::from_secs(60),
+    );
+    (ctx, move || cancel.cancel(), events)
+}
+
+/// The progress messages received so far.
+#[allow(dead_code)]
+pub fn progress(events: &mut tokio::sync::mpsc::UnboundedReceiver<deployctl_engine::Event>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let deployctl_engine::Event::StepProgress { message, .. } = e {
+            out.push(message);
+        }
+    }
+    out
+}
+
 /// The fields the engine would plan to change.
 pub fn changes(schema: &KindSchema, desired: &Props, observed: &Observed) -> Vec<String> {
     let want = |p: &deployctl_spec::Prop| match desired.get(p.name) {
