@@ -437,6 +437,8 @@ fn model_of(svc: &EcsService) -> ServiceModel {
     // update set it. Absent means ECS's defaults.
     let dc = svc.deployment_configuration();
     let breaker = dc.and_then(|d| d.deployment_circuit_breaker());
+    let strategy = dc.and_then(|d| d.strategy()).map_or("ROLLING", |s| s.as_str());
+    let rolling = strategy == "ROLLING";
     let lb = |l: &LoadBalancer| LoadBalancerModel {
         target_group_arn: l.target_group_arn().unwrap_or_default().to_string(),
         container_name: l.container_name().unwrap_or_default().to_string(),
@@ -466,20 +468,28 @@ fn model_of(svc: &EcsService) -> ServiceModel {
                 enable: breaker.is_some_and(|b| b.enable()),
                 rollback: breaker.is_some_and(|b| b.rollback()),
             },
-            strategy: dc.and_then(|d| d.strategy()).map_or("ROLLING", |s| s.as_str()).to_string(),
-            bake_time_in_minutes: dc.and_then(|d| d.bake_time_in_minutes()).map(Into::into),
-            linear: dc.and_then(|d| d.linear_configuration()).map(|l| LinearSettings {
-                step_percent: l.step_percent().unwrap_or_default(),
-                step_bake_time_in_minutes: l.step_bake_time_in_minutes().unwrap_or_default().into(),
+            strategy: strategy.to_string(),
+            // What belongs to another strategy, or is off, reads as unset,
+            // however AWS spells its defaults.
+            bake_time_in_minutes: dc.and_then(|d| d.bake_time_in_minutes()).filter(|_| !rolling).map(Into::into),
+            linear: dc.and_then(|d| d.linear_configuration()).filter(|_| strategy == "LINEAR").map(|l| {
+                LinearSettings {
+                    step_percent: l.step_percent().unwrap_or_default(),
+                    step_bake_time_in_minutes: l.step_bake_time_in_minutes().unwrap_or_default().into(),
+                }
             }),
-            canary: dc.and_then(|d| d.canary_configuration()).map(|c| CanarySettings {
-                canary_percent: c.canary_percent().unwrap_or_default(),
-                canary_bake_time_in_minutes: c.canary_bake_time_in_minutes().unwrap_or_default().into(),
+            canary: dc.and_then(|d| d.canary_configuration()).filter(|_| strategy == "CANARY").map(|c| {
+                CanarySettings {
+                    canary_percent: c.canary_percent().unwrap_or_default(),
+                    canary_bake_time_in_minutes: c.canary_bake_time_in_minutes().unwrap_or_default().into(),
+                }
             }),
-            alarms: dc.and_then(|d| d.alarms()).map(|a| DeploymentAlarmsModel {
-                alarm_names: a.alarm_names().to_vec(),
-                enable: a.enable(),
-                rollback: a.rollback(),
+            alarms: dc.and_then(|d| d.alarms()).filter(|a| a.enable() || !a.alarm_names().is_empty()).map(|a| {
+                DeploymentAlarmsModel {
+                    alarm_names: a.alarm_names().to_vec(),
+                    enable: a.enable(),
+                    rollback: a.rollback(),
+                }
             }),
         },
         enable_execute_command: svc.enable_execute_command(),
