@@ -21,7 +21,6 @@ use crate::kit::tagger::AcmTags;
 use crate::kit::{attrs, model, own_tags, Adopt, Created, Kind, Live, Model, Tagger, Tags};
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, DomainValidation, KeyAlgorithm, Tag, ValidationMethod};
 use aws_sdk_acm::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Poll, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use serde_json::{json, Value};
@@ -229,11 +228,7 @@ impl Kind for Certificate {
             }
         }
         let found = crate::read_each(arns.iter().map(|arn| self.read_one(arn))).await?;
-        Ok(found
-            .into_iter()
-            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
-            .collect())
+        Ok(crate::kit::this_stacks(found, &ctx.stack))
     }
 
     async fn create(&self, ctx: &OpCtx, want: &CertificateModel) -> Result<Created, ProviderError> {

@@ -23,7 +23,7 @@ use aws_sdk_codedeploy::types::{
     TargetGroupPairInfo, TrafficRoute,
 };
 use aws_sdk_codedeploy::Client;
-use deployctl_engine::kind::{Wanted, TAG_RESOURCE, TAG_STACK};
+use deployctl_engine::kind::Wanted;
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation};
 use serde_json::{json, Value};
@@ -349,11 +349,7 @@ impl Kind for DeploymentGroup {
             return Ok(Vec::new());
         }
         let found = self.read(ctx, &ids).await?;
-        Ok(found
-            .into_iter()
-            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
-            .collect())
+        Ok(crate::kit::this_stacks(found, &ctx.stack))
     }
 
     async fn create(&self, ctx: &OpCtx, want: &DeploymentGroupModel) -> Result<Created, ProviderError> {

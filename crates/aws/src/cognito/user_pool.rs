@@ -18,7 +18,6 @@ use aws_sdk_cognitoidentityprovider::types::{
     VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema, Literals, RuleViolation, Type};
 use serde_json::{json, Value};
@@ -236,11 +235,7 @@ impl Kind for UserPool {
             }
         }
         let found = crate::read_each(ids.iter().map(|id| self.read_one(&ctx.region, id))).await?;
-        Ok(found
-            .into_iter()
-            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
-            .collect())
+        Ok(crate::kit::this_stacks(found, &ctx.stack))
     }
 
     async fn create(&self, ctx: &OpCtx, want: &UserPoolModel) -> Result<Created, ProviderError> {

@@ -286,6 +286,16 @@ pub enum Adopt {
     Never,
 }
 
+/// Those of `found` that carry `stack`'s tag, by the address their
+/// `deployctl:resource` tag names: what every adoption lookup answers.
+pub fn this_stacks<M: Model>(found: Vec<Live<M>>, stack: &str) -> Vec<(String, Observed)> {
+    found
+        .into_iter()
+        .filter(|l| l.tags.get(TAG_STACK).map(String::as_str) == Some(stack))
+        .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
+        .collect()
+}
+
 /// Tags as a map, AWS's own (`aws:`) left out: how every kind reports them.
 pub fn own_tags<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Tags {
     pairs.into_iter().map(|(k, v)| (k.into(), v.into())).filter(|(k, _)| !k.starts_with("aws:")).collect()
@@ -510,11 +520,7 @@ impl<K: Kind> ResourceKind for Adapter<K> {
         // Checked here as well as by the kind's filter: adoption must never
         // take another stack's resource, and moto 5.2.5 ignores the tag
         // filter of some Describe calls (DescribeNatGateways).
-        Ok(found
-            .into_iter()
-            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
-            .collect())
+        Ok(this_stacks(found, &ctx.stack))
     }
 
     async fn find_existing(

@@ -21,7 +21,6 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, HostedZone as Zone, HostedZoneConfig, RrType, Tag, TagResourceType,
 };
 use aws_sdk_route53::Client;
-use deployctl_engine::kind::{TAG_RESOURCE, TAG_STACK};
 use deployctl_engine::{Observed, OpCtx, Props, ProviderError, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
 use futures::future::try_join_all;
@@ -165,11 +164,7 @@ impl Kind for HostedZone {
         let zones = try_join_all(names.iter().map(|n| self.named(n))).await?;
         let ids: Vec<String> = zones.iter().flatten().map(|z| bare_zone_id(z.id())).collect();
         let found = self.read(ctx, &ids).await?;
-        Ok(found
-            .into_iter()
-            .filter(|l| l.tags.get(TAG_STACK) == Some(&ctx.stack))
-            .filter_map(|l| Some((l.tags.get(TAG_RESOURCE)?.clone(), l.observed())))
-            .collect())
+        Ok(crate::kit::this_stacks(found, &ctx.stack))
     }
 
     async fn create(&self, ctx: &OpCtx, want: &HostedZoneModel) -> Result<Created, ProviderError> {

@@ -27,28 +27,14 @@ pub fn op(
     action: StepAction,
     extra: &[(&str, &str)],
 ) -> OpCtx {
-    let mut tags = BTreeMap::from([
-        ("deployctl:stack".to_string(), stack.to_string()),
-        ("deployctl:resource".to_string(), address.to_string()),
-    ]);
-    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let (ctx, _cancel, _events) = OpCtx::detached(
-        stack,
-        region,
-        address,
-        type_name,
-        action,
-        tags,
-        "0123456789abcdef0123456789abcdef",
-        Duration::from_secs(60),
-    );
+    let (mut ctx, _cancel, _events) = detached(stack, region, address, type_name, action);
+    ctx.tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     ctx
 }
 
 /// An operation context for `address` of `stack`, tagged with both, with a
 /// timeout of a minute: the context, what cancels it (Ctrl-C) and its
 /// events.
-#[allow(dead_code)]
 pub fn detached(
     stack: &str,
     region: &str,
