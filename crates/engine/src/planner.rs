@@ -269,7 +269,12 @@ pub async fn plan_with(
                     // What another controller owns is not drift.
                     let new: crate::kind::Wanted = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                     let controlled = kind.controlled(obs, &new);
-                    for (field, why) in controlled {
+                    let ignored = r
+                        .lifecycle
+                        .ignore_changes
+                        .iter()
+                        .map(|f| (f.as_str(), "left as it is (lifecycle.ignore_changes)".into()));
+                    for (field, why) in controlled.into_iter().chain(ignored) {
                         if diffs.iter().any(|d| d.field == field) {
                             diffs.retain(|d| d.field != field);
                             rp.reasons.push(format!("{field}: {why}"));

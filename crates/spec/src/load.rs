@@ -22,7 +22,7 @@ const TOP_KEYS: &[&str] =
     &["stack", "environment", "region", "backend", "stacks", "data", "tags", "vars", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] =
     &["type", "properties", "depends_on", "tags", "timeouts", "lifecycle", "for_each", "lint_ignore"];
-const LIFECYCLE_KEYS: &[&str] = &["replace"];
+const LIFECYCLE_KEYS: &[&str] = &["replace", "ignore_changes"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const S3_KEYS: &[&str] = &["bucket", "key", "lock_table", "region"];
 /// Names that would be ambiguous in `${…}`.
@@ -771,7 +771,7 @@ impl Loader<'_> {
         let timeouts =
             d.fields.get("timeouts").map(|e| self.timeouts(e, &base.scope(each, None, "timeouts"))).unwrap_or_default();
         let depends_on = d.fields.get("depends_on").map(|e| self.depends_on(d, e, targets)).unwrap_or_default();
-        let lifecycle = d.fields.get("lifecycle").map(|e| self.lifecycle(e)).unwrap_or_default();
+        let lifecycle = d.fields.get("lifecycle").map(|e| self.lifecycle(e, d.kind)).unwrap_or_default();
         let lint_ignore = match d.fields.get("lint_ignore") {
             Some(e) if first => self.lint_ignore(e),
             Some(e) => self.lint_ignore_quiet(e),
@@ -930,7 +930,7 @@ impl Loader<'_> {
         out
     }
 
-    fn lifecycle(&mut self, e: &Entry) -> Lifecycle {
+    fn lifecycle(&mut self, e: &Entry, kind: Option<&'static KindSchema>) -> Lifecycle {
         let mut out = Lifecycle::default();
         let Some(entries) = map_entries(&e.value) else {
             self.error(
@@ -941,6 +941,10 @@ impl Loader<'_> {
             return out;
         };
         for l in entries {
+            if l.key == "ignore_changes" {
+                out.ignore_changes = self.ignore_changes(&l.value, kind);
+                continue;
+            }
             if l.key != "replace" {
                 // Terraform writes `create_before_destroy = true`.
                 let hint = if ReplaceOrder::NAMES.contains(&l.key.as_str()) {
@@ -972,6 +976,45 @@ impl Loader<'_> {
                     }
                     .or_else(|| Some(format!("replace is one of: {}", ReplaceOrder::NAMES.join(", "))));
                     self.error(l.value.pos, format!("invalid lifecycle replace {given}"), hint);
+                }
+            }
+        }
+        out
+    }
+
+    /// `ignore_changes: [task_definition]`: a list of the kind's top-level
+    /// properties.
+    fn ignore_changes(&mut self, v: &Node, kind: Option<&'static KindSchema>) -> Vec<String> {
+        let Kind::Seq(items) = &v.kind else {
+            self.error(
+                v.pos,
+                format!("lifecycle ignore_changes must be a list of property names, not {}", v.describe()),
+                Some("write lifecycle: {ignore_changes: [task_definition]}".into()),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Kind::Str(s) = &item.kind else {
+                self.error(
+                    item.pos,
+                    format!("lifecycle ignore_changes takes property names, not {}", item.describe()),
+                    None,
+                );
+                continue;
+            };
+            let Some(kind) = kind else { continue };
+            match kind.property(&s.value) {
+                Some(_) => out.push(s.value.clone()),
+                None => {
+                    let names: Vec<&str> = kind.properties.iter().map(|p| p.name).collect();
+                    let fallback = format!("{} properties: ", kind.type_name);
+                    let hint = suggest::hint(&s.value, &names, &fallback, "it takes no properties");
+                    self.error(
+                        item.pos,
+                        format!("lifecycle ignore_changes names '{}', not a property of {}", s.value, kind.type_name),
+                        hint,
+                    );
                 }
             }
         }

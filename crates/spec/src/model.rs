@@ -141,13 +141,19 @@ pub struct Timeouts {
 }
 
 /// How a resource is handled through its life: `lifecycle: {replace:
-/// create_before_destroy}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// create_before_destroy, ignore_changes: [task_definition]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Lifecycle {
     /// The order of a replacement, when the spec forces one; `None`: the
     /// planner decides (create first wherever the new resource can exist
     /// beside the old one).
     pub replace: Option<ReplaceOrder>,
+    /// Top-level properties whose live value the planner leaves alone once
+    /// the resource exists (something else, a pipeline's deploy, changes
+    /// them); a create still sends the spec's value. Each is a property of
+    /// the kind, checked at load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
 }
 
 /// The order of a replacement's two halves.

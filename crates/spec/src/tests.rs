@@ -943,6 +943,22 @@ fn lifecycle_replace_order() {
 }
 
 #[test]
+fn lifecycle_ignore_changes_names_properties_of_the_kind() {
+    let stack = ok(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: a}}\n    lifecycle: {{ignore_changes: [enable_dns_hostnames]}}\n"
+    ));
+    assert_eq!(stack.resource("vpc").unwrap().lifecycle.ignore_changes, ["enable_dns_hostnames"]);
+
+    let e = errs(&format!(
+        "{HEAD}  vpc:\n    type: ec2.vpc\n    properties: {{cidr_block: a}}\n    lifecycle: {{ignore_changes: [enable_dns_hostname, cidr_block]}}\n  b:\n    type: ec2.vpc\n    properties: {{cidr_block: b}}\n    lifecycle: {{ignore_changes: enable_dns_hostnames}}\n"
+    ));
+    let d = at(&e, "lifecycle ignore_changes names 'enable_dns_hostname', not a property of ec2.vpc", 7, 34);
+    assert_eq!(hint(d), "did you mean 'enable_dns_hostnames'?");
+    let d = at(&e, "lifecycle ignore_changes must be a list of property names, not a string", 11, 33);
+    assert_eq!(hint(d), "write lifecycle: {ignore_changes: [task_definition]}");
+}
+
+#[test]
 fn dependency_cycle_is_one_diagnostic() {
     let e = errs(&format!(
         "{HEAD}  a:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{b.id}}\"}}\n  b:\n    type: ec2.vpc\n    properties: {{cidr_block: x}}\n    depends_on: [c]\n  c:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{a.arn}}-x\"}}\n  d:\n    type: ec2.vpc\n    properties: {{cidr_block: \"${{a.id}}\"}}\n"

@@ -1158,6 +1158,30 @@ async fn a_property_another_controller_owns_is_not_drift_and_the_plan_says_so() 
     assert_eq!(rp(&p, "b").action, Action::Update, "the same difference elsewhere is drift");
 }
 
+/// `lifecycle: {ignore_changes: [size]}`: a change made outside (a
+/// pipeline's deploy) stays, and so does a change of the spec, once the
+/// resource exists; the create sends the spec's value.
+#[tokio::test]
+async fn ignore_changes_leaves_a_property_as_it_is_once_the_resource_exists() {
+    let h = Harness::new();
+    let ignoring = |size: u32| {
+        stack(&format!(
+            "  a:\n    type: test.kind\n    properties: {{name: a, size: {size}}}\n    lifecycle: {{ignore_changes: [size]}}\n"
+        ))
+    };
+    h.up(&ignoring(1)).await;
+    let id = h.kind.live("a").unwrap().id;
+    assert_eq!(h.kind.world.lock().unwrap()[&id].properties["size"], json!(1), "created with the spec's value");
+    h.kind.world.lock().unwrap().get_mut(&id).unwrap().properties.insert("size".into(), json!(5));
+    for s in [ignoring(1), ignoring(2)] {
+        let p = h.plan(&s, Mode::Apply).await;
+        assert_eq!(rp(&p, "a").action, Action::NoOp);
+        assert_eq!(rp(&p, "a").reasons, ["size: left as it is (lifecycle.ignore_changes)"]);
+    }
+    let p = h.plan(&stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1}\n"), Mode::Apply).await;
+    assert_eq!(rp(&p, "a").action, Action::Update, "without it, the same difference is drift");
+}
+
 /// A kind's notes (when a change applies, what is pending) are the plan's
 /// reasons, for a resource that changes and for one that does not.
 #[tokio::test]
