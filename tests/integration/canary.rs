@@ -170,12 +170,7 @@ fn seed_001_whole_deploys_blue_green_through_codedeploy_and_plans_a_new_image_as
     assert!(!destroy.stdout.contains("codedeploy."), "forgotten, not deleted: {destroy:?}");
     rt().block_on(async {
         let cfg = in_frankfurt(&moto).await;
-        let ecs = aws_sdk_ecs::Client::new(&cfg);
-        let clusters = ecs.list_clusters().send().await.unwrap();
-        if !clusters.cluster_arns().is_empty() {
-            let d = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
-            assert!(d.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{d:?}");
-        }
+        no_active_clusters(&aws_sdk_ecs::Client::new(&cfg)).await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
         assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
         assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());

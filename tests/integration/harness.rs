@@ -193,6 +193,16 @@ pub fn rt() -> tokio::runtime::Runtime {
 /// in any of its environments (`deployctl:stack` is `STACK` or
 /// `STACK/ENVIRONMENT`), as (kind, deployctl:resource tag, id), sorted.
 /// Pass `STACK/ENVIRONMENT` for one instance only.
+/// Every cluster left is deleted: AWS, and moto, list a deleted cluster as
+/// INACTIVE for a while.
+pub async fn no_active_clusters(ecs: &aws_sdk_ecs::Client) {
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    if !clusters.cluster_arns().is_empty() {
+        let d = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
+        assert!(d.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{d:?}");
+    }
+}
+
 pub async fn tagged(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<(String, String, String)> {
     use aws_sdk_ec2::types::Filter;
     let f = || Filter::builder().name("tag-key").values("deployctl:stack").build();

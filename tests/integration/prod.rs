@@ -416,12 +416,7 @@ fn prod_goes_up_with_the_seed_values_ships_a_new_image_and_destroys_cleanly() {
         assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
         let ecr = aws_sdk_ecr::Client::new(&cfg);
         assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
-        let ecs = aws_sdk_ecs::Client::new(&cfg);
-        let clusters = ecs.list_clusters().send().await.unwrap();
-        if !clusters.cluster_arns().is_empty() {
-            let d = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
-            assert!(d.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{d:?}");
-        }
+        no_active_clusters(&aws_sdk_ecs::Client::new(&cfg)).await;
         let iam = aws_sdk_iam::Client::new(&cfg);
         let roles = iam.list_roles().send().await.unwrap();
         assert!(!roles.roles().iter().any(|r| r.role_name().starts_with("stock-dashboard")), "{roles:?}");
