@@ -53,6 +53,7 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
     assert_eq!(origin["before"]["value"][0].get("origin_access_control_id"), None);
     let oac_id = origin["after"]["value"][0]["origin_access_control_id"].as_str().unwrap().to_string();
 
+    let mut deployed = String::new();
     rt().block_on(async {
         let cfg = moto.sdk_config().await;
         // The frontend: the distribution serves the private bucket through
@@ -149,6 +150,47 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
+        // The backend deploy names this stack's service, which runs the
+        // backend with its settings and keys read at start.
+        let deploy = &decl.pipeline().unwrap().stages()[3].actions()[0];
+        let config = deploy.configuration().unwrap();
+        let (cluster, service) = (&config["ClusterName"], &config["ServiceName"]);
+        assert_eq!((cluster.as_str(), service.as_str()), ("cloud-health-cluster-prod", "backend-service"));
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        let svc = ecs.describe_services().cluster(cluster).services(service).send().await.unwrap();
+        let svc = &svc.services()[0];
+        assert_eq!(svc.status(), Some("ACTIVE"));
+        assert_eq!(svc.load_balancers()[0].container_port(), Some(8000));
+        let task = ecs.describe_task_definition().task_definition(svc.task_definition().unwrap()).send().await.unwrap();
+        let container = &task.task_definition().unwrap().container_definitions()[0];
+        let secrets: Vec<(&str, &str)> = container.secrets().iter().map(|s| (s.name(), s.value_from())).collect();
+        assert!(secrets.contains(&("LOG_LEVEL", "/cloud-health/backend/prod/LOG_LEVEL")), "{secrets:?}");
+        let jwt = secrets.iter().find(|(n, _)| *n == "JWT_SECRET_KEY").unwrap().1;
+        assert!(jwt.contains(":secret:cloud-health/prod/jwt-secret-key"), "{jwt}");
+        assert!(out["image_repository"].as_str().unwrap().ends_with("/cloud-health-backend-prod"), "{out}");
+
+        // What the pipeline's ECS deploy does with a build: a new revision
+        // with the commit's image, and the service moved onto it.
+        let td = task.task_definition().unwrap();
+        let mut built = container.clone();
+        built.image = Some(format!("{}:abc1234", out["image_repository"].as_str().unwrap()));
+        let next = ecs
+            .register_task_definition()
+            .family(td.family().unwrap())
+            .set_container_definitions(Some(vec![built]))
+            .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+            .set_network_mode(td.network_mode().cloned())
+            .set_cpu(td.cpu().map(str::to_string))
+            .set_memory(td.memory().map(str::to_string))
+            .set_execution_role_arn(td.execution_role_arn().map(str::to_string))
+            .set_task_role_arn(td.task_role_arn().map(str::to_string))
+            .send()
+            .await
+            .unwrap();
+        let next = next.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+        ecs.update_service().cluster(cluster).service(service).task_definition(&next).send().await.unwrap();
+        deployed = next;
+
         let cb = aws_sdk_codebuild::Client::new(&cfg);
         let names = cb.list_projects().send().await.unwrap();
         let projects = cb.batch_get_projects().set_names(Some(names.projects().to_vec())).send().await.unwrap();
@@ -156,6 +198,21 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
             projects.projects().iter().filter_map(|p| p.source()?.buildspec().map(str::to_string)).collect();
         specs.sort();
         assert_eq!(specs, vec!["backend/buildspec.yml", "frontend/buildspec.yml"]);
+    });
+
+    // `up` leaves the revision the pipeline deployed: lifecycle.ignore_changes.
+    let plan = p.ok(&["diff", &spec, "--json"]).json();
+    let backend = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == "backend").unwrap();
+    assert_eq!(backend["action"], "no_op", "{backend}");
+    assert!(
+        backend["reasons"].to_string().contains("task_definition: left as it is (lifecycle.ignore_changes)"),
+        "{backend}"
+    );
+    p.ok(&["up", &spec, "--yes"]);
+    rt().block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+        let svc = ecs.describe_services().cluster("cloud-health-cluster-prod").services("backend-service").send().await;
+        assert_eq!(svc.unwrap().services()[0].task_definition(), Some(deployed.as_str()), "up kept the deploy");
     });
 
     p.ok(&["destroy", &spec, "--yes"]);
@@ -177,6 +234,10 @@ fn seed_002_pipeline_goes_through_init_up_diff_and_destroy() {
         assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
         let ssm = aws_sdk_ssm::Client::new(&cfg);
         assert!(ssm.describe_parameters().send().await.unwrap().parameters().is_empty());
+        no_active_clusters(&aws_sdk_ecs::Client::new(&cfg)).await;
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        let vpcs = ec2.describe_vpcs().send().await.unwrap();
+        assert!(vpcs.vpcs().iter().all(|v| v.is_default() == Some(true)), "only the default VPC remains");
     });
 }
 
