@@ -111,7 +111,7 @@ pub async fn lookup(
     if ids.is_empty() {
         return Err(not_found());
     }
-    let ctx = ReadCtx { stack: stack.instance(), region: stack.region.clone() };
+    let ctx = ReadCtx::new(stack.instance(), stack.region.clone());
     let found = kind.read(&ctx, &ids).await.map_err(|source| LookupError::Read {
         at: at.clone(),
         name: name.clone(),

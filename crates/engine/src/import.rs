@@ -111,7 +111,7 @@ pub async fn import(
 /// The live object `id` of `type_name`, for `import` and `--generate`.
 pub async fn read_one(stack: &Stack, kinds: &Kinds, type_name: &str, id: &str) -> Result<Observed, ImportError> {
     let kind = kinds.get(type_name).ok_or_else(|| ImportError::UnknownType(type_name.to_string()))?;
-    let ctx = ReadCtx { stack: stack.instance(), region: stack.region.clone() };
+    let ctx = ReadCtx::new(stack.instance(), stack.region.clone());
     let found = kind.read(&ctx, &[id.to_string()]).await.map_err(|source| ImportError::Read {
         type_name: type_name.to_string(),
         id: id.to_string(),

@@ -7,7 +7,7 @@ use crate::secrets::SecretStore;
 use async_trait::async_trait;
 use deployctl_spec::KindSchema;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +61,30 @@ impl ProviderError {
 pub struct ReadCtx {
     pub stack: String,
     pub region: String,
+    /// By id: the properties no one asks about, which a read may skip. The
+    /// spec sets none of them, the schema gives them no default, so the
+    /// planner compares nothing for them (they are not managed). Filled by
+    /// the planner's `up` only; every other read (destroy, import, data, a
+    /// resumed step) gets everything.
+    unset: Arc<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl ReadCtx {
+    pub fn new(stack: impl Into<String>, region: impl Into<String>) -> ReadCtx {
+        ReadCtx { stack: stack.into(), region: region.into(), unset: Arc::default() }
+    }
+
+    /// The same reads, told which properties of which ids nobody compares.
+    pub fn with_unset(mut self, unset: BTreeMap<String, BTreeSet<String>>) -> ReadCtx {
+        self.unset = Arc::new(unset);
+        self
+    }
+
+    /// Whether the read of `id` may leave `property` out: nothing compares
+    /// it. A kind that skips the call reports the property as absent.
+    pub fn leaves_unset(&self, id: &str, property: &str) -> bool {
+        self.unset.get(id).is_some_and(|props| props.contains(property))
+    }
 }
 
 /// The context of one mutating step.

@@ -750,7 +750,31 @@ async fn read_live(
     events: &EventSink,
     options: &PlanOptions,
 ) -> Result<Live, EngineError> {
-    let ctx = ReadCtx { stack: stack.instance(), region: stack.region.clone() };
+    // What nobody compares, so reads may skip it: for `up`, each spec
+    // resource's properties the spec leaves out and the schema gives no
+    // default (the planner diffs nothing for them).
+    let mut unset: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if mode == Mode::Apply {
+        for r in &stack.resources {
+            let (Some(id), Some(kind)) =
+                (st.resources.get(&r.address).and_then(|rec| rec.id.clone()), kinds.get(&r.type_name))
+            else {
+                continue;
+            };
+            let props = kind.schema().properties.iter();
+            let left = props.filter(|p| !r.properties.contains_key(p.name) && crate::diff::default_of(p).is_none());
+            let left: BTreeSet<String> = left.map(|p| p.name.to_string()).collect();
+            // Two resources of different kinds may share an id (a role and
+            // a bucket both named `x`): only what both leave out is skipped.
+            match unset.get_mut(&id) {
+                Some(both) => both.retain(|p| left.contains(p)),
+                None => {
+                    unset.insert(id, left);
+                }
+            }
+        }
+    }
+    let ctx = ReadCtx::new(stack.instance(), stack.region.clone()).with_unset(unset);
     let mut by_kind: BTreeMap<&str, Vec<(&String, String)>> = BTreeMap::new();
     for (address, rec) in &st.resources {
         if kinds.get(&rec.type_name).is_none() {

@@ -456,7 +456,7 @@ impl<K: Kind> Adapter<K> {
         desired: &Props,
         conflict: ProviderError,
     ) -> Result<Observed, ProviderError> {
-        let read = ReadCtx { stack: ctx.stack.clone(), region: ctx.region.clone() };
+        let read = ReadCtx::new(ctx.stack.clone(), ctx.region.clone());
         let live = self.0.read(&read, &[name.to_string()]).await?.into_iter().next();
         let ours = |l: &Live<K::Model>| is_ours(&l.tags, &ctx.stack, &ctx.address) && !ctx.replaces.contains(&l.id);
         let Some(live) = live.filter(ours) else {

@@ -3,9 +3,12 @@
 //! rules and tags.
 //!
 //! The id is the bucket name. S3 has no batched describe: each bucket is
-//! read on its own (all of them concurrently), with HeadBucket for
-//! existence and region, then, concurrently, one Get… per setting. A
-//! setting AWS has no configuration for answers with its own NoSuch… code,
+//! read on its own (all of them concurrently), one Get… per setting, all
+//! at once; GetBucketVersioning's refusal also tells a bucket gone (404),
+//! not ours to read (403) or in another region (301, with the region in a
+//! header), so no HeadBucket is sent. Lifecycle rules, the policy and CORS
+//! rules are not read where nothing compares them (the spec leaves them
+//! unset: `ReadCtx::leaves_unset`); they then read as unset. A setting AWS has no configuration for answers with its own NoSuch… code,
 //! read as the setting's empty value: no lifecycle rules, no policy, no CORS
 //! rules, no tags, no public access block (nothing blocked), and default
 //! encryption (AWS encrypts every bucket with SSE-S3 `AES256` when nothing
@@ -26,7 +29,7 @@ use crate::kit::{
     attrs, model, own_tags, tagger::S3Tags, tagging, Adopt, Created, Kind, Live, Model, TagChange, Tagger, Tags,
 };
 use crate::tags::{is_ours, tag_changes};
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
     CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
@@ -175,6 +178,23 @@ fn status_of<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::Ht
     e.raw_response().map(|r| r.status().as_u16())
 }
 
+/// What a bucket call's refusal says of the bucket (HeadBucket's, or any
+/// other's): gone (404), not ours to read (403), or in another region (301
+/// or 400, with its region in a header); `None` for anything else.
+fn whereabouts<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Option<Head>
+where
+    E: ProvideErrorMetadata,
+{
+    let region = e.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region"));
+    match (status_of(e), region) {
+        (Some(404), _) => Some(Head::Missing),
+        (Some(403), _) => Some(Head::Forbidden),
+        (Some(301 | 400), Some(region)) => Some(Head::Found(region.to_string())),
+        _ if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some(NO_BUCKET) => Some(Head::Missing),
+        _ => None,
+    }
+}
+
 /// A missing configuration (`NoSuchCORSConfiguration`…) reads as `None`.
 fn absent_if<T>(r: Result<T, ProviderError>, codes: &[&str]) -> Result<Option<T>, ProviderError> {
     match r {
@@ -296,20 +316,11 @@ impl Bucket {
     async fn head(&self, name: &str) -> Result<Head, ProviderError> {
         match self.client.head_bucket().bucket(name).send().await {
             Ok(out) => Ok(Head::Found(out.bucket_region().map(str::to_string).unwrap_or_else(|| self.region()))),
-            Err(e) => match status_of(&e) {
-                Some(404) => Ok(Head::Missing),
-                Some(403) => Ok(Head::Forbidden),
-                // A bucket in another region answers 301 (or 400) with its
-                // region in a header.
-                Some(301 | 400)
-                    if e.raw_response().is_some_and(|r| r.headers().contains_key("x-amz-bucket-region")) =>
-                {
-                    let region = e.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region"));
-                    Ok(Head::Found(region.unwrap_or_default().to_string()))
-                }
-                _ => {
+            Err(e) => match whereabouts(&e) {
+                Some(head) => Ok(head),
+                None => {
                     let e = from_sdk(e);
-                    if e.code_is("NotFound") || e.code_is(NO_BUCKET) {
+                    if e.code_is("NotFound") {
                         Ok(Head::Missing)
                     } else {
                         Err(e)
@@ -335,19 +346,27 @@ impl Bucket {
 
     /// Every setting of one bucket (its tags are the caller's); `None` when
     /// there is no such bucket.
-    async fn read_bucket(&self, name: &str) -> Result<Option<Live<BucketModel>>, ProviderError> {
+    /// One bucket's settings. Lifecycle, policy and CORS are not read where
+    /// nothing compares them (`ReadCtx::leaves_unset`): they read as unset.
+    async fn read_bucket(&self, ctx: &ReadCtx, name: &str) -> Result<Option<Live<BucketModel>>, ProviderError> {
         let c = &self.client;
+        let skip = |p: &str| ctx.leaves_unset(name, p);
+        // The versioning call also says whether the bucket is there, and
+        // where (no HeadBucket): `Err(head)` when it is not here to read.
         let versioning = async {
             match c.get_bucket_versioning().bucket(name).send().await {
-                Ok(v) => Ok(v.status() == Some(&BucketVersioningStatus::Enabled)),
+                Ok(v) => Ok(Ok(v.status() == Some(&BucketVersioningStatus::Enabled))),
                 // An answer of 200 that does not parse: moto names its root
                 // `GetBucketVersioningResponse`, not `VersioningConfiguration`.
                 // Its `Status` element says it all.
                 Err(e) if status_of(&e) == Some(200) => {
                     let body = e.raw_response().and_then(|r| r.body().bytes()).unwrap_or_default();
-                    Ok(String::from_utf8_lossy(body).contains("<Status>Enabled</Status>"))
+                    Ok(Ok(String::from_utf8_lossy(body).contains("<Status>Enabled</Status>")))
                 }
-                Err(e) => Err(from_sdk(e)),
+                Err(e) => match whereabouts(&e) {
+                    Some(head) => Ok(Err(head)),
+                    None => Err(from_sdk(e)),
+                },
             }
         };
         let encryption = async {
@@ -359,40 +378,48 @@ impl Bucket {
             absent_if(r, &["NoSuchPublicAccessBlockConfiguration"])
         };
         let lifecycle = async {
+            if skip("lifecycle_rules") {
+                return Ok(None);
+            }
             let r = c.get_bucket_lifecycle_configuration().bucket(name).send().await.map_err(from_sdk);
             absent_if(r, &["NoSuchLifecycleConfiguration"])
         };
         let policy = async {
+            if skip("policy") {
+                return Ok(None);
+            }
             absent_if(c.get_bucket_policy().bucket(name).send().await.map_err(from_sdk), &["NoSuchBucketPolicy"])
         };
         let cors = async {
+            if skip("cors_rules") {
+                return Ok(None);
+            }
             absent_if(c.get_bucket_cors().bucket(name).send().await.map_err(from_sdk), &["NoSuchCORSConfiguration"])
         };
-        // HeadBucket side by side with the settings: one round trip. (A
-        // bucket that is gone costs six answers of NoSuchBucket.)
-        let (head, (versioning, encryption, pab, lifecycle, policy, cors)) = futures::join!(self.head(name), async {
-            futures::join!(versioning, encryption, pab, lifecycle, policy, cors)
-        });
-        let region = match head? {
-            Head::Found(r) => r,
-            Head::Missing => return Ok(None),
-            Head::Forbidden => {
+        // One round trip. (A bucket that is gone costs up to six answers of
+        // NoSuchBucket.)
+        let (versioning, encryption, pab, lifecycle, policy, cors) =
+            futures::join!(versioning, encryption, pab, lifecycle, policy, cors);
+        let region = self.region();
+        let versioning = match versioning? {
+            Ok(enabled) => enabled,
+            Err(Head::Missing) => return Ok(None),
+            Err(Head::Forbidden) => {
                 return Err(ProviderError::new(
                     Some("AccessDenied".into()),
                     format!("bucket {name} exists but cannot be read with these credentials"),
                 )
-                .with_hint("another account owns it, or the caller lacks s3:ListBucket on it"))
+                .with_hint("another account owns it, or the caller lacks s3:GetBucketVersioning on it"))
+            }
+            Err(Head::Found(elsewhere)) => {
+                return Err(ProviderError::msg(format!(
+                    "bucket {name} is in {elsewhere}, not in the stack's region {region}"
+                ))
+                .with_hint("a stack manages the buckets of its own region; pick another bucket name"))
             }
         };
-        if region != self.region() {
-            return Err(ProviderError::msg(format!(
-                "bucket {name} is in {region}, not in the stack's region {}",
-                self.region()
-            ))
-            .with_hint("a stack manages the buckets of its own region; pick another bucket name"));
-        }
         let gone = |r: Option<&ProviderError>| r.is_some_and(|e| e.code_is(NO_BUCKET));
-        if [versioning.as_ref().err(), encryption.as_ref().err(), pab.as_ref().err()].into_iter().any(gone)
+        if [encryption.as_ref().err(), pab.as_ref().err()].into_iter().any(gone)
             || [lifecycle.as_ref().err(), policy.as_ref().err(), cors.as_ref().err()].into_iter().any(gone)
         {
             return Ok(None);
@@ -408,7 +435,7 @@ impl Bucket {
             id: name.to_string(),
             model: BucketModel {
                 bucket: name.to_string(),
-                versioning: versioning?,
+                versioning,
                 server_side_encryption: Encryption {
                     sse_algorithm: by_default.map_or("AES256", |d| d.sse_algorithm().as_str()).to_string(),
                     kms_master_key_id: by_default.and_then(|d| d.kms_master_key_id()).map(str::to_string),
@@ -691,7 +718,7 @@ impl Kind for Bucket {
         let tags = tagging::tags_of(self.tagging.as_ref(), &ctx.stack, &arns, |a| async move {
             self.tags(a.rsplit(":::").next().unwrap_or_default()).await
         });
-        let settings = crate::read_each(ids.iter().map(|name| self.read_bucket(name)));
+        let settings = crate::read_each(ids.iter().map(|name| self.read_bucket(ctx, name)));
         let (tags, settings) = futures::join!(tags, settings);
         let mut tags = tags?;
         Ok(settings?

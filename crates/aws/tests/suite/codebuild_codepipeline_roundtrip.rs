@@ -233,7 +233,7 @@ async fn build_project_of_seed_000_round_trips() {
     // Adoption by the default name, only with this stack's and address's tags.
     let found = kind.find_existing(&read_ctx(STACK, REGION), &[("build".into(), desired.clone())]).await.unwrap();
     assert_eq!(found.iter().map(|(a, o)| (a.as_str(), o.id.as_str())).collect::<Vec<_>>(), [("build", "stock-build")]);
-    let other = ReadCtx { stack: "other".into(), region: REGION.into() };
+    let other = ReadCtx::new("other", REGION);
     assert!(kind.find_existing(&other, &[("build".into(), desired.clone())]).await.unwrap().is_empty());
 
     let (ctx, _rx) = op(&project::SCHEMA, "build", StepAction::Delete, tags("build"));

@@ -200,7 +200,7 @@ async fn a_compute_type_change_is_one_update_project_with_every_managed_field() 
             .then_output(|| BatchGetProjectsOutput::builder().projects(project("BUILD_GENERAL1_SMALL")).build())],
         &ApiCalls::new(),
     )))
-    .read(&deployctl_engine::ReadCtx { stack: "stock".into(), region: "us-east-1".into() }, &["stock-build".into()])
+    .read(&deployctl_engine::ReadCtx::new("stock", "us-east-1"), &["stock-build".into()])
     .await
     .unwrap()
     .remove(0);

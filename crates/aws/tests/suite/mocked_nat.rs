@@ -257,7 +257,7 @@ async fn read_leaves_out_failed_and_deleted_gateways_but_keeps_pending_ones() {
             .build()
     });
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &account_rule()]);
-    let ctx = deployctl_engine::ReadCtx { stack: STACK.into(), region: "us-east-1".into() };
+    let ctx = deployctl_engine::ReadCtx::new(STACK, "us-east-1");
     let ids: Vec<String> =
         ["nat-pending", "nat-available", "nat-failed", "nat-deleting", "nat-deleted"].map(String::from).to_vec();
 
@@ -393,7 +393,7 @@ mod around_the_nat_gateway {
             DescribeRouteTablesOutput::builder().route_tables(table).build()
         });
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe]);
-        let ctx = ReadCtx { stack: STACK.into(), region: "us-east-1".into() };
+        let ctx = ReadCtx::new(STACK, "us-east-1");
 
         let found = Adapter(RouteTableKind::new(client)).read(&ctx, &["rtb-1".to_string()]).await.unwrap();
 

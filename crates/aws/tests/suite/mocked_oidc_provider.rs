@@ -132,7 +132,7 @@ async fn a_client_id_change_adds_and_removes_only_the_difference() {
     let remove = remove_rule("old-audience");
     let calls = ApiCalls::new();
     let kind = Adapter(OidcProvider::new(client(&[&get, &add, &remove], &calls)));
-    let rctx = ReadCtx { stack: "ci".into(), region: "us-east-1".into() };
+    let rctx = ReadCtx::new("ci", "us-east-1");
     let current = kind.read(&rctx, &[ARN.to_string()]).await.unwrap().remove(0);
     assert_clean(&desired(URL, &["old-audience", "sts.amazonaws.com"]), &current);
     assert_eq!(current.tags, tags());

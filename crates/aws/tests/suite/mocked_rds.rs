@@ -138,7 +138,7 @@ async fn a_change_held_for_the_maintenance_window_is_not_planned_again_and_shows
     let describe = mock!(Client::describe_db_instances).then_output(pending);
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe]);
     let kind = Adapter(Instance::new(client));
-    let rc = ReadCtx { stack: "shop".into(), region: "us-east-2".into() };
+    let rc = ReadCtx::new("shop", "us-east-2");
     let live = kind.read(&rc, &["shop-db".into()]).await.unwrap().pop().unwrap();
 
     // The spec asks for what RDS holds: no change is planned.

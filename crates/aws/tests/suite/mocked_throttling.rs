@@ -59,7 +59,7 @@ fn subnet() -> Ec2Subnet {
 }
 
 fn ctx() -> ReadCtx {
-    ReadCtx { stack: "network".into(), region: "us-east-1".into() }
+    ReadCtx::new("network", "us-east-1")
 }
 
 fn describe_subnets(calls: &ApiCalls) -> CallCount {

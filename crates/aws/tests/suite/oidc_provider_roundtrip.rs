@@ -246,7 +246,7 @@ async fn adoption_is_by_url_and_this_resources_tags() {
     assert_eq!(tagged.len(), 1, "the untagged GitLab provider is not this stack's");
     assert_eq!(tagged[0].0, "github");
     assert_eq!(same(&tagged[0].1), same(&created));
-    let other_stack = ReadCtx { stack: "other".into(), region: REGION.into() };
+    let other_stack = ReadCtx::new("other", REGION);
     assert!(kind.find_tagged(&other_stack).await.unwrap().is_empty());
     assert!(kind.find_existing(&other_stack, &[("github".into(), desired.clone())]).await.unwrap().is_empty());
 }

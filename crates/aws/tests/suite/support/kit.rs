@@ -15,7 +15,7 @@ pub fn props(v: Value) -> Props {
 
 /// The read context of `stack` in `region`.
 pub fn read_ctx(stack: &str, region: &str) -> ReadCtx {
-    ReadCtx { stack: stack.into(), region: region.into() }
+    ReadCtx::new(stack, region)
 }
 
 /// An operation context for `address` of `stack`, tagged with the stack, the address and `extra`.
