@@ -1,26 +1,26 @@
 //! `iam.role`: a role, its trust policy, its inline policies and the managed
 //! policies attached to it.
 //!
-//! The id is the role name. Reads: one GetRole per role (the trust policy,
-//! description, session duration and tags: no ListRoleTags), concurrently,
-//! and the policies:
+//! The id is the role name. Reads:
 //!
-//! - for one role, ListAttachedRolePolicies, ListRolePolicies and a
-//!   GetRolePolicy per inline policy;
-//! - for two or more, GetAccountAuthorizationDetails (`Filter=[Role]`,
-//!   1,000 roles a page, the maximum), which answers every role's attached
-//!   policies and inline policies with their documents, read until each
-//!   asked role was seen. GetRole stays: RoleDetail has no description nor
-//!   session duration.
+//! - for one role, GetRole (the trust policy, description, session duration
+//!   and tags: no ListRoleTags), ListAttachedRolePolicies, ListRolePolicies
+//!   and a GetRolePolicy per inline policy, concurrently;
+//! - for two or more, two listings side by side, each read until every
+//!   asked role was seen: GetAccountAuthorizationDetails (`Filter=[Role]`,
+//!   1,000 roles a page, the maximum), which answers every role's trust
+//!   policy, tags, attached policies and inline policies with their
+//!   documents; and ListRoles (1,000 a page), for what RoleDetail lacks,
+//!   the description and the session duration.
 //!
-//! Why the threshold: the listing costs one call per 1,000 roles of the
+//! Why the threshold: each listing costs one call per 1,000 roles of the
 //! account (with every role's policy documents, a few MB for thousands of
-//! roles), whatever the stack; the per-role calls cost 2 + one per inline
-//! policy per role. For the 4 roles of stacks/prod.yaml that is 5 calls
-//! instead of 16; in an account of 3,000 roles at most 3 pages, stopped as
-//! soon as the stack's roles were all seen, still fewer calls than 2+ roles
-//! read one by one, and IAM's read quota is the account's, so fewer calls is
-//! what matters. moto 5.2.5 answers it in one page.
+//! roles), whatever the stack; the per-role calls cost 3 + one per inline
+//! policy per role. For the 4 roles of stacks/prod.yaml that is 2 calls
+//! instead of 16; in an account of 3,000 roles at most 3 pages each, still
+//! fewer calls than 2+ roles read one by one, and IAM's read quota is the
+//! account's, so fewer calls is what matters. moto 5.2.5 answers each in
+//! one page.
 //!
 //! IAM cannot list roles by tag: adoption looks each candidate up by its
 //! role name (the spec's or the default one) and adopts it only if it
@@ -113,7 +113,7 @@ fn attributes(r: &IamRole) -> Props {
     attrs([("id", json!(name)), ("name", json!(name)), ("arn", json!(r.arn())), ("unique_id", json!(r.role_id()))])
 }
 
-fn live(r: &IamRole, (inline, managed): Policies) -> Live<RoleModel> {
+fn live(r: &IamRole, (inline, managed): Policies, tags: &[Tag]) -> Live<RoleModel> {
     Live {
         id: r.role_name().to_string(),
         model: RoleModel {
@@ -125,8 +125,7 @@ fn live(r: &IamRole, (inline, managed): Policies) -> Live<RoleModel> {
             managed_policy_arns: managed,
             max_session_duration: r.max_session_duration().unwrap_or(3600),
         },
-        tags: r
-            .tags()
+        tags: tags
             .iter()
             .filter(|t| !t.key().starts_with("aws:"))
             .map(|t| (t.key().into(), t.value().into()))
@@ -186,9 +185,28 @@ impl Role {
         Ok(Some((inline, managed)))
     }
 
-    /// The policies of these roles from the account's listing, read until
-    /// every one of them was seen.
-    async fn policies_listed(&self, names: &[String]) -> Result<BTreeMap<String, Policies>, ProviderError> {
+    /// These roles from the account's ListRoles, read until every one of
+    /// them was seen (no tags: ListRoles leaves them out).
+    async fn roles_listed(&self, names: &[String]) -> Result<Vec<IamRole>, ProviderError> {
+        let mut left: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let mut pages = self.client.list_roles().max_items(PAGE).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            for r in page.map_err(from_sdk)?.roles {
+                if left.remove(r.role_name()) {
+                    out.push(r);
+                }
+            }
+            if left.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The policies and tags of these roles from the account's
+    /// authorization details, read until every one of them was seen.
+    async fn policies_listed(&self, names: &[String]) -> Result<BTreeMap<String, (Policies, Vec<Tag>)>, ProviderError> {
         let mut left: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let call = self.client.get_account_authorization_details().filter(EntityType::Role).max_items(PAGE);
         let mut pages = call.into_paginator().send();
@@ -202,7 +220,7 @@ impl Role {
                     .iter()
                     .filter_map(|p| Some((p.policy_name()?.to_string(), parse_policy(p.policy_document()?))));
                 let managed = r.attached_managed_policies().iter().filter_map(|p| p.policy_arn.clone());
-                out.insert(name.to_string(), (inline.collect(), managed.collect()));
+                out.insert(name.to_string(), ((inline.collect(), managed.collect()), r.tags().to_vec()));
             }
             if left.is_empty() {
                 break;
@@ -213,18 +231,19 @@ impl Role {
 
     async fn read_names(&self, names: &[String]) -> Result<Vec<Live<RoleModel>>, ProviderError> {
         if names.len() >= LIST_FROM {
-            let (roles, listed) =
-                futures::join!(join_all(names.iter().map(|n| self.get_role(n))), self.policies_listed(names));
+            let (roles, listed) = futures::join!(self.roles_listed(names), self.policies_listed(names));
             let mut listed = listed?;
-            let mut out = Vec::new();
-            for r in roles {
-                out.extend(r?.and_then(|r| Some(live(&r, listed.remove(r.role_name())?))));
-            }
-            return Ok(out);
+            return Ok(roles?
+                .iter()
+                .filter_map(|r| {
+                    let (policies, tags) = listed.remove(r.role_name())?;
+                    Some(live(r, policies, &tags))
+                })
+                .collect());
         }
         crate::read_each(names.iter().map(|n| async move {
             let (role, policies) = futures::join!(self.get_role(n), self.policies_of(n));
-            Ok(role?.zip(policies?).map(|(r, p)| live(&r, p)))
+            Ok(role?.zip(policies?).map(|(r, p)| live(&r, p, r.tags())))
         }))
         .await
     }
