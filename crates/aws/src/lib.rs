@@ -136,15 +136,19 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &elbv2::load_balancer::SCHEMA,
-        make: |aws| kit::Adapter::arc(elbv2::load_balancer::LoadBalancer::new(aws.elbv2())),
+        make: |aws| {
+            kit::Adapter::arc(elbv2::load_balancer::LoadBalancer::new(aws.elbv2()).with_stack_tags(aws.stack_tags()))
+        },
     },
     Entry {
         schema: &elbv2::target_group::SCHEMA,
-        make: |aws| kit::Adapter::arc(elbv2::target_group::TargetGroup::new(aws.elbv2())),
+        make: |aws| {
+            kit::Adapter::arc(elbv2::target_group::TargetGroup::new(aws.elbv2()).with_stack_tags(aws.stack_tags()))
+        },
     },
     Entry {
         schema: &elbv2::listener::SCHEMA,
-        make: |aws| kit::Adapter::arc(elbv2::listener::Listener::new(aws.elbv2())),
+        make: |aws| kit::Adapter::arc(elbv2::listener::Listener::new(aws.elbv2()).with_stack_tags(aws.stack_tags())),
     },
     Entry {
         schema: &acm::certificate::SCHEMA,
@@ -188,7 +192,9 @@ pub static REGISTRY: &[Entry] = &[
     },
     Entry {
         schema: &elbv2::listener_rule::SCHEMA,
-        make: |aws| kit::Adapter::arc(elbv2::listener_rule::ListenerRule::new(aws.elbv2())),
+        make: |aws| {
+            kit::Adapter::arc(elbv2::listener_rule::ListenerRule::new(aws.elbv2()).with_stack_tags(aws.stack_tags()))
+        },
     },
     Entry { schema: &ecs::cluster::SCHEMA, make: |aws| kit::Adapter::arc(ecs::cluster::Cluster::new(aws.ecs())) },
     Entry {

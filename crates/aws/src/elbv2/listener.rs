@@ -308,11 +308,19 @@ fn live(l: &Ls, tags: Tags) -> Live<ListenerModel> {
 pub struct Listener {
     client: Client,
     tags: Elbv2Tags,
+    tagging: Option<StackTags>,
 }
 
 impl Listener {
     pub fn new(client: Client) -> Listener {
-        Listener { tags: Elbv2Tags(client.clone()), client }
+        Listener { tags: Elbv2Tags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack where it has
+    /// them, rather than a DescribeTags of this kind's own.
+    pub fn with_stack_tags(mut self, tags: StackTags) -> Listener {
+        self.tagging = Some(tags);
+        self
     }
 
     async fn describe(&self, arns: Vec<String>) -> Result<Vec<Ls>, ProviderError> {
@@ -342,14 +350,15 @@ impl Listener {
         extra: BTreeSet<String>,
     ) -> Result<Vec<Live<ListenerModel>>, ProviderError> {
         let all = all_load_balancers(&self.client).await?;
-        let ours = with_tags(&self.client, all, |l| l.load_balancer_arn(), "LoadBalancerNotFound", Some(stack)).await?;
+        let ours =
+            with_tags(&self.client, None, all, |l| l.load_balancer_arn(), "LoadBalancerNotFound", Some(stack)).await?;
         let mut lbs = extra;
         lbs.extend(ours.into_iter().filter_map(|(lb, _)| lb.load_balancer_arn));
         let mut found = Vec::new();
         for r in futures::future::join_all(lbs.iter().map(|lb| self.of_load_balancer(lb))).await {
             found.extend(r?);
         }
-        let found = with_tags(&self.client, found, |l| l.listener_arn(), NOT_FOUND, Some(stack)).await?;
+        let found = with_tags(&self.client, None, found, |l| l.listener_arn(), NOT_FOUND, Some(stack)).await?;
         Ok(found.into_iter().map(|(l, tags)| live(&l, tags)).collect())
     }
 
@@ -378,9 +387,10 @@ impl Kind for Listener {
         super::forward_controlled(live, desired, "default_actions")
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerModel>>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerModel>>, ProviderError> {
         let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        let found = with_tags(&self.client, found, |l| l.listener_arn(), NOT_FOUND, None).await?;
+        let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
+        let found = with_tags(&self.client, run, found, |l| l.listener_arn(), NOT_FOUND, None).await?;
         Ok(found.into_iter().map(|(l, tags)| live(&l, tags)).collect())
     }
 

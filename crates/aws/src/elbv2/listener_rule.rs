@@ -192,11 +192,19 @@ fn listener_of(rule_arn: &str) -> String {
 pub struct ListenerRule {
     client: Client,
     tags: Elbv2Tags,
+    tagging: Option<StackTags>,
 }
 
 impl ListenerRule {
     pub fn new(client: Client) -> ListenerRule {
-        ListenerRule { tags: Elbv2Tags(client.clone()), client }
+        ListenerRule { tags: Elbv2Tags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack where it has
+    /// them, rather than a DescribeTags of this kind's own.
+    pub fn with_stack_tags(mut self, tags: StackTags) -> ListenerRule {
+        self.tagging = Some(tags);
+        self
     }
 
     async fn describe(&self, arns: Vec<String>) -> Result<Vec<AwsRule>, ProviderError> {
@@ -243,9 +251,10 @@ impl Kind for ListenerRule {
         super::forward_controlled(live, desired, "actions")
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerRuleModel>>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ListenerRuleModel>>, ProviderError> {
         let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        let found = with_tags(&self.client, found, |r| r.rule_arn(), NOT_FOUND, None).await?;
+        let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
+        let found = with_tags(&self.client, run, found, |r| r.rule_arn(), NOT_FOUND, None).await?;
         Ok(found.into_iter().map(|(r, tags)| live(&r, tags)).collect())
     }
 
@@ -263,7 +272,7 @@ impl Kind for ListenerRule {
         for r in futures::future::join_all(listeners.iter().map(|l| self.of_listener(l))).await {
             found.extend(r?);
         }
-        let found = with_tags(&self.client, found, |r| r.rule_arn(), NOT_FOUND, Some(&ctx.stack)).await?;
+        let found = with_tags(&self.client, None, found, |r| r.rule_arn(), NOT_FOUND, Some(&ctx.stack)).await?;
         Ok(found
             .into_iter()
             .map(|(r, tags)| live(&r, tags))

@@ -171,11 +171,19 @@ fn live(lb: &Lb, tags: Tags, listed: &HashMap<String, String>) -> Live<LoadBalan
 pub struct LoadBalancer {
     client: Client,
     tags: Elbv2Tags,
+    tagging: Option<StackTags>,
 }
 
 impl LoadBalancer {
     pub fn new(client: Client) -> LoadBalancer {
-        LoadBalancer { tags: Elbv2Tags(client.clone()), client }
+        LoadBalancer { tags: Elbv2Tags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack where it has
+    /// them, rather than a DescribeTags of this kind's own.
+    pub fn with_stack_tags(mut self, tags: StackTags) -> LoadBalancer {
+        self.tagging = Some(tags);
+        self
     }
 
     /// DescribeLoadBalancers for some ARNs.
@@ -209,8 +217,18 @@ impl LoadBalancer {
     /// The load balancers in the spec's shape: tags in one DescribeTags per
     /// 20, attributes concurrently. With `stack`, only those tagged with it
     /// (their attributes are not read otherwise).
-    async fn observe(&self, lbs: Vec<Lb>, stack: Option<&str>) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        let lbs = with_tags(&self.client, lbs, |l| l.load_balancer_arn(), NOT_FOUND, stack).await?;
+    async fn observe(
+        &self,
+        lbs: Vec<Lb>,
+        ctx: &ReadCtx,
+        ours: bool,
+    ) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+        let (run, stack) = if ours {
+            (None, Some(ctx.stack.as_str()))
+        } else {
+            (self.tagging.as_ref().map(|t| (t, ctx.stack.as_str())), None)
+        };
+        let lbs = with_tags(&self.client, run, lbs, |l| l.load_balancer_arn(), NOT_FOUND, stack).await?;
         crate::read_each(lbs.into_iter().map(|(lb, tags)| async move {
             let listed = self.listed(lb.load_balancer_arn().unwrap_or_default()).await?;
             Ok(listed.map(|listed| live(&lb, tags, &listed)))
@@ -280,13 +298,13 @@ impl Kind for LoadBalancer {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
         let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        self.observe(found, None).await
+        self.observe(found, ctx, false).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        self.observe(all_load_balancers(&self.client).await?, Some(&ctx.stack)).await
+        self.observe(all_load_balancers(&self.client).await?, ctx, true).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {

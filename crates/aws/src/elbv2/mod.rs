@@ -1,7 +1,7 @@
 //! Elastic Load Balancing v2 resource kinds (application and network load
 //! balancers, target groups, listeners), and what they share: tags read
-//! with DescribeTags (20 ARNs a call; set by the adapter through
-//! `Elbv2Tags`), default names and their rules, ARN suffixes for CloudWatch
+//! from the run's tagging-API answer where it has them, else with
+//! DescribeTags (20 ARNs a call; set by the adapter through `Elbv2Tags`), default names and their rules, ARN suffixes for CloudWatch
 //! dimensions, and the schema rules run again on resolved values.
 
 pub mod listener;
@@ -10,6 +10,7 @@ pub mod load_balancer;
 pub mod target_group;
 
 use crate::error::from_sdk;
+use crate::kit::tagging::{self, StackTags};
 use crate::kit::{read_batched, Model, Tags};
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -82,31 +83,34 @@ pub(crate) async fn all_load_balancers(client: &Client) -> Result<Vec<LoadBalanc
     Ok(out)
 }
 
-/// Each resource with its tags (one DescribeTags per 20 ARNs; `missing` is
-/// the code AWS refuses a batch with when one ARN of it is gone); with
-/// `stack`, only those tagged with it. Resources gone meanwhile are left
-/// out.
+/// Each resource with its tags: those the run's tagging-API answer holds
+/// (`run`: it and the stack instance) from it, the rest with one
+/// DescribeTags per 20 ARNs (`missing` is the code AWS refuses a batch with
+/// when one ARN of it is gone); with `stack`, only those tagged with it.
+/// Resources gone meanwhile are left out.
 pub(crate) async fn with_tags<T>(
     client: &Client,
+    run: Option<(&StackTags, &str)>,
     found: Vec<T>,
     arn: impl Fn(&T) -> Option<&str>,
     missing: &str,
     stack: Option<&str>,
 ) -> Result<Vec<(T, Tags)>, ProviderError> {
     let arns: Vec<String> = found.iter().filter_map(|t| arn(t).map(str::to_string)).collect();
-    let described = read_batched(&arns, ARN_CHUNK, missing, |arns| async move {
+    let mut tags: HashMap<String, Tags> = match run {
+        Some((run, instance)) => tagging::taken(Some(run), instance, &arns).await?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let rest: Vec<String> = arns.into_iter().filter(|a| !tags.contains_key(a)).collect();
+    let described = read_batched(&rest, ARN_CHUNK, missing, |arns| async move {
         let out = client.describe_tags().set_resource_arns(Some(arns)).send().await.map_err(from_sdk)?;
         Ok(out.tag_descriptions.unwrap_or_default())
     })
     .await?;
-    let mut tags: HashMap<String, Tags> = described
-        .into_iter()
-        .filter_map(|d| {
-            let own =
-                d.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value.unwrap_or_default())));
-            Some((d.resource_arn?, own.filter(|(k, _)| !k.starts_with("aws:")).collect()))
-        })
-        .collect();
+    tags.extend(described.into_iter().filter_map(|d| {
+        let own = d.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value.unwrap_or_default())));
+        Some((d.resource_arn?, own.filter(|(k, _)| !k.starts_with("aws:")).collect()))
+    }));
     Ok(found
         .into_iter()
         .filter_map(|t| {

@@ -198,11 +198,19 @@ fn live(tg: &Tg, tags: Tags, listed: &HashMap<String, String>) -> Live<TargetGro
 pub struct TargetGroup {
     client: Client,
     tags: Elbv2Tags,
+    tagging: Option<StackTags>,
 }
 
 impl TargetGroup {
     pub fn new(client: Client) -> TargetGroup {
-        TargetGroup { tags: Elbv2Tags(client.clone()), client }
+        TargetGroup { tags: Elbv2Tags(client.clone()), client, tagging: None }
+    }
+
+    /// Tags from the run's one tagging-API read of the stack where it has
+    /// them, rather than a DescribeTags of this kind's own.
+    pub fn with_stack_tags(mut self, tags: StackTags) -> TargetGroup {
+        self.tagging = Some(tags);
+        self
     }
 
     async fn describe(&self, arns: Vec<String>) -> Result<Vec<Tg>, ProviderError> {
@@ -234,8 +242,18 @@ impl TargetGroup {
 
     /// The target groups in the spec's shape; with `stack`, only those
     /// tagged with it (their attributes are not read otherwise).
-    async fn observe(&self, tgs: Vec<Tg>, stack: Option<&str>) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        let tgs = with_tags(&self.client, tgs, |t| t.target_group_arn(), NOT_FOUND, stack).await?;
+    async fn observe(
+        &self,
+        tgs: Vec<Tg>,
+        ctx: &ReadCtx,
+        ours: bool,
+    ) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
+        let (run, stack) = if ours {
+            (None, Some(ctx.stack.as_str()))
+        } else {
+            (self.tagging.as_ref().map(|t| (t, ctx.stack.as_str())), None)
+        };
+        let tgs = with_tags(&self.client, run, tgs, |t| t.target_group_arn(), NOT_FOUND, stack).await?;
         crate::read_each(tgs.into_iter().map(|(tg, tags)| async move {
             let listed = self.listed(tg.target_group_arn().unwrap_or_default()).await?;
             Ok(listed.map(|listed| live(&tg, tags, &listed)))
@@ -285,13 +303,13 @@ impl Kind for TargetGroup {
         Some(&self.tags)
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
         let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        self.observe(found, None).await
+        self.observe(found, ctx, false).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        self.observe(self.describe_all().await?, Some(&ctx.stack)).await
+        self.observe(self.describe_all().await?, ctx, true).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &TargetGroupModel) -> Result<Created, ProviderError> {

@@ -2,7 +2,10 @@
 //! a stack's `deployctl:stack` tag, in one paginated call per run
 //! ([`StackTags`]), shared by the kinds whose service has no batch read of
 //! tags (CloudWatch Logs, CloudWatch, SNS, EventBridge, ECR, S3, SSM,
-//! CodeCommit: one ListTagsForResource per resource otherwise).
+//! CodeCommit: one ListTagsForResource per resource otherwise), and by
+//! ELBv2's, whose DescribeTags batches 20 ARNs but only of one kind's
+//! resources: one call a kind, three for a load balancer, its target group
+//! and its listener.
 //!
 //! The tagging API is eventually consistent: a resource tagged a moment ago
 //! may be missing, or show its old tags. Callers ask their service for the
@@ -21,9 +24,10 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// The services whose kinds take their tags from [`StackTags`]: the answer
-/// leaves out the rest (EC2, ELBv2, ECS, IAM read tags with their own batch
-/// calls), which on a large stack is most of its pages.
-pub const SERVICES: &[&str] = &["cloudwatch", "codecommit", "ecr", "events", "logs", "s3", "sns", "ssm"];
+/// leaves out the rest (EC2, ECS, IAM read tags with their properties, in
+/// the same batch calls), which on a large stack is most of its pages.
+pub const SERVICES: &[&str] =
+    &["cloudwatch", "codecommit", "ecr", "elasticloadbalancing", "events", "logs", "s3", "sns", "ssm"];
 
 /// By ARN, the tags of every resource of [`SERVICES`] tagged
 /// `deployctl:stack = instance`, AWS's own (`aws:`) left out.
@@ -77,6 +81,20 @@ impl StackTags {
     }
 }
 
+/// The tags of those of `arns` the run's one tagging-API answer holds,
+/// taken out of it; none without `stack`. The caller asks its service for
+/// the rest.
+pub async fn taken(
+    stack: Option<&StackTags>,
+    instance: &str,
+    arns: &[String],
+) -> Result<BTreeMap<String, Tags>, ProviderError> {
+    match stack {
+        Some(s) if !arns.is_empty() => s.take(instance, arns).await,
+        _ => Ok(BTreeMap::new()),
+    }
+}
+
 /// The tags of each of `arns`: from the run's one tagging-API answer when
 /// `stack` is given, and with `one` (the service's own tag read, `None`
 /// when the resource is gone), concurrently, for the rest: what the answer
@@ -93,10 +111,7 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Option<Tags>, ProviderError>>,
 {
-    let mut found = match stack {
-        Some(s) if !arns.is_empty() => s.take(instance, arns).await?,
-        _ => BTreeMap::new(),
-    };
+    let mut found = taken(stack, instance, arns).await?;
     let missing: Vec<String> = arns.iter().filter(|a| !found.contains_key(*a)).cloned().collect();
     for (arn, tags) in missing.iter().zip(join_all(missing.iter().map(|a| one(a.clone()))).await) {
         if let Some(t) = tags? {
