@@ -1,11 +1,11 @@
 //! `logs.log_group`: a CloudWatch Logs log group, its retention and its KMS
 //! key.
 //!
-//! DescribeLogGroups cannot filter by tag or by a list of names: it takes
-//! one name prefix per call. Reads group the names by their parent path
-//! (`/ecs/web` → `/ecs/`): a path holding several of the stack's groups is
-//! listed once, in pages of 50; a name alone under its path is looked up by
-//! itself. Tags come from the run's one Resource Groups Tagging API read of
+//! DescribeLogGroups cannot filter by tag; it takes one name prefix, or up
+//! to 50 names (`logGroupIdentifiers`), per call. Reads group the names by
+//! their parent path (`/ecs/web` → `/ecs/`): a path holding several of the
+//! stack's groups is listed once, in pages of 50; the names alone under
+//! their paths are asked for together, 50 a call. Tags come from the run's one Resource Groups Tagging API read of
 //! the stack ([`tagging::StackTags`]), and from ListTagsForResource for any
 //! group it does not list (yet). Groups are adopted by name, when they carry this
 //! stack's tags.
@@ -78,26 +78,29 @@ fn live(g: &AwsLogGroup, tags: Tags) -> Live<LogGroupModel> {
     }
 }
 
-/// The prefixes to list so that every name in `names` is seen: a parent
-/// path shared by several names once, a name alone under its path by
-/// itself (so that a lone `/aws/lambda/x` does not list every function's
-/// group).
-fn prefixes(names: &BTreeSet<String>) -> Vec<String> {
+/// What to ask so that every name in `names` is seen: the parent paths
+/// shared by several names, each listed once, and the names alone under
+/// their paths, asked for by name (so that a lone `/aws/lambda/x` does not
+/// list every function's group).
+fn prefixes(names: &BTreeSet<String>) -> (Vec<String>, Vec<String>) {
     let mut by_parent: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
     for n in names {
         let parent = n.rfind('/').map(|i| &n[..=i]).unwrap_or("");
         by_parent.entry(parent).or_default().push(n);
     }
-    let mut out = Vec::new();
+    let (mut paths, mut alone) = (Vec::new(), Vec::new());
     for (parent, names) in by_parent {
         if names.len() > 2 && !parent.is_empty() {
-            out.push(parent.to_string());
+            paths.push(parent.to_string());
         } else {
-            out.extend(names.into_iter().cloned());
+            alone.extend(names.into_iter().cloned());
         }
     }
-    out
+    (paths, alone)
 }
+
+/// The most names one DescribeLogGroups takes.
+const NAMES_PER_CALL: usize = 50;
 
 impl LogGroup {
     /// Tags read one group at a time (no tagging API client).
@@ -134,6 +137,31 @@ impl LogGroup {
         Ok(out)
     }
 
+    /// The groups named `names` (at most 50), in one call. moto 5.2.5
+    /// ignores `logGroupIdentifiers` and lists every group: an answer that
+    /// holds groups not asked for and has more pages is not the filtered
+    /// one, and the names are then looked up one by one.
+    async fn named(&self, names: &[String]) -> Result<Vec<AwsLogGroup>, ProviderError> {
+        let wanted: BTreeSet<String> = names.iter().cloned().collect();
+        let call = self.client.describe_log_groups().set_log_group_identifiers(Some(names.to_vec()));
+        let mut pages = call.into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = match page.map_err(from_sdk) {
+                Ok(p) => p,
+                Err(e) if crate::is_not_found(&e) => break,
+                Err(e) => return Err(e),
+            };
+            let asked = |g: &&AwsLogGroup| g.log_group_name().is_some_and(|n| wanted.contains(n));
+            if page.next_token().is_some() && !page.log_groups().iter().all(|g| asked(&g)) {
+                let each = try_join_all(names.iter().map(|n| self.list(n, &wanted))).await?;
+                return Ok(each.into_iter().flatten().collect());
+            }
+            out.extend(page.log_groups().iter().filter(asked).cloned());
+        }
+        Ok(out)
+    }
+
     async fn tags_of(&self, arn: &str) -> Result<Option<Tags>, ProviderError> {
         let out = self.client.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk);
         Ok(unless_gone(out, crate::is_not_found)?.map(|o| own_tags(o.tags().into_iter().flatten())))
@@ -159,13 +187,12 @@ impl Kind for LogGroup {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let lists = try_join_all(prefixes(&names).into_iter().map(|p| {
-            let names = &names;
-            async move { self.list(&p, names).await }
-        }))
-        .await?;
+        let (paths, alone) = prefixes(&names);
+        let listed = try_join_all(paths.iter().map(|p| self.list(p, &names)));
+        let named = try_join_all(alone.chunks(NAMES_PER_CALL).map(|chunk| self.named(chunk)));
+        let (listed, named) = futures::try_join!(listed, named)?;
         let mut groups: BTreeMap<String, AwsLogGroup> = BTreeMap::new();
-        for g in lists.into_iter().flatten() {
+        for g in listed.into_iter().chain(named).flatten() {
             groups.insert(arn_of(&g), g);
         }
         let arns: Vec<String> = groups.keys().cloned().collect();
