@@ -71,6 +71,8 @@ struct Mem {
     max_running: AtomicUsize,
     /// Called at the start of every mutating call.
     hook: Mutex<Option<Hook>>,
+    /// What each read was told it may leave unset: by id, of every property.
+    unset_seen: Mutex<BTreeMap<String, Vec<&'static str>>>,
 }
 
 impl Mem {
@@ -166,7 +168,12 @@ impl ResourceKind for Mem {
         owned.then(|| ("size", "the controller's to change".to_string())).into_iter().collect()
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
+        let mut seen = self.unset_seen.lock().unwrap();
+        for id in ids {
+            let props = SCHEMA.properties.iter().map(|p| p.name).filter(|p| ctx.leaves_unset(id, p));
+            seen.insert(id.clone(), props.collect());
+        }
         let world = self.world.lock().unwrap();
         Ok(ids.iter().filter_map(|id| world.get(id).cloned()).collect())
     }
@@ -1196,4 +1203,22 @@ async fn a_kinds_notes_are_the_plans_reasons_even_when_nothing_changes() {
     let p = h.plan(&changed, Mode::Apply).await;
     assert_eq!(rp(&p, "a").action, Action::Update);
     assert_eq!(rp(&p, "a").reasons, ["size 7 is held; changing [\"size\"]"]);
+}
+
+/// A read may skip only what nobody compares: for `up`, the properties the
+/// spec leaves out (and the schema gives no default); for `destroy`,
+/// nothing, since delete gets what the read found.
+#[tokio::test]
+async fn reads_are_told_to_skip_only_what_the_spec_leaves_unset_and_only_for_up() {
+    let h = Harness::new();
+    let s = stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1}\n");
+    h.up(&s).await;
+    let id = h.kind.live("a").unwrap().id;
+    h.plan(&s, Mode::Apply).await;
+    let unset = |h: &Harness| h.kind.unset_seen.lock().unwrap().get(&id).cloned().unwrap_or_default();
+    assert_eq!(unset(&h), ["parent", "items", "handle"], "name and size are the spec's");
+    h.plan(&stack("  a:\n    type: test.kind\n    properties: {name: a, size: 1, items: [x]}\n"), Mode::Apply).await;
+    assert_eq!(unset(&h), ["parent", "handle"], "a property the spec sets is read");
+    h.plan(&s, Mode::Destroy).await;
+    assert!(unset(&h).is_empty(), "destroy reads everything: {:?}", unset(&h));
 }
