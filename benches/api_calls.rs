@@ -34,8 +34,23 @@ fn start_delayed(delay: Duration) -> LocalAws {
 /// Secrets the example stacks read (`env:`), with throwaway values.
 const SECRETS: [(&str, &str); 2] = [("ALPHA_VANTAGE_API_KEY", "bench-api-key"), ("GITHUB_TOKEN", "bench-github-token")];
 
+/// The binary measured: the debug build, or with
+/// `DEPLOYCTL_BENCH_PROFILE=release` the release one (what users run; build
+/// it first with `cargo build --release --bin deployctl`).
 fn bin() -> PathBuf {
-    root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("debug/deployctl")
+    let profile = std::env::var("DEPLOYCTL_BENCH_PROFILE").unwrap_or_else(|_| "debug".into());
+    let target = root().join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()));
+    let bin = target.join(&profile).join("deployctl");
+    assert!(
+        bin.exists(),
+        "{} is not built: cargo build --bin deployctl{}",
+        bin.display(),
+        match profile.as_str() {
+            "debug" => "",
+            _ => " --release",
+        }
+    );
+    bin
 }
 
 /// What a stack needs on every command to go through up and destroy:
