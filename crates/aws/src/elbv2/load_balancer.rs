@@ -214,20 +214,16 @@ impl LoadBalancer {
         }
     }
 
-    /// The load balancers in the spec's shape: tags in one DescribeTags per
-    /// 20, attributes concurrently. With `stack`, only those tagged with it
-    /// (their attributes are not read otherwise).
+    /// The load balancers in the spec's shape: tags as [`tag_source`] says,
+    /// attributes concurrently. With `ours`, only those tagged with the
+    /// stack (their attributes are not read otherwise).
     async fn observe(
         &self,
         lbs: Vec<Lb>,
         ctx: &ReadCtx,
         ours: bool,
     ) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        let (run, stack) = if ours {
-            (None, Some(ctx.stack.as_str()))
-        } else {
-            (self.tagging.as_ref().map(|t| (t, ctx.stack.as_str())), None)
-        };
+        let (run, stack) = tag_source(self.tagging.as_ref(), ctx, ours);
         let lbs = with_tags(&self.client, run, lbs, |l| l.load_balancer_arn(), NOT_FOUND, stack).await?;
         crate::read_each(lbs.into_iter().map(|(lb, tags)| async move {
             let listed = self.listed(lb.load_balancer_arn().unwrap_or_default()).await?;

@@ -121,6 +121,21 @@ pub(crate) async fn with_tags<T>(
         .collect())
 }
 
+/// Where a kind's tags come from ([`with_tags`]'s `run` and `stack`): for
+/// a read, the run's tagging-API answer where the kind has one, and no
+/// filter; for a look-up of the stack's own (`ours`), DescribeTags, keeping
+/// only what is tagged with the stack.
+pub(crate) fn tag_source<'a>(
+    tagging: Option<&'a StackTags>,
+    ctx: &'a deployctl_engine::ReadCtx,
+    ours: bool,
+) -> (Option<(&'a StackTags, &'a str)>, Option<&'a str>) {
+    match ours {
+        true => (None, Some(ctx.stack.as_str())),
+        false => (tagging.map(|t| (t, ctx.stack.as_str())), None),
+    }
+}
+
 /// Why `name` is not a load balancer or target group name AWS takes.
 fn bad_name(name: &str, lb: bool) -> Option<String> {
     if name.is_empty() || name.len() > NAME_MAX {

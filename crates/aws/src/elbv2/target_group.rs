@@ -240,19 +240,15 @@ impl TargetGroup {
         }
     }
 
-    /// The target groups in the spec's shape; with `stack`, only those
-    /// tagged with it (their attributes are not read otherwise).
+    /// The target groups in the spec's shape; with `ours`, only those
+    /// tagged with the stack (their attributes are not read otherwise).
     async fn observe(
         &self,
         tgs: Vec<Tg>,
         ctx: &ReadCtx,
         ours: bool,
     ) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        let (run, stack) = if ours {
-            (None, Some(ctx.stack.as_str()))
-        } else {
-            (self.tagging.as_ref().map(|t| (t, ctx.stack.as_str())), None)
-        };
+        let (run, stack) = tag_source(self.tagging.as_ref(), ctx, ours);
         let tgs = with_tags(&self.client, run, tgs, |t| t.target_group_arn(), NOT_FOUND, stack).await?;
         crate::read_each(tgs.into_iter().map(|(tg, tags)| async move {
             let listed = self.listed(tg.target_group_arn().unwrap_or_default()).await?;

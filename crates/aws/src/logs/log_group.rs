@@ -120,11 +120,7 @@ impl LogGroup {
         let mut pages = self.client.describe_log_groups().log_group_name_prefix(prefix).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = match page.map_err(from_sdk) {
-                Ok(p) => p,
-                Err(e) if crate::is_not_found(&e) => break,
-                Err(e) => return Err(e),
-            };
+            let Some(page) = unless_gone(page.map_err(from_sdk), crate::is_not_found)? else { break };
             out.extend(
                 page.log_groups().iter().filter(|g| g.log_group_name().is_some_and(|n| names.contains(n))).cloned(),
             );
@@ -147,11 +143,7 @@ impl LogGroup {
         let mut pages = call.into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = match page.map_err(from_sdk) {
-                Ok(p) => p,
-                Err(e) if crate::is_not_found(&e) => break,
-                Err(e) => return Err(e),
-            };
+            let Some(page) = unless_gone(page.map_err(from_sdk), crate::is_not_found)? else { break };
             let asked = |g: &&AwsLogGroup| g.log_group_name().is_some_and(|n| wanted.contains(n));
             if page.next_token().is_some() && !page.log_groups().iter().all(|g| asked(&g)) {
                 let each = try_join_all(names.iter().map(|n| self.list(n, &wanted))).await?;
