@@ -117,7 +117,10 @@ impl Kind for ElasticIp {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ElasticIpModel>>, ProviderError> {
-        in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("allocation-id", chunk)])).await
+        // The account id (for the ARN) side by side with the addresses.
+        let account = self.account.ahead(&self.client, ids);
+        let found = in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("allocation-id", chunk)]));
+        Ok(futures::try_join!(found, account)?.0)
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<ElasticIpModel>>, ProviderError> {

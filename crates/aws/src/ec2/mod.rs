@@ -92,6 +92,16 @@ impl Account {
             .await?;
         Ok(Some(owner.clone()).filter(|o| !o.is_empty()))
     }
+
+    /// [`Account::get`] ahead of a read of `ids` that will want it, so that
+    /// it runs side by side with the read's Describe rather than after it.
+    /// Nothing to read, nothing asked.
+    pub(crate) async fn ahead(&self, client: &Client, ids: &[String]) -> Result<(), ProviderError> {
+        if !ids.is_empty() {
+            self.get(client).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The ids of the stack's EC2 resources, from one paginated DescribeTags

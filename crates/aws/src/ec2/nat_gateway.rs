@@ -258,7 +258,10 @@ impl Kind for NatGateway {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<NatGatewayModel>>, ProviderError> {
-        let found = in_chunks(ids, |chunk| self.describe(vec![filter("nat-gateway-id", chunk)])).await?;
+        // The account id (for the ARN) side by side with the gateways: one
+        // round trip, not two.
+        let found = in_chunks(ids, |chunk| self.describe(vec![filter("nat-gateway-id", chunk)]));
+        let (found, _) = futures::try_join!(found, self.account.ahead(&self.client, ids))?;
         self.observe(&ctx.region, found).await
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::kit::{attrs, model, Adopt, Created, Kind, Live, Tagger};
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, VpcAttributeName, VpcState};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc as AwsVpc, VpcAttributeName, VpcState};
 use deployctl_engine::{Observed, Poll, Props, ReadCtx};
 use deployctl_spec::{Attr, KindSchema};
 use serde_json::json;
@@ -49,19 +49,29 @@ impl Vpc {
         Vpc { tags: crate::kit::tagger::Ec2Tags(client.clone()), tagged: Tagged::default(), client }
     }
 
-    async fn describe(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<Live<VpcModel>>, ProviderError> {
+    async fn vpcs(&self, filters: Vec<Filter>) -> Result<Vec<AwsVpc>, ProviderError> {
         let mut pages = self.client.describe_vpcs().set_filters(Some(filters)).into_paginator().send();
         let mut vpcs = Vec::new();
         while let Some(page) = pages.next().await {
             vpcs.extend(page.map_err(from_sdk)?.vpcs.unwrap_or_default());
         }
-        // DNS attributes are only readable one VPC and one attribute at a
-        // time; read them concurrently.
-        let dns = futures::future::join_all(vpcs.iter().map(|v| self.dns(v.vpc_id().unwrap_or_default()))).await;
+        Ok(vpcs)
+    }
+
+    /// The VPCs `ids`. DNS attributes are only readable one VPC and one
+    /// attribute at a time: they are asked for side by side with
+    /// DescribeVpcs (the ids are known), one round trip in all; those of a
+    /// VPC that is gone are not looked at.
+    async fn describe(&self, region: &str, ids: &[String]) -> Result<Vec<Live<VpcModel>>, ProviderError> {
+        let vpcs = in_chunks(ids, |chunk| self.vpcs(vec![filter("vpc-id", chunk)]));
+        let dns = futures::future::join_all(ids.iter().map(|id| async move { (id.as_str(), self.dns(id).await) }));
+        let (vpcs, dns) = futures::join!(vpcs, dns);
+        let mut dns: std::collections::HashMap<&str, _> = dns.into_iter().collect();
         let mut out = Vec::new();
-        for (v, dns) in vpcs.iter().zip(dns) {
-            let (enable_dns_support, enable_dns_hostnames) = dns?;
+        for v in vpcs? {
             let id = v.vpc_id().unwrap_or_default().to_string();
+            let Some(dns) = dns.remove(id.as_str()) else { continue };
+            let (enable_dns_support, enable_dns_hostnames) = dns?;
             out.push(Live {
                 attributes: attributes(region, &id, v.cidr_block(), v.owner_id()),
                 model: VpcModel {
@@ -125,7 +135,7 @@ impl Kind for Vpc {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<VpcModel>>, ProviderError> {
-        in_chunks(ids, |chunk| self.describe(&ctx.region, vec![filter("vpc-id", chunk)])).await
+        self.describe(&ctx.region, ids).await
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<VpcModel>>, ProviderError> {
