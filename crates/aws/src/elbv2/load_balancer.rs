@@ -214,17 +214,11 @@ impl LoadBalancer {
         }
     }
 
-    /// The load balancers in the spec's shape: tags as [`tag_source`] says,
-    /// attributes concurrently. With `ours`, only those tagged with the
-    /// stack (their attributes are not read otherwise).
-    async fn observe(
-        &self,
-        lbs: Vec<Lb>,
-        ctx: &ReadCtx,
-        ours: bool,
-    ) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        let (run, stack) = tag_source(self.tagging.as_ref(), ctx, ours);
-        let lbs = with_tags(&self.client, run, lbs, |l| l.load_balancer_arn(), NOT_FOUND, stack).await?;
+    /// Those of `lbs` tagged with the stack, in the spec's shape: tags in
+    /// one DescribeTags per 20, then their attributes concurrently (the
+    /// others' are not read).
+    async fn observe(&self, lbs: Vec<Lb>, ctx: &ReadCtx) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
+        let lbs = with_tags(&self.client, None, lbs, |x| x.load_balancer_arn(), NOT_FOUND, Some(&ctx.stack)).await?;
         crate::read_each(lbs.into_iter().map(|(lb, tags)| async move {
             let listed = self.listed(lb.load_balancer_arn().unwrap_or_default()).await?;
             Ok(listed.map(|listed| live(&lb, tags, &listed)))
@@ -295,12 +289,15 @@ impl Kind for LoadBalancer {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        self.observe(found, ctx, false).await
+        let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
+        let listed = |arn: String| async move { self.listed(&arn).await };
+        let found =
+            read_known(&self.client, run, ids, NOT_FOUND, |a| self.describe(a), |x: &Lb| x.load_balancer_arn(), listed);
+        Ok(found.await?.into_iter().map(|(lb, tags, listed)| live(&lb, tags, &listed)).collect())
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
-        self.observe(all_load_balancers(&self.client).await?, ctx, true).await
+        self.observe(all_load_balancers(&self.client).await?, ctx).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &LoadBalancerModel) -> Result<Created, ProviderError> {

@@ -19,6 +19,7 @@ use deployctl_engine::{Props, ProviderError};
 use deployctl_spec::{KindSchema, Literals, RuleViolation};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::future::Future;
 
 /// The most ARNs one DescribeTags (and one Describe… by ARN) takes.
 pub(crate) const ARN_CHUNK: usize = 20;
@@ -121,19 +122,42 @@ pub(crate) async fn with_tags<T>(
         .collect())
 }
 
-/// Where a kind's tags come from ([`with_tags`]'s `run` and `stack`): for
-/// a read, the run's tagging-API answer where the kind has one, and no
-/// filter; for a look-up of the stack's own (`ours`), DescribeTags, keeping
-/// only what is tagged with the stack.
-pub(crate) fn tag_source<'a>(
-    tagging: Option<&'a StackTags>,
-    ctx: &'a deployctl_engine::ReadCtx,
-    ours: bool,
-) -> (Option<(&'a StackTags, &'a str)>, Option<&'a str>) {
-    match ours {
-        true => (None, Some(ctx.stack.as_str())),
-        false => (tagging.map(|t| (t, ctx.stack.as_str())), None),
-    }
+/// A read of known ARNs (a load balancer's or a target group's): the
+/// resources, described 20 a call, with their tags ([`with_tags`]), and
+/// each one's attributes asked for side by side with them, not after: one
+/// round trip instead of two. What is gone is left out.
+pub(crate) async fn read_known<T, D, DF, A, AF>(
+    client: &Client,
+    run: Option<(&StackTags, &str)>,
+    ids: &[String],
+    missing: &str,
+    describe: D,
+    arn: impl Fn(&T) -> Option<&str>,
+    attributes: A,
+) -> Result<Vec<(T, Tags, HashMap<String, String>)>, ProviderError>
+where
+    D: Fn(Vec<String>) -> DF,
+    DF: Future<Output = Result<Vec<T>, ProviderError>>,
+    A: Fn(String) -> AF,
+    AF: Future<Output = Result<Option<HashMap<String, String>>, ProviderError>>,
+{
+    let found = async {
+        let found = read_batched(ids, ARN_CHUNK, missing, describe).await?;
+        with_tags(client, run, found, &arn, missing, None).await
+    };
+    let listed = futures::future::try_join_all(ids.iter().map(|id| {
+        let listed = attributes(id.clone());
+        async move { Ok::<_, ProviderError>((id.as_str(), listed.await?)) }
+    }));
+    let (found, listed) = futures::try_join!(found, listed)?;
+    let mut listed: HashMap<&str, Option<HashMap<String, String>>> = listed.into_iter().collect();
+    Ok(found
+        .into_iter()
+        .filter_map(|(t, tags)| {
+            let attributes = listed.remove(arn(&t)?)??;
+            Some((t, tags, attributes))
+        })
+        .collect())
 }
 
 /// Why `name` is not a load balancer or target group name AWS takes.

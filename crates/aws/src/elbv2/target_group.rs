@@ -240,16 +240,10 @@ impl TargetGroup {
         }
     }
 
-    /// The target groups in the spec's shape; with `ours`, only those
-    /// tagged with the stack (their attributes are not read otherwise).
-    async fn observe(
-        &self,
-        tgs: Vec<Tg>,
-        ctx: &ReadCtx,
-        ours: bool,
-    ) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        let (run, stack) = tag_source(self.tagging.as_ref(), ctx, ours);
-        let tgs = with_tags(&self.client, run, tgs, |t| t.target_group_arn(), NOT_FOUND, stack).await?;
+    /// Those of `tgs` tagged with the stack, in the spec's shape (the
+    /// others' attributes are not read).
+    async fn observe(&self, tgs: Vec<Tg>, ctx: &ReadCtx) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
+        let tgs = with_tags(&self.client, None, tgs, |x| x.target_group_arn(), NOT_FOUND, Some(&ctx.stack)).await?;
         crate::read_each(tgs.into_iter().map(|(tg, tags)| async move {
             let listed = self.listed(tg.target_group_arn().unwrap_or_default()).await?;
             Ok(listed.map(|listed| live(&tg, tags, &listed)))
@@ -300,12 +294,15 @@ impl Kind for TargetGroup {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        let found = read_batched(ids, ARN_CHUNK, NOT_FOUND, |arns| self.describe(arns)).await?;
-        self.observe(found, ctx, false).await
+        let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
+        let listed = |arn: String| async move { self.listed(&arn).await };
+        let found =
+            read_known(&self.client, run, ids, NOT_FOUND, |a| self.describe(a), |x: &Tg| x.target_group_arn(), listed);
+        Ok(found.await?.into_iter().map(|(tg, tags, listed)| live(&tg, tags, &listed)).collect())
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
-        self.observe(self.describe_all().await?, ctx, true).await
+        self.observe(self.describe_all().await?, ctx).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &TargetGroupModel) -> Result<Created, ProviderError> {
