@@ -118,9 +118,11 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Diff { spec, detailed_exitcode, json, out, targets, cost } => {
             let stack = load_live(spec, g).await?;
             let ctx = Ctx::new(&stack, g).await;
-            let (state, _) = read_state(ctx.backend.as_ref(), &stack, g).await?;
-            // diff does not lock: if a run holds the lock, say so.
-            if let Some(h) = ctx.backend.holder().await? {
+            // diff does not lock: if a run holds the lock, say so. (Asked
+            // side by side with the state's read: one round trip.)
+            let (state, holder) = tokio::join!(read_state(ctx.backend.as_ref(), &stack, g), ctx.backend.holder());
+            let (state, _) = state?;
+            if let Some(h) = holder? {
                 eprintln!(
                     "warning: {} is running '{}' on this stack (since {}): what this diff read may change under it",
                     h.who, h.operation, h.created

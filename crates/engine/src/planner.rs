@@ -8,7 +8,7 @@ use crate::events::{Event, EventSink};
 use crate::kind::{Kinds, Observed, Props, ReadCtx, TAG_RESOURCE, TAG_STACK};
 use crate::plan::Adoption;
 use crate::plan::*;
-use crate::resolve::{secret_sources, Known};
+use crate::resolve::{read_secrets, secret_sources, Known};
 use deployctl_spec::{dependencies, Expr, Prop, ReplaceOrder, Stack, Type, Update};
 use deployctl_state::{PendingOp, ResourceState, State};
 use futures::future::join_all;
@@ -109,7 +109,22 @@ pub async fn plan_with(
     let environment = stack.environment.as_ref().map(|e| e.name.clone());
     let empty = State::for_instance(&stack.name, environment.as_deref(), &stack.region);
     let st = state.unwrap_or(&empty);
-    let mut live = read_live(stack, st, kinds, mode, events, options).await?;
+    // The secrets the spec reads, by the ids state knows, side by side with
+    // the live reads: one round trip for both. One whose id or value this
+    // plan finds changing is not used (the loop below decides, as before).
+    let ahead = async {
+        if mode != Mode::Apply {
+            return BTreeMap::new();
+        }
+        let attributes = st.resources.iter().map(|(a, r)| (a.clone(), r.attributes.clone())).collect();
+        let from_state = Known { attributes, keys: keys.clone(), secrets: BTreeMap::new() };
+        let exprs = stack.resources.iter().flat_map(|r| r.properties.values());
+        let mut ids = from_state.secrets_to_read(exprs, &BTreeSet::new());
+        ids.retain(|id| !known.secrets.contains_key(id));
+        read_secrets(ids, kinds.secret_store()).await.into_iter().collect::<BTreeMap<_, _>>()
+    };
+    let (live, mut ahead) = futures::join!(read_live(stack, st, kinds, mode, events, options), ahead);
+    let mut live = live?;
     if let Some(scope) = scope {
         // What a look-up by tag found beyond the targets is not this run's.
         live.observed.retain(|a, _| scope.contains(a));
@@ -159,6 +174,11 @@ pub async fn plan_with(
             // Evaluate what the spec asks, with references to resources that
             // are not created yet left unknown.
             let lineage = st.lineage.as_str();
+            for id in known.secrets_to_read(r.properties.values(), &changing) {
+                if let Some(read) = ahead.remove(&id) {
+                    known.secrets.insert(id, read);
+                }
+            }
             known.prefetch_secrets(r.properties.values(), kinds.secret_store(), &changing).await;
             let mut wanted: BTreeMap<&str, Option<Value>> = BTreeMap::new();
             for (name, e) in &r.properties {

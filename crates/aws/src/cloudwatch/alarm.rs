@@ -399,6 +399,10 @@ impl Kind for Alarm {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<AlarmModel>>, ProviderError> {
         self.read_alarms(&ctx.stack, Some(ids)).await
     }

@@ -102,6 +102,10 @@ impl Kind for Repository {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RepositoryModel>>, ProviderError> {
         let pages = try_join_all(ids.chunks(25).map(|names| async move {
             let call = self.client.batch_get_repositories().set_repository_names(Some(names.to_vec()));

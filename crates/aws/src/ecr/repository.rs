@@ -195,6 +195,10 @@ impl Kind for Repository {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RepositoryModel>>, ProviderError> {
         let found = read_batched(ids, NAME_CHUNK, NOT_FOUND, |chunk| self.describe(chunk)).await?;
         let arns: Vec<String> = found.iter().filter_map(|r| r.repository_arn().map(str::to_string)).collect();

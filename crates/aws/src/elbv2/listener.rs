@@ -381,6 +381,10 @@ impl Kind for Listener {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     /// A blue/green listener forwards to whichever target group its
     /// controller switched it to.
     fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {

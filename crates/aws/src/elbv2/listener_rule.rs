@@ -245,6 +245,10 @@ impl Kind for ListenerRule {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     /// A blue/green rule forwards to whichever target groups (and weights)
     /// its controller set.
     fn controlled(&self, live: &Observed, desired: &Wanted) -> Vec<(&'static str, String)> {

@@ -288,6 +288,10 @@ impl Kind for LoadBalancer {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LoadBalancerModel>>, ProviderError> {
         let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
         let listed = |arn: String| async move { self.listed(&arn).await };

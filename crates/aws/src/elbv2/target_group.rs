@@ -293,6 +293,10 @@ impl Kind for TargetGroup {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TargetGroupModel>>, ProviderError> {
         let run = self.tagging.as_ref().map(|t| (t, ctx.stack.as_str()));
         let listed = |arn: String| async move { self.listed(&arn).await };

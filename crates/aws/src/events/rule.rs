@@ -560,6 +560,10 @@ impl Kind for Rule {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<RuleModel>>, ProviderError> {
         self.read_ids(&ctx.stack, ids).await
     }

@@ -382,6 +382,12 @@ pub trait Kind: Send + Sync + 'static {
         None
     }
 
+    /// The run's tagging-API answer the kind's reads take tags from, if
+    /// any: the adapter asks for it side by side with the kind's read.
+    fn stack_tags(&self) -> Option<&tagging::StackTags> {
+        None
+    }
+
     /// Reads the given ids in as few calls as the API allows; ids that no
     /// longer exist are left out.
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<Self::Model>>, ProviderError>;
@@ -509,7 +515,14 @@ impl<K: Kind> ResourceKind for Adapter<K> {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Observed>, ProviderError> {
-        Ok(self.0.read(ctx, ids).await?.into_iter().map(Live::observed).collect())
+        let warm = async {
+            match self.0.stack_tags() {
+                Some(tags) if !ids.is_empty() => tags.warm(&ctx.stack).await,
+                _ => {}
+            }
+        };
+        let (found, ()) = futures::join!(self.0.read(ctx, ids), warm);
+        Ok(found?.into_iter().map(Live::observed).collect())
     }
 
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<(String, Observed)>, ProviderError> {

@@ -64,9 +64,25 @@ impl StackTags {
         StackTags { client, answer: Arc::default() }
     }
 
+    /// Asks for the answer ahead of a read that will take from it (the
+    /// adapter does, side by side with the kind's own calls), so that it is
+    /// there when the read wants it: one round trip, not two. A failure is
+    /// left for `take`, which asks again and reports it.
+    pub async fn warm(&self, instance: &str) {
+        let mut answer = self.answer.lock().await;
+        let _ = self.load(&mut answer, instance).await;
+    }
+
     /// The tags of those of `arns` the answer holds, taken out of it.
     async fn take(&self, instance: &str, arns: &[String]) -> Result<BTreeMap<String, Tags>, ProviderError> {
         let mut answer = self.answer.lock().await;
+        self.load(&mut answer, instance).await?;
+        let Some((_, tags)) = answer.as_mut() else { return Ok(BTreeMap::new()) };
+        Ok(arns.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect())
+    }
+
+    /// The answer for `instance`, asked for unless it is there.
+    async fn load(&self, answer: &mut Option<Answer>, instance: &str) -> Result<(), ProviderError> {
         if answer.as_ref().map(|(i, _)| i.as_str()) != Some(instance) {
             let tags = match stack_tags(&self.client, instance).await {
                 // Credentials without tag:GetResources: every kind asks its
@@ -76,8 +92,7 @@ impl StackTags {
             };
             *answer = Some((instance.to_string(), tags));
         }
-        let Some((_, tags)) = answer.as_mut() else { return Ok(BTreeMap::new()) };
-        Ok(arns.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect())
+        Ok(())
     }
 }
 

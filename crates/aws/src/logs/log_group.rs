@@ -174,6 +174,10 @@ impl Kind for LogGroup {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<LogGroupModel>>, ProviderError> {
         let names: BTreeSet<String> = ids.iter().cloned().collect();
         if names.is_empty() {

@@ -710,6 +710,10 @@ impl Kind for Bucket {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<BucketModel>>, ProviderError> {
         let arn = |name: &str| format!("arn:{}:s3:::{name}", super::partition(&self.region()));
         let arns: Vec<String> = ids.iter().map(|n| arn(n)).collect();

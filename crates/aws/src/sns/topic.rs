@@ -284,6 +284,10 @@ impl Kind for Topic {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicModel>>, ProviderError> {
         let mut tags = self.tags_of(&ctx.stack, ids).await?;
         let found: Vec<(String, Tags)> = ids.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect();

@@ -137,6 +137,10 @@ impl Kind for Parameter {
         Some(&self.tags)
     }
 
+    fn stack_tags(&self) -> Option<&crate::kit::tagging::StackTags> {
+        self.tagging.as_ref()
+    }
+
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<ParameterModel>>, ProviderError> {
         let settings = try_join_all(ids.chunks(50).map(|names| async move {
             let filter = ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(names.to_vec()));
