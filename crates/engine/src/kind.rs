@@ -67,11 +67,41 @@ pub struct ReadCtx {
     /// the planner's `up` only; every other read (destroy, import, data, a
     /// resumed step) gets everything.
     unset: Arc<BTreeMap<String, BTreeSet<String>>>,
+    /// The answers [`ReadCtx::shared`] keeps, for as long as the context
+    /// (a plan's reads share one).
+    memo: Arc<std::sync::Mutex<BTreeMap<String, Arc<Shared>>>>,
 }
+
+/// One call's answer, shared by the reads that ask for it.
+type Shared = tokio::sync::OnceCell<Result<Arc<dyn std::any::Any + Send + Sync>, ProviderError>>;
 
 impl ReadCtx {
     pub fn new(stack: impl Into<String>, region: impl Into<String>) -> ReadCtx {
-        ReadCtx { stack: stack.into(), region: region.into(), unset: Arc::default() }
+        ReadCtx { stack: stack.into(), region: region.into(), unset: Arc::default(), memo: Arc::default() }
+    }
+
+    /// The answer of `call`, sent once for `key` however many reads with
+    /// this context (and its clones: a plan's) ask for it, even at the same
+    /// time: for two kinds that read the same AWS object (an SNS topic's
+    /// attributes, read by the topic and by its policy). A read with
+    /// another context asks again.
+    pub async fn shared<T, F, Fut>(&self, key: &str, call: F) -> Result<Arc<T>, ProviderError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let cell = self.memo.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().clone();
+        let answer = cell
+            .get_or_init(|| async { call().await.map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>) })
+            .await;
+        match answer {
+            Ok(v) => v
+                .clone()
+                .downcast::<T>()
+                .map_err(|_| ProviderError::msg(format!("{key} was shared as another type (a bug in deployctl)"))),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// The same reads, told which properties of which ids nobody compares.

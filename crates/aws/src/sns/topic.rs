@@ -168,9 +168,14 @@ impl Topic {
         .await
     }
 
-    /// One topic, whose tags are known; `None` when it is gone.
-    async fn read_topic(&self, arn: &str, tags: Tags) -> Result<Option<Live<TopicModel>>, ProviderError> {
-        let attrs = async { self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) };
+    /// One topic, with `tags`; `None` when it is gone.
+    async fn read_topic(
+        &self,
+        ctx: &ReadCtx,
+        arn: &str,
+        tags: Tags,
+    ) -> Result<Option<Live<TopicModel>>, ProviderError> {
+        let attrs = super::topic_attributes(&self.client, ctx, arn);
         let (attrs, subs) = futures::join!(attrs, self.subscriptions(arn));
         let (attrs, subs) = match (attrs, subs) {
             (Err(e), _) | (_, Err(e)) if is_gone::<Self>(&e) => return Ok(None),
@@ -193,12 +198,12 @@ impl Topic {
     /// The topics among `candidates` whose tags are `mine`, read in full.
     async fn read_if<T: Send + Sync>(
         &self,
-        instance: &str,
+        ctx: &ReadCtx,
         candidates: Vec<(String, T)>,
         mine: impl Fn(&Tags, &T) -> bool + Send + Sync,
     ) -> Result<Vec<(T, Live<TopicModel>)>, ProviderError> {
         let arns: Vec<String> = candidates.iter().map(|(arn, _)| arn.clone()).collect();
-        let mut tags = self.tags_of(instance, &arns).await?;
+        let mut tags = self.tags_of(&ctx.stack, &arns).await?;
         let mine: Vec<(String, T, Tags)> = candidates
             .into_iter()
             .filter_map(|(arn, t)| {
@@ -208,7 +213,7 @@ impl Topic {
             .collect();
         crate::read_each(
             mine.into_iter()
-                .map(|(arn, t, tags)| async move { Ok(self.read_topic(&arn, tags).await?.map(|l| (t, l))) }),
+                .map(|(arn, t, tags)| async move { Ok(self.read_topic(ctx, &arn, tags).await?.map(|l| (t, l))) }),
         )
         .await
     }
@@ -289,15 +294,24 @@ impl Kind for Topic {
     }
 
     async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicModel>>, ProviderError> {
-        let mut tags = self.tags_of(&ctx.stack, ids).await?;
-        let found: Vec<(String, Tags)> = ids.iter().filter_map(|a| Some((a.clone(), tags.remove(a)?))).collect();
-        crate::read_each(found.into_iter().map(|(arn, tags)| async move { self.read_topic(&arn, tags).await })).await
+        // The tags side by side with the attributes and subscriptions (the
+        // ARNs are known): one round trip. A topic without tags is gone.
+        let topics = crate::read_each(ids.iter().map(|arn| self.read_topic(ctx, arn, Tags::new())));
+        let (tags, topics) = futures::join!(self.tags_of(&ctx.stack, ids), topics);
+        let mut tags = tags?;
+        Ok(topics?
+            .into_iter()
+            .filter_map(|mut l| {
+                l.tags = tags.remove(&l.id)?;
+                Some(l)
+            })
+            .collect())
     }
 
     /// Topics cannot be listed by tag: every topic's tags are read.
     async fn find_tagged(&self, ctx: &ReadCtx) -> Result<Vec<Live<TopicModel>>, ProviderError> {
         let all = self.list_all().await?.into_iter().map(|arn| (arn, ())).collect();
-        let found = self.read_if(&ctx.stack, all, |tags, _| tags.get(TAG_STACK) == Some(&ctx.stack)).await?;
+        let found = self.read_if(ctx, all, |tags, _| tags.get(TAG_STACK) == Some(&ctx.stack)).await?;
         Ok(found.into_iter().map(|(_, live)| live).collect())
     }
 
@@ -402,8 +416,7 @@ impl Kind for Topic {
                 Some((by_name.get(&topic_name(&ctx.stack, address, props))?.clone(), address))
             })
             .collect();
-        let found =
-            self.read_if(&ctx.stack, candidates, |tags, address| is_this_stacks(tags, &ctx.stack, address)).await?;
+        let found = self.read_if(ctx, candidates, |tags, address| is_this_stacks(tags, &ctx.stack, address)).await?;
         Ok(found.into_iter().map(|(address, live)| (address.clone(), live.observed())).collect())
     }
 }

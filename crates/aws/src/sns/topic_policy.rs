@@ -83,8 +83,8 @@ impl TopicPolicy {
         TopicPolicy { client }
     }
 
-    async fn read_one(&self, arn: &str) -> Result<Option<Live<TopicPolicyModel>>, ProviderError> {
-        let out = match self.client.get_topic_attributes().topic_arn(arn).send().await.map_err(from_sdk) {
+    async fn read_one(&self, ctx: &ReadCtx, arn: &str) -> Result<Option<Live<TopicPolicyModel>>, ProviderError> {
+        let out = match super::topic_attributes(&self.client, ctx, arn).await {
             Ok(out) => out,
             Err(e) if crate::kit::is_gone::<Self>(&e) => return Ok(None),
             Err(e) => return Err(e),
@@ -124,8 +124,8 @@ impl Kind for TopicPolicy {
         &SCHEMA
     }
 
-    async fn read(&self, _ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicPolicyModel>>, ProviderError> {
-        crate::read_each(ids.iter().map(|arn| self.read_one(arn))).await
+    async fn read(&self, ctx: &ReadCtx, ids: &[String]) -> Result<Vec<Live<TopicPolicyModel>>, ProviderError> {
+        crate::read_each(ids.iter().map(|arn| self.read_one(ctx, arn))).await
     }
 
     async fn create(&self, ctx: &OpCtx, want: &TopicPolicyModel) -> Result<Created, ProviderError> {

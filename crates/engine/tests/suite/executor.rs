@@ -1222,3 +1222,24 @@ async fn reads_are_told_to_skip_only_what_the_spec_leaves_unset_and_only_for_up(
     h.plan(&s, Mode::Destroy).await;
     assert!(unset(&h).is_empty(), "destroy reads everything: {:?}", unset(&h));
 }
+
+/// The reads of one plan (one context and its clones) that ask for the same
+/// answer share one call, even when they ask at the same time; a read with
+/// another context asks again.
+#[tokio::test]
+async fn reads_of_one_plan_share_an_answer_and_another_plan_asks_again() {
+    let calls = AtomicUsize::new(0);
+    let call = || async {
+        calls.fetch_add(1, SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, ProviderError>(7u32)
+    };
+    let plan = ReadCtx::new("s", "us-east-1");
+    let other_kind = plan.clone();
+    let (a, b) = tokio::join!(plan.shared("topic", call), other_kind.shared("topic", call));
+    assert_eq!((*a.unwrap(), *b.unwrap()), (7, 7));
+    assert_eq!(calls.load(SeqCst), 1, "asked at the same time, sent once");
+    let next_plan = ReadCtx::new("s", "us-east-1");
+    assert_eq!(*next_plan.shared("topic", call).await.unwrap(), 7);
+    assert_eq!(calls.load(SeqCst), 2, "another plan reads afresh");
+}
