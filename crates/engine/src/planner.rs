@@ -116,9 +116,22 @@ pub async fn plan_with(
         if mode != Mode::Apply {
             return BTreeMap::new();
         }
+        // Most specs read no secret: then state is not copied at all.
+        let exprs: Vec<&Expr> = stack
+            .resources
+            .iter()
+            .flat_map(|r| r.properties.values())
+            .filter(|e| {
+                let mut sources = Vec::new();
+                secret_sources(e, &mut sources);
+                !sources.is_empty()
+            })
+            .collect();
+        if exprs.is_empty() {
+            return BTreeMap::new();
+        }
         let attributes = st.resources.iter().map(|(a, r)| (a.clone(), r.attributes.clone())).collect();
         let from_state = Known { attributes, keys: keys.clone(), secrets: BTreeMap::new() };
-        let exprs = stack.resources.iter().flat_map(|r| r.properties.values());
         let mut ids = from_state.secrets_to_read(exprs, &BTreeSet::new());
         ids.retain(|id| !known.secrets.contains_key(id));
         read_secrets(ids, kinds.secret_store()).await.into_iter().collect::<BTreeMap<_, _>>()

@@ -98,10 +98,7 @@ pub(crate) async fn with_tags<T>(
     stack: Option<&str>,
 ) -> Result<Vec<(T, Tags)>, ProviderError> {
     let arns: Vec<String> = found.iter().filter_map(|t| arn(t).map(str::to_string)).collect();
-    let mut tags: HashMap<String, Tags> = match run {
-        Some((run, instance)) => tagging::taken(Some(run), instance, &arns).await?.into_iter().collect(),
-        None => HashMap::new(),
-    };
+    let mut tags: HashMap<String, Tags> = tagging::taken(run, &arns).await?.into_iter().collect();
     let rest: Vec<String> = arns.into_iter().filter(|a| !tags.contains_key(a)).collect();
     let described = read_batched(&rest, ARN_CHUNK, missing, |arns| async move {
         let out = client.describe_tags().set_resource_arns(Some(arns)).send().await.map_err(from_sdk)?;

@@ -96,16 +96,12 @@ impl StackTags {
     }
 }
 
-/// The tags of those of `arns` the run's one tagging-API answer holds,
-/// taken out of it; none without `stack`. The caller asks its service for
-/// the rest.
-pub async fn taken(
-    stack: Option<&StackTags>,
-    instance: &str,
-    arns: &[String],
-) -> Result<BTreeMap<String, Tags>, ProviderError> {
-    match stack {
-        Some(s) if !arns.is_empty() => s.take(instance, arns).await,
+/// The tags of those of `arns` the run's one tagging-API answer (`run`:
+/// it and the stack instance) holds, taken out of it; none without `run`.
+/// The caller asks its service for the rest.
+pub async fn taken(run: Option<(&StackTags, &str)>, arns: &[String]) -> Result<BTreeMap<String, Tags>, ProviderError> {
+    match run {
+        Some((s, instance)) if !arns.is_empty() => s.take(instance, arns).await,
         _ => Ok(BTreeMap::new()),
     }
 }
@@ -126,7 +122,7 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Option<Tags>, ProviderError>>,
 {
-    let mut found = taken(stack, instance, arns).await?;
+    let mut found = taken(stack.map(|s| (s, instance)), arns).await?;
     let missing: Vec<String> = arns.iter().filter(|a| !found.contains_key(*a)).cloned().collect();
     for (arn, tags) in missing.iter().zip(join_all(missing.iter().map(|a| one(a.clone()))).await) {
         if let Some(t) = tags? {

@@ -5,9 +5,10 @@
 //! to 50 names (`logGroupIdentifiers`), per call. Reads group the names by
 //! their parent path (`/ecs/web` → `/ecs/`): a path holding several of the
 //! stack's groups is listed once, in pages of 50; the names alone under
-//! their paths are asked for together, 50 a call. Tags come from the run's one Resource Groups Tagging API read of
-//! the stack ([`tagging::StackTags`]), and from ListTagsForResource for any
-//! group it does not list (yet). Groups are adopted by name, when they carry this
+//! their paths are asked for together, 50 a call. Tags come from the run's
+//! one Resource Groups Tagging API read of the stack
+//! ([`tagging::StackTags`]), and from ListTagsForResource for any group it
+//! does not list (yet). Groups are adopted by name, when they carry this
 //! stack's tags.
 
 use crate::error::from_sdk;

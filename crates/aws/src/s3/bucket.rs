@@ -8,8 +8,9 @@
 //! not ours to read (403) or in another region (301, with the region in a
 //! header), so no HeadBucket is sent. Lifecycle rules, the policy and CORS
 //! rules are not read where nothing compares them (the spec leaves them
-//! unset: `ReadCtx::leaves_unset`); they then read as unset. A setting AWS has no configuration for answers with its own NoSuch… code,
-//! read as the setting's empty value: no lifecycle rules, no policy, no CORS
+//! unset: `ReadCtx::leaves_unset`); they then read as unset. A setting AWS
+//! has no configuration for answers with its own NoSuch… code, read as the
+//! setting's empty value: no lifecycle rules, no policy, no CORS
 //! rules, no tags, no public access block (nothing blocked), and default
 //! encryption (AWS encrypts every bucket with SSE-S3 `AES256` when nothing
 //! else is configured).
@@ -345,9 +346,8 @@ impl Bucket {
     }
 
     /// Every setting of one bucket (its tags are the caller's); `None` when
-    /// there is no such bucket.
-    /// One bucket's settings. Lifecycle, policy and CORS are not read where
-    /// nothing compares them (`ReadCtx::leaves_unset`): they read as unset.
+    /// there is no such bucket. Lifecycle, policy and CORS are not read
+    /// where nothing compares them (`ReadCtx::leaves_unset`).
     async fn read_bucket(&self, ctx: &ReadCtx, name: &str) -> Result<Option<Live<BucketModel>>, ProviderError> {
         let c = &self.client;
         let skip = |p: &str| ctx.leaves_unset(name, p);
